@@ -1,0 +1,1 @@
+//! Raw DAHDI ABI (placeholder; filled in by the foundation work).

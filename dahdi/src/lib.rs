@@ -1,0 +1,1 @@
+//! Safe DAHDI API (placeholder).

@@ -1,0 +1,1 @@
+//! dahdi-loader library (placeholder).

@@ -1,0 +1,1 @@
+//! VM test harness (placeholder).
