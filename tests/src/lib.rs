@@ -1,1 +1,75 @@
-//! VM test harness (placeholder).
+//! The project's test bed: guest programs that run against the **real**
+//! DKMS-built DAHDI driver, booted under qemu, reported by plain `cargo test`.
+//!
+//! The machines we build on cannot load kernel modules, but they can build
+//! DAHDI with the real DKMS for Debian's kernel and boot that kernel under
+//! qemu in seconds.  This crate does exactly that, at two levels:
+//!
+//! * **Fast level** ([`GuestSuite`]): an initramfs with busybox, the DAHDI
+//!   modules and the guest programs; boots in a few seconds, loads the
+//!   modules with busybox's `insmod`, runs every guest test in its own
+//!   process, and brings each result back over a second serial port.
+//! * **Boot level** ([`debian`]): a Debian rootfs with systemd and udev on a
+//!   disk image, for udev rules, systemd units and kernel hooks.
+//!
+//! # Adding a guest test
+//!
+//! A guest test is a plain function in a guest program (a binary in
+//! `tests/src/bin/`).  Add the function and list it:
+//!
+//! ```ignore
+//! fn pseudo_has_a_channel_number() {
+//!     let fd = std::fs::File::open("/dev/dahdi/pseudo").unwrap();
+//!     // ... assert! what the kernel must do ...
+//! }
+//!
+//! fn main() {
+//!     dahdi_tests::guest::guest_main(dahdi_tests::guest_tests![
+//!         pseudo_has_a_channel_number,
+//!     ]);
+//! }
+//! ```
+//!
+//! That is all: `cargo test` lists the program's tests on the host, boots the
+//! VM once for the suite, and reports each guest test as its own pass or
+//! failure (with the guest's output on failure).  The suites themselves are
+//! declared in `tests/tests/vm_*.rs` with [`GuestSuite`]: which programs, which
+//! modules to load first, which extra executables (dahdi-tools) and files.
+//!
+//! Nothing is ever skipped: if qemu, the kernel or the DAHDI modules are
+//! missing, every VM test fails with a message saying what to install.
+//!
+//! Environment: `DAHDI_TEST_KERNEL` picks a kernel release (default: the
+//! newest with DKMS-built DAHDI modules); `DAHDI_VM_ACCEL` = `tcg`, `kvm` or
+//! `auto` (default: `auto`, which uses KVM only after a probe boot with it
+//! succeeded on this machine, and TCG otherwise).
+
+pub mod cpio;
+pub mod debian;
+pub mod guest;
+pub mod initramfs;
+pub mod kernel;
+pub mod qemu;
+pub mod runner;
+pub mod suite;
+
+pub use kernel::KernelUnderTest;
+pub use qemu::Accel;
+pub use suite::{GuestSuite, SuiteReport};
+
+/// Why the harness could not run the guest at all.
+#[derive(Debug)]
+pub enum HarnessError {
+    /// Something the host needs is missing or broken; the text says what to do.
+    Setup(String),
+}
+
+impl std::fmt::Display for HarnessError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HarnessError::Setup(s) => write!(f, "VM test bed not ready: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for HarnessError {}

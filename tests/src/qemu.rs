@@ -1,0 +1,134 @@
+//! Runs qemu with a deadline and always reaps it.
+//!
+//! The guest's console (kernel log) goes to one file and the results port
+//! (the second serial port, /dev/ttyS1 in the guest) to another, so test
+//! results never mix with kernel messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::HarnessError;
+
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// How qemu executes the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// Software emulation: slower, but boots on every machine of ours.
+    Tcg,
+    /// Hardware virtualisation, used only where it was shown to boot.
+    Kvm,
+}
+
+/// A qemu invocation being built.
+#[derive(Debug, Clone)]
+pub struct QemuConfig {
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub append: String,
+    pub memory_mb: u32,
+    pub cpus: u32,
+    pub accel: Accel,
+    pub drives: Vec<PathBuf>,
+    pub extra_args: Vec<String>,
+}
+
+/// What came back from one boot.
+#[derive(Debug)]
+pub struct QemuRun {
+    pub console: String,
+    pub results: String,
+    pub wall: Duration,
+    pub timed_out: bool,
+    pub exit: Option<std::process::ExitStatus>,
+}
+
+/// Kills and reaps qemu however the caller leaves (panic included).
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl QemuConfig {
+    pub fn new(kernel: &Path, initrd: &Path) -> Self {
+        QemuConfig {
+            kernel: kernel.to_owned(),
+            initrd: initrd.to_owned(),
+            append: "console=ttyS0 quiet panic=-1".into(),
+            memory_mb: 512,
+            cpus: 1,
+            accel: Accel::Tcg,
+            drives: Vec::new(),
+            extra_args: Vec::new(),
+        }
+    }
+
+    /// Boots, waits for the guest to power off or for `timeout`, and returns
+    /// what the guest wrote to its two serial ports.
+    pub fn run(&self, workdir: &Path, timeout: Duration) -> Result<QemuRun, HarnessError> {
+        let console = workdir.join("console.log");
+        let results = workdir.join("results.log");
+        let mut cmd = Command::new(QEMU);
+        match self.accel {
+            Accel::Tcg => cmd.args(["-accel", "tcg", "-cpu", "max"]),
+            Accel::Kvm => cmd.args(["-accel", "kvm", "-cpu", "host"]),
+        };
+        cmd.args(["-m", &self.memory_mb.to_string(), "-smp", &self.cpus.to_string()])
+            .args(["-nodefaults", "-display", "none", "-no-reboot", "-monitor", "none"])
+            .arg("-kernel")
+            .arg(&self.kernel)
+            .arg("-initrd")
+            .arg(&self.initrd)
+            .args(["-append", &self.append])
+            .arg("-serial")
+            .arg(format!("file:{}", console.display()))
+            .arg("-serial")
+            .arg(format!("file:{}", results.display()));
+        for d in &self.drives {
+            cmd.arg("-drive").arg(format!("file={},format=raw,if=virtio", d.display()));
+        }
+        cmd.args(&self.extra_args);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let start = Instant::now();
+        let child = cmd.spawn().map_err(|e| {
+            HarnessError::Setup(format!(
+                "cannot start {QEMU}: {e}; install it with `apt-get install qemu-system-x86` \
+                 (scripts/install.sh does)"
+            ))
+        })?;
+        let mut reaper = Reaper(child);
+        let mut timed_out = false;
+        let exit = loop {
+            match reaper.0.try_wait() {
+                Ok(Some(s)) => break Some(s),
+                Ok(None) if start.elapsed() >= timeout => {
+                    timed_out = true;
+                    break None;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(HarnessError::Setup(format!("waiting for qemu: {e}"))),
+            }
+        };
+        let wall = start.elapsed();
+        let mut stderr = String::new();
+        if let Some(mut e) = reaper.0.stderr.take() {
+            if !timed_out {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut stderr);
+            }
+        }
+        drop(reaper);
+        let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).replace('\r', "");
+        let mut console_text = read(&console);
+        if !stderr.is_empty() {
+            console_text.push_str("\n[qemu stderr]\n");
+            console_text.push_str(&stderr);
+        }
+        Ok(QemuRun { console: console_text, results: read(&results), wall, timed_out, exit })
+    }
+}
