@@ -20,7 +20,11 @@ const S_IFCHR: u32 = 0o020000;
 
 impl<W: Write> CpioWriter<W> {
     pub fn new(out: W) -> Self {
-        CpioWriter { out, next_ino: 1, written: 0 }
+        CpioWriter {
+            out,
+            next_ino: 1,
+            written: 0,
+        }
     }
 
     pub fn dir(&mut self, path: &str, mode: u32) -> io::Result<()> {
@@ -36,7 +40,13 @@ impl<W: Write> CpioWriter<W> {
     }
 
     pub fn char_dev(&mut self, path: &str, mode: u32, major: u32, minor: u32) -> io::Result<()> {
-        self.entry(path, S_IFCHR | (mode & 0o7777), 1, (major << 8) | minor, b"")
+        self.entry(
+            path,
+            S_IFCHR | (mode & 0o7777),
+            1,
+            (major << 8) | minor,
+            b"",
+        )
     }
 
     /// Writes the trailer and returns the inner writer.
@@ -48,7 +58,14 @@ impl<W: Write> CpioWriter<W> {
         Ok(self.out)
     }
 
-    fn entry(&mut self, path: &str, mode: u32, nlink: u32, rdev: u32, data: &[u8]) -> io::Result<()> {
+    fn entry(
+        &mut self,
+        path: &str,
+        mode: u32,
+        nlink: u32,
+        rdev: u32,
+        data: &[u8],
+    ) -> io::Result<()> {
         let name = path.trim_start_matches('/');
         let ino = self.next_ino;
         self.next_ino += 1;
@@ -100,7 +117,8 @@ mod tests {
     fn gnu_cpio_reads_our_archive() {
         let mut w = CpioWriter::new(Vec::new());
         w.dir("/bin", 0o755).unwrap();
-        w.file("/bin/hello", 0o755, b"#!/bin/sh\necho hi\n").unwrap();
+        w.file("/bin/hello", 0o755, b"#!/bin/sh\necho hi\n")
+            .unwrap();
         w.symlink("/bin/sh", "busybox").unwrap();
         w.char_dev("/console", 0o600, 5, 1).unwrap();
         let bytes = w.finish().unwrap();
@@ -116,8 +134,14 @@ mod tests {
             .expect("cpio(1) is needed for this test: apt-get install cpio");
         child.stdin.take().unwrap().write_all(&bytes).unwrap();
         assert!(child.wait().unwrap().success());
-        assert_eq!(std::fs::read(dir.join("bin/hello")).unwrap(), b"#!/bin/sh\necho hi\n");
-        assert_eq!(std::fs::read_link(dir.join("bin/sh")).unwrap().to_str(), Some("busybox"));
+        assert_eq!(
+            std::fs::read(dir.join("bin/hello")).unwrap(),
+            b"#!/bin/sh\necho hi\n"
+        );
+        assert_eq!(
+            std::fs::read_link(dir.join("bin/sh")).unwrap().to_str(),
+            Some("busybox")
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

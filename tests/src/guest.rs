@@ -79,12 +79,12 @@ pub fn guest_main(tests: &[GuestTest]) {
             while let Some(a) = it.next() {
                 match a.as_str() {
                     "--results" => results_path = it.next().cloned(),
-                    "--only" => {
-                        only = it.next().map(|s| s.split(',').map(str::to_owned).collect())
-                    }
+                    "--only" => only = it.next().map(|s| s.split(',').map(str::to_owned).collect()),
                     "--timeout" => {
                         timeout = Duration::from_secs(
-                            it.next().and_then(|s| s.parse().ok()).expect("--timeout SECS"),
+                            it.next()
+                                .and_then(|s| s.parse().ok())
+                                .expect("--timeout SECS"),
                         )
                     }
                     other => panic!("unknown argument {other}"),
@@ -100,13 +100,17 @@ pub fn guest_main(tests: &[GuestTest]) {
                 None => Box::new(std::io::stdout()),
             };
             for t in tests {
-                if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == t.name)) {
+                if only
+                    .as_ref()
+                    .is_some_and(|o| !o.iter().any(|n| n == t.name))
+                {
                     continue;
                 }
                 let r = run_isolated(&program, t.name, timeout);
                 let line = serde_json::to_string(&r).expect("serialize result");
                 // One write per line, so results never interleave mid-line.
-                sink.write_all(format!("{line}\n").as_bytes()).expect("write result");
+                sink.write_all(format!("{line}\n").as_bytes())
+                    .expect("write result");
                 sink.flush().ok();
             }
         }
@@ -163,7 +167,9 @@ fn run_isolated(program: &str, name: &str, timeout: Duration) -> GuestResult {
     let mut output = String::from_utf8_lossy(&collector.join().unwrap_or_default()).into_owned();
     let passed = !timed_out && status.is_some_and(|s| s.success());
     if timed_out {
-        output.push_str(&format!("\n[guest] test exceeded its timeout of {timeout:?} and was killed\n"));
+        output.push_str(&format!(
+            "\n[guest] test exceeded its timeout of {timeout:?} and was killed\n"
+        ));
     } else if let Some(s) = status.filter(|s| !s.success()) {
         output.push_str(&format!("\n[guest] test process ended with {s}\n"));
     }

@@ -55,13 +55,18 @@ impl ImageContents {
         let meta = std::fs::metadata(host)
             .map_err(|e| HarnessError::Setup(format!("{}: {e}", host.display())))?;
         self.parents(guest);
-        self.files.push((guest.to_owned(), meta.permissions().mode() & 0o7777, FileSource::Host(host.to_owned())));
+        self.files.push((
+            guest.to_owned(),
+            meta.permissions().mode() & 0o7777,
+            FileSource::Host(host.to_owned()),
+        ));
         Ok(())
     }
 
     pub fn bytes(&mut self, guest: &str, mode: u32, data: impl Into<Vec<u8>>) {
         self.parents(guest);
-        self.files.push((guest.to_owned(), mode, FileSource::Bytes(data.into())));
+        self.files
+            .push((guest.to_owned(), mode, FileSource::Bytes(data.into())));
     }
 
     pub fn symlink(&mut self, guest: &str, target: &str) {
@@ -95,7 +100,10 @@ impl ImageContents {
             .flatten()
         {
             let p = entry.path();
-            let is_meta = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("modules."));
+            let is_meta = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("modules."));
             if is_meta && p.is_file() {
                 self.host_file(&p, &p.to_string_lossy())?;
             }

@@ -26,7 +26,10 @@ impl KernelUnderTest {
     /// Picks the newest installed kernel that has both an image in /boot and
     /// a DKMS-built dahdi.ko.  `DAHDI_TEST_KERNEL` selects one explicitly.
     pub fn discover() -> Result<Self, HarnessError> {
-        Self::discover_in(Path::new("/"), std::env::var("DAHDI_TEST_KERNEL").ok().as_deref())
+        Self::discover_in(
+            Path::new("/"),
+            std::env::var("DAHDI_TEST_KERNEL").ok().as_deref(),
+        )
     }
 
     pub fn discover_in(root: &Path, wanted: Option<&str>) -> Result<Self, HarnessError> {
@@ -143,8 +146,11 @@ mod tests {
                 std::fs::write(t.0.join(format!("boot/vmlinuz-{rel}")), b"k").unwrap();
             }
             if *ko {
-                std::fs::write(t.0.join(format!("lib/modules/{rel}/updates/dkms/dahdi.ko")), b"m")
-                    .unwrap();
+                std::fs::write(
+                    t.0.join(format!("lib/modules/{rel}/updates/dkms/dahdi.ko")),
+                    b"m",
+                )
+                .unwrap();
             }
         }
         t
@@ -189,7 +195,9 @@ mod tests {
     #[test]
     fn missing_kernel_says_what_to_install() {
         let t = fake_root(&[("6.1.0-60-amd64", true, false)]);
-        let e = KernelUnderTest::discover_in(&t.0, None).unwrap_err().to_string();
+        let e = KernelUnderTest::discover_in(&t.0, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("install.sh") && e.contains("dahdi-dkms"), "{e}");
     }
 }

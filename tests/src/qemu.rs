@@ -78,22 +78,37 @@ impl QemuConfig {
             Accel::Tcg => cmd.args(["-accel", "tcg", "-cpu", "max"]),
             Accel::Kvm => cmd.args(["-accel", "kvm", "-cpu", "host"]),
         };
-        cmd.args(["-m", &self.memory_mb.to_string(), "-smp", &self.cpus.to_string()])
-            .args(["-nodefaults", "-display", "none", "-no-reboot", "-monitor", "none"])
-            .arg("-kernel")
-            .arg(&self.kernel)
-            .arg("-initrd")
-            .arg(&self.initrd)
-            .args(["-append", &self.append])
-            .arg("-serial")
-            .arg(format!("file:{}", console.display()))
-            .arg("-serial")
-            .arg(format!("file:{}", results.display()));
+        cmd.args([
+            "-m",
+            &self.memory_mb.to_string(),
+            "-smp",
+            &self.cpus.to_string(),
+        ])
+        .args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-monitor",
+            "none",
+        ])
+        .arg("-kernel")
+        .arg(&self.kernel)
+        .arg("-initrd")
+        .arg(&self.initrd)
+        .args(["-append", &self.append])
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", results.display()));
         for d in &self.drives {
-            cmd.arg("-drive").arg(format!("file={},format=raw,if=virtio", d.display()));
+            cmd.arg("-drive")
+                .arg(format!("file={},format=raw,if=virtio", d.display()));
         }
         cmd.args(&self.extra_args);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let start = Instant::now();
         let child = cmd.spawn().map_err(|e| {
             HarnessError::Setup(format!(
@@ -123,12 +138,20 @@ impl QemuConfig {
             }
         }
         drop(reaper);
-        let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).replace('\r', "");
+        let read = |p: &Path| {
+            String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).replace('\r', "")
+        };
         let mut console_text = read(&console);
         if !stderr.is_empty() {
             console_text.push_str("\n[qemu stderr]\n");
             console_text.push_str(&stderr);
         }
-        Ok(QemuRun { console: console_text, results: read(&results), wall, timed_out, exit })
+        Ok(QemuRun {
+            console: console_text,
+            results: read(&results),
+            wall,
+            timed_out,
+            exit,
+        })
     }
 }

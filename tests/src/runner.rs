@@ -20,17 +20,33 @@ pub fn choose_accel(kernel: &KernelUnderTest, cache_dir: &Path) -> Accel {
         Ok("kvm") => return Accel::Kvm,
         _ => {}
     }
-    if std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_err() {
+    if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_err()
+    {
         return Accel::Tcg;
     }
     let cache = cache_dir.join(format!("kvm-probe-{}", kernel.release));
     if let Ok(v) = std::fs::read_to_string(&cache) {
-        return if v.trim() == "kvm" { Accel::Kvm } else { Accel::Tcg };
+        return if v.trim() == "kvm" {
+            Accel::Kvm
+        } else {
+            Accel::Tcg
+        };
     }
     let verdict = probe_kvm(kernel).unwrap_or(false);
     let _ = std::fs::create_dir_all(cache_dir);
     let _ = std::fs::write(&cache, if verdict { "kvm" } else { "tcg" });
-    eprintln!("vm: KVM probe boot {}", if verdict { "worked; using KVM" } else { "failed; using TCG" });
+    eprintln!(
+        "vm: KVM probe boot {}",
+        if verdict {
+            "worked; using KVM"
+        } else {
+            "failed; using TCG"
+        }
+    );
     if verdict {
         Accel::Kvm
     } else {
@@ -49,7 +65,9 @@ fn probe_kvm(kernel: &KernelUnderTest) -> Result<bool, HarnessError> {
          /bin/busybox echo @@KVM-OK > /dev/ttyS1\n/bin/busybox poweroff -f\n",
     );
     let initrd = work.path().join("probe.cpio");
-    image.write_cpio(std::fs::File::create(&initrd).map_err(|e| HarnessError::Setup(e.to_string()))?)?;
+    image.write_cpio(
+        std::fs::File::create(&initrd).map_err(|e| HarnessError::Setup(e.to_string()))?,
+    )?;
     let mut q = QemuConfig::new(&kernel.image, &initrd);
     q.accel = Accel::Kvm;
     let run = q.run(work.path(), Duration::from_secs(10))?;
@@ -68,7 +86,9 @@ pub fn run_suites_as_tests(suites: Vec<GuestSuite>, cache_dir: &Path) -> ! {
             Ok(l) => l,
             Err(e) => {
                 let msg = e.to_string();
-                trials.push(Trial::test(format!("{}::list", suite.name), move || Err(Failed::from(msg))));
+                trials.push(Trial::test(format!("{}::list", suite.name), move || {
+                    Err(Failed::from(msg))
+                }));
                 continue;
             }
         };
@@ -81,38 +101,51 @@ pub fn run_suites_as_tests(suites: Vec<GuestSuite>, cache_dir: &Path) -> ! {
     }
 
     let needs_vm = !args.list && plans.iter().any(|(_, _, sel)| !sel.is_empty());
-    let kernel = if needs_vm { Some(KernelUnderTest::discover()) } else { None };
+    let kernel = if needs_vm {
+        Some(KernelUnderTest::discover())
+    } else {
+        None
+    };
     let accel = match &kernel {
         Some(Ok(k)) => choose_accel(k, cache_dir),
         _ => Accel::Tcg,
     };
 
     for (suite, listed, selected) in plans {
-        let report: Arc<Result<SuiteReport, String>> = Arc::new(match (&kernel, selected.is_empty()) {
-            (_, true) | (None, _) => Err("not run".into()),
-            (Some(Err(e)), _) => Err(e.to_string()),
-            (Some(Ok(k)), false) => {
-                eprintln!("vm: booting suite {} on {} ({:?})", suite.name, k.release, accel);
-                let r = suite.run(k, accel, Some(&selected)).map_err(|e| e.to_string());
-                if let Ok(rep) = &r {
+        let report: Arc<Result<SuiteReport, String>> =
+            Arc::new(match (&kernel, selected.is_empty()) {
+                (_, true) | (None, _) => Err("not run".into()),
+                (Some(Err(e)), _) => Err(e.to_string()),
+                (Some(Ok(k)), false) => {
                     eprintln!(
-                        "vm: suite {}: boot + {} tests took {:.1} s wall (fast level, {:?})",
-                        suite.name,
-                        rep.results.len(),
-                        rep.wall.as_secs_f64(),
-                        accel
+                        "vm: booting suite {} on {} ({:?})",
+                        suite.name, k.release, accel
                     );
+                    let r = suite
+                        .run(k, accel, Some(&selected))
+                        .map_err(|e| e.to_string());
+                    if let Ok(rep) = &r {
+                        eprintln!(
+                            "vm: suite {}: boot + {} tests took {:.1} s wall (fast level, {:?})",
+                            suite.name,
+                            rep.results.len(),
+                            rep.wall.as_secs_f64(),
+                            accel
+                        );
+                    }
+                    r
                 }
-                r
-            }
-        });
+            });
         for (prog, test) in listed {
             let report = Arc::clone(&report);
             let (p, t) = (prog.clone(), test.clone());
-            trials.push(Trial::test(trial_name(&suite.name, &prog, &test), move || match &*report {
-                Ok(r) => r.verdict(&p, &t).map_err(Failed::from),
-                Err(e) => Err(Failed::from(e.clone())),
-            }));
+            trials.push(Trial::test(
+                trial_name(&suite.name, &prog, &test),
+                move || match &*report {
+                    Ok(r) => r.verdict(&p, &t).map_err(Failed::from),
+                    Err(e) => Err(Failed::from(e.clone())),
+                },
+            ));
         }
     }
     libtest_mimic::run(&args, trials).exit()
@@ -128,7 +161,13 @@ fn is_selected(args: &Arguments, name: &str) -> bool {
     if args.ignored {
         return false;
     }
-    let matches = |f: &str| if args.exact { name == f } else { name.contains(f) };
+    let matches = |f: &str| {
+        if args.exact {
+            name == f
+        } else {
+            name.contains(f)
+        }
+    };
     if args.skip.iter().any(|s| matches(s)) {
         return false;
     }

@@ -102,7 +102,10 @@ impl GuestSuite {
                 .output()
                 .map_err(|e| HarnessError::Setup(format!("{} --list: {e}", p.display())))?;
             if !out.status.success() {
-                return Err(HarnessError::Setup(format!("{} --list failed", p.display())));
+                return Err(HarnessError::Setup(format!(
+                    "{} --list failed",
+                    p.display()
+                )));
             }
             let prog = program_name(p);
             for l in String::from_utf8_lossy(&out.stdout).lines() {
@@ -150,8 +153,11 @@ impl GuestSuite {
                 self.test_timeout.as_secs()
             );
             if let Some(only) = only {
-                let names: Vec<&str> =
-                    only.iter().filter(|(p, _)| *p == prog).map(|(_, t)| t.as_str()).collect();
+                let names: Vec<&str> = only
+                    .iter()
+                    .filter(|(p, _)| *p == prog)
+                    .map(|(_, t)| t.as_str())
+                    .collect();
                 if names.is_empty() {
                     continue;
                 }
@@ -232,7 +238,9 @@ impl GuestSuite {
             } else if line.starts_with('{') {
                 match serde_json::from_str::<GuestResult>(line) {
                     Ok(r) => report.results.push(r),
-                    Err(e) => report.setup_failures.push(format!("garbled result line ({e}): {line}")),
+                    Err(e) => report
+                        .setup_failures
+                        .push(format!("garbled result line ({e}): {line}")),
                 }
             }
         }
@@ -254,9 +262,16 @@ impl SuiteReport {
                 tail(&self.console)
             ));
         }
-        match self.results.iter().find(|r| r.program == program && r.test == test) {
+        match self
+            .results
+            .iter()
+            .find(|r| r.program == program && r.test == test)
+        {
             Some(r) if r.passed => Ok(()),
-            Some(r) => Err(format!("guest test {program}::{test} failed after {} ms:\n{}", r.millis, r.output)),
+            Some(r) => Err(format!(
+                "guest test {program}::{test} failed after {} ms:\n{}",
+                r.millis, r.output
+            )),
             None => Err(format!(
                 "guest test {program}::{test} reported no result (booted: {}, finished: {}, \
                  timed out: {}, wall {:.1?}); the guest console ends with:\n{}",
@@ -271,5 +286,7 @@ impl SuiteReport {
 }
 
 pub(crate) fn program_name(p: &Path) -> String {
-    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

@@ -7,5 +7,8 @@ fn main() {
     let suite = GuestSuite::new("driver")
         .program(env!("CARGO_BIN_EXE_guest-driver"))
         .module("dahdi", &[]);
-    dahdi_tests::runner::run_suites_as_tests(vec![suite], std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+    dahdi_tests::runner::run_suites_as_tests(
+        vec![suite],
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+    )
 }

@@ -11,7 +11,10 @@ fn device_nodes_appear() {
         ("/dev/dahdi/pseudo", 255),
     ] {
         let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert!(m.file_type().is_char_device(), "{path} is not a character device");
+        assert!(
+            m.file_type().is_char_device(),
+            "{path} is not a character device"
+        );
         let rdev = m.rdev();
         assert_eq!(libc::major(rdev), 196, "{path} major");
         assert_eq!(libc::minor(rdev), minor, "{path} minor");
