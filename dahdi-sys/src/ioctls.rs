@@ -38,7 +38,7 @@ const fn same_name_ignoring_case(a: &str, b: &str) -> bool {
     }
     let mut i = 0;
     while i < a.len() {
-        if a[i].to_ascii_lowercase() != b[i].to_ascii_lowercase() {
+        if !a[i].eq_ignore_ascii_case(&b[i]) {
             return false;
         }
         i += 1;
@@ -75,34 +75,26 @@ macro_rules! dahdi_ioctls {
         );
     };
     (@one [$(#[$doc:meta])*] $name:ident $func:ident read ($code:expr, $nr:expr, $ty:ty)) => {
-        $(#[$doc])*
-        #[doc = concat!("\n\n`_IOR`: the kernel writes a `", stringify!($ty), "`.")]
-        pub const $name: ioctl_num_type =
-            nix::request_code_read!($code, $nr, ::std::mem::size_of::<$ty>());
-        nix::ioctl_read!(
-            #[doc = concat!("Issue [`", stringify!($name), "`] on `fd`; the kernel fills `*data`.")]
-            #[doc = "\n\n# Safety\n\nSee the [module documentation](self)."]
-            $func, $code, $nr, $ty
-        );
+        dahdi_ioctls!(@typed [$(#[$doc])*] $name $func ($code, $nr, $ty)
+            request_code_read ioctl_read "_IOR" "the kernel writes" "the kernel fills `*data`");
     };
     (@one [$(#[$doc:meta])*] $name:ident $func:ident write ($code:expr, $nr:expr, $ty:ty)) => {
-        $(#[$doc])*
-        #[doc = concat!("\n\n`_IOW`: the kernel reads a `", stringify!($ty), "`.")]
-        pub const $name: ioctl_num_type =
-            nix::request_code_write!($code, $nr, ::std::mem::size_of::<$ty>());
-        nix::ioctl_write_ptr!(
-            #[doc = concat!("Issue [`", stringify!($name), "`] on `fd`; the kernel reads `*data`.")]
-            #[doc = "\n\n# Safety\n\nSee the [module documentation](self)."]
-            $func, $code, $nr, $ty
-        );
+        dahdi_ioctls!(@typed [$(#[$doc])*] $name $func ($code, $nr, $ty)
+            request_code_write ioctl_write_ptr "_IOW" "the kernel reads" "the kernel reads `*data`");
     };
     (@one [$(#[$doc:meta])*] $name:ident $func:ident readwrite ($code:expr, $nr:expr, $ty:ty)) => {
+        dahdi_ioctls!(@typed [$(#[$doc])*] $name $func ($code, $nr, $ty)
+            request_code_readwrite ioctl_readwrite "_IOWR" "the kernel reads and writes back"
+            "the kernel reads and updates `*data`");
+    };
+    (@typed [$(#[$doc:meta])*] $name:ident $func:ident ($code:expr, $nr:expr, $ty:ty)
+        $request:ident $wrapper:ident $c_macro:literal $const_doc:literal $fn_doc:literal) => {
         $(#[$doc])*
-        #[doc = concat!("\n\n`_IOWR`: the kernel reads and writes back a `", stringify!($ty), "`.")]
+        #[doc = concat!("\n\n`", $c_macro, "`: ", $const_doc, " a `", stringify!($ty), "`.")]
         pub const $name: ioctl_num_type =
-            nix::request_code_readwrite!($code, $nr, ::std::mem::size_of::<$ty>());
-        nix::ioctl_readwrite!(
-            #[doc = concat!("Issue [`", stringify!($name), "`] on `fd`; the kernel reads and updates `*data`.")]
+            nix::$request!($code, $nr, ::std::mem::size_of::<$ty>());
+        nix::$wrapper!(
+            #[doc = concat!("Issue [`", stringify!($name), "`] on `fd`; ", $fn_doc, ".")]
             #[doc = "\n\n# Safety\n\nSee the [module documentation](self)."]
             $func, $code, $nr, $ty
         );
@@ -320,5 +312,8 @@ dahdi_ioctls! {
 
 /// Name of the ioctl with this request code, if it is one of DAHDI's.
 pub fn ioctl_name(request: ioctl_num_type) -> Option<&'static str> {
-    IOCTLS.iter().find(|&&(_, code)| code == request).map(|&(name, _)| name)
+    IOCTLS
+        .iter()
+        .find(|&&(_, code)| code == request)
+        .map(|&(name, _)| name)
 }

@@ -18,7 +18,11 @@
 //! * **ioctls**: for each C request `NAME` a constant `NAME` (the request
 //!   code) and an `unsafe fn name(fd, arg)` wrapper made with nix's ioctl
 //!   macros, e.g. [`DAHDI_SETCONF`] and [`dahdi_setconf`]; [`IOCTLS`] lists
-//!   them all and [`ioctl_name`] maps a code back to its name.
+//!   them all and [`ioctl_name`] maps a code back to its name. Three
+//!   wrappers share their name with a struct, as in C where struct tags
+//!   are a separate namespace: `dahdi_chanconfig`, `dahdi_sfconfig` and
+//!   `dahdi_attach_echocan` are the struct in type position and the
+//!   wrapper in call position.
 //!
 //! Safe, idiomatic access belongs in the `dahdi` crate built on this one.
 //!
@@ -49,8 +53,8 @@
 //!   LP64 Linux targets should work but are untested). The crate refuses
 //!   to build elsewhere.
 //! * **No 32-bit userspace on a 64-bit kernel (compat ioctls).** Two
-//!   structs change size with the userspace width: [`dahdi_sfconfig`]
-//!   holds three C `long`s and [`dahdi_indirect_data`] a pointer, so
+//!   structs change size with the userspace width: [`dahdi_sfconfig`](struct@dahdi_sfconfig)
+//!   holds three C `long`s and [`dahdi_indirect_data`](struct@dahdi_indirect_data) a pointer, so
 //!   `DAHDI_SFCONFIG` and `DAHDI_INDIRECT` have different request codes
 //!   for 32-bit callers. Upstream DAHDI removed 32-on-64 compat support
 //!   altogether in 3.2.0, and the Debian 2.11 driver that still has it
@@ -130,8 +134,15 @@ mod tests {
     fn ioctl_table_is_complete_and_unambiguous() {
         assert_eq!(IOCTLS.len(), 91);
         for (i, &(name, code)) in IOCTLS.iter().enumerate() {
-            assert_eq!(ioctl_name(code), Some(name), "{name} shares its code {code:#x}");
-            assert!(IOCTLS[..i].iter().all(|&(n, _)| n != name), "{name} listed twice");
+            assert_eq!(
+                ioctl_name(code),
+                Some(name),
+                "{name} shares its code {code:#x}"
+            );
+            assert!(
+                IOCTLS[..i].iter().all(|&(n, _)| n != name),
+                "{name} listed twice"
+            );
         }
     }
 

@@ -7,7 +7,9 @@
 
 use libc::{c_char, c_int, c_long, c_uchar, c_uint, c_ushort, c_void};
 
-use crate::consts::{DAHDI_MAX_CADENCE, DAHDI_MAX_DTMF_BUF, NUM_INDIRECT_REGS, NUM_REGS, RAD_SERIAL_BUFLEN};
+use crate::consts::{
+    DAHDI_MAX_CADENCE, DAHDI_MAX_DTMF_BUF, NUM_INDIRECT_REGS, NUM_REGS, RAD_SERIAL_BUFLEN,
+};
 
 /// Gives each listed type `zeroed()` and a `Default` that returns it.
 macro_rules! plain_old_data {
@@ -709,7 +711,11 @@ pub fn dahdi_copy_string(dst: &mut [c_char], src: &[u8]) {
     let Some(room) = dst.len().checked_sub(1) else {
         return;
     };
-    let len = src.iter().position(|&b| b == 0).unwrap_or(src.len()).min(room);
+    let len = src
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(src.len())
+        .min(room);
     for (d, &s) in dst.iter_mut().zip(&src[..len]) {
         *d = s as c_char;
     }
