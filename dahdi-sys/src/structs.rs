@@ -129,7 +129,8 @@ pub struct dahdi_params {
 #[repr(C, packed)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct dahdi_spaninfo {
-    /// Span to query (in); 0 on `/dev/dahdi/ctl` is invalid.
+    /// Span to query, or 0 for the span of this channel fd (in); the
+    /// span number (out).
     pub spanno: c_int,
     /// NUL-terminated span name.
     pub name: [c_char; 20],
