@@ -1,0 +1,196 @@
+//! The loader's own configuration: `/etc/dahdi-loader/*.conf`.
+//!
+//! Format (one directive per line, `#` starts a comment, files read in name order):
+//!
+//! ```text
+//! # load these even without matching hardware (echo canceller, timing-only setups)
+//! add dahdi_echocan_oslec dahdi_dynamic_loc
+//! # never load these, even if hardware matches
+//! exclude wctdm
+//! # treat devices whose modalias matches PATTERN as needing MODULE
+//! alias pci:v0000D161d0000BEEFsv*sd*bc*sc*i* wct4xxp
+//! # seconds to wait for /dev/dahdi/ctl after loading (default 10, at most 600)
+//! dev-timeout 20
+//! ```
+//!
+//! Unknown directives are errors, so a typo does not silently drop a module.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::root::{list_dir, read_optional, Root};
+use crate::validate;
+
+/// Where configuration files live (each `*.conf` in it is read, in name order).
+pub const CONFIG_DIR: &str = "/etc/dahdi-loader";
+
+/// Default wait for `/dev/dahdi/ctl`.
+pub const DEFAULT_DEV_TIMEOUT_SECS: u64 = 10;
+
+/// Parsed configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Config {
+    /// Modules to load in addition to `dahdi` and detected hardware.
+    pub add: Vec<String>,
+    /// Modules never to load.
+    pub exclude: Vec<String>,
+    /// Extra `(modalias pattern, module)` pairs.
+    pub aliases: Vec<(String, String)>,
+    /// Seconds to wait for the control device.
+    pub dev_timeout_secs: u64,
+    /// Files that were read.
+    pub files: Vec<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            add: Vec::new(),
+            exclude: Vec::new(),
+            aliases: Vec::new(),
+            dev_timeout_secs: DEFAULT_DEV_TIMEOUT_SECS,
+            files: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads every `*.conf` under `ROOT/etc/dahdi-loader`; no directory means defaults.
+    pub fn load(root: &Root) -> Result<Self, Error> {
+        let dir = root.join(CONFIG_DIR);
+        let mut cfg = Config::default();
+        for name in list_dir(&dir)? {
+            if !name.ends_with(".conf") || name.starts_with('.') {
+                continue;
+            }
+            let path = dir.join(&name);
+            if let Some(text) = read_optional(&path)? {
+                cfg.parse_into(&path, &text)?;
+                cfg.files.push(path);
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Parses one file's text into `self` (later files add to earlier ones).
+    pub fn parse_into(&mut self, path: &Path, text: &str) -> Result<(), Error> {
+        for (i, raw) in text.lines().enumerate() {
+            let err = |message: String| Error::Config {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message,
+            };
+            let line = raw.split('#').next().unwrap_or("").trim();
+            let mut words = line.split_whitespace();
+            let Some(directive) = words.next() else {
+                continue;
+            };
+            let args: Vec<&str> = words.collect();
+            let module_list = |args: &[&str]| -> Result<Vec<String>, Error> {
+                if args.is_empty() {
+                    return Err(err(format!("'{directive}' needs at least one module name")));
+                }
+                args.iter()
+                    .map(|a| {
+                        validate::module_name(a)
+                            .map(|_| validate::normalize_module_name(a))
+                            .map_err(|e| err(e.to_string()))
+                    })
+                    .collect()
+            };
+            match directive {
+                "add" => self.add.extend(module_list(&args)?),
+                "exclude" => self.exclude.extend(module_list(&args)?),
+                "alias" => {
+                    let [pattern, module] = args[..] else {
+                        return Err(err(
+                            "'alias' takes a modalias pattern and one module name".into()
+                        ));
+                    };
+                    validate::modalias(pattern).map_err(|e| err(e.to_string()))?;
+                    if !(pattern.starts_with("pci:") || pattern.starts_with("usb:")) {
+                        return Err(err("an alias pattern must start with pci: or usb:".into()));
+                    }
+                    validate::module_name(module).map_err(|e| err(e.to_string()))?;
+                    self.aliases
+                        .push((pattern.to_string(), validate::normalize_module_name(module)));
+                }
+                "dev-timeout" => {
+                    let [secs] = args[..] else {
+                        return Err(err("'dev-timeout' takes one number of seconds".into()));
+                    };
+                    let secs: u64 = secs
+                        .parse()
+                        .map_err(|_| err(format!("{secs:?} is not a whole number of seconds")))?;
+                    if secs > 600 {
+                        return Err(err("dev-timeout is at most 600 seconds".into()));
+                    }
+                    self.dev_timeout_secs = secs;
+                }
+                other => {
+                    return Err(err(format!(
+                        "unknown directive {other:?}; expected add, exclude, alias or dev-timeout"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        let mut c = Config::default();
+        c.parse_into(Path::new("/etc/dahdi-loader/t.conf"), text)?;
+        Ok(c)
+    }
+
+    #[test]
+    fn directives() {
+        let c = parse(
+            "# c\n\nadd dahdi_echocan_oslec xpp-usb # trailing\nexclude wctdm\nalias pci:v0000D161d0000BEEF* wct4xxp\ndev-timeout 3\n",
+        )
+        .unwrap();
+        assert_eq!(c.add, vec!["dahdi_echocan_oslec", "xpp_usb"]);
+        assert_eq!(c.exclude, vec!["wctdm"]);
+        assert_eq!(
+            c.aliases,
+            vec![("pci:v0000D161d0000BEEF*".into(), "wct4xxp".into())]
+        );
+        assert_eq!(c.dev_timeout_secs, 3);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_problem() {
+        for (text, line, needle) in [
+            ("add\n", 1, "at least one"),
+            ("\nadd ../../etc/x\n", 2, "module name"),
+            ("ad dahdi\n", 1, "unknown directive"),
+            ("dev-timeout soon\n", 1, "whole number"),
+            ("dev-timeout 99999\n", 1, "at most 600"),
+            ("alias dahdi_dummy dahdi\n", 1, "pci: or usb:"),
+            ("alias pci:x\n", 1, "one module name"),
+            ("alias pci:$(x) dahdi\n", 1, "modalias"),
+        ] {
+            let e = parse(text).unwrap_err();
+            let s = e.to_string();
+            assert!(
+                s.starts_with(&format!("/etc/dahdi-loader/t.conf:{line}:")),
+                "{s}"
+            );
+            assert!(s.contains(needle), "{s}");
+        }
+    }
+
+    #[test]
+    fn missing_directory_means_defaults() {
+        let t = tempfile::tempdir().unwrap();
+        let c = Config::load(&Root::new(t.path())).unwrap();
+        assert_eq!(c, Config::default());
+    }
+}

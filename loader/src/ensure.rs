@@ -1,0 +1,205 @@
+//! `ensure`: make DAHDI right for a kernel (build if needed) and, for the running kernel,
+//! load it and wait for `/dev/dahdi/ctl`. Idempotent, and safe to run many times at once.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::build::Dkms;
+use crate::dkms::State;
+use crate::error::Error;
+use crate::hw;
+use crate::load::{self, Expect, Inserter, Outcome};
+use crate::lock;
+use crate::root::Root;
+use crate::verify::{self, Checks, KernelReport, System, Verdict, PACKAGE};
+
+/// What `ensure` should do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Kernel to ensure; the running kernel when `None`.
+    pub kernel: Option<String>,
+    /// Override of `uname -r` (tests and VM harnesses).
+    pub running: Option<String>,
+    /// Load modules when the kernel is the running one.
+    pub load: bool,
+    /// Build when needed.
+    pub build: bool,
+    /// The dkms program.
+    pub dkms_program: PathBuf,
+    /// How long to wait for another loader.
+    pub lock_timeout: Duration,
+    /// No progress messages on stderr.
+    pub quiet: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            kernel: None,
+            running: None,
+            load: true,
+            build: true,
+            dkms_program: crate::build::DEFAULT_DKMS.into(),
+            lock_timeout: lock::DEFAULT_TIMEOUT,
+            quiet: false,
+        }
+    }
+}
+
+/// What `ensure` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The kernel.
+    pub kernel: String,
+    /// A DKMS build was run.
+    pub built: bool,
+    /// Time spent waiting for another loader, in milliseconds.
+    pub waited_for_lock_ms: u128,
+    /// Hardware that asked for modules.
+    pub hardware: Vec<hw::Match>,
+    /// Modules loaded or found loaded, in order.
+    pub loaded: Vec<(String, Outcome)>,
+    /// Milliseconds until /dev/dahdi/ctl was present, when waited for.
+    pub dev_ready_ms: Option<u128>,
+    /// The kernel's verification after all this.
+    pub verification: KernelReport,
+}
+
+/// Runs `ensure` under `root`, inserting modules with `inserter`.
+pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Result<Report, Error> {
+    let lock = lock::acquire(root, opts.lock_timeout, || {
+        if !opts.quiet {
+            eprintln!(
+                "dahdi-loader: another dahdi-loader is running (maybe building); waiting for it"
+            );
+        }
+    })?;
+    // Read the system only once the lock is held: whoever held it may have just built.
+    let sys = System::load(root.clone(), opts.running.clone())?;
+    let release = match (&opts.kernel, &sys.running) {
+        (Some(k), _) => k.clone(),
+        (None, Some(r)) => r.clone(),
+        (None, None) => {
+            return Err(Error::Usage(
+                "cannot tell which kernel is running; name one with -k KVER".into(),
+            ))
+        }
+    };
+    crate::validate::kernel_release(&release)?;
+    let kernel = match sys.kernel(&release) {
+        Ok(k) => k,
+        Err(Error::NoSuchKernel { .. })
+            if sys.running.as_deref() == Some(release.as_str())
+                && sys.loaded == crate::loaded::Loaded::Unknown =>
+        {
+            return Err(Error::ModulesUnsupported { kernel: release });
+        }
+        Err(e) => return Err(e),
+    };
+    if kernel.modules_dir.is_none()
+        && kernel.running
+        && sys.loaded == crate::loaded::Loaded::Unknown
+    {
+        return Err(Error::ModulesUnsupported { kernel: release });
+    }
+
+    let mut report = verify::verify_kernel(&sys, &kernel, Checks::default());
+    let mut built = false;
+    let dkms_state = report.dkms.as_ref().map(|d| d.state);
+    // Build only for problems a build cures: a kernel that verifies is left alone even if
+    // its modules came from somewhere other than DKMS.
+    let wants_build = report.findings.iter().any(|f| f.fixed_by_build);
+    if wants_build && opts.build {
+        let module = sys.dkms.as_ref().ok_or_else(|| Error::NoDkms {
+            dkms_dir: root.join("/var/lib/dkms"),
+        })?;
+        if kernel.headers.is_none() {
+            return Err(Error::NoHeaders { kernel: release });
+        }
+        let version = module
+            .version_for(&release)
+            .ok_or_else(|| Error::NoDkms {
+                dkms_dir: root.join("/var/lib/dkms"),
+            })?
+            .version
+            .clone();
+        let dkms = Dkms {
+            program: opts.dkms_program.clone(),
+            root: root.clone(),
+        };
+        if matches!(dkms_state, Some(State::Built) | Some(State::Installed)) {
+            // DKMS says it is done, yet the files do not verify: DKMS will not rebuild on
+            // its own ("already installed"), so the old build is removed first.
+            if !opts.quiet {
+                eprintln!("dahdi-loader: the existing DKMS build for {release} does not verify; removing it to rebuild");
+            }
+            dkms.remove(PACKAGE, &version, &release)?;
+        }
+        dkms.install(PACKAGE, &version, &release, opts.quiet)?;
+        built = true;
+        let sys = System::load(root.clone(), opts.running.clone())?;
+        let kernel = sys.kernel(&release)?;
+        report = verify::verify_kernel(&sys, &kernel, Checks::default());
+        if let Some(f) = report.findings.iter().find(|f| f.fixed_by_build) {
+            let detail = f.message.clone();
+            if !opts.quiet {
+                eprintln!("dahdi-loader: the new build does not verify either; removing it so nothing half-working stays installed");
+            }
+            let _ = dkms.remove(PACKAGE, &version, &release);
+            return Err(Error::BuildDidNotHelp {
+                kernel: release,
+                detail,
+            });
+        }
+    }
+    if let Some(worst) = report
+        .findings
+        .iter()
+        .max_by_key(|f| f.severity)
+        .filter(|_| report.verdict != Verdict::Ok)
+    {
+        return Err(Error::NotReady {
+            kernel: release,
+            verdict: report.verdict,
+            message: worst.message.clone(),
+            fix: worst.fix.clone(),
+        });
+    }
+
+    let mut out = Report {
+        kernel: release.clone(),
+        built,
+        waited_for_lock_ms: lock.waited.as_millis(),
+        hardware: Vec::new(),
+        loaded: Vec::new(),
+        dev_ready_ms: None,
+        verification: report.clone(),
+    };
+    if !(kernel.running && opts.load) {
+        return Ok(out);
+    }
+
+    let wanted = report.wanted.clone();
+    out.hardware = report.hardware.clone();
+    let known: HashMap<String, (PathBuf, crate::elf::ModuleInfo)> = report
+        .modules
+        .iter()
+        .filter_map(|m| Some((m.name.clone(), (m.path.clone()?, m.info.clone()?))))
+        .collect();
+    let steps = load::plan(root, &release, &wanted, &known)?;
+    let expect = match &report.abi {
+        Some(a) => Expect::Full(a.vermagic.clone()),
+        None => Expect::Release(release.clone()),
+    };
+    out.loaded = load::execute(root, &steps, &expect, inserter)?;
+    if out.loaded.iter().any(|(n, _)| n == "dahdi") {
+        let ctl = root.join("/dev/dahdi/ctl");
+        let waited = load::wait_for(&ctl, Duration::from_secs(sys.config.dev_timeout_secs))?;
+        out.dev_ready_ms = Some(waited.as_millis());
+    }
+    drop(lock);
+    Ok(out)
+}
