@@ -104,6 +104,8 @@ impl Module {
             .iter()
             .find(|v| v.state_for(kernel) == State::Installed)
             .or_else(|| self.versions.iter().rev().find(|v| v.source_ok))
+            // With every version broken, report the newest so its state says "broken".
+            .or_else(|| self.versions.last())
     }
 
     /// Every module name the package builds, from dkms.conf or, failing that, from builds.

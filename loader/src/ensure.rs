@@ -111,7 +111,9 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
     let dkms_state = report.dkms.as_ref().map(|d| d.state);
     // Build only for problems a build cures: a kernel that verifies is left alone even if
     // its modules came from somewhere other than DKMS.
-    let wants_build = report.findings.iter().any(|f| f.fixed_by_build);
+    // A broken DKMS registration cannot build anything; its finding is reported below.
+    let wants_build =
+        report.findings.iter().any(|f| f.fixed_by_build) && dkms_state != Some(State::Broken);
     if wants_build && opts.build {
         let module = sys.dkms.as_ref().ok_or_else(|| Error::NoDkms {
             dkms_dir: root.join("/var/lib/dkms"),

@@ -1,0 +1,544 @@
+//! Verification on fixture trees made from the real DKMS build, checked against kmod's and
+//! dkms's own tools.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use common::*;
+use dahdi_loader::dkms::{self, State};
+use dahdi_loader::elf::ModuleInfo;
+use dahdi_loader::verify::{self, Checks, Severity, System, Verdict};
+use dahdi_loader::Root;
+
+fn system(f: &Fixture, running: Option<&str>) -> System {
+    // A running kernel that is not installed in the fixture unless the test says otherwise.
+    let running = running.unwrap_or("0.0.0-not-installed").to_string();
+    System::load(Root::new(f.root()), Some(running)).unwrap()
+}
+
+fn verify_k(f: &Fixture, sys: &System) -> verify::KernelReport {
+    let k = sys.kernel(&f.real.kernel).unwrap();
+    verify::verify_kernel(sys, &k, Checks::default())
+}
+
+fn serious(r: &verify::KernelReport) -> Vec<String> {
+    r.findings
+        .iter()
+        .filter(|f| f.severity > Severity::Info)
+        .map(|f| format!("{:?}: {}", f.severity, f.message))
+        .collect()
+}
+
+#[test]
+fn elf_reader_agrees_with_modinfo_and_modprobe_on_every_real_module() {
+    let real = real();
+    assert!(!real.modules.is_empty(), "{INSTALL_HINT}");
+    for path in &real.modules {
+        let info = ModuleInfo::parse(&std::fs::read(path).unwrap()).unwrap();
+        let one = |field: &str| modinfo(field, path).into_iter().next().unwrap_or_default();
+        assert_eq!(
+            info.vermagic().unwrap(),
+            one("vermagic"),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            info.srcversion().unwrap_or(""),
+            one("srcversion"),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            info.get("depends").unwrap_or(""),
+            one("depends"),
+            "{}",
+            path.display()
+        );
+        assert_eq!(info.aliases(), modinfo("alias", path), "{}", path.display());
+        assert_eq!(
+            info.signature
+                .as_ref()
+                .map(|s| s.id_type_name().to_string())
+                .unwrap_or_default(),
+            one("sig_id"),
+            "{}",
+            path.display()
+        );
+        // modprobe --dump-modversions prints "0xCRC\tname" for each __versions record.
+        let dump = tool("modprobe", &["--dump-modversions", path.to_str().unwrap()]);
+        let theirs: Vec<(u32, String)> = dump
+            .lines()
+            .map(|l| {
+                let (crc, name) = l.split_once('\t').unwrap();
+                (
+                    u32::from_str_radix(crc.trim_start_matches("0x"), 16).unwrap(),
+                    name.to_string(),
+                )
+            })
+            .collect();
+        let ours: Vec<(u32, String)> = info
+            .versions
+            .iter()
+            .map(|v| (v.crc, v.name.clone()))
+            .collect();
+        assert_eq!(ours, theirs, "{}", path.display());
+    }
+}
+
+#[test]
+fn exported_crcs_match_what_sibling_modules_were_built_against() {
+    // dahdi.ko's exports (read from __kcrctab) must equal the CRCs that other DAHDI modules
+    // recorded for those symbols, as modprobe --dump-modversions shows them.
+    let real = real();
+    let dahdi = ModuleInfo::parse(&std::fs::read(real.dkms_dir.join("dahdi.ko")).unwrap()).unwrap();
+    assert!(dahdi.exports.len() > 10);
+    let mut compared = 0;
+    for path in &real.modules {
+        let dump = tool("modprobe", &["--dump-modversions", path.to_str().unwrap()]);
+        for l in dump.lines() {
+            let (crc, name) = l.split_once('\t').unwrap();
+            if let Some(e) = dahdi.exports.iter().find(|e| e.name == name) {
+                let crc = u32::from_str_radix(crc.trim_start_matches("0x"), 16).unwrap();
+                assert_eq!(e.crc, Some(crc), "{name} in {}", path.display());
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 50, "only {compared} sibling symbols compared");
+}
+
+#[test]
+fn dkms_tree_reader_agrees_with_dkms_status() {
+    let out = tool("dkms", &["status", "dahdi"]);
+    let lines = dkms::parse_status(&out).unwrap();
+    assert!(
+        !lines.is_empty(),
+        "dkms status printed nothing; {INSTALL_HINT}"
+    );
+    let m = dkms::read_module(&Root::default(), "dahdi")
+        .unwrap()
+        .unwrap();
+    for l in &lines {
+        let v = m.versions.iter().find(|v| v.version == l.version).unwrap();
+        match &l.kernel {
+            Some(k) => assert_eq!(v.state_for(k), l.state, "{l:?}"),
+            None => assert!(v.builds.is_empty() || l.state == State::Added),
+        }
+    }
+}
+
+#[test]
+fn complete_installation_verifies() {
+    let f = Fixture::installed();
+    let sys = system(&f, None);
+    let r = verify_k(&f, &sys);
+    assert_eq!(r.verdict, Verdict::Ok, "{:#?}", serious(&r));
+    assert_eq!(r.modules_present(), f.real.modules.len());
+    let abi = r.abi.as_ref().unwrap();
+    // The kernel's own vermagic, read independently from the in-tree module by modinfo.
+    let first = std::fs::read_to_string(f.kdir().join("modules.order")).unwrap();
+    let in_tree = f.kdir().join(first.lines().next().unwrap());
+    assert_eq!(abi.vermagic, modinfo("vermagic", &in_tree)[0]);
+    for m in &r.modules {
+        assert_eq!(m.vermagic_ok, Some(true), "{}", m.name);
+        assert_eq!(m.from_dkms, Some(true), "{}", m.name);
+        // The file verify checked is the one kmod's own lookup resolves to.
+        assert_eq!(
+            m.path.as_deref().unwrap(),
+            f.modinfo_pick(&m.name),
+            "{}",
+            m.name
+        );
+        let deps = modinfo("depends", m.path.as_ref().unwrap());
+        let theirs: Vec<String> = deps[0]
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        assert_eq!(m.depends, theirs, "{}", m.name);
+    }
+    if f.real.headers.is_some() {
+        let crcs: usize = r.modules.iter().map(|m| m.crcs_checked).sum();
+        assert!(crcs > 100, "{crcs}");
+    }
+    assert_eq!(r.dkms.as_ref().unwrap().state, State::Installed);
+    // No hardware in the fixture: dahdi alone.
+    assert_eq!(r.wanted, vec!["dahdi"]);
+}
+
+#[test]
+fn nothing_built_needs_build_with_the_right_fix() {
+    let f = Fixture::bare();
+    f.depmod();
+    let sys = system(&f, None);
+    let r = verify_k(&f, &sys);
+    assert_eq!(r.verdict, Verdict::NeedsBuild, "{:#?}", r.findings);
+    assert_eq!(r.dkms.as_ref().unwrap().state, State::Added);
+    let need = r
+        .findings
+        .iter()
+        .find(|x| x.severity == Severity::NeedsBuild)
+        .unwrap();
+    let k = &f.real.kernel;
+    if f.real.headers.is_some() {
+        assert_eq!(
+            need.fix.as_deref(),
+            Some(format!("run dahdi-loader ensure -k {k}").as_str())
+        );
+    }
+    // Without headers, the fix names the package to install first.
+    std::fs::remove_dir_all(f.path("/usr/src")).unwrap();
+    let sys = system(&f, None);
+    let r = verify_k(&f, &sys);
+    let need = r
+        .findings
+        .iter()
+        .find(|x| x.severity == Severity::NeedsBuild)
+        .unwrap();
+    assert_eq!(
+        need.fix.as_deref(),
+        Some(format!("install linux-headers-{k}, then run dahdi-loader ensure -k {k}").as_str())
+    );
+}
+
+#[test]
+fn module_built_for_another_kernel_is_a_mismatch() {
+    let f = Fixture::installed();
+    let k = f.real.kernel.clone();
+    let other = other_release(&k);
+    // A DKMS build made against the wrong kernel: both the tree copy and the installed one.
+    let v = f.real.version.clone();
+    let tree = f.path(&format!(
+        "/var/lib/dkms/dahdi/{v}/{k}/x86_64/module/wcb4xxp.ko"
+    ));
+    for p in [f.module("wcb4xxp"), tree] {
+        patch_vermagic(&p, &k, &other);
+        assert!(modinfo("vermagic", &p)[0].starts_with(&format!("{other} ")));
+    }
+    let sys = system(&f, None);
+    let r = verify_k(&f, &sys);
+    assert_eq!(r.verdict, Verdict::Mismatch, "{:#?}", r.findings);
+    let m = r.module("wcb4xxp").unwrap();
+    assert_eq!(m.vermagic_ok, Some(false));
+    let finding = r
+        .findings
+        .iter()
+        .find(|x| x.module.as_deref() == Some("wcb4xxp"))
+        .unwrap();
+    assert!(
+        finding.message.contains(&other) && finding.message.contains(&k),
+        "{}",
+        finding.message
+    );
+    assert!(finding.fixed_by_build);
+    // The other modules are unaffected.
+    assert_eq!(r.module("dahdi").unwrap().vermagic_ok, Some(true));
+}
+
+#[test]
+fn damaged_modules_are_broken_never_a_panic() {
+    let f = Fixture::installed();
+    let data = std::fs::read(f.module("dahdi")).unwrap();
+    let p = f.module("wctdm");
+    for cut in [0, 3, 64, data.len() / 3, data.len() / 2, data.len() - 700] {
+        std::fs::write(&p, &data[..cut]).unwrap();
+        let sys = system(&f, None);
+        let r = verify_k(&f, &sys);
+        assert_eq!(
+            r.verdict,
+            Verdict::Broken,
+            "cut at {cut}: {:#?}",
+            serious(&r)
+        );
+        let m = r.module("wctdm").unwrap();
+        assert!(m.error.is_some(), "cut at {cut}");
+    }
+    // A text file in place of a module.
+    std::fs::write(&p, "#!/bin/sh\necho not a module\n").unwrap();
+    let r = verify_k(&f, &system(&f, None));
+    assert!(r
+        .module("wctdm")
+        .unwrap()
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("not an ELF"));
+}
+
+#[test]
+fn parser_survives_every_truncation_and_byte_flips() {
+    let real = real();
+    let data = std::fs::read(real.dkms_dir.join("dahdi_echocan_mg2.ko")).unwrap();
+    // Truncations at many offsets.
+    for cut in (0..data.len()).step_by(97) {
+        let _ = ModuleInfo::parse(&data[..cut]);
+    }
+    // Deterministic pseudo-random corruption of the section headers and tables.
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for _ in 0..3000 {
+        let mut d = data.clone();
+        for _ in 0..8 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = (x as usize) % d.len();
+            d[i] = (x >> 32) as u8;
+        }
+        let _ = ModuleInfo::parse(&d);
+    }
+}
+
+#[test]
+fn stale_copy_in_extra_is_reported_as_shadowed_or_not_like_depmod_decides() {
+    let f = Fixture::installed();
+    let k = f.real.kernel.clone();
+    // An old binary package's copy: different content (vermagic of another kernel).
+    let stale = f.kdir().join("extra/dahdi.ko");
+    copy(&f.module("dahdi"), &stale);
+    patch_vermagic(&stale, &k, &other_release(&k));
+    f.depmod();
+
+    // Default search order: updates/ beats extra/, as kmod's lookup confirms.
+    assert_eq!(f.modinfo_pick("dahdi"), f.module("dahdi"));
+    let r = verify_k(&f, &system(&f, None));
+    assert_eq!(r.verdict, Verdict::Ok, "{:#?}", serious(&r));
+    let m = r.module("dahdi").unwrap();
+    assert_eq!(m.path.as_deref(), Some(f.module("dahdi").as_path()));
+    assert_eq!(m.other_copies, vec![stale.clone()]);
+
+    // An admin's depmod.d that prefers extra/: now the stale copy wins.
+    f.write(
+        "/etc/depmod.d/local.conf",
+        "search extra updates built-in\n",
+    );
+    f.depmod();
+    assert_eq!(f.modinfo_pick("dahdi"), stale);
+    let r = verify_k(&f, &system(&f, None));
+    assert_eq!(r.verdict, Verdict::Mismatch, "{:#?}", r.findings);
+    let m = r.module("dahdi").unwrap();
+    assert_eq!(m.path.as_deref(), Some(stale.as_path()));
+    assert_eq!(m.from_dkms, Some(false));
+    let shadow = r
+        .findings
+        .iter()
+        .find(|x| x.message.contains("shadows"))
+        .expect("a shadowing finding");
+    assert!(shadow.fix.as_deref().unwrap().contains("extra/dahdi.ko"));
+}
+
+#[test]
+fn same_priority_copies_are_a_tie_and_stale_index_is_reported() {
+    let f = Fixture::installed();
+    // No DKMS copy at all for xpp: an old package left it in both dahdi/ and misc/.
+    let xpp = f.module("xpp");
+    for d in ["dahdi", "misc"] {
+        copy(&xpp, &f.kdir().join(d).join("xpp.ko"));
+    }
+    std::fs::remove_file(&xpp).unwrap();
+    f.depmod();
+    let r = verify_k(&f, &system(&f, None));
+    assert!(
+        r.findings.iter().any(|x| x.severity == Severity::Mismatch && x.message.contains("same depmod priority")),
+        "{:#?}",
+        r.findings
+    );
+    // Whatever kmod picked, we report the same file as in use.
+    assert_eq!(
+        r.module("xpp").unwrap().path.as_deref(),
+        Some(f.modinfo_pick("xpp").as_path())
+    );
+
+    // A module file added after depmod ran is not in the index: modprobe cannot find it.
+    let f = Fixture::installed();
+    let extra = f.kdir().join("updates/dkms/dahdi_dummy.ko");
+    std::fs::remove_file(&extra).unwrap();
+    f.depmod();
+    copy(&f.real.dkms_dir.join("dahdi_dummy.ko"), &extra);
+    let r = verify_k(&f, &system(&f, None));
+    assert!(
+        r.findings
+            .iter()
+            .any(|x| x.message.contains("not in modules.dep")),
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn broken_dkms_registration_and_garbage_files() {
+    let f = Fixture::installed();
+    std::fs::remove_dir_all(f.path(&format!("/usr/src/dahdi-{}", f.real.version))).unwrap();
+    let r = verify_k(&f, &system(&f, None));
+    assert_eq!(r.verdict, Verdict::Broken);
+    assert!(r
+        .findings
+        .iter()
+        .any(|x| x.message.contains("registration")));
+
+    // Garbage in modules.dep, depmod.d, proc/modules and sysfs must not stop verification.
+    let f = Fixture::installed();
+    let dep = f.kdir().join("modules.dep");
+    let mut text = std::fs::read_to_string(&dep).unwrap();
+    text.push_str("\n\0\0garbage without colon\n../../../etc/passwd.ko: x\n:\n");
+    std::fs::write(&dep, text).unwrap();
+    f.write("/etc/depmod.d/junk.conf", "search\noverride\n\u{1}\u{2}\n");
+    f.write("/proc/modules", "\u{0}\u{ff} junk\n");
+    f.write("/sys/bus/pci/devices/x/modalias", "pci:$(reboot)\n");
+    let r = verify_k(&f, &system(&f, None));
+    assert_eq!(r.verdict, Verdict::Ok, "{:#?}", serious(&r));
+}
+
+#[test]
+fn missing_dependency_fails_only_when_the_module_is_wanted() {
+    // Remove usbcore from the fixture: xpp_usb depends on it.
+    let f = Fixture::installed();
+    let dep = std::fs::read_to_string(f.kdir().join("modules.dep")).unwrap();
+    for line in dep.lines() {
+        let p = line.split_once(':').unwrap().0;
+        if p.ends_with("/usbcore.ko") {
+            std::fs::remove_file(f.kdir().join(p)).unwrap();
+        }
+    }
+    f.depmod();
+    let r = verify_k(&f, &system(&f, None));
+    let note = r
+        .findings
+        .iter()
+        .find(|x| x.module.as_deref() == Some("xpp_usb") && x.message.contains("usbcore"))
+        .expect("finding about usbcore");
+    assert_eq!(note.severity, Severity::Info);
+    // Once configured as wanted, the same gap fails the kernel.
+    f.write("/etc/dahdi-loader/10-usb.conf", "add xpp_usb\n");
+    let r = verify_k(&f, &system(&f, None));
+    assert_eq!(r.verdict, Verdict::Broken, "{:#?}", r.findings);
+}
+
+#[test]
+fn hardware_selects_drivers_by_their_own_aliases() {
+    let f = Fixture::installed();
+    // Make a concrete modalias from wct4xxp's first PCI alias, as modinfo reports it.
+    let alias = modinfo("alias", &f.module("wct4xxp"))
+        .into_iter()
+        .find(|a| a.starts_with("pci:"))
+        .unwrap();
+    let concrete = alias
+        .replace("sv*", "sv00000000")
+        .replace("sd*", "sd00000000")
+        .replace("bc*", "bc02")
+        .replace("sc*", "sc00")
+        .replace("i*", "i00");
+    f.write(
+        "/sys/bus/pci/devices/0000:03:00.0/modalias",
+        format!("{concrete}\n"),
+    );
+    let r = verify_k(&f, &system(&f, None));
+    assert_eq!(r.wanted, vec!["dahdi", "wct4xxp"]);
+    assert_eq!(r.hardware[0].device.sysname, "0000:03:00.0");
+
+    f.write(
+        "/etc/dahdi-loader/local.conf",
+        "exclude wct4xxp\nadd dahdi_echocan_mg2\n",
+    );
+    let r = verify_k(&f, &system(&f, None));
+    assert_eq!(r.wanted, vec!["dahdi", "dahdi_echocan_mg2"]);
+}
+
+#[test]
+fn loaded_module_is_compared_with_the_file() {
+    let f = Fixture::installed();
+    let k = f.real.kernel.clone();
+    let src = modinfo("srcversion", &f.module("dahdi"))[0].clone();
+    f.write(
+        "/proc/modules",
+        "dahdi 311296 0 - Live 0x0000000000000000 (OE)\n",
+    );
+    f.write("/sys/module/dahdi/initstate", "live\n");
+    f.write("/sys/module/dahdi/srcversion", format!("{src}\n"));
+    f.write("/dev/dahdi/ctl", "");
+    let sys = system(&f, Some(&k));
+    let r = verify_k(&f, &sys);
+    let m = r.module("dahdi").unwrap();
+    assert_eq!((m.loaded, m.loaded_matches_file), (Some(true), Some(true)));
+    assert_eq!(r.dev_dahdi, Some(true));
+    assert_eq!(r.verdict, Verdict::Ok, "{:#?}", serious(&r));
+
+    f.write("/sys/module/dahdi/srcversion", "0123456789ABCDEF0123456\n");
+    let r = verify_k(&f, &system(&f, Some(&k)));
+    assert_eq!(r.verdict, Verdict::Mismatch);
+    assert_eq!(r.module("dahdi").unwrap().loaded_matches_file, Some(false));
+}
+
+#[test]
+fn unsigned_modules_are_broken_where_signatures_are_enforced() {
+    let f = Fixture::installed();
+    let k = f.real.kernel.clone();
+    f.write("/sys/module/module/parameters/sig_enforce", "Y\n");
+    let r = verify_k(&f, &system(&f, Some(&k)));
+    assert_eq!(
+        r.verdict,
+        Verdict::Ok,
+        "signed modules pass: {:#?}",
+        serious(&r)
+    );
+
+    // Strip dahdi_dummy's signature the way the kernel finds it: the marker, the 12-byte
+    // header whose last 4 bytes are the signature length, and the signature itself.
+    let p = f.module("dahdi_dummy");
+    let data = std::fs::read(&p).unwrap();
+    let marker = b"~Module signature appended~\n";
+    assert!(data.ends_with(marker));
+    let hdr = &data[data.len() - marker.len() - 12..data.len() - marker.len()];
+    let sig_len = u32::from_be_bytes(hdr[8..12].try_into().unwrap()) as usize;
+    let stripped = &data[..data.len() - marker.len() - 12 - sig_len];
+    std::fs::write(&p, stripped).unwrap();
+    assert_eq!(
+        modinfo("sig_id", &p),
+        Vec::<String>::new(),
+        "modinfo agrees it is unsigned"
+    );
+    let r = verify_k(&f, &system(&f, Some(&k)));
+    assert_eq!(r.verdict, Verdict::Broken, "{:#?}", r.findings);
+    assert!(r
+        .findings
+        .iter()
+        .any(|x| x.message.contains("unsigned") && x.message.contains("dahdi_dummy")));
+}
+
+#[test]
+fn leftover_and_unknown_kernels() {
+    let f = Fixture::installed();
+    // A directory left by a removed kernel: only DKMS output in it.
+    std::fs::create_dir_all(f.path("/lib/modules/5.10.0-1-amd64/updates/dkms")).unwrap();
+    let sys = system(&f, None);
+    let kernels = sys.kernels().unwrap();
+    let left = kernels
+        .iter()
+        .find(|k| k.release == "5.10.0-1-amd64")
+        .unwrap();
+    assert!(left.is_leftover());
+    let r = verify::verify_kernel(&sys, left, Checks::default());
+    assert_eq!(r.verdict, Verdict::Ok);
+    // Naming a kernel that is not there is an error with the fix.
+    let e = sys.kernel("9.9.9-none").unwrap_err();
+    assert!(e.to_string().contains("not installed"), "{e}");
+    assert!(sys.kernel("../../etc").is_err());
+}
+
+#[test]
+fn status_report_covers_every_kernel_quickly() {
+    let f = Fixture::installed();
+    let sys = system(&f, None);
+    let rep = dahdi_loader::status::system_report(&sys, Checks::default()).unwrap();
+    let names: HashSet<&str> = rep
+        .kernels
+        .iter()
+        .map(|k| k.kernel.release.as_str())
+        .collect();
+    assert!(names.contains(f.real.kernel.as_str()));
+    assert!(names.contains("0.0.0-not-installed"));
+    let text = dahdi_loader::status::render(&rep, true);
+    assert!(text.contains(&f.real.kernel), "{text}");
+    assert!(Path::new(&rep.root).is_dir());
+}
