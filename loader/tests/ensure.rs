@@ -1,0 +1,439 @@
+//! `ensure` on fixture trees: builds through a stand-in for dkms (the real one cannot build
+//! inside a temporary directory), loads through a stand-in for finit_module (this host
+//! cannot load modules), and the lock under concurrent runs.
+
+mod common;
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::rc::Rc;
+
+use common::*;
+use dahdi_loader::ensure::{self, Options};
+use dahdi_loader::load::{self, Expect, Inserter, Outcome, Step};
+use dahdi_loader::{Error, ExitCode, Root};
+use nix::errno::Errno;
+
+/// A dkms stand-in: records its arguments, then acts as FAKE_DKMS_MODE says:
+/// `ok` installs the stashed modules like dkms install would, `fail` leaves a failed
+/// make.log and a half-made build and exits 10; `remove` undoes an install.
+const FAKE_DKMS: &str = r#"#!/bin/sh
+printf '%s\n' "$*" >> "$FAKE_DKMS_LOG"
+action=$1; shift
+while [ $# -gt 0 ]; do
+  case $1 in
+    -m) m=$2; shift ;;
+    -v) v=$2; shift ;;
+    -k) k=$2; shift ;;
+    --dkmstree) tree=$2; shift ;;
+    --installtree) inst=$2; shift ;;
+  esac
+  shift
+done
+case "$action" in
+  remove)
+    rm -rf "$tree/$m/$v/$k" "$tree/$m/kernel-$k-x86_64" "$inst/$k/updates/dkms"
+    exit 0 ;;
+esac
+sleep "${FAKE_DKMS_SLEEP:-0}"
+mkdir -p "$tree/$m/$v/$k/x86_64/module" "$inst/$k/updates/dkms"
+if [ "$FAKE_DKMS_MODE" = fail ]; then
+  mkdir -p "$tree/$m/$v/build"
+  printf 'DKMS make.log\ncc: error: fake compiler failure in wct4xxp/base.c\nmake: *** [Makefile:10] Error 1\n' > "$tree/$m/$v/build/make.log"
+  cp "$FAKE_DKMS_STASH/dahdi.ko" "$tree/$m/$v/$k/x86_64/module/"
+  cp "$FAKE_DKMS_STASH/dahdi.ko" "$inst/$k/updates/dkms/"
+  exit 10
+fi
+cp "$FAKE_DKMS_STASH"/*.ko "$tree/$m/$v/$k/x86_64/module/"
+cp "$FAKE_DKMS_STASH"/*.ko "$inst/$k/updates/dkms/"
+ln -sfn "$v/$k/x86_64" "$tree/$m/kernel-$k-x86_64"
+depmod -b "${inst%/lib/modules}" "$k"
+"#;
+
+struct FakeDkms {
+    dir: tempfile::TempDir,
+}
+
+impl FakeDkms {
+    fn new(stash_from: &[PathBuf]) -> FakeDkms {
+        let dir = tempfile::tempdir().unwrap();
+        let prog = dir.path().join("dkms");
+        std::fs::write(&prog, FAKE_DKMS).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for m in stash_from {
+            copy(m, &dir.path().join("stash").join(m.file_name().unwrap()));
+        }
+        std::fs::write(dir.path().join("log"), "").unwrap();
+        FakeDkms { dir }
+    }
+    fn program(&self) -> PathBuf {
+        self.dir.path().join("dkms")
+    }
+    fn stash(&self) -> PathBuf {
+        self.dir.path().join("stash")
+    }
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap()
+    }
+    fn env(&self, cmd: &mut Command, mode: &str) {
+        cmd.env("FAKE_DKMS_LOG", self.dir.path().join("log"))
+            .env("FAKE_DKMS_STASH", self.stash())
+            .env("FAKE_DKMS_MODE", mode);
+    }
+}
+
+fn ensure_cmd(f: &Fixture, fake: &FakeDkms, mode: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dahdi-loader"));
+    c.arg("--root")
+        .arg(f.root())
+        .arg("--running-kernel")
+        .arg("0.0.0-test")
+        .arg("ensure")
+        .arg("-k")
+        .arg(&f.real.kernel)
+        .arg("--dkms")
+        .arg(fake.program());
+    fake.env(&mut c, mode);
+    c
+}
+
+fn dkms_files(f: &Fixture) -> usize {
+    std::fs::read_dir(f.kdir().join("updates/dkms")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn builds_when_missing_then_is_idempotent() {
+    let f = Fixture::bare();
+    f.depmod();
+    let fake = FakeDkms::new(&f.real.modules);
+    let out = ensure_cmd(&f, &fake, "ok").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("built with DKMS"));
+    let log = fake.log();
+    let expected = format!(
+        "install -m dahdi -v {} -k {}",
+        f.real.version, f.real.kernel
+    );
+    assert!(log.starts_with(&expected), "{log}");
+    assert_eq!(dkms_files(&f), f.real.modules.len());
+    // Second run: everything verifies, dkms is not called again.
+    let out = ensure_cmd(&f, &fake, "ok").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(fake.log().lines().count(), 1, "{}", fake.log());
+    // And the independent check: dkms's own view of the tree is installed.
+    let m = dahdi_loader::dkms::read_module(&Root::new(f.root()), "dahdi")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        m.versions[0].state_for(&f.real.kernel),
+        dahdi_loader::dkms::State::Installed
+    );
+}
+
+#[test]
+fn failed_build_shows_make_log_and_leaves_nothing_installed() {
+    let f = Fixture::bare();
+    f.depmod();
+    let fake = FakeDkms::new(&f.real.modules);
+    let out = ensure_cmd(&f, &fake, "fail").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(ExitCode::Broken as i32), "{stderr}");
+    assert!(stderr.contains("fake compiler failure"), "{stderr}");
+    assert!(stderr.contains("dkms exited with status 10"), "{stderr}");
+    assert!(stderr.contains("make.log"), "{stderr}");
+    // The half-made build was removed again.
+    assert!(
+        fake.log().lines().any(|l| l.starts_with("remove ")),
+        "{}",
+        fake.log()
+    );
+    assert_eq!(dkms_files(&f), 0);
+    let m = dahdi_loader::dkms::read_module(&Root::new(f.root()), "dahdi")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        m.versions[0].state_for(&f.real.kernel),
+        dahdi_loader::dkms::State::Added
+    );
+}
+
+#[test]
+fn a_build_for_the_wrong_kernel_is_rolled_back() {
+    let f = Fixture::bare();
+    f.depmod();
+    let fake = FakeDkms::new(&f.real.modules);
+    // The "build" produces modules stamped for another kernel, like a Makefile using uname -r.
+    let other = other_release(&f.real.kernel);
+    for m in std::fs::read_dir(fake.stash()).unwrap() {
+        patch_vermagic(&m.unwrap().path(), &f.real.kernel, &other);
+    }
+    let out = ensure_cmd(&f, &fake, "ok").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(ExitCode::Mismatch as i32),
+        "{stderr}"
+    );
+    assert!(stderr.contains("still does not verify"), "{stderr}");
+    assert!(stderr.contains(&other), "{stderr}");
+    assert_eq!(dkms_files(&f), 0);
+}
+
+#[test]
+fn missing_headers_is_needs_build_with_the_package_to_install() {
+    let f = Fixture::bare();
+    f.depmod();
+    std::fs::remove_file(f.kdir().join("build")).unwrap();
+    std::fs::remove_dir_all(f.path(&format!("/usr/src/linux-headers-{}", f.real.kernel))).ok();
+    let fake = FakeDkms::new(&f.real.modules);
+    let out = ensure_cmd(&f, &fake, "ok").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(ExitCode::NeedsBuild as i32),
+        "{stderr}"
+    );
+    let k = &f.real.kernel;
+    assert!(
+        stderr.contains(&format!(
+            "install linux-headers-{k}, then run dahdi-loader ensure -k {k}"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(fake.log(), "");
+}
+
+#[test]
+fn concurrent_ensures_do_one_build_and_all_succeed() {
+    let f = Fixture::bare();
+    f.depmod();
+    let fake = FakeDkms::new(&f.real.modules);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = ensure_cmd(&f, &fake, "ok");
+            c.env("FAKE_DKMS_SLEEP", "1");
+            c.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let installs = fake
+        .log()
+        .lines()
+        .filter(|l| l.starts_with("install "))
+        .count();
+    assert_eq!(installs, 1, "{}", fake.log());
+}
+
+/// Records what would be inserted; creates /dev/dahdi/ctl when dahdi goes in, as the
+/// kernel's devtmpfs would; can be told to fail one module with an errno.
+struct FakeKernel {
+    root: PathBuf,
+    inserted: Rc<RefCell<Vec<String>>>,
+    fail: Option<(String, Errno)>,
+}
+
+impl Inserter for FakeKernel {
+    fn insert(&mut self, name: &str, _file: &File) -> Result<(), Errno> {
+        if let Some((n, e)) = &self.fail {
+            if n == name {
+                return Err(*e);
+            }
+        }
+        self.inserted.borrow_mut().push(name.to_string());
+        if name == "dahdi" {
+            let ctl = self.root.join("dev/dahdi/ctl");
+            std::fs::create_dir_all(ctl.parent().unwrap()).unwrap();
+            std::fs::write(ctl, "").unwrap();
+        }
+        Ok(())
+    }
+}
+
+fn fake_kernel(f: &Fixture) -> (FakeKernel, Rc<RefCell<Vec<String>>>) {
+    let inserted = Rc::new(RefCell::new(Vec::new()));
+    (
+        FakeKernel {
+            root: f.root().to_path_buf(),
+            inserted: inserted.clone(),
+            fail: None,
+        },
+        inserted,
+    )
+}
+
+fn running_opts(f: &Fixture) -> Options {
+    Options {
+        running: Some(f.real.kernel.clone()),
+        dkms_program: "/nonexistent/dkms".into(),
+        quiet: true,
+        ..Default::default()
+    }
+}
+
+/// The dependency lines depmod wrote, by module name.
+fn depmod_deps(f: &Fixture) -> Vec<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(f.kdir().join("modules.dep")).unwrap();
+    let stem = |p: &str| {
+        Path::new(p)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches(".ko")
+            .replace('-', "_")
+    };
+    text.lines()
+        .map(|l| {
+            let (p, d) = l.split_once(':').unwrap();
+            (stem(p), d.split_whitespace().map(stem).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn loads_dahdi_alone_without_hardware_and_waits_for_ctl() {
+    let f = Fixture::installed();
+    let (mut k, inserted) = fake_kernel(&f);
+    let rep = ensure::ensure(&Root::new(f.root()), &running_opts(&f), &mut k).unwrap();
+    assert_eq!(*inserted.borrow(), vec!["dahdi"]);
+    assert_eq!(rep.loaded, vec![("dahdi".to_string(), Outcome::Loaded)]);
+    assert!(rep.dev_ready_ms.is_some());
+    assert!(!rep.built);
+}
+
+#[test]
+fn loads_in_dependency_order_matching_depmod() {
+    let f = Fixture::installed();
+    f.write(
+        "/etc/dahdi-loader/x.conf",
+        "add xpp_usb wcb4xxp dahdi_echocan_mg2\n",
+    );
+    let (mut k, inserted) = fake_kernel(&f);
+    ensure::ensure(&Root::new(f.root()), &running_opts(&f), &mut k).unwrap();
+    let order = inserted.borrow().clone();
+    for w in [
+        "dahdi",
+        "xpp_usb",
+        "wcb4xxp",
+        "dahdi_echocan_mg2",
+        "xpp",
+        "usbcore",
+    ] {
+        assert!(order.contains(&w.to_string()), "{w} missing from {order:?}");
+    }
+    // Every dependency depmod computed comes before the module that needs it.
+    for (name, deps) in depmod_deps(&f) {
+        let Some(pos) = order.iter().position(|n| *n == name) else {
+            continue;
+        };
+        for d in deps {
+            let dpos = order
+                .iter()
+                .position(|n| *n == d)
+                .unwrap_or_else(|| panic!("{d} (needed by {name}) not loaded: {order:?}"));
+            assert!(dpos < pos, "{d} must load before {name}: {order:?}");
+        }
+    }
+}
+
+#[test]
+fn already_loaded_and_eexist_are_success() {
+    let f = Fixture::installed();
+    f.write("/sys/module/dahdi/initstate", "live\n");
+    f.write("/dev/dahdi/ctl", "");
+    f.write("/etc/dahdi-loader/x.conf", "add dahdi_echocan_mg2\n");
+    let (mut k, inserted) = fake_kernel(&f);
+    k.fail = Some(("dahdi_echocan_mg2".into(), Errno::EEXIST));
+    let rep = ensure::ensure(&Root::new(f.root()), &running_opts(&f), &mut k).unwrap();
+    assert!(inserted.borrow().is_empty(), "{:?}", inserted.borrow());
+    assert_eq!(
+        rep.loaded,
+        vec![
+            ("dahdi".to_string(), Outcome::AlreadyLoaded),
+            ("dahdi_echocan_mg2".to_string(), Outcome::AlreadyLoaded)
+        ]
+    );
+}
+
+#[test]
+fn kernel_errors_are_explained() {
+    for (errno, words) in [
+        (Errno::ENOEXEC, "vermagic"),
+        (Errno::EINVAL, "version of a symbol"),
+        (Errno::ENOENT, "symbol that nothing loaded provides"),
+        (Errno::EKEYREJECTED, "signature"),
+        (Errno::EPERM, "not permitted"),
+    ] {
+        let f = Fixture::installed();
+        let (mut k, _) = fake_kernel(&f);
+        k.fail = Some(("dahdi".into(), errno));
+        let e = ensure::ensure(&Root::new(f.root()), &running_opts(&f), &mut k).unwrap_err();
+        assert!(matches!(e, Error::Load { .. }), "{e}");
+        let s = e.to_string();
+        assert!(s.contains(words) && s.contains("dahdi"), "{errno}: {s}");
+        assert_eq!(e.exit_code(), ExitCode::Broken);
+    }
+}
+
+#[test]
+fn module_for_another_kernel_is_refused_before_the_kernel_is_asked() {
+    let f = Fixture::installed();
+    let p = f.module("dahdi");
+    let other = other_release(&f.real.kernel);
+    patch_vermagic(&p, &f.real.kernel, &other);
+    let expected = modinfo("vermagic", &f.real.dkms_dir.join("dahdi.ko"))[0].clone();
+    let (mut k, inserted) = fake_kernel(&f);
+    let steps = vec![Step {
+        name: "dahdi".into(),
+        path: p.clone(),
+    }];
+    for expect in [
+        Expect::Full(expected.clone()),
+        Expect::Release(f.real.kernel.clone()),
+    ] {
+        let e = load::execute(&Root::new(f.root()), &steps, &expect, &mut k).unwrap_err();
+        let s = e.to_string();
+        assert!(matches!(e, Error::VermagicRefused { .. }), "{s}");
+        assert!(
+            s.contains(&other) && s.contains("was built for another kernel"),
+            "{s}"
+        );
+    }
+    assert!(inserted.borrow().is_empty());
+}
+
+#[test]
+fn module_files_writable_by_others_or_not_owned_by_root_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::installed();
+    let p = f.module("dahdi");
+    let steps = vec![Step {
+        name: "dahdi".into(),
+        path: p.clone(),
+    }];
+    let expect = Expect::Release(f.real.kernel.clone());
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (mut k, inserted) = fake_kernel(&f);
+    let e = load::execute(&Root::new(f.root()), &steps, &expect, &mut k).unwrap_err();
+    assert!(matches!(e, Error::UntrustedFile { .. }), "{e}");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::chown(&p, Some(4242), None).unwrap();
+        let e = load::execute(&Root::new(f.root()), &steps, &expect, &mut k).unwrap_err();
+        assert!(e.to_string().contains("owned by uid 4242"), "{e}");
+    }
+    assert!(inserted.borrow().is_empty());
+}
