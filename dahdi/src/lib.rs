@@ -1,1 +1,3 @@
 //! Safe DAHDI API (placeholder).
+
+pub mod audio;

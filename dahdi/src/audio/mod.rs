@@ -1,0 +1,11 @@
+//! Audio core: G.711 and the conference engine.
+//!
+//! * [`g711`]: mu-law and A-law, bit-exact with ITU-T G.191, plus a mode that matches
+//!   the DAHDI kernel's conversion tables.
+//! * [`Isa`]: the SIMD level the kernels run on, detected at run time; every level
+//!   gives bit-identical results.
+
+pub mod g711;
+mod isa;
+
+pub use isa::Isa;
