@@ -1,0 +1,712 @@
+//! An exact mix-minus conference engine.
+//!
+//! # Semantics
+//!
+//! Once per tick ([`Conference::mix`]) every participant's input frame of
+//! `block_size` samples is mixed. With `T` the sum, accumulated in 32 bits, of the
+//! inputs of all participants whose role *talks* (`Talker`, `Both`, `Monitor`):
+//!
+//! | role | its input | what it hears (per sample) |
+//! |---|---|---|
+//! | [`Role::Talker`] | added to `T` | silence |
+//! | [`Role::Listener`] | ignored | `sat16(T)` |
+//! | [`Role::Both`] | added to `T` | `sat16(T - own)`: every *other* talker |
+//! | [`Role::Muted`] | ignored | `sat16(T)` |
+//! | [`Role::Monitor`] | added to `T` | `sat16(T)`: every talker *including itself* |
+//!
+//! `sat16` clamps to `-32768..=32767` once, at the end. The result is the exact
+//! saturated sum of the other talkers, whatever the order of participants and however
+//! large intermediate sums get (up to 65,536 participants, where 32 bits stop being
+//! enough; [`Conference::add_participant`] refuses more).
+//!
+//! `Listener` and `Muted` hear the same; `Muted` exists so that a member who is muted
+//! keeps a distinct role from a listen-only member (the pump can unmute it with
+//! [`Conference::set_role`] back to `Both`). A muted participant is heard by nobody,
+//! monitors included: mute means mute.
+//!
+//! `Monitor` is modelled on the channel that MeetMe puts into DAHDI's
+//! `DAHDI_CONF_CONFANN | DAHDI_CONF_CONFANNMON` mode: it hears the complete conference
+//! *including anything it injects itself*, which is what a recorder or an announcement
+//! / music player needs (a recording should contain the announcements). If it never
+//! writes its input, it is a listener that hears everything.
+//!
+//! Inputs persist: a participant's input frame stays as last written (silence for a new
+//! participant) until it is overwritten, so the caller writes every talker's frame
+//! before each `mix`. Outputs are those of the last `mix`, for the roles at that time;
+//! participants added since then hear silence until the next `mix`.
+//!
+//! # How this differs from Asterisk and DAHDI when the sum clips
+//!
+//! When no intermediate sum leaves 16 bits, all three give the same result. When it
+//! does, they differ. Worked example from the project's reference notes
+//! (`mixing-perf.md`): three participants talk and listen, with inputs
+//! A = +30000, B = +10000, C = -20000 at some sample, added in that order.
+//!
+//! | listener | exact (this engine, and FreeSWITCH) | Asterisk `bridge_softmix` | DAHDI conference |
+//! |---|---|---|---|
+//! | A | sat16(10000 - 20000) = **-10000** | -17233 | -17233 |
+//! | B | sat16(30000 - 20000) = **+10000** | +2767 | +10000 |
+//! | C | sat16(30000 + 10000) = **+32767** | +32767 | +32767 |
+//!
+//! * **Asterisk** saturates at every step of the sum (`ast_slinear_saturated_add`):
+//!   30000 + 10000 clips to 32767, then + (-20000) gives 12767. Each contributor then
+//!   gets `sat16(12767 - own)`: A gets -17233, B gets 2767. The clipped 7233 is lost for
+//!   everyone, and a talker hears a distorted mix that even depends on the order in
+//!   which channels are summed.
+//! * **DAHDI** also saturates the running sum (`ACSS`), but remembers for each talker
+//!   "the amount actually added" (`conflast = sat16(sat16(own + sum) - sum)`: 30000 for
+//!   A, 2767 for B, -20000 for C) and a listener hears `sat16(sat16(-conflast) + sum)`.
+//!   B therefore gets back 10000, but A, who talked before the clip, still hears
+//!   -17233: whoever talks first is not protected. Its result also depends on the
+//!   order of channels, and real-span talkers are heard one 1 ms chunk late.
+//! * **This engine** computes the full 32-bit sum and subtracts the listener's own
+//!   input before the single saturation, so every listener gets exactly what a
+//!   listener-only participant would have heard with that talker silent. FreeSWITCH's
+//!   `mod_conference` computes the same thing (32-bit `main_frame`, subtract, clamp),
+//!   sample by sample in scalar code.
+//!
+//! # Cost model
+//!
+//! Per tick: one pass over the talkers' inputs to form `T` (kept as two 16-bit frames,
+//! `sat16(T)` and a carry, so that the mix-minus step runs on 16-bit saturating
+//! instructions), one saturating subtract per talker that listens, nothing per
+//! non-talking listener (they all share the frame `sat16(T)`). G.711 inputs are decoded
+//! once when written; G.711 outputs are encoded once per talker that listens and once
+//! per codec for all non-talking listeners together. So a tick costs
+//! `O(talkers x block)`, plus `O(participants)` only when roles changed. No tick
+//! allocates: the per-role index lists are rebuilt in place, and buffers only grow in
+//! [`Conference::add_participant`].
+
+mod kernels;
+pub mod reference;
+
+use crate::audio::aligned::AlignedI16;
+use crate::audio::g711::Codec;
+use crate::audio::isa::Isa;
+
+/// The smallest block size (DAHDI's 1 ms chunk).
+pub const MIN_BLOCK_SIZE: usize = 8;
+/// The largest block size.
+pub const MAX_BLOCK_SIZE: usize = 1024;
+/// The default block size: 20 ms at 8 kHz.
+pub const DEFAULT_BLOCK_SIZE: usize = 160;
+/// The most participants one conference holds (the 32-bit sum is exact up to here).
+pub const MAX_PARTICIPANTS: usize = kernels::MAX_TALKERS;
+
+/// What a participant does in the conference. See the [module docs](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Talks, hears nothing.
+    Talker,
+    /// Hears every talker, does not talk.
+    Listener,
+    /// Talks, and hears every other talker (mix-minus).
+    Both,
+    /// A member who is muted: hears every talker; its input is ignored.
+    Muted,
+    /// Talks (e.g. announcements), and hears every talker including itself.
+    Monitor,
+}
+
+impl Role {
+    /// Whether the participant's input is added to the conference.
+    pub const fn talks(self) -> bool {
+        matches!(self, Role::Talker | Role::Both | Role::Monitor)
+    }
+
+    /// Whether the participant hears anything.
+    pub const fn listens(self) -> bool {
+        !matches!(self, Role::Talker)
+    }
+}
+
+/// How a participant's audio is encoded at the engine's boundary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Signed 16-bit linear samples.
+    Linear,
+    /// G.711 bytes in the given codec. Decoded once on input, encoded once per
+    /// distinct output.
+    G711(Codec),
+}
+
+impl Format {
+    /// G.191 mu-law.
+    pub const ULAW: Format = Format::G711(Codec::ULAW);
+    /// G.191 A-law.
+    pub const ALAW: Format = Format::G711(Codec::ALAW);
+    /// The DAHDI kernel's mu-law.
+    pub const DAHDI_ULAW: Format = Format::G711(Codec::DAHDI_ULAW);
+    /// The DAHDI kernel's A-law.
+    pub const DAHDI_ALAW: Format = Format::G711(Codec::DAHDI_ALAW);
+
+    /// The codec, if G.711.
+    pub const fn codec(self) -> Option<Codec> {
+        match self {
+            Format::Linear => None,
+            Format::G711(c) => Some(c),
+        }
+    }
+}
+
+/// A participant handle. Handles of removed participants are never valid again (the
+/// slot index is reused, with a new generation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParticipantId {
+    index: u32,
+    generation: u32,
+}
+
+impl ParticipantId {
+    /// The slot index, dense from 0 and stable while the participant is present, so a
+    /// caller can keep its own per-participant data in a plain vector.
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+}
+
+/// Errors of the conference engine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConferenceError {
+    /// The block size is not in `8..=1024`.
+    #[error("block size {0} is outside {MIN_BLOCK_SIZE}..={MAX_BLOCK_SIZE}")]
+    BlockSize(usize),
+    /// A forced SIMD level is not usable on this machine.
+    #[error("SIMD level {0} is not available on this machine")]
+    IsaUnavailable(Isa),
+    /// The handle does not name a present participant.
+    #[error("no such participant")]
+    UnknownParticipant,
+    /// A G.711 operation on a participant whose format is linear.
+    #[error("participant's format is linear, not G.711")]
+    NotG711,
+    /// A frame whose length is not the block size.
+    #[error("frame has {got} samples, the block size is {expected}")]
+    FrameLength {
+        /// The block size.
+        expected: usize,
+        /// The length passed.
+        got: usize,
+    },
+    /// The conference holds [`MAX_PARTICIPANTS`] already.
+    #[error("conference is full ({MAX_PARTICIPANTS} participants)")]
+    Full,
+}
+
+/// Engine configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConferenceConfig {
+    /// Samples per tick, `8..=1024`; fixed for the engine's life.
+    pub block_size: usize,
+    /// Participant slots to allocate up front, so that adding up to this many never
+    /// allocates.
+    pub capacity: usize,
+    /// Force a SIMD level (tests, benchmarks); `None` picks the best available.
+    pub isa: Option<Isa>,
+}
+
+impl Default for ConferenceConfig {
+    fn default() -> Self {
+        ConferenceConfig {
+            block_size: DEFAULT_BLOCK_SIZE,
+            capacity: 16,
+            isa: None,
+        }
+    }
+}
+
+/// Where a participant's output comes from after the last mix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Silence,
+    /// The shared frame `sat16(T)` (and the shared encoded frame of its codec).
+    Shared,
+    /// Its own mix-minus row.
+    Own,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    generation: u32,
+    live: bool,
+    role: Role,
+    format: Format,
+    source: Source,
+}
+
+/// The conference engine. See the [module docs](self) for the semantics.
+///
+/// All per-participant audio lives in contiguous struct-of-arrays buffers with a
+/// 64-byte aligned stride of `block_size` rounded up to 16 samples.
+#[derive(Debug)]
+pub struct Conference {
+    block: usize,
+    stride: usize,
+    isa: Isa,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+    input: AlignedI16,
+    output: AlignedI16,
+    output_law: Vec<u8>,
+    /// `sat16(T)`: what every non-talking listener hears.
+    hi: AlignedI16,
+    /// `clamp(T) - hi`, see `kernels`.
+    carry: AlignedI16,
+    clipped: bool,
+    silence: Vec<i16>,
+    silence_law: [Vec<u8>; 4],
+    shared_law: [Vec<u8>; 4],
+    /// Set when roles or membership changed; the lists below are then rebuilt by the
+    /// next `mix` (in place, without allocating once they have reached full size).
+    dirty: bool,
+    talkers: Vec<u32>,
+    mix_minus_rows: Vec<u32>,
+    coded_rows: Vec<(u32, Codec)>,
+    shared_listeners: [usize; 4],
+}
+
+impl Conference {
+    /// Creates an engine.
+    pub fn new(config: ConferenceConfig) -> Result<Conference, ConferenceError> {
+        let block = config.block_size;
+        if !(MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&block) {
+            return Err(ConferenceError::BlockSize(block));
+        }
+        let isa = match config.isa {
+            None => Isa::detect(),
+            Some(isa) if isa.is_available() => isa,
+            Some(isa) => return Err(ConferenceError::IsaUnavailable(isa)),
+        };
+        let stride = block.div_ceil(16) * 16;
+        let silence_law = Codec::ALL.map(|c| vec![c.encode(0); block]);
+        let mut conf = Conference {
+            block,
+            stride,
+            isa,
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            input: AlignedI16::default(),
+            output: AlignedI16::default(),
+            output_law: Vec::new(),
+            hi: AlignedI16::zeroed(stride),
+            carry: AlignedI16::zeroed(stride),
+            clipped: false,
+            silence: vec![0; block],
+            shared_law: silence_law.clone(),
+            silence_law,
+            dirty: false,
+            talkers: Vec::new(),
+            mix_minus_rows: Vec::new(),
+            coded_rows: Vec::new(),
+            shared_listeners: [0; 4],
+        };
+        conf.reserve(config.capacity.min(MAX_PARTICIPANTS));
+        Ok(conf)
+    }
+
+    /// Samples per tick.
+    pub fn block_size(&self) -> usize {
+        self.block
+    }
+
+    /// The SIMD level the kernels run on.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Number of participants.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether there are no participants.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Makes room for `additional` more participants without allocating later.
+    pub fn reserve(&mut self, additional: usize) {
+        let want = self.live + additional;
+        let slots = want.max(self.slots.len());
+        if slots > self.slots.len() {
+            self.input.resize_zeroed(slots * self.stride);
+            self.output.resize_zeroed(slots * self.stride);
+            self.output_law.resize(slots * self.stride, 0);
+        }
+        self.slots.reserve(slots - self.slots.len());
+        self.free.reserve(slots);
+        self.talkers.reserve(slots);
+        self.mix_minus_rows.reserve(slots);
+        self.coded_rows.reserve(slots);
+    }
+
+    /// Adds a participant. Its input starts as silence; it hears silence until the
+    /// next [`mix`](Self::mix).
+    pub fn add_participant(
+        &mut self,
+        role: Role,
+        format: Format,
+    ) -> Result<ParticipantId, ConferenceError> {
+        if self.live >= MAX_PARTICIPANTS {
+            return Err(ConferenceError::Full);
+        }
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                let i = self.slots.len();
+                if (i + 1) * self.stride > self.input.as_slice().len() {
+                    // Grow geometrically so that adding participants one by one stays
+                    // amortised O(1).
+                    self.reserve(self.slots.len().max(8));
+                }
+                self.slots.push(Slot {
+                    generation: 0,
+                    live: false,
+                    role,
+                    format,
+                    source: Source::Silence,
+                });
+                i as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.live = true;
+        slot.role = role;
+        slot.format = format;
+        slot.source = Source::Silence;
+        self.live += 1;
+        self.dirty = true;
+        Ok(ParticipantId {
+            index,
+            generation: slot.generation,
+        })
+    }
+
+    /// Removes a participant; its handle becomes invalid.
+    pub fn remove(&mut self, id: ParticipantId) -> Result<(), ConferenceError> {
+        let row = self.row(id)?;
+        let slot = &mut self.slots[row];
+        slot.live = false;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.live -= 1;
+        // The next participant in this slot must start silent.
+        let s = self.stride;
+        self.input.as_mut_slice()[row * s..(row + 1) * s].fill(0);
+        self.free.push(row as u32);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Changes a participant's role from the next [`mix`](Self::mix) on.
+    pub fn set_role(&mut self, id: ParticipantId, role: Role) -> Result<(), ConferenceError> {
+        let row = self.row(id)?;
+        if self.slots[row].role != role {
+            self.slots[row].role = role;
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// A participant's role.
+    pub fn role(&self, id: ParticipantId) -> Result<Role, ConferenceError> {
+        Ok(self.slots[self.row(id)?].role)
+    }
+
+    /// A participant's format.
+    pub fn format(&self, id: ParticipantId) -> Result<Format, ConferenceError> {
+        Ok(self.slots[self.row(id)?].format)
+    }
+
+    /// Whether `id` names a present participant.
+    pub fn contains(&self, id: ParticipantId) -> bool {
+        self.row(id).is_ok()
+    }
+
+    /// All participants with their role and format, in slot order.
+    pub fn participants(&self) -> impl Iterator<Item = (ParticipantId, Role, Format)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.live)
+            .map(|(i, s)| {
+                (
+                    ParticipantId {
+                        index: i as u32,
+                        generation: s.generation,
+                    },
+                    s.role,
+                    s.format,
+                )
+            })
+    }
+
+    /// The participant's input frame (linear), to be filled before [`mix`](Self::mix).
+    /// Works for G.711 participants too (then no decoding happens).
+    pub fn input_mut(&mut self, id: ParticipantId) -> Result<&mut [i16], ConferenceError> {
+        let row = self.row(id)?;
+        let start = row * self.stride;
+        Ok(&mut self.input.as_mut_slice()[start..start + self.block])
+    }
+
+    /// The participant's current input frame (linear).
+    pub fn input(&self, id: ParticipantId) -> Result<&[i16], ConferenceError> {
+        let row = self.row(id)?;
+        let start = row * self.stride;
+        Ok(&self.input.as_slice()[start..start + self.block])
+    }
+
+    /// Copies a linear frame into the participant's input.
+    pub fn write_input(&mut self, id: ParticipantId, frame: &[i16]) -> Result<(), ConferenceError> {
+        self.check_len(frame.len())?;
+        self.input_mut(id)?.copy_from_slice(frame);
+        Ok(())
+    }
+
+    /// Decodes a G.711 frame (in the participant's codec) into its input.
+    pub fn write_input_law(
+        &mut self,
+        id: ParticipantId,
+        frame: &[u8],
+    ) -> Result<(), ConferenceError> {
+        self.check_len(frame.len())?;
+        let row = self.row(id)?;
+        let codec = self.slots[row]
+            .format
+            .codec()
+            .ok_or(ConferenceError::NotG711)?;
+        let start = row * self.stride;
+        let dst = &mut self.input.as_mut_slice()[start..start + self.block];
+        codec.decode_slice_with(self.isa, frame, dst);
+        Ok(())
+    }
+
+    /// Sets the participant's input to silence.
+    pub fn silence_input(&mut self, id: ParticipantId) -> Result<(), ConferenceError> {
+        self.input_mut(id)?.fill(0);
+        Ok(())
+    }
+
+    /// Runs one tick: mixes all inputs into all outputs.
+    pub fn mix(&mut self) {
+        if self.dirty {
+            self.rebuild();
+        }
+        let s = self.stride;
+        self.clipped = kernels::sum(
+            self.isa,
+            self.input.as_slice(),
+            s,
+            &self.talkers,
+            self.hi.as_mut_slice(),
+            self.carry.as_mut_slice(),
+        );
+        let total = kernels::Total {
+            hi: self.hi.as_slice(),
+            carry: self.carry.as_slice(),
+            clipped: self.clipped,
+        };
+        kernels::mix_minus(
+            self.isa,
+            total,
+            self.input.as_slice(),
+            self.output.as_mut_slice(),
+            s,
+            &self.mix_minus_rows,
+        );
+        let output = self.output.as_slice();
+        for &(row, codec) in &self.coded_rows {
+            let start = row as usize * s;
+            let src = &output[start..start + self.block];
+            let dst = &mut self.output_law[start..start + self.block];
+            codec.encode_slice_with(self.isa, src, dst);
+        }
+        let hi = &self.hi.as_slice()[..self.block];
+        for codec in Codec::ALL {
+            if self.shared_listeners[codec.index()] > 0 {
+                codec.encode_slice_with(self.isa, hi, &mut self.shared_law[codec.index()]);
+            }
+        }
+    }
+
+    /// What the participant hears after the last [`mix`](Self::mix), linear.
+    pub fn output(&self, id: ParticipantId) -> Result<&[i16], ConferenceError> {
+        let row = self.row(id)?;
+        Ok(match self.slots[row].source {
+            Source::Silence => &self.silence,
+            Source::Shared => &self.hi.as_slice()[..self.block],
+            Source::Own => {
+                let start = row * self.stride;
+                &self.output.as_slice()[start..start + self.block]
+            }
+        })
+    }
+
+    /// What the participant hears after the last [`mix`](Self::mix), encoded in its
+    /// codec. Participants that do not talk share one encoded frame per codec.
+    pub fn output_law(&self, id: ParticipantId) -> Result<&[u8], ConferenceError> {
+        let row = self.row(id)?;
+        let slot = &self.slots[row];
+        let codec = slot.format.codec().ok_or(ConferenceError::NotG711)?;
+        Ok(match slot.source {
+            Source::Silence => &self.silence_law[codec.index()],
+            Source::Shared => &self.shared_law[codec.index()],
+            Source::Own => {
+                let start = row * self.stride;
+                &self.output_law[start..start + self.block]
+            }
+        })
+    }
+
+    /// The full mix of the last tick, `sat16(T)`: what a listener hears. Useful for a
+    /// recorder tap that is not a participant.
+    pub fn full_mix(&self) -> &[i16] {
+        &self.hi.as_slice()[..self.block]
+    }
+
+    /// Whether the sum of the talkers left the 16-bit range anywhere in the last tick.
+    pub fn clipped(&self) -> bool {
+        self.clipped
+    }
+
+    /// Number of participants whose input is mixed (as of the last `mix`).
+    pub fn talker_count(&self) -> usize {
+        self.talkers.len()
+    }
+
+    fn check_len(&self, got: usize) -> Result<(), ConferenceError> {
+        if got == self.block {
+            Ok(())
+        } else {
+            Err(ConferenceError::FrameLength {
+                expected: self.block,
+                got,
+            })
+        }
+    }
+
+    fn row(&self, id: ParticipantId) -> Result<usize, ConferenceError> {
+        match self.slots.get(id.index as usize) {
+            Some(s) if s.live && s.generation == id.generation => Ok(id.index as usize),
+            _ => Err(ConferenceError::UnknownParticipant),
+        }
+    }
+
+    fn rebuild(&mut self) {
+        self.talkers.clear();
+        self.mix_minus_rows.clear();
+        self.coded_rows.clear();
+        self.shared_listeners = [0; 4];
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if !slot.live {
+                continue;
+            }
+            let row = i as u32;
+            if slot.role.talks() {
+                self.talkers.push(row);
+            }
+            slot.source = match slot.role {
+                Role::Talker => Source::Silence,
+                Role::Both => {
+                    self.mix_minus_rows.push(row);
+                    if let Some(codec) = slot.format.codec() {
+                        self.coded_rows.push((row, codec));
+                    }
+                    Source::Own
+                }
+                Role::Listener | Role::Muted | Role::Monitor => {
+                    if let Some(codec) = slot.format.codec() {
+                        self.shared_listeners[codec.index()] += 1;
+                    }
+                    Source::Shared
+                }
+            };
+        }
+        self.dirty = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(block: usize) -> Conference {
+        Conference::new(ConferenceConfig {
+            block_size: block,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn rejects_bad_block_sizes() {
+        for b in [0, 7, 1025] {
+            assert_eq!(
+                Conference::new(ConferenceConfig {
+                    block_size: b,
+                    ..Default::default()
+                })
+                .err(),
+                Some(ConferenceError::BlockSize(b))
+            );
+        }
+        for b in [8, 9, 160, 1024] {
+            assert_eq!(conf(b).block_size(), b);
+        }
+    }
+
+    #[test]
+    fn worked_example_from_the_reference_notes() {
+        // Inputs A=+30000, B=+10000, C=-20000; exact sums of the others, saturated.
+        let mut c = conf(8);
+        let ids: Vec<_> = [30_000i16, 10_000, -20_000]
+            .iter()
+            .map(|&v| {
+                let id = c.add_participant(Role::Both, Format::Linear).unwrap();
+                c.input_mut(id).unwrap().fill(v);
+                id
+            })
+            .collect();
+        c.mix();
+        let heard: Vec<i16> = ids.iter().map(|&id| c.output(id).unwrap()[0]).collect();
+        assert_eq!(heard, [-10_000, 10_000, 32_767]);
+        // The total, 20000, fits; only running sums (Asterisk, DAHDI) and C's own
+        // result clip.
+        assert!(!c.clipped());
+        assert_eq!(c.full_mix()[0], 20_000);
+    }
+
+    #[test]
+    fn stale_handles_are_rejected_and_slots_reused_silent() {
+        let mut c = conf(16);
+        let a = c.add_participant(Role::Both, Format::Linear).unwrap();
+        c.input_mut(a).unwrap().fill(1234);
+        c.remove(a).unwrap();
+        assert_eq!(c.input(a).err(), Some(ConferenceError::UnknownParticipant));
+        let b = c.add_participant(Role::Talker, Format::Linear).unwrap();
+        assert_eq!(a.index(), b.index());
+        assert_ne!(a, b);
+        assert!(c.input(b).unwrap().iter().all(|&x| x == 0));
+        assert_eq!(c.remove(a), Err(ConferenceError::UnknownParticipant));
+    }
+
+    #[test]
+    fn g711_errors() {
+        let mut c = conf(16);
+        let lin = c.add_participant(Role::Both, Format::Linear).unwrap();
+        assert_eq!(
+            c.write_input_law(lin, &[0; 16]),
+            Err(ConferenceError::NotG711)
+        );
+        assert_eq!(c.output_law(lin).err(), Some(ConferenceError::NotG711));
+        let mu = c.add_participant(Role::Both, Format::ULAW).unwrap();
+        assert_eq!(
+            c.write_input_law(mu, &[0; 15]),
+            Err(ConferenceError::FrameLength {
+                expected: 16,
+                got: 15
+            })
+        );
+    }
+}
