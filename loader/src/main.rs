@@ -29,7 +29,13 @@ Configuration: /etc/dahdi-loader/*.conf (read in name order; # starts a comment)
 )]
 struct Cli {
     /// Read the system under DIR instead of / (like depmod -b).
-    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/",
+        env = "DAHDI_LOADER_ROOT"
+    )]
     root: PathBuf,
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]

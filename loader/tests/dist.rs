@@ -1,0 +1,110 @@
+//! The boot integration files in dist/: the kernel hook runs for real against fixtures,
+//! the units pass systemd's own checker, and the udev rule names a unit that exists.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+fn dist(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("dist").join(rel)
+}
+
+fn hook(f: &Fixture, args: &[&str]) -> std::process::Output {
+    Command::new(dist("kernel/zz-dahdi-loader"))
+        .args(args)
+        .env("DAHDI_LOADER", env!("CARGO_BIN_EXE_dahdi-loader"))
+        .env("DAHDI_LOADER_ROOT", f.root())
+        .env("DAHDI_LOADER_RUNNING_KERNEL", "0.0.0-test")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn kernel_hook_warns_loudly_but_never_fails_the_install() {
+    let f = Fixture::installed();
+    let k = f.real.kernel.clone();
+    let image = format!("/boot/vmlinuz-{k}");
+    let out = hook(&f, &[&k, &image]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("WARNING"), "{err}");
+    assert!(err.contains("DAHDI will load"), "{err}");
+
+    // Headers missing and nothing built: the hook explains and still exits 0.
+    std::fs::remove_dir_all(f.kdir().join("updates")).unwrap();
+    std::fs::remove_file(f.kdir().join("build")).unwrap();
+    std::fs::remove_dir_all(f.path(&format!("/usr/src/linux-headers-{k}"))).ok();
+    f.depmod();
+    let out = hook(&f, &[&k, &image]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "WARNING: DAHDI will NOT load after booting kernel {k}"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "install linux-headers-{k}, then run dahdi-loader ensure -k {k}"
+        )),
+        "{err}"
+    );
+
+    // No argument, or a hostile one: still exit 0, nothing run with it.
+    assert_eq!(hook(&f, &[]).status.code(), Some(0));
+    let out = hook(&f, &["--all"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARNING"));
+}
+
+#[test]
+fn units_pass_systemd_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    for unit in ["dahdi-loader.service", "dahdi-loader@.service"] {
+        let text = std::fs::read_to_string(dist(&format!("systemd/{unit}"))).unwrap();
+        assert!(
+            text.contains("ExecStart=/usr/sbin/dahdi-loader ensure\n"),
+            "{unit}"
+        );
+        // Point ExecStart at the binary just built so the checker can see it.
+        let text = text.replace("/usr/sbin/dahdi-loader", env!("CARGO_BIN_EXE_dahdi-loader"));
+        std::fs::write(dir.path().join(unit), text).unwrap();
+    }
+    for unit in ["dahdi-loader.service", "dahdi-loader@dev0.service"] {
+        let out = Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(dir.path().join(unit))
+            .output()
+            .expect("systemd-analyze (systemd) is needed to check the units");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let own: Vec<&str> = err.lines().filter(|l| l.contains("dahdi-loader")).collect();
+        assert!(out.status.success() && own.is_empty(), "{unit}: {err}");
+    }
+}
+
+#[test]
+fn udev_rule_hands_work_to_an_existing_unit() {
+    let rule = std::fs::read_to_string(dist("udev/90-dahdi-loader.rules")).unwrap();
+    let active: Vec<&str> = rule
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .collect();
+    let program = active.iter().find(|l| l.contains("PROGRAM==")).unwrap();
+    assert!(program.contains("\"/usr/sbin/dahdi-loader match-modalias $env{MODALIAS}\""));
+    assert!(program.contains("ENV{SYSTEMD_WANTS}+=\"dahdi-loader@%k.service\""));
+    assert!(program.contains("TAG+=\"systemd\""));
+    assert!(dist("systemd/dahdi-loader@.service").is_file());
+    // Nothing long-running inside udev.
+    assert!(!active.iter().any(|l| l.contains("RUN")), "{rule}");
+    // Every GOTO has its LABEL.
+    for l in &active {
+        if let Some(i) = l.find("GOTO=\"") {
+            let label = &l[i + 6..l[i + 6..].find('"').unwrap() + i + 6];
+            assert!(rule.contains(&format!("LABEL=\"{label}\"")), "{label}");
+        }
+    }
+}
