@@ -1,3 +1,171 @@
-//! Safe DAHDI API (placeholder).
+//! Safe Rust API over DAHDI, the Linux telephony driver.
+//!
+//! # DAHDI's device model
+//!
+//! DAHDI (the kernel modules `dahdi`, plus one per board type) exposes
+//! telephony lines as character devices under `/dev/dahdi/`:
+//!
+//! * A **span** is one line interface: a T1/E1 trunk, a group of analog
+//!   ports, or a *dynamic* span carried over Ethernet or looped back in
+//!   the kernel (`loc`, no hardware at all). A span belongs to a
+//!   **device** (a board) and must be *assigned* a span number and a first
+//!   channel number before its channels exist; the module parameter
+//!   `auto_assign_spans` says whether that happens by itself (Debian sets
+//!   it to 0; then [`Sysfs::auto_assign`] or dahdi_span_assignments does
+//!   it).
+//! * A span carries **channels**, numbered globally from 1. A channel is
+//!   unusable until it is given **signalling** (`DAHDI_CHANCONFIG`: FXS/FXO
+//!   analog signalling, E&M, CAS, or *clear* for data and plain audio);
+//!   that is what dahdi_cfg does from `/etc/dahdi/system.conf`, and what
+//!   [`Ctl::configure_channel`] does here. A configured channel is opened
+//!   by one file descriptor at a time, as a [`Channel`].
+//! * **Pseudo channels** ([`Pseudo`]) need no span: every open of
+//!   `/dev/dahdi/pseudo` creates one (numbered from 32768). They carry
+//!   audio into and out of **conferences**, which the kernel mixes every
+//!   millisecond.
+//! * **Timers** ([`Timer`]) are file descriptors that signal `POLLPRI`
+//!   at a programmed rate, from DAHDI's timing source.
+//! * **`/dev/dahdi/ctl`** ([`Ctl`]) configures spans and channels, creates
+//!   dynamic spans, loads tone zones and reports span status and the
+//!   driver version.
+//!
+//! Audio is 8 kHz, stored in the kernel as G.711 (mu-law or A-law) bytes
+//! and moved in **blocks** (1024 samples after open; Asterisk uses 160 =
+//! 20 ms): one `read` returns one block, one `write` takes one. In
+//! *linear* mode ([`ChannelFd::set_linear`]) the kernel converts to and
+//! from signed 16-bit samples at the boundary. Signalling (hook changes,
+//! dialling complete, alarms...) arrives as [`Event`]s: a pending event
+//! makes `read` and `write` fail with `ELAST` before they touch audio, and
+//! the channel polls with `POLLPRI`; this crate turns that into
+//! [`ReadOutcome::Event`] so no audio is ever lost.
+//!
+//! The crate follows the devices: [`Ctl`], [`Channel`], [`Pseudo`] and
+//! [`Timer`] own their file descriptors and implement `AsFd`/`AsRawFd`
+//! (for poll/epoll loops: `POLLIN`, `POLLOUT` and `POLLPRI` map to
+//! [`Readiness`]); [`Channel`] and [`Pseudo`] implement `Read`/`Write` in
+//! blocks and share every channel operation through [`ChannelFd`];
+//! [`Sysfs`] reads the device, span and channel lists. Every failure is an
+//! [`Error`] that names the operation, the device and the errno, and says
+//! what to do where it can.
+//!
+//! # Joining a conference
+//!
+//! Two pseudo channels in one conference: what one says, the other hears.
+//! (Needs the `dahdi` module loaded; see the project's `dahdi-loader`.)
+//!
+//! ```no_run
+//! use dahdi::{ConfMode, Pseudo, ReadOutcome};
+//!
+//! # fn main() -> dahdi::Result<()> {
+//! let mut alice = Pseudo::open()?;
+//! let mut bob = Pseudo::open()?;
+//! for p in [&mut alice, &mut bob] {
+//!     p.set_blocksize(160)?; // 20 ms blocks
+//!     p.set_linear(true)?; // i16 samples
+//! }
+//! // Number -1: the kernel picks a free conference and returns it.
+//! let conf = alice.create_conference(ConfMode::conference())?;
+//! bob.join_conference(conf, ConfMode::conference())?;
+//!
+//! let tone: Vec<i16> = (0..160)
+//!     .map(|n| (8000.0 * (n as f64 * std::f64::consts::PI / 4.0).sin()) as i16)
+//!     .collect(); // 1 kHz
+//! let mut heard = [0i16; 160];
+//! for _ in 0..50 {
+//!     alice.write_samples(&tone)?;
+//!     match bob.read_samples(&mut heard)? {
+//!         ReadOutcome::Audio(n) => println!("bob heard {n} samples"),
+//!         ReadOutcome::Event(e) => println!("event {e:?}; the audio is still there"),
+//!     }
+//! }
+//! alice.leave_conference()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Spans without hardware
+//!
+//! Two `loc` spans with the same key are wired to each other. Creating them
+//! and giving their channels signalling, as dahdi_cfg would from
+//! `dynamic=loc,1:0,24,0` and `clear=1-24`:
+//!
+//! ```no_run
+//! use dahdi::{ChanConfig, Channel, Ctl, DynamicSpan, Signalling, Sysfs};
+//!
+//! # fn main() -> dahdi::Result<()> {
+//! let ctl = Ctl::open()?;
+//! let sysfs = Sysfs::new();
+//! for id in [0, 1] {
+//!     let span = DynamicSpan::local(1, id, 24)?;
+//!     let mut spanno = ctl.create_dynamic_span(&span)?;
+//!     if spanno == 0 {
+//!         // auto_assign_spans=0: assign it ourselves.
+//!         let dev = sysfs.device_by_hardware_id(&span.span_name())?.expect("device");
+//!         sysfs.auto_assign(&dev.name)?;
+//!         spanno = sysfs.device(&dev.name)?.assigned_spans[0] as i32;
+//!     }
+//!     let info = ctl.span_info(spanno)?;
+//!     let first = sysfs.span(spanno as u32)?.basechan.expect("channels");
+//!     for ch in first..first + info.total_channels {
+//!         ctl.configure_channel(&ChanConfig::new(ch, Signalling::Clear))?;
+//!     }
+//! }
+//! let chan = Channel::open(1)?; // through /dev/dahdi/channel + DAHDI_SPECIFY
+//! println!("{:?}", chan.params()?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What can be computed without the driver
+//!
+//! Types, limits and decoding are plain Rust:
+//!
+//! ```
+//! use dahdi::{BufferInfo, BufferPolicy, ConfKind, ConfMode, Event};
+//!
+//! // MeetMe's member mode, and how the kernel encodes it.
+//! let m = ConfMode::conference();
+//! assert_eq!(m.bits(), 0x304);
+//! assert_eq!(m.mode(), ConfKind::Conf);
+//!
+//! // The kernel's buffer limits, checked before any call.
+//! let ok = BufferInfo { tx_policy: BufferPolicy::Immediate, num_bufs: 32, buf_size: 160 };
+//! assert!(ok.validate().is_ok());
+//! let too_big = BufferInfo { num_bufs: 8, buf_size: 8192, ..ok };
+//! assert!(too_big.validate().is_err()); // 65536 > 32768 bytes
+//!
+//! // Events as DAHDI_GETEVENT returns them: a pulse-dialled 5.
+//! assert_eq!(Event::from_raw((1 << 16) | b'5' as i32), Some(Event::PulseDigit('5')));
+//! ```
 
 pub mod audio;
+
+mod channel;
+mod conference;
+mod ctl;
+mod error;
+mod event;
+mod fd;
+mod params;
+mod signalling;
+mod span;
+pub mod sysfs;
+mod timer;
+pub mod tonezone;
+
+pub use channel::{Channel, ChannelFd, Pseudo, ReadOutcome, WriteOutcome};
+pub use conference::{ConfInfo, ConfKind, ConfMode};
+pub use ctl::{ChanConfig, Ctl, DialParams, DynamicSpan, SpanConfig};
+pub use error::{Error, ErrorKind, Result};
+pub use event::Event;
+pub use fd::Readiness;
+pub use params::{
+    validate_dial_string, BufferInfo, BufferPolicy, ChannelParams, DialOp, EchoCanParams, Flush,
+    Gains, IoMux, RingCadence, Tone, ToneDetect, MAX_BLOCKSIZE, MAX_BUF_SPACE, MAX_NUM_BUFS,
+    MIN_BLOCKSIZE,
+};
+pub use signalling::{Alarms, Hook, Law, LineConfig, SigCaps, Signalling};
+pub use span::{SpanInfo, Version};
+pub use sysfs::Sysfs;
+pub use timer::Timer;
+pub use tonezone::ToneZone;

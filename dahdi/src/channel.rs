@@ -1,0 +1,941 @@
+//! Channels: span channels ([`Channel`]) and pseudo channels ([`Pseudo`]),
+//! both built on [`ChannelFd`], which carries every operation the kernel
+//! accepts on either.
+//!
+//! Audio moves in *blocks*: one `read` returns at most one block of
+//! `blocksize` samples (bytes in law mode, twice that in linear mode), one
+//! `write` takes at most one block.
+
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dahdi_sys as sys;
+use libc::c_int;
+use nix::errno::Errno;
+
+use crate::conference::{ConfInfo, ConfMode};
+use crate::error::{classify, Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::fd::{ioctl, open_node, poll_fd, put_c_string, NodeKind, Readiness};
+use crate::params::{
+    check_blocksize, validate_dial_string, BufferInfo, ChannelParams, DialOp, EchoCanParams,
+    Flush, Gains, IoMux, RingCadence, Tone, ToneDetect,
+};
+use crate::signalling::{Hook, Law};
+use crate::span::SpanInfo;
+
+/// What a block read produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// This many bytes of audio were read (one block, or less if the
+    /// buffer was smaller).
+    Audio(usize),
+    /// An event was pending: the kernel refused the read with `ELAST`
+    /// before touching the audio, and the event has been taken off the
+    /// queue. Read again for the audio.
+    Event(Event),
+}
+
+/// What a block write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// This many bytes were taken (at most one block).
+    Written(usize),
+    /// An event was pending: nothing was written; write again.
+    Event(Event),
+}
+
+/// An open channel file descriptor, span or pseudo: blocks of audio,
+/// buffering, law, conferencing, events, tones, dialling, gains and
+/// parameters.
+///
+/// [`Channel`] and [`Pseudo`] dereference to this type, so everything here
+/// is available on both.
+#[derive(Debug)]
+pub struct ChannelFd {
+    fd: OwnedFd,
+    path: PathBuf,
+    linear: bool,
+}
+
+impl ChannelFd {
+    fn new(fd: OwnedFd, path: PathBuf) -> ChannelFd {
+        ChannelFd {
+            fd,
+            path,
+            linear: false,
+        }
+    }
+
+    /// The device node this channel was opened through.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn call(
+        &self,
+        op: &'static str,
+        f: impl FnMut() -> nix::Result<c_int>,
+    ) -> Result<c_int> {
+        ioctl(&self.path, op, None, f)
+    }
+
+    fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    fn set_int(
+        &self,
+        op: &'static str,
+        f: unsafe fn(c_int, *const c_int) -> nix::Result<c_int>,
+        v: i32,
+    ) -> Result<()> {
+        // SAFETY: a valid fd and a pointer to a live int, for an ioctl that
+        // reads an int.
+        self.call(op, || unsafe { f(self.raw(), &v) })?;
+        Ok(())
+    }
+
+    fn get_int(
+        &self,
+        op: &'static str,
+        f: unsafe fn(c_int, *mut c_int) -> nix::Result<c_int>,
+    ) -> Result<i32> {
+        let mut v: c_int = 0;
+        // SAFETY: a valid fd and a pointer to a live int the kernel writes.
+        self.call(op, || unsafe { f(self.raw(), &mut v) })?;
+        Ok(v)
+    }
+
+    /// The channel's global number (`DAHDI_CHANNO`); pseudo channels are
+    /// numbered from 32768.
+    pub fn number(&self) -> Result<i32> {
+        self.get_int("DAHDI_CHANNO", sys::dahdi_channo)
+    }
+
+    // ---- modes -------------------------------------------------------
+
+    /// Switches between blocking and non-blocking I/O. In non-blocking
+    /// mode reads and writes that cannot proceed fail with
+    /// [`ErrorKind::WouldBlock`], and hook operations that take time
+    /// return at once, finishing with [`Event::HookComplete`].
+    pub fn set_nonblocking(&self, on: bool) -> Result<()> {
+        crate::fd::set_nonblocking(self.raw(), &self.path, on)
+    }
+
+    /// Whether the fd is in non-blocking mode.
+    pub fn is_nonblocking(&self) -> bool {
+        crate::fd::is_nonblocking(&self.fd)
+    }
+
+    /// Signed 16-bit linear samples (`true`) or companded bytes (`false`,
+    /// the default after open) at the read/write boundary
+    /// (`DAHDI_SETLINEAR`). The kernel stores audio companded either way.
+    pub fn set_linear(&mut self, on: bool) -> Result<()> {
+        self.set_int("DAHDI_SETLINEAR", sys::dahdi_setlinear, on as i32)?;
+        self.linear = on;
+        Ok(())
+    }
+
+    /// Whether linear mode was set through this handle.
+    pub fn is_linear(&self) -> bool {
+        self.linear
+    }
+
+    /// Sets the companding law until close (`DAHDI_SETLAW`).
+    pub fn set_law(&self, law: Law) -> Result<()> {
+        self.set_int("DAHDI_SETLAW", sys::dahdi_setlaw, law.to_raw())
+    }
+
+    /// Block size in samples (`DAHDI_GET_BLOCKSIZE`); 1024 after open.
+    pub fn blocksize(&self) -> Result<usize> {
+        Ok(self.get_int("DAHDI_GET_BLOCKSIZE", sys::dahdi_get_blocksize)? as usize)
+    }
+
+    /// Sets the block size in samples, 16..=8192, checked before the call
+    /// (`DAHDI_SET_BLOCKSIZE`).
+    pub fn set_blocksize(&self, samples: usize) -> Result<()> {
+        check_blocksize(samples, "DAHDI_SET_BLOCKSIZE", &self.path)?;
+        self.set_int("DAHDI_SET_BLOCKSIZE", sys::dahdi_set_blocksize, samples as i32)
+    }
+
+    /// Bytes in one block as read or written now: the block size, doubled
+    /// in linear mode.
+    pub fn block_len(&self) -> Result<usize> {
+        Ok(self.blocksize()? * if self.linear { 2 } else { 1 })
+    }
+
+    /// Buffer configuration (`DAHDI_GET_BUFINFO`).
+    pub fn buffer_info(&self) -> Result<BufferInfo> {
+        let mut b = sys::dahdi_bufferinfo::zeroed();
+        // SAFETY: valid fd and struct pointer.
+        self.call("DAHDI_GET_BUFINFO", || unsafe {
+            sys::dahdi_get_bufinfo(self.raw(), &mut b)
+        })?;
+        Ok(BufferInfo::from_raw(&b))
+    }
+
+    /// Sets the buffer configuration, checked against the kernel's limits
+    /// first ([`BufferInfo::validate`]); reallocates the buffers, dropping
+    /// what they held (`DAHDI_SET_BUFINFO`).
+    pub fn set_buffer_info(&self, info: &BufferInfo) -> Result<()> {
+        info.validate().map_err(|why| {
+            Error::new(ErrorKind::InvalidBufferInfo(why), "DAHDI_SET_BUFINFO", &self.path)
+        })?;
+        let b = info.to_raw();
+        // SAFETY: valid fd and struct pointer.
+        self.call("DAHDI_SET_BUFINFO", || unsafe {
+            sys::dahdi_set_bufinfo(self.raw(), &b)
+        })?;
+        Ok(())
+    }
+
+    /// Empties buffers and/or the event queue (`DAHDI_FLUSH`).
+    pub fn flush(&self, what: Flush) -> Result<()> {
+        self.set_int("DAHDI_FLUSH", sys::dahdi_flush, what.bits())
+    }
+
+    /// Waits until everything written has been sent (`DAHDI_SYNC`).
+    pub fn sync(&self) -> Result<()> {
+        // SAFETY: valid fd, no argument.
+        self.call("DAHDI_SYNC", || unsafe { sys::dahdi_sync(self.raw()) })?;
+        Ok(())
+    }
+
+    // ---- audio and events ---------------------------------------------
+
+    /// Reads one block into `buf` (which should hold [`block_len`]
+    /// bytes: the kernel drops what does not fit). An event pending in
+    /// the kernel is returned instead, without losing audio; `EINTR` is
+    /// retried.
+    ///
+    /// [`block_len`]: Self::block_len
+    pub fn read_block(&mut self, buf: &mut [u8]) -> Result<ReadOutcome> {
+        loop {
+            match nix::unistd::read(self.raw(), buf) {
+                Ok(n) => return Ok(ReadOutcome::Audio(n)),
+                Err(Errno::EINTR) => continue,
+                Err(e) if e as i32 == sys::ELAST => {
+                    if let Some(ev) = self.event()? {
+                        return Ok(ReadOutcome::Event(ev));
+                    }
+                    // The event went away (flushed by someone): read again.
+                }
+                Err(e) => {
+                    return Err(Error::new(classify("read", e, None), "read", &self.path)
+                        .with_errno(e))
+                }
+            }
+        }
+    }
+
+    /// Writes at most one block from `buf`. A pending event is returned
+    /// instead and nothing is written; `EINTR` is retried. Note that on a
+    /// span channel a write also stops a tone or dialling in progress (the
+    /// kernel's rule).
+    pub fn write_block(&mut self, buf: &[u8]) -> Result<WriteOutcome> {
+        loop {
+            match nix::unistd::write(&self.fd, buf) {
+                Ok(n) => return Ok(WriteOutcome::Written(n)),
+                Err(Errno::EINTR) => continue,
+                Err(e) if e as i32 == sys::ELAST => {
+                    if let Some(ev) = self.event()? {
+                        return Ok(WriteOutcome::Event(ev));
+                    }
+                }
+                Err(e) => {
+                    return Err(Error::new(classify("write", e, None), "write", &self.path)
+                        .with_errno(e))
+                }
+            }
+        }
+    }
+
+    /// [`read_block`](Self::read_block) for linear mode: `Audio(n)` counts
+    /// samples.
+    pub fn read_samples(&mut self, samples: &mut [i16]) -> Result<ReadOutcome> {
+        // SAFETY: an i16 slice viewed as twice as many bytes: same memory,
+        // alignment 1 <= 2, every byte pattern valid for both types.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(samples.as_mut_ptr().cast::<u8>(), samples.len() * 2)
+        };
+        Ok(match self.read_block(bytes)? {
+            ReadOutcome::Audio(n) => ReadOutcome::Audio(n / 2),
+            other => other,
+        })
+    }
+
+    /// [`write_block`](Self::write_block) for linear mode:
+    /// `Written(n)` counts samples.
+    pub fn write_samples(&mut self, samples: &[i16]) -> Result<WriteOutcome> {
+        // SAFETY: as in read_samples, read-only.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(samples.as_ptr().cast::<u8>(), samples.len() * 2) };
+        Ok(match self.write_block(bytes)? {
+            WriteOutcome::Written(n) => WriteOutcome::Written(n / 2),
+            other => other,
+        })
+    }
+
+    /// Takes the oldest queued event (`DAHDI_GETEVENT`), `None` if the
+    /// queue is empty.
+    pub fn event(&self) -> Result<Option<Event>> {
+        Ok(Event::from_raw(self.get_int("DAHDI_GETEVENT", sys::dahdi_getevent)?))
+    }
+
+    /// Waits up to `timeout` (forever with `None`) until the channel is
+    /// ready for any of `interest`, with `poll(2)`; returns what is ready
+    /// (empty on timeout). The fd itself works with any poll or epoll loop
+    /// too: `POLLIN` = [`Readiness::READ`], `POLLOUT` = `WRITE`, `POLLPRI`
+    /// = `EVENT`.
+    pub fn poll_readiness(
+        &self,
+        interest: Readiness,
+        timeout: Option<Duration>,
+    ) -> Result<Readiness> {
+        poll_fd(&self.fd, &self.path, interest, timeout)
+    }
+
+    /// DAHDI's own wait (`DAHDI_IOMUX`): blocks until one of the
+    /// conditions holds (at once with [`IoMux::NOWAIT`]) and returns those
+    /// that do.
+    pub fn iomux(&self, wait_for: IoMux) -> Result<IoMux> {
+        let mut v = wait_for.bits();
+        // SAFETY: valid fd and int pointer.
+        self.call("DAHDI_IOMUX", || unsafe { sys::dahdi_iomux(self.raw(), &mut v) })?;
+        Ok(IoMux::from_bits_retain(v))
+    }
+
+    // ---- conferencing ------------------------------------------------
+
+    fn setconf(&self, chan: i32, confno: i32, mode: ConfMode) -> Result<sys::dahdi_confinfo> {
+        let mut ci = sys::dahdi_confinfo {
+            chan,
+            confno,
+            confmode: mode.bits(),
+        };
+        let subject = if chan != 0 { Some(chan) } else { None };
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, "DAHDI_SETCONF", subject, || unsafe {
+            sys::dahdi_setconf(self.raw(), &mut ci)
+        })?;
+        Ok(ci)
+    }
+
+    /// Joins conference `confno` (1..=1024) in `mode`, or changes this
+    /// channel's mode in it; returns the conference number.
+    pub fn join_conference(&self, confno: i32, mode: ConfMode) -> Result<i32> {
+        if !(1..=sys::DAHDI_MAX_CONF).contains(&confno) || mode.mode() == crate::ConfKind::Normal
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument(format!(
+                    "conference {confno} in mode {mode:?}: the number must be 1..=1024 and \
+                     the mode not NORMAL (use leave_conference)"
+                )),
+                "DAHDI_SETCONF",
+                &self.path,
+            ));
+        }
+        Ok(self.setconf(0, confno, mode)?.confno)
+    }
+
+    /// Creates a conference with a free number (`confno = -1`: the kernel
+    /// picks the highest free number and writes it back), joins it in
+    /// `mode`, and returns its number.
+    pub fn create_conference(&self, mode: ConfMode) -> Result<i32> {
+        Ok(self.setconf(0, -1, mode)?.confno)
+    }
+
+    /// Leaves whatever conference or monitor this channel is in.
+    pub fn leave_conference(&self) -> Result<()> {
+        self.setconf(0, 0, ConfMode::NORMAL).map(|_| ())
+    }
+
+    /// Monitors channel `channel` in a monitor mode (`MONITOR`,
+    /// `MONITORTX`, `MONITORBOTH`, the `*_PREECHO` ones, or `DIGITALMON`):
+    /// the kernel takes the "conference number" as a channel number.
+    pub fn monitor(&self, channel: i32, mode: ConfMode) -> Result<()> {
+        if !mode.targets_a_channel() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument(format!("{mode:?} is not a monitor mode")),
+                "DAHDI_SETCONF",
+                &self.path,
+            ));
+        }
+        self.setconf(0, channel, mode).map(|_| ())
+    }
+
+    /// Sets the conference of *another* channel by number (the kernel
+    /// allows it from any channel fd); `confno` 0 with `NORMAL` removes it.
+    pub fn set_conference_of(&self, channel: i32, confno: i32, mode: ConfMode) -> Result<i32> {
+        Ok(self.setconf(channel, confno, mode)?.confno)
+    }
+
+    fn getconf(&self, chan: i32) -> Result<ConfInfo> {
+        let mut ci = sys::dahdi_confinfo {
+            chan,
+            confno: 0,
+            confmode: 0,
+        };
+        let subject = if chan != 0 { Some(chan) } else { None };
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, "DAHDI_GETCONF", subject, || unsafe {
+            sys::dahdi_getconf(self.raw(), &mut ci)
+        })?;
+        Ok(ConfInfo {
+            channel: ci.chan,
+            confno: ci.confno,
+            mode: ConfMode::from_bits_retain(ci.confmode),
+        })
+    }
+
+    /// This channel's conference membership (`DAHDI_GETCONF`).
+    pub fn conference(&self) -> Result<ConfInfo> {
+        self.getconf(0)
+    }
+
+    /// Another channel's conference membership.
+    pub fn conference_of(&self, channel: i32) -> Result<ConfInfo> {
+        self.getconf(channel)
+    }
+
+    /// Mutes (`true`) this channel's contribution to its conference
+    /// (`DAHDI_CONFMUTE`).
+    pub fn set_conf_mute(&self, muted: bool) -> Result<()> {
+        self.set_int("DAHDI_CONFMUTE", sys::dahdi_confmute, muted as i32)
+    }
+
+    /// Whether the channel is conference-muted (`DAHDI_GETCONFMUTE`).
+    pub fn conf_muted(&self) -> Result<bool> {
+        Ok(self.get_int("DAHDI_GETCONFMUTE", sys::dahdi_getconfmute)? != 0)
+    }
+
+    /// Links conference `src` into conference `dst` (`DAHDI_CONFLINK`):
+    /// members of `dst` also hear `src`. Stock DAHDI builds leave this out
+    /// ([`ErrorKind::NotCompiledIn`], `CONFIG_DAHDI_CONFLINK`).
+    pub fn link_conferences(&self, src: i32, dst: i32) -> Result<()> {
+        self.conflink(src, dst, ConfMode::CONF)
+    }
+
+    /// Removes a conference link (`DAHDI_CONFLINK` with mode 0); both 0
+    /// removes every link.
+    pub fn unlink_conferences(&self, src: i32, dst: i32) -> Result<()> {
+        self.conflink(src, dst, ConfMode::NORMAL)
+    }
+
+    fn conflink(&self, src: i32, dst: i32, mode: ConfMode) -> Result<()> {
+        let ci = sys::dahdi_confinfo {
+            chan: src,
+            confno: dst,
+            confmode: mode.bits(),
+        };
+        // SAFETY: valid fd and struct pointer.
+        self.call("DAHDI_CONFLINK", || unsafe {
+            sys::dahdi_conflink(self.raw(), &ci)
+        })?;
+        Ok(())
+    }
+
+    /// Prints conference `confno` (0: all) to the kernel log
+    /// (`DAHDI_CONFDIAG`).
+    pub fn conf_diag(&self, confno: i32) -> Result<()> {
+        self.set_int("DAHDI_CONFDIAG", sys::dahdi_confdiag, confno)
+    }
+
+    // ---- parameters, gains, span -------------------------------------
+
+    /// The channel's parameters (`DAHDI_GET_PARAMS`).
+    pub fn params(&self) -> Result<ChannelParams> {
+        let mut p = sys::dahdi_params::zeroed();
+        // SAFETY: valid fd and struct pointer.
+        self.call("DAHDI_GET_PARAMS", || unsafe {
+            sys::dahdi_get_params(self.raw(), &mut p)
+        })?;
+        Ok(ChannelParams::from_raw(&p))
+    }
+
+    /// Sets the timing fields of `params` (`DAHDI_SET_PARAMS`; the
+    /// kernel ignores the others).
+    pub fn set_params(&self, params: &ChannelParams) -> Result<()> {
+        let p = params.timing_to_raw();
+        // SAFETY: valid fd and struct pointer.
+        self.call("DAHDI_SET_PARAMS", || unsafe {
+            sys::dahdi_set_params(self.raw(), &p)
+        })?;
+        Ok(())
+    }
+
+    /// The channel's gain tables (`DAHDI_GETGAINS`).
+    pub fn gains(&self) -> Result<Gains> {
+        let mut g = sys::dahdi_gains::zeroed();
+        // SAFETY: valid fd and struct pointer.
+        self.call("DAHDI_GETGAINS", || unsafe {
+            sys::dahdi_getgains(self.raw(), &mut g)
+        })?;
+        Ok(Gains { rx: g.rxgain, tx: g.txgain })
+    }
+
+    /// Sets the channel's gain tables (`DAHDI_SETGAINS`); audio channels
+    /// only.
+    pub fn set_gains(&self, gains: &Gains) -> Result<()> {
+        let mut g = sys::dahdi_gains::zeroed();
+        g.rxgain = gains.rx;
+        g.txgain = gains.tx;
+        // SAFETY: valid fd and struct pointer.
+        self.call("DAHDI_SETGAINS", || unsafe {
+            sys::dahdi_setgains(self.raw(), &g)
+        })?;
+        Ok(())
+    }
+
+    /// Status of the span this channel belongs to (`DAHDI_SPANSTAT` with
+    /// span 0). Pseudo channels have none (`EINVAL`).
+    pub fn span_info(&self) -> Result<SpanInfo> {
+        crate::span::spanstat(self.raw(), &self.path, 0)
+    }
+
+    /// Prints the channel's state to the kernel log (`DAHDI_CHANDIAG`).
+    pub fn chan_diag(&self) -> Result<()> {
+        let n = self.number()?;
+        self.set_int("DAHDI_CHANDIAG", sys::dahdi_chandiag, n)
+    }
+
+    // ---- tones and dialling ------------------------------------------
+
+    /// Plays a tone of the channel's tone zone (`DAHDI_SENDTONE`);
+    /// needs a loaded zone ([`ErrorKind::NoToneZone`] otherwise).
+    pub fn send_tone(&self, tone: Tone) -> Result<()> {
+        let raw = tone.to_raw().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument(format!("{tone:?} is not a tone")),
+                "DAHDI_SENDTONE",
+                &self.path,
+            )
+        })?;
+        self.set_int("DAHDI_SENDTONE", sys::dahdi_sendtone, raw)
+    }
+
+    /// Stops any tone (`DAHDI_SENDTONE` with `DAHDI_TONE_STOP`).
+    pub fn stop_tone(&self) -> Result<()> {
+        self.set_int("DAHDI_SENDTONE", sys::dahdi_sendtone, sys::DAHDI_TONE_STOP)
+    }
+
+    /// The channel's tone zone number (`DAHDI_GETTONEZONE`), 0 if none.
+    pub fn tone_zone(&self) -> Result<i32> {
+        self.get_int("DAHDI_GETTONEZONE", sys::dahdi_gettonezone)
+    }
+
+    /// Uses loaded tone zone `zone` (`DAHDI_SETTONEZONE`).
+    pub fn set_tone_zone(&self, zone: i32) -> Result<()> {
+        self.set_int("DAHDI_SETTONEZONE", sys::dahdi_settonezone, zone)
+    }
+
+    /// Dials `digits` (`DAHDI_DIAL`), validated first
+    /// ([`validate_dial_string`](crate::validate_dial_string)); an
+    /// [`Event::DialComplete`] follows when done. Needs a tone zone.
+    pub fn dial(&self, op: DialOp, digits: &str) -> Result<()> {
+        let mut d = sys::dahdi_dialoperation::zeroed();
+        d.op = op.to_raw();
+        if op != DialOp::Cancel {
+            validate_dial_string(digits).map_err(|why| {
+                Error::new(ErrorKind::InvalidArgument(why), "DAHDI_DIAL", &self.path)
+            })?;
+            put_c_string(&mut d.dialstr, digits, "dial string", "DAHDI_DIAL", &self.path)?;
+        }
+        // SAFETY: valid fd and struct pointer.
+        self.call("DAHDI_DIAL", || unsafe { sys::dahdi_dial(self.raw(), &d) })?;
+        Ok(())
+    }
+
+    /// Whether digits are still being dialled (`DAHDI_DIALING`).
+    pub fn is_dialing(&self) -> Result<bool> {
+        Ok(self.get_int("DAHDI_DIALING", sys::dahdi_dialing)? != 0)
+    }
+
+    /// Sets the ring cadence (`DAHDI_SETCADENCE`).
+    pub fn set_ring_cadence(&self, cadence: &RingCadence) -> Result<()> {
+        let c = cadence.to_raw("DAHDI_SETCADENCE", &self.path)?;
+        // SAFETY: valid fd and struct pointer.
+        self.call("DAHDI_SETCADENCE", || unsafe {
+            sys::dahdi_setcadence(self.raw(), &c)
+        })?;
+        Ok(())
+    }
+
+    /// Restores the zone's (or the default) ring cadence
+    /// (`DAHDI_SETCADENCE` with a null pointer).
+    pub fn reset_ring_cadence(&self) -> Result<()> {
+        // SAFETY: valid fd; the kernel treats a null argument as "reset".
+        self.call("DAHDI_SETCADENCE", || unsafe {
+            sys::dahdi_setcadence(self.raw(), std::ptr::null())
+        })?;
+        Ok(())
+    }
+}
+
+impl AsFd for ChannelFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for ChannelFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl IntoRawFd for ChannelFd {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw_fd()
+    }
+}
+
+/// `std::io::Read` reads one block per call. A pending event comes back
+/// as an `io::Error` of kind `Other` wrapping this crate's [`Error`] with
+/// [`ErrorKind::Event`] (see [`Error::event`]): the event has been taken
+/// from the queue and no audio was lost, so read again.
+impl io::Read for ChannelFd {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.read_block(buf)? {
+            ReadOutcome::Audio(n) => Ok(n),
+            ReadOutcome::Event(e) => {
+                Err(Error::new(ErrorKind::Event(e), "read", &self.path).into())
+            }
+        }
+    }
+}
+
+/// `std::io::Write` writes at most one block per call, with events
+/// reported as for `Read`.
+impl io::Write for ChannelFd {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.write_block(buf)? {
+            WriteOutcome::Written(n) => Ok(n),
+            WriteOutcome::Event(e) => {
+                Err(Error::new(ErrorKind::Event(e), "write", &self.path).into())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+macro_rules! channel_wrapper {
+    ($t:ident) => {
+        impl Deref for $t {
+            type Target = ChannelFd;
+            fn deref(&self) -> &ChannelFd {
+                &self.inner
+            }
+        }
+
+        impl DerefMut for $t {
+            fn deref_mut(&mut self) -> &mut ChannelFd {
+                &mut self.inner
+            }
+        }
+
+        impl AsFd for $t {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.inner.as_fd()
+            }
+        }
+
+        impl AsRawFd for $t {
+            fn as_raw_fd(&self) -> RawFd {
+                self.inner.as_raw_fd()
+            }
+        }
+
+        impl IntoRawFd for $t {
+            fn into_raw_fd(self) -> RawFd {
+                self.inner.into_raw_fd()
+            }
+        }
+
+        impl io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.inner.read(buf)
+            }
+        }
+
+        impl io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                io::Write::write(&mut self.inner, buf)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl $t {
+            /// The shared channel operations (also reachable by deref).
+            pub fn as_channel_fd(&self) -> &ChannelFd {
+                &self.inner
+            }
+
+            /// Mutable access to the shared channel operations.
+            pub fn as_channel_fd_mut(&mut self) -> &mut ChannelFd {
+                &mut self.inner
+            }
+        }
+    };
+}
+
+/// A pseudo channel: every open of `/dev/dahdi/pseudo` creates one, with
+/// no span or hardware behind it, numbered from 32768. Pseudo channels
+/// carry audio into and out of conferences, play tones, and are paced in
+/// real time by DAHDI's timing source.
+#[derive(Debug)]
+pub struct Pseudo {
+    inner: ChannelFd,
+}
+
+channel_wrapper!(Pseudo);
+
+impl Pseudo {
+    /// Opens a new pseudo channel, blocking mode.
+    pub fn open() -> Result<Pseudo> {
+        Self::open_with(false)
+    }
+
+    /// Opens a new pseudo channel in non-blocking mode.
+    pub fn open_nonblocking() -> Result<Pseudo> {
+        Self::open_with(true)
+    }
+
+    fn open_with(nonblocking: bool) -> Result<Pseudo> {
+        let path = PathBuf::from(sys::DAHDI_PSEUDO_PATH);
+        let fd = open_node(&path, nonblocking, NodeKind::Fixed)?;
+        Ok(Pseudo {
+            inner: ChannelFd::new(fd, path),
+        })
+    }
+}
+
+/// A span channel (a timeslot of a line, an analog port, a channel of a
+/// dynamic span). Only one file descriptor may have a channel open at a
+/// time, and the channel must have signalling configured.
+#[derive(Debug)]
+pub struct Channel {
+    inner: ChannelFd,
+    number: i32,
+}
+
+channel_wrapper!(Channel);
+
+impl Channel {
+    /// Opens channel `number` the way chan_dahdi does: `/dev/dahdi/channel`
+    /// then `DAHDI_SPECIFY` (blocking mode).
+    ///
+    /// Errors: [`ErrorKind::NoSuchChannel`], [`ErrorKind::ChannelNotConfigured`],
+    /// [`ErrorKind::ChannelBusy`], [`ErrorKind::ModuleNotLoaded`].
+    pub fn open(number: i32) -> Result<Channel> {
+        Self::open_specify(number, false)
+    }
+
+    /// As [`open`](Self::open), in non-blocking mode (as chan_dahdi opens).
+    pub fn open_nonblocking(number: i32) -> Result<Channel> {
+        Self::open_specify(number, true)
+    }
+
+    fn open_specify(number: i32, nonblocking: bool) -> Result<Channel> {
+        let path = PathBuf::from(sys::DAHDI_CHANNEL_PATH);
+        if number <= 0 {
+            return Err(Error::new(ErrorKind::NoSuchChannel(number), "DAHDI_SPECIFY", &path));
+        }
+        let fd = open_node(&path, nonblocking, NodeKind::Fixed)?;
+        let raw = fd.as_raw_fd();
+        // SAFETY: valid fd and pointer to a live int.
+        ioctl(&path, "DAHDI_SPECIFY", Some(number), || unsafe {
+            sys::dahdi_specify(raw, &number)
+        })?;
+        Ok(Channel {
+            inner: ChannelFd::new(fd, path),
+            number,
+        })
+    }
+
+    /// The node of channel `chanpos` of span `span`:
+    /// `/dev/dahdi/chan/SSS/CCC` (three digits each).
+    pub fn node_path(span: u32, chanpos: u32) -> PathBuf {
+        PathBuf::from(format!("{}/{span:03}/{chanpos:03}", sys::DAHDI_CHAN_DIR))
+    }
+
+    /// Opens a channel through its own node, `/dev/dahdi/chan/SSS/CCC`
+    /// (created by udev or devtmpfs for every registered channel of an
+    /// assigned span).
+    pub fn open_by_position(span: u32, chanpos: u32) -> Result<Channel> {
+        Self::open_path(Self::node_path(span, chanpos), false)
+    }
+
+    /// Opens a channel node by path (`/dev/dahdi/chan/SSS/CCC`, or a
+    /// legacy `/dev/dahdi/N`).
+    pub fn open_path(path: impl Into<PathBuf>, nonblocking: bool) -> Result<Channel> {
+        let path = path.into();
+        let fd = open_node(&path, nonblocking, NodeKind::Channel(0))?;
+        let mut c = Channel {
+            inner: ChannelFd::new(fd, path),
+            number: 0,
+        };
+        c.number = c.inner.number()?;
+        Ok(c)
+    }
+
+    /// The channel's number (known at open).
+    pub fn channel_number(&self) -> i32 {
+        self.number
+    }
+
+    fn set_int(
+        &self,
+        op: &'static str,
+        f: unsafe fn(c_int, *const c_int) -> nix::Result<c_int>,
+        v: i32,
+    ) -> Result<()> {
+        self.inner.set_int(op, f, v)
+    }
+
+    /// A hook operation (`DAHDI_HOOK`) on an FXS/FXO/E&M channel. In
+    /// blocking mode `Wink` and `Flash` wait until done; in non-blocking
+    /// mode `Start`, `Ring`, `Wink` and `Flash` return at once (the kernel
+    /// says `EINPROGRESS`, which is success here) and finish with
+    /// [`Event::HookComplete`] where the kernel sends one. `Ring` and
+    /// `Start` need a tone zone.
+    pub fn hook(&self, op: Hook) -> Result<()> {
+        let v = op.to_raw();
+        let raw = self.inner.raw();
+        match ioctl(&self.inner.path, "DAHDI_HOOK", Some(self.number), || {
+            // SAFETY: valid fd and int pointer.
+            unsafe { sys::dahdi_hook(raw, &v) }
+        }) {
+            Err(e) if e.errno() == Some(Errno::EINPROGRESS) => Ok(()),
+            Err(e) if e.errno() == Some(Errno::EBUSY) => Err(Error::new(
+                ErrorKind::InvalidArgument(format!(
+                    "{op:?} is not possible in the channel's current hook state"
+                )),
+                "DAHDI_HOOK",
+                &self.inner.path,
+            )
+            .with_errno(Errno::EBUSY)),
+            Err(e) if e.errno() == Some(Errno::EINVAL) => Err(Error::new(
+                ErrorKind::InvalidArgument(format!(
+                    "{op:?} needs FXS, FXO or E&M signalling (not clear or CAS)"
+                )),
+                "DAHDI_HOOK",
+                &self.inner.path,
+            )
+            .with_errno(Errno::EINVAL)),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Sets the transmitted CAS bits (`DAHDI_SETTXBITS`, CAS channels).
+    pub fn set_tx_bits(&self, bits: u8) -> Result<()> {
+        self.set_int("DAHDI_SETTXBITS", sys::dahdi_settxbits, bits as i32)
+    }
+
+    /// The received CAS bits (`DAHDI_GETRXBITS`).
+    pub fn rx_bits(&self) -> Result<u8> {
+        Ok(self.inner.get_int("DAHDI_GETRXBITS", sys::dahdi_getrxbits)? as u8)
+    }
+
+    /// Switches a clear channel between audio (`true`) and data mode
+    /// (`DAHDI_AUDIOMODE`).
+    pub fn set_audio_mode(&self, audio: bool) -> Result<()> {
+        self.set_int("DAHDI_AUDIOMODE", sys::dahdi_audiomode, audio as i32)
+    }
+
+    /// Enables the echo canceller with `taps` taps (0 disables)
+    /// (`DAHDI_ECHOCANCEL`). Needs an echo canceller attached with
+    /// [`crate::Ctl::attach_echocan`].
+    pub fn set_echo_cancel(&self, taps: u32) -> Result<()> {
+        self.set_int("DAHDI_ECHOCANCEL", sys::dahdi_echocancel, taps as i32)
+    }
+
+    /// Enables the echo canceller with parameters
+    /// (`DAHDI_ECHOCANCEL_PARAMS`), validated first.
+    pub fn set_echo_cancel_params(&self, params: &EchoCanParams) -> Result<()> {
+        let op = "DAHDI_ECHOCANCEL_PARAMS";
+        params
+            .validate()
+            .map_err(|why| Error::new(ErrorKind::InvalidArgument(why), op, &self.inner.path))?;
+        #[repr(C)]
+        struct Req {
+            head: sys::dahdi_echocanparams,
+            params: [sys::dahdi_echocanparam; sys::DAHDI_MAX_ECHOCANPARAMS as usize],
+        }
+        let mut req = Req {
+            head: sys::dahdi_echocanparams::zeroed(),
+            params: [sys::dahdi_echocanparam::zeroed(); sys::DAHDI_MAX_ECHOCANPARAMS as usize],
+        };
+        req.head.tap_length = params.tap_length;
+        req.head.param_count = params.params.len() as u32;
+        for (slot, (name, value)) in req.params.iter_mut().zip(&params.params) {
+            put_c_string(&mut slot.name, name, "parameter name", op, &self.inner.path)?;
+            slot.value = *value;
+        }
+        let raw = self.inner.raw();
+        // SAFETY: the header is followed in memory by param_count records,
+        // as the kernel reads them.
+        ioctl(&self.inner.path, op, None, || unsafe {
+            sys::dahdi_echocancel_params(raw, &req.head)
+        })?;
+        Ok(())
+    }
+
+    /// Starts echo canceller training after `ms` ms (`DAHDI_ECHOTRAIN`).
+    pub fn echo_train(&self, ms: u32) -> Result<()> {
+        self.set_int("DAHDI_ECHOTRAIN", sys::dahdi_echotrain, ms as i32)
+    }
+
+    /// Puts the echo canceller in fax mode (`DAHDI_ECHOCANCEL_FAX_MODE`).
+    pub fn set_echocan_fax_mode(&self, fax: bool) -> Result<()> {
+        self.set_int("DAHDI_ECHOCANCEL_FAX_MODE", sys::dahdi_echocancel_fax_mode, fax as i32)
+    }
+
+    /// Loops received audio back to transmit (`DAHDI_LOOPBACK`).
+    pub fn set_loopback(&self, on: bool) -> Result<()> {
+        self.set_int("DAHDI_LOOPBACK", sys::dahdi_loopback, on as i32)
+    }
+
+    /// Enables [`Event::ReadOverrun`]/[`Event::WriteUnderrun`]
+    /// (`DAHDI_BUFFER_EVENTS`).
+    pub fn set_buffer_events(&self, on: bool) -> Result<()> {
+        self.set_int("DAHDI_BUFFER_EVENTS", sys::dahdi_buffer_events, on as i32)
+    }
+
+    /// Freezes (`true`) signalling changes (`DAHDI_SETSIGFREEZE`).
+    pub fn set_sig_freeze(&self, on: bool) -> Result<()> {
+        self.set_int("DAHDI_SETSIGFREEZE", sys::dahdi_setsigfreeze, on as i32)
+    }
+
+    /// Whether signalling is frozen (`DAHDI_GETSIGFREEZE`).
+    pub fn sig_freeze(&self) -> Result<bool> {
+        Ok(self.inner.get_int("DAHDI_GETSIGFREEZE", sys::dahdi_getsigfreeze)? != 0)
+    }
+
+    /// Hardware DTMF detection (`DAHDI_TONEDETECT`), implemented by some
+    /// span drivers only ([`ErrorKind::NotSupported`] elsewhere).
+    pub fn set_tone_detect(&self, mode: ToneDetect) -> Result<()> {
+        self.set_int("DAHDI_TONEDETECT", sys::dahdi_tonedetect, mode.bits())
+    }
+
+    /// Line polarity, reversed (`true`) or forward (`DAHDI_SETPOLARITY`,
+    /// driver-implemented).
+    pub fn set_polarity(&self, reverse: bool) -> Result<()> {
+        self.set_int("DAHDI_SETPOLARITY", sys::dahdi_setpolarity, reverse as i32)
+    }
+
+    /// On-hook transfer for `ms` ms (`DAHDI_ONHOOKTRANSFER`,
+    /// driver-implemented).
+    pub fn onhook_transfer(&self, ms: u32) -> Result<()> {
+        self.set_int("DAHDI_ONHOOKTRANSFER", sys::dahdi_onhooktransfer, ms as i32)
+    }
+}

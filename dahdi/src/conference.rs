@@ -1,0 +1,215 @@
+//! Conference modes (`DAHDI_SETCONF`/`DAHDI_GETCONF`).
+//!
+//! A channel is in at most one conference. Its `confmode` is a *mode* in the
+//! low byte (conference, announce, monitor...) plus *flags* in the second
+//! byte (talker, listener...). Conference numbers run from 1 to 1024;
+//! asking for number -1 makes the kernel pick a free one (counting down
+//! from 1023) and write it back. In the monitor modes the "conference
+//! number" is the number of the channel to monitor.
+
+use dahdi_sys as sys;
+
+bitflags::bitflags! {
+    /// A conference mode and its flags, as the kernel's `confmode`.
+    ///
+    /// The low byte is one *mode* (an enumeration, not bits: `CONFANN` is
+    /// 5, `MONITOR | CONF` would also be 5), so use [`mode`](Self::mode) to
+    /// tell modes apart, and the constructors for the usual combinations.
+    /// The flags (`LISTENER`, `TALKER`, `PSEUDO_*`) are real bits.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct ConfMode: i32 {
+        /// Not in a conference.
+        const NORMAL = sys::DAHDI_CONF_NORMAL;
+        /// Monitor the receive audio of the channel `confno`.
+        const MONITOR = sys::DAHDI_CONF_MONITOR;
+        /// Monitor the transmit audio of the channel `confno`.
+        const MONITORTX = sys::DAHDI_CONF_MONITORTX;
+        /// Monitor both directions of the channel `confno`.
+        const MONITORBOTH = sys::DAHDI_CONF_MONITORBOTH;
+        /// Conference: talk and/or listen as the flags say.
+        const CONF = sys::DAHDI_CONF_CONF;
+        /// Conference announcer: heard by all, hears nothing.
+        const CONFANN = sys::DAHDI_CONF_CONFANN;
+        /// Conference monitor: hears all, is not heard.
+        const CONFMON = sys::DAHDI_CONF_CONFMON;
+        /// Announcer and monitor at once.
+        const CONFANNMON = sys::DAHDI_CONF_CONFANNMON;
+        /// A span channel in a conference, with a pseudo part (chan_dahdi's
+        /// three-way calls).
+        const REALANDPSEUDO = sys::DAHDI_CONF_REALANDPSEUDO;
+        /// Digital monitor: take the other channel's receive audio as this
+        /// channel's transmit (a software cross-connect).
+        const DIGITALMON = sys::DAHDI_CONF_DIGITALMON;
+        /// Monitor receive audio before the echo canceller.
+        const MONITOR_RX_PREECHO = sys::DAHDI_CONF_MONITOR_RX_PREECHO;
+        /// Monitor transmit audio before the echo canceller.
+        const MONITOR_TX_PREECHO = sys::DAHDI_CONF_MONITOR_TX_PREECHO;
+        /// Monitor both directions before the echo canceller.
+        const MONITORBOTH_PREECHO = sys::DAHDI_CONF_MONITORBOTH_PREECHO;
+        /// The mode byte.
+        const MODE_MASK = sys::DAHDI_CONF_MODE_MASK;
+        /// Hears the conference.
+        const LISTENER = sys::DAHDI_CONF_LISTENER;
+        /// Is heard by the conference.
+        const TALKER = sys::DAHDI_CONF_TALKER;
+        /// The pseudo part listens (REALANDPSEUDO).
+        const PSEUDO_LISTENER = sys::DAHDI_CONF_PSEUDO_LISTENER;
+        /// The pseudo part talks (REALANDPSEUDO).
+        const PSEUDO_TALKER = sys::DAHDI_CONF_PSEUDO_TALKER;
+        /// The flag byte.
+        const FLAG_MASK = sys::DAHDI_CONF_FLAG_MASK;
+    }
+}
+
+/// The mode part of a [`ConfMode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[non_exhaustive]
+pub enum ConfKind {
+    /// Not in a conference.
+    Normal,
+    /// Monitor receive.
+    Monitor,
+    /// Monitor transmit.
+    MonitorTx,
+    /// Monitor both directions.
+    MonitorBoth,
+    /// Conference member.
+    Conf,
+    /// Announcer.
+    ConfAnn,
+    /// Conference monitor.
+    ConfMon,
+    /// Announcer and monitor.
+    ConfAnnMon,
+    /// Real channel with a pseudo part.
+    RealAndPseudo,
+    /// Digital monitor.
+    DigitalMon,
+    /// Monitor receive before the echo canceller.
+    MonitorRxPreEcho,
+    /// Monitor transmit before the echo canceller.
+    MonitorTxPreEcho,
+    /// Monitor both before the echo canceller.
+    MonitorBothPreEcho,
+    /// A mode byte this crate does not know.
+    Unknown(i32),
+}
+
+impl ConfMode {
+    /// The usual conference member: talks and listens (MeetMe's default,
+    /// `CONF | TALKER | LISTENER`).
+    pub const fn conference() -> ConfMode {
+        ConfMode::CONF.union(ConfMode::TALKER).union(ConfMode::LISTENER)
+    }
+
+    /// A member that is heard but hears nothing (`CONF | TALKER`).
+    pub const fn talker() -> ConfMode {
+        ConfMode::CONF.union(ConfMode::TALKER)
+    }
+
+    /// A member that hears but is not heard (`CONF | LISTENER`).
+    pub const fn listener() -> ConfMode {
+        ConfMode::CONF.union(ConfMode::LISTENER)
+    }
+
+    /// MeetMe's listen-only member (`CONFMON | LISTENER`).
+    pub const fn conference_monitor() -> ConfMode {
+        ConfMode::CONFMON.union(ConfMode::LISTENER)
+    }
+
+    /// MeetMe's announcer and recorder (`CONFANN | CONFANNMON`, i.e. mode
+    /// `CONFANNMON`).
+    pub const fn announcer_monitor() -> ConfMode {
+        ConfMode::CONFANNMON
+    }
+
+    /// chan_dahdi's three-way mode for the real channel.
+    pub const fn real_and_pseudo() -> ConfMode {
+        ConfMode::REALANDPSEUDO
+            .union(ConfMode::TALKER)
+            .union(ConfMode::LISTENER)
+            .union(ConfMode::PSEUDO_TALKER)
+            .union(ConfMode::PSEUDO_LISTENER)
+    }
+
+    /// The mode byte, decoded.
+    pub fn mode(self) -> ConfKind {
+        use ConfKind::*;
+        match self.bits() & sys::DAHDI_CONF_MODE_MASK {
+            sys::DAHDI_CONF_NORMAL => Normal,
+            sys::DAHDI_CONF_MONITOR => Monitor,
+            sys::DAHDI_CONF_MONITORTX => MonitorTx,
+            sys::DAHDI_CONF_MONITORBOTH => MonitorBoth,
+            sys::DAHDI_CONF_CONF => Conf,
+            sys::DAHDI_CONF_CONFANN => ConfAnn,
+            sys::DAHDI_CONF_CONFMON => ConfMon,
+            sys::DAHDI_CONF_CONFANNMON => ConfAnnMon,
+            sys::DAHDI_CONF_REALANDPSEUDO => RealAndPseudo,
+            sys::DAHDI_CONF_DIGITALMON => DigitalMon,
+            sys::DAHDI_CONF_MONITOR_RX_PREECHO => MonitorRxPreEcho,
+            sys::DAHDI_CONF_MONITOR_TX_PREECHO => MonitorTxPreEcho,
+            sys::DAHDI_CONF_MONITORBOTH_PREECHO => MonitorBothPreEcho,
+            other => Unknown(other),
+        }
+    }
+
+    /// The flag byte.
+    pub fn flags(self) -> ConfMode {
+        self & ConfMode::FLAG_MASK
+    }
+
+    /// Whether the mode's "conference number" is a channel number (the
+    /// monitor modes and DIGITALMON), as the kernel interprets it.
+    pub fn targets_a_channel(self) -> bool {
+        matches!(
+            self.mode(),
+            ConfKind::Monitor
+                | ConfKind::MonitorTx
+                | ConfKind::MonitorBoth
+                | ConfKind::DigitalMon
+                | ConfKind::MonitorRxPreEcho
+                | ConfKind::MonitorTxPreEcho
+                | ConfKind::MonitorBothPreEcho
+        )
+    }
+}
+
+/// Conference membership of a channel (`DAHDI_GETCONF`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConfInfo {
+    /// The channel's number.
+    pub channel: i32,
+    /// Conference number (or monitored channel), 0 when none.
+    pub confno: i32,
+    /// The mode.
+    pub mode: ConfMode,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_match_what_asterisk_uses() {
+        assert_eq!(ConfMode::conference().bits(), 4 | 0x100 | 0x200);
+        assert_eq!(ConfMode::talker().bits(), 4 | 0x200);
+        assert_eq!(ConfMode::conference_monitor().bits(), 6 | 0x100);
+        assert_eq!(ConfMode::announcer_monitor().bits(), 7);
+        assert_eq!(
+            ConfMode::CONFANN | ConfMode::CONFANNMON,
+            ConfMode::announcer_monitor()
+        );
+        assert_eq!(ConfMode::real_and_pseudo().bits(), 8 | 0xf00);
+    }
+
+    #[test]
+    fn modes_are_decoded_from_the_low_byte() {
+        assert_eq!(ConfMode::conference().mode(), ConfKind::Conf);
+        assert_eq!(ConfMode::CONFANN.mode(), ConfKind::ConfAnn);
+        assert_eq!(ConfMode::conference().flags(), ConfMode::TALKER | ConfMode::LISTENER);
+        assert_eq!(ConfMode::from_bits_retain(13).mode(), ConfKind::Unknown(13));
+        assert!(ConfMode::MONITORBOTH.targets_a_channel());
+        assert!(ConfMode::DIGITALMON.targets_a_channel());
+        assert!(!ConfMode::conference().targets_a_channel());
+    }
+}

@@ -1,0 +1,489 @@
+//! The control device, `/dev/dahdi/ctl`: version, span status, and the
+//! configuration dahdi_cfg applies (dynamic spans, span lines, channel
+//! signalling, echo cancellers, tone zones, start-up and shut-down).
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use dahdi_sys as sys;
+use libc::c_int;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::fd::{ioctl, open_node, put_c_string, NodeKind};
+use crate::params::{ChannelParams, Gains};
+use crate::signalling::{Law, LineConfig, Signalling};
+use crate::span::{spanstat, SpanInfo, Version};
+use crate::tonezone::ToneZone;
+
+/// Channel configuration for `DAHDI_CHANCONFIG` (one `system.conf` channel
+/// line of dahdi_cfg).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChanConfig {
+    /// Channel number.
+    pub channel: i32,
+    /// Signalling to configure (`Signalling::None` unconfigures).
+    pub signalling: Signalling,
+    /// Default law of the channel (`Law::Default`: the span's).
+    pub law: Law,
+    /// Master channel, for `Signalling::Slave`.
+    pub master: i32,
+    /// Idle CAS bits for `Signalling::Cas`, or the peer channel for the
+    /// DACS types.
+    pub idle_bits: i32,
+}
+
+impl ChanConfig {
+    /// Channel `channel` with `signalling` and the span's law.
+    pub fn new(channel: i32, signalling: Signalling) -> ChanConfig {
+        ChanConfig {
+            channel,
+            signalling,
+            law: Law::Default,
+            master: 0,
+            idle_bits: 0,
+        }
+    }
+}
+
+/// Span line configuration for `DAHDI_SPANCONFIG` (a `span=` line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanConfig {
+    /// Span number.
+    pub span: i32,
+    /// Timing priority (0: never a timing source).
+    pub sync: i32,
+    /// Line build-out (0..=7).
+    pub lbo: i32,
+    /// Framing and coding; must be within the span's `line_compat`.
+    pub line_config: LineConfig,
+}
+
+/// A dynamic span for `DAHDI_DYNAMIC_CREATE`/`DESTROY` (a `dynamic=` line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamicSpan {
+    /// Driver: `loc`, `eth`, `ethmf`.
+    pub driver: String,
+    /// Driver-specific address.
+    pub address: String,
+    /// Channels (1 or more).
+    pub channels: i32,
+    /// Timing priority (0: never a timing source).
+    pub timing: i32,
+}
+
+impl DynamicSpan {
+    /// A local loopback span of `dahdi_dynamic_loc` (no hardware): address
+    /// `<key>:<id>`, each a single hex digit. Two spans with the same key
+    /// are connected to each other: what one transmits, the other
+    /// receives.
+    pub fn local(key: u8, id: u8, channels: i32) -> Result<DynamicSpan> {
+        if key > 15 || id > 15 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument(format!(
+                    "loc address {key}:{id}: key and id are single hex digits (0..=15)"
+                )),
+                "DAHDI_DYNAMIC_CREATE",
+                sys::DAHDI_CTL_PATH,
+            ));
+        }
+        Ok(DynamicSpan {
+            driver: "loc".into(),
+            address: format!("{key:x}:{id:x}"),
+            channels,
+            timing: 0,
+        })
+    }
+
+    /// A `loc` span that receives a copy of what span `<key>:<monitored>`
+    /// receives (address `<key>:<id>:<monitored>`).
+    pub fn local_monitor(key: u8, id: u8, monitored: u8, channels: i32) -> Result<DynamicSpan> {
+        let mut d = DynamicSpan::local(key, id, channels)?;
+        if monitored > 15 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument("monitored id is a single hex digit".into()),
+                "DAHDI_DYNAMIC_CREATE",
+                sys::DAHDI_CTL_PATH,
+            ));
+        }
+        d.address.push_str(&format!(":{monitored:x}"));
+        Ok(d)
+    }
+
+    /// The span name the kernel gives it: `DYN/<driver>/<address>` (also
+    /// the device's `hardware_id` in sysfs).
+    pub fn span_name(&self) -> String {
+        format!("DYN/{}/{}", self.driver, self.address)
+    }
+
+    fn to_raw(&self, op: &'static str, path: &Path) -> Result<sys::dahdi_dynamic_span> {
+        let mut d = sys::dahdi_dynamic_span::zeroed();
+        put_c_string(&mut d.driver, &self.driver, "driver", op, path)?;
+        put_c_string(&mut d.addr, &self.address, "address", op, path)?;
+        d.numchans = self.channels;
+        d.timing = self.timing;
+        Ok(d)
+    }
+}
+
+/// Global dialling tone lengths (`DAHDI_GET/SET_DIALPARAMS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DialParams {
+    /// MF R1 digit length.
+    pub mfv1_tonelen: i32,
+    /// DTMF digit length.
+    pub dtmf_tonelen: i32,
+    /// MFC/R2 tone length.
+    pub mfr2_tonelen: i32,
+}
+
+/// `/dev/dahdi/ctl`.
+#[derive(Debug)]
+pub struct Ctl {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Ctl {
+    /// Opens `/dev/dahdi/ctl`; [`ErrorKind::ModuleNotLoaded`] if it is
+    /// missing.
+    pub fn open() -> Result<Ctl> {
+        Self::open_path(sys::DAHDI_CTL_PATH)
+    }
+
+    /// Opens a control node at another path.
+    pub fn open_path(path: impl Into<PathBuf>) -> Result<Ctl> {
+        let path = path.into();
+        let fd = open_node(&path, false, NodeKind::Fixed)?;
+        Ok(Ctl { fd, path })
+    }
+
+    fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    fn set_int(
+        &self,
+        op: &'static str,
+        subject: Option<i32>,
+        f: unsafe fn(c_int, *const c_int) -> nix::Result<c_int>,
+        v: i32,
+    ) -> Result<()> {
+        // SAFETY: valid fd and int pointer.
+        ioctl(&self.path, op, subject, || unsafe { f(self.raw(), &v) })?;
+        Ok(())
+    }
+
+    /// The driver version and its echo cancellers (`DAHDI_GETVERSION`).
+    pub fn version(&self) -> Result<Version> {
+        let mut v = sys::dahdi_versioninfo::zeroed();
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, "DAHDI_GETVERSION", None, || unsafe {
+            sys::dahdi_getversion(self.raw(), &mut v)
+        })?;
+        Ok(Version::from_raw(&v))
+    }
+
+    /// Status of span `span` (`DAHDI_SPANSTAT`); [`ErrorKind::NoSuchSpan`]
+    /// if there is none.
+    pub fn span_info(&self, span: i32) -> Result<SpanInfo> {
+        if span <= 0 {
+            return Err(Error::new(ErrorKind::NoSuchSpan(span), "DAHDI_SPANSTAT", &self.path));
+        }
+        spanstat(self.raw(), &self.path, span)
+    }
+
+    /// Status of every assigned span, probing numbers 1..128 as
+    /// dahdi_scan does.
+    pub fn spans(&self) -> Result<Vec<SpanInfo>> {
+        let mut v = Vec::new();
+        for n in 1..sys::DAHDI_MAX_SPANS {
+            match spanstat(self.raw(), &self.path, n) {
+                Ok(s) => v.push(s),
+                Err(e) if matches!(e.kind(), ErrorKind::NoSuchSpan(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(v)
+    }
+
+    /// Parameters of channel `channel` (`DAHDI_GET_PARAMS` on ctl);
+    /// [`ErrorKind::NoSuchChannel`] if there is none.
+    pub fn channel_params(&self, channel: i32) -> Result<ChannelParams> {
+        Ok(self.channel_params_and_master(channel)?.0)
+    }
+
+    /// Parameters of channel `channel` and the number of its master
+    /// channel (itself unless it is a slave), as dahdi_cfg asks
+    /// (`DAHDI_GET_PARAMS_RETURN_MASTER`).
+    pub fn channel_params_and_master(&self, channel: i32) -> Result<(ChannelParams, i32)> {
+        if channel <= 0 || channel > 0xffff {
+            return Err(Error::new(
+                ErrorKind::NoSuchChannel(channel),
+                "DAHDI_GET_PARAMS",
+                &self.path,
+            ));
+        }
+        let mut p = sys::dahdi_params::zeroed();
+        p.channo = channel | sys::DAHDI_GET_PARAMS_RETURN_MASTER;
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, "DAHDI_GET_PARAMS", Some(channel), || unsafe {
+            sys::dahdi_get_params(self.raw(), &mut p)
+        })?;
+        let master = (p.channo >> 16) & 0xffff;
+        Ok((ChannelParams::from_raw(&p), master))
+    }
+
+    /// Gain tables of channel `channel` (`DAHDI_GETGAINS` on ctl).
+    pub fn channel_gains(&self, channel: i32) -> Result<Gains> {
+        let mut g = sys::dahdi_gains::zeroed();
+        g.chan = channel;
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, "DAHDI_GETGAINS", Some(channel), || unsafe {
+            sys::dahdi_getgains(self.raw(), &mut g)
+        })?;
+        Ok(Gains { rx: g.rxgain, tx: g.txgain })
+    }
+
+    /// Configures a span's line (`DAHDI_SPANCONFIG`). The framing and
+    /// coding must be among the span's `line_compat` (`EINVAL` otherwise).
+    pub fn configure_span(&self, cfg: &SpanConfig) -> Result<()> {
+        let mut lc = sys::dahdi_lineconfig::zeroed();
+        lc.span = cfg.span;
+        lc.lbo = cfg.lbo;
+        lc.lineconfig = cfg.line_config.bits() as i32;
+        lc.sync = cfg.sync;
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, "DAHDI_SPANCONFIG", Some(cfg.span), || unsafe {
+            sys::dahdi_spanconfig(self.raw(), &lc)
+        })?;
+        Ok(())
+    }
+
+    /// Configures a channel's signalling and law (`DAHDI_CHANCONFIG`).
+    /// Configuring also hangs the channel up.
+    pub fn configure_channel(&self, cfg: &ChanConfig) -> Result<()> {
+        let mut cc = sys::dahdi_chanconfig::zeroed();
+        cc.chan = cfg.channel;
+        cc.sigtype = cfg.signalling.to_raw();
+        cc.deflaw = cfg.law.to_raw();
+        cc.master = cfg.master;
+        cc.idlebits = cfg.idle_bits;
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, "DAHDI_CHANCONFIG", Some(cfg.channel), || unsafe {
+            sys::dahdi_chanconfig(self.raw(), &cc)
+        })?;
+        Ok(())
+    }
+
+    /// Starts span `span` (`DAHDI_STARTUP`): marks it running and hangs up
+    /// its channels. Starting a running span does nothing.
+    pub fn startup(&self, span: i32) -> Result<()> {
+        self.set_int("DAHDI_STARTUP", Some(span), sys::dahdi_startup, span)
+    }
+
+    /// Shuts span `span` down (`DAHDI_SHUTDOWN`): unconfigures every
+    /// channel's signalling and clears the running flag.
+    pub fn shutdown(&self, span: i32) -> Result<()> {
+        self.set_int("DAHDI_SHUTDOWN", Some(span), sys::dahdi_shutdown, span)
+    }
+
+    /// Creates a dynamic span (`DAHDI_DYNAMIC_CREATE`) and returns its span
+    /// number, which is 0 when the driver leaves spans unassigned
+    /// (`auto_assign_spans=0`, Debian's default): assign it through
+    /// [`crate::Sysfs`] then.
+    pub fn create_dynamic_span(&self, span: &DynamicSpan) -> Result<i32> {
+        let op = "DAHDI_DYNAMIC_CREATE";
+        if span.channels < 1 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument(format!(
+                    "a dynamic span needs at least 1 channel, not {}",
+                    span.channels
+                )),
+                op,
+                &self.path,
+            ));
+        }
+        let mut d = span.to_raw(op, &self.path)?;
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, op, None, || unsafe {
+            sys::dahdi_dynamic_create(self.raw(), &mut d)
+        })
+        .map_err(|e| {
+            if e.errno() == Some(nix::errno::Errno::EINVAL) {
+                Error::new(
+                    ErrorKind::InvalidArgument(format!(
+                        "driver {:?} refused address {:?} (unknown driver, bad address, \
+                         duplicate id or too many channels)",
+                        span.driver, span.address
+                    )),
+                    op,
+                    &self.path,
+                )
+                .with_errno(nix::errno::Errno::EINVAL)
+            } else {
+                e
+            }
+        })?;
+        Ok(d.spanno)
+    }
+
+    /// Destroys a dynamic span (`DAHDI_DYNAMIC_DESTROY`), found by driver
+    /// and address. [`ErrorKind::InUse`] while its channels are open.
+    pub fn destroy_dynamic_span(&self, span: &DynamicSpan) -> Result<()> {
+        let op = "DAHDI_DYNAMIC_DESTROY";
+        let d = span.to_raw(op, &self.path)?;
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, op, None, || unsafe {
+            sys::dahdi_dynamic_destroy(self.raw(), &d)
+        })?;
+        Ok(())
+    }
+
+    /// Chooses channel `channel`'s echo canceller module by name (`"mg2"`,
+    /// `"kb1"`...; its module must be loaded), or none with `""`
+    /// (`DAHDI_ATTACH_ECHOCAN`).
+    pub fn attach_echocan(&self, channel: i32, name: &str) -> Result<()> {
+        let op = "DAHDI_ATTACH_ECHOCAN";
+        let mut ae = sys::dahdi_attach_echocan::zeroed();
+        ae.chan = channel;
+        put_c_string(&mut ae.echocan, name, "echo canceller name", op, &self.path)?;
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, op, Some(channel), || unsafe {
+            sys::dahdi_attach_echocan(self.raw(), &ae)
+        })
+        .map_err(|e| {
+            if e.errno() == Some(nix::errno::Errno::EINVAL) {
+                Error::new(
+                    ErrorKind::InvalidArgument(format!(
+                        "no channel {channel}, or no echo canceller {name:?} \
+                         (is dahdi_echocan_{} loaded?)",
+                        name.to_lowercase()
+                    )),
+                    op,
+                    &self.path,
+                )
+                .with_errno(nix::errno::Errno::EINVAL)
+            } else {
+                e
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Loads a tone zone (`DAHDI_LOADZONE`). Channels pick up the default
+    /// zone (the first loaded, or the one made default) when opened.
+    pub fn load_tone_zone(&self, zone: &ToneZone) -> Result<()> {
+        let op = "DAHDI_LOADZONE";
+        let buf = zone
+            .to_request()
+            .map_err(|why| Error::new(ErrorKind::InvalidArgument(why), op, &self.path))?;
+        // SAFETY: `buf` holds the header followed by `count` tone records,
+        // as the kernel reads them; u64 storage keeps it aligned.
+        ioctl(&self.path, op, None, || unsafe {
+            sys::dahdi_loadzone(self.raw(), buf.as_ptr().cast())
+        })
+        .map_err(|e| {
+            if e.errno() == Some(nix::errno::Errno::EINVAL) {
+                Error::new(
+                    ErrorKind::InvalidArgument(format!(
+                        "zone {} refused: a zone with this number is already loaded, or a \
+                         tone definition is invalid",
+                        zone.number
+                    )),
+                    op,
+                    &self.path,
+                )
+                .with_errno(nix::errno::Errno::EINVAL)
+            } else {
+                e
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Unloads tone zone `zone` (`DAHDI_FREEZONE`); channels using it keep
+    /// it until closed. Freeing a zone that is not loaded is not an error.
+    pub fn free_tone_zone(&self, zone: i32) -> Result<()> {
+        self.set_int("DAHDI_FREEZONE", None, sys::dahdi_freezone, zone)
+    }
+
+    /// Makes loaded zone `zone` the default (`DAHDI_DEFAULTZONE`).
+    pub fn set_default_zone(&self, zone: i32) -> Result<()> {
+        self.set_int("DAHDI_DEFAULTZONE", None, sys::dahdi_defaultzone, zone)
+    }
+
+    /// The global dialling tone lengths (`DAHDI_GET_DIALPARAMS`). Beware:
+    /// until the first `DAHDI_SET_DIALPARAMS` the kernel reports its
+    /// defaults in samples (800 = 100 ms); after one, in ms as set.
+    pub fn dial_params(&self) -> Result<DialParams> {
+        let mut d = sys::dahdi_dialparams::zeroed();
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, "DAHDI_GET_DIALPARAMS", None, || unsafe {
+            sys::dahdi_get_dialparams(self.raw(), &mut d)
+        })?;
+        Ok(DialParams {
+            mfv1_tonelen: d.mfv1_tonelen,
+            dtmf_tonelen: d.dtmf_tonelen,
+            mfr2_tonelen: d.mfr2_tonelen,
+        })
+    }
+
+    /// Sets the global dialling tone lengths in ms (`DAHDI_SET_DIALPARAMS`);
+    /// the kernel ignores values outside 10..=4000.
+    pub fn set_dial_params(&self, p: &DialParams) -> Result<()> {
+        let mut d = sys::dahdi_dialparams::zeroed();
+        d.mfv1_tonelen = p.mfv1_tonelen;
+        d.dtmf_tonelen = p.dtmf_tonelen;
+        d.mfr2_tonelen = p.mfr2_tonelen;
+        // SAFETY: valid fd and struct pointer.
+        ioctl(&self.path, "DAHDI_SET_DIALPARAMS", None, || unsafe {
+            sys::dahdi_set_dialparams(self.raw(), &d)
+        })?;
+        Ok(())
+    }
+}
+
+impl AsFd for Ctl {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Ctl {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl IntoRawFd for Ctl {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loc_addresses() {
+        let d = DynamicSpan::local(1, 0, 24).unwrap();
+        assert_eq!(d.address, "1:0");
+        assert_eq!(d.span_name(), "DYN/loc/1:0");
+        assert_eq!(DynamicSpan::local(10, 15, 4).unwrap().address, "a:f");
+        assert!(DynamicSpan::local(16, 0, 4).is_err());
+        assert_eq!(
+            DynamicSpan::local_monitor(1, 2, 0, 24).unwrap().address,
+            "1:2:0"
+        );
+        let raw = d.to_raw("x", Path::new("/x")).unwrap();
+        assert_eq!(raw.numchans, 24);
+        assert_eq!(crate::fd::c_string(&raw.driver), "loc");
+        assert_eq!(crate::fd::c_string(&raw.addr), "1:0");
+        let long = DynamicSpan {
+            driver: "x".repeat(20),
+            ..d
+        };
+        assert!(long.to_raw("x", Path::new("/x")).is_err());
+    }
+}

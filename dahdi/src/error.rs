@@ -1,0 +1,362 @@
+//! The crate's one error type.
+//!
+//! Every failure carries the operation that failed (the C name of the
+//! ioctl, or `open`, `read`, `write`...), the device or sysfs path it was
+//! done on, and the kernel's `errno` when there was one. Cases with a known
+//! meaning get their own [`ErrorKind`], whose message says what to do.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+use crate::event::Event;
+
+/// What went wrong, as far as the crate can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A fixed DAHDI node (`/dev/dahdi/ctl`, `pseudo`, ...) does not exist:
+    /// the `dahdi` kernel module is not loaded.
+    ModuleNotLoaded,
+    /// The node exists but this process may not open it.
+    PermissionDenied,
+    /// There is no channel with this number (`DAHDI_SPECIFY` or a channel
+    /// ioctl on `/dev/dahdi/ctl` returned `EINVAL`, or its
+    /// `/dev/dahdi/chan/SSS/CCC` node does not exist).
+    NoSuchChannel(i32),
+    /// The channel exists but has no signalling configured (`ENXIO` on
+    /// open): configure it first (dahdi_cfg, or [`crate::Ctl::configure_channel`]).
+    ChannelNotConfigured(i32),
+    /// The channel is already open elsewhere (a channel may be open on one
+    /// file descriptor at a time), or is a slave, a DACS or a network
+    /// channel (`EBUSY`).
+    ChannelBusy(i32),
+    /// The channel's span is not assigned (`ENODEV` on read/write).
+    SpanNotAssigned,
+    /// There is no span with this number.
+    NoSuchSpan(i32),
+    /// A block size outside 16..=8192 samples, refused before the call.
+    InvalidBlocksize(i64),
+    /// A buffer configuration outside the kernel's limits, refused before
+    /// the call; the text says which limit.
+    InvalidBufferInfo(String),
+    /// An argument refused before the call (the text says which), or
+    /// `EINVAL` from the kernel where no better explanation is known.
+    InvalidArgument(String),
+    /// The feature is compiled out of this driver build (`ENOSYS`); the
+    /// text names the kernel option.
+    NotCompiledIn(&'static str),
+    /// The channel's driver does not implement this operation (`ENOTTY`
+    /// or `ENOSYS` from a span channel).
+    NotSupported,
+    /// No tone zone is loaded (`ENODATA` from tone, dial and ring
+    /// operations).
+    NoToneZone,
+    /// The tone zone is loaded but has no such tone (`ENOSYS` from
+    /// `DAHDI_SENDTONE`).
+    NoSuchTone,
+    /// The dynamic span framework (`dahdi_dynamic`) is not loaded.
+    DynamicNotLoaded,
+    /// A dynamic span with this driver and address already exists.
+    SpanExists,
+    /// The operation needs exclusive use of something still in use, e.g.
+    /// destroying a dynamic span whose channels are open.
+    InUse,
+    /// Too many pseudo channels are open (`max_pseudo_channels`), or the
+    /// kernel is out of memory.
+    OutOfResources,
+    /// The file descriptor is non-blocking and the operation would block.
+    WouldBlock,
+    /// A read or write was refused because an event is pending (`ELAST`);
+    /// the event was taken from the kernel's queue and is carried here. No
+    /// audio was consumed: repeat the read or write.
+    Event(Event),
+    /// A sysfs file or directory could not be read or parsed.
+    Sysfs(String),
+    /// Any other failure; see [`Error::errno`].
+    Other,
+}
+
+/// A failed DAHDI operation: what, on which device, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    op: &'static str,
+    path: PathBuf,
+    errno: Option<Errno>,
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An error of a given kind (used by the crate; public for tests and
+    /// for code that wraps this crate).
+    pub fn new(kind: ErrorKind, op: &'static str, path: impl AsRef<Path>) -> Self {
+        Error {
+            kind,
+            op,
+            path: path.as_ref().to_owned(),
+            errno: None,
+        }
+    }
+
+    /// Attach the kernel's errno.
+    pub fn with_errno(mut self, errno: Errno) -> Self {
+        self.errno = Some(errno);
+        self
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The operation: an ioctl's C name (`"DAHDI_SPECIFY"`) or `open`,
+    /// `read`, `write`, `poll`, or a sysfs action.
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+
+    /// The device node or sysfs path the operation was done on.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The kernel's errno, if the kernel refused (validation errors have
+    /// none).
+    pub fn errno(&self) -> Option<Errno> {
+        self.errno
+    }
+
+    /// The event carried by an [`ErrorKind::Event`].
+    pub fn event(&self) -> Option<Event> {
+        match self.kind {
+            ErrorKind::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether this is [`ErrorKind::WouldBlock`].
+    pub fn is_would_block(&self) -> bool {
+        self.kind == ErrorKind::WouldBlock
+    }
+
+    fn describe(&self) -> String {
+        let p = self.path.display();
+        let op = self.op;
+        let errno = match self.errno {
+            Some(e) => format!(" ({e})"),
+            None => String::new(),
+        };
+        match &self.kind {
+            ErrorKind::ModuleNotLoaded => format!(
+                "{p} is missing: the dahdi module is not loaded; run dahdi-loader ensure \
+                 (or modprobe dahdi){errno}"
+            ),
+            ErrorKind::PermissionDenied => format!(
+                "{op} on {p}: permission denied; run as root or as a member of the group \
+                 owning {p} (dialout or asterisk on Debian){errno}"
+            ),
+            ErrorKind::NoSuchChannel(0) => {
+                format!("{op} on {p}: no such DAHDI channel (is its span assigned?){errno}")
+            }
+            ErrorKind::NoSuchChannel(c) => {
+                format!("{op} on {p}: there is no DAHDI channel {c}{errno}")
+            }
+            ErrorKind::ChannelNotConfigured(c) => format!(
+                "{op} on {p}: channel {c} has no signalling configured; configure it with \
+                 dahdi_cfg or Ctl::configure_channel first{errno}"
+            ),
+            ErrorKind::ChannelBusy(c) => format!(
+                "{op} on {p}: channel {c} is busy: it is open on another file descriptor \
+                 (or it is a slave, DACS or network channel){errno}"
+            ),
+            ErrorKind::SpanNotAssigned => format!(
+                "{op} on {p}: the channel's span is not assigned; assign it through sysfs \
+                 (dahdi_span_assignments auto) or load dahdi with auto_assign_spans=1{errno}"
+            ),
+            ErrorKind::NoSuchSpan(s) => format!("{op} on {p}: there is no span {s}{errno}"),
+            ErrorKind::InvalidBlocksize(b) => format!(
+                "{op} on {p}: block size {b} is outside 16..=8192 samples{errno}"
+            ),
+            ErrorKind::InvalidBufferInfo(why) => {
+                format!("{op} on {p}: invalid buffer configuration: {why}{errno}")
+            }
+            ErrorKind::InvalidArgument(why) => format!("{op} on {p}: {why}{errno}"),
+            ErrorKind::NotCompiledIn(opt) => format!(
+                "{op} on {p}: not compiled into this driver (the DAHDI kernel was built \
+                 without {opt}){errno}"
+            ),
+            ErrorKind::NotSupported => format!(
+                "{op} on {p}: not supported by this channel or its driver{errno}"
+            ),
+            ErrorKind::NoToneZone => format!(
+                "{op} on {p}: no tone zone is loaded; load one (dahdi_cfg with loadzone=, or \
+                 Ctl::load_tone_zone) before opening the channel{errno}"
+            ),
+            ErrorKind::NoSuchTone => {
+                format!("{op} on {p}: the channel's tone zone has no such tone{errno}")
+            }
+            ErrorKind::DynamicNotLoaded => format!(
+                "{op} on {p}: dynamic spans are not available: load the dahdi_dynamic module \
+                 and its driver (e.g. dahdi_dynamic_loc){errno}"
+            ),
+            ErrorKind::SpanExists => format!(
+                "{op} on {p}: a dynamic span with this driver and address already exists{errno}"
+            ),
+            ErrorKind::InUse => format!(
+                "{op} on {p}: still in use (close the span's channels first){errno}"
+            ),
+            ErrorKind::OutOfResources => format!(
+                "{op} on {p}: out of resources (too many pseudo channels for the module's \
+                 max_pseudo_channels, or no memory){errno}"
+            ),
+            ErrorKind::WouldBlock => {
+                format!("{op} on {p} would block (non-blocking mode){errno}")
+            }
+            ErrorKind::Event(e) => format!(
+                "{op} on {p}: event {e:?} was pending; no audio was lost, repeat the {op}"
+            ),
+            ErrorKind::Sysfs(why) => format!("sysfs {op} at {p}: {why}{errno}"),
+            ErrorKind::Other => format!("{op} on {p} failed{errno}"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.errno
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        use std::io::ErrorKind as K;
+        let kind = match e.kind {
+            ErrorKind::WouldBlock => K::WouldBlock,
+            ErrorKind::ModuleNotLoaded | ErrorKind::NoSuchChannel(_) | ErrorKind::NoSuchSpan(_) => {
+                K::NotFound
+            }
+            ErrorKind::PermissionDenied => K::PermissionDenied,
+            ErrorKind::InvalidBlocksize(_)
+            | ErrorKind::InvalidBufferInfo(_)
+            | ErrorKind::InvalidArgument(_) => K::InvalidInput,
+            ErrorKind::NotCompiledIn(_) | ErrorKind::NotSupported => K::Unsupported,
+            // Not Interrupted: std's retry loops would swallow the event.
+            _ => K::Other,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
+
+/// How an errno reads for one operation: the crate's mapping table.
+pub(crate) fn classify(op: &'static str, errno: Errno, subject: Option<i32>) -> ErrorKind {
+    let n = subject.unwrap_or(0);
+    match (op, errno) {
+        (_, Errno::EAGAIN) => ErrorKind::WouldBlock,
+        (_, Errno::EACCES) | (_, Errno::EPERM) => ErrorKind::PermissionDenied,
+        ("DAHDI_SPECIFY", Errno::EINVAL) => ErrorKind::NoSuchChannel(n),
+        ("DAHDI_SPECIFY" | "open", Errno::ENXIO) => ErrorKind::ChannelNotConfigured(n),
+        ("DAHDI_SPECIFY" | "open", Errno::EBUSY) => ErrorKind::ChannelBusy(n),
+        ("open", Errno::ENOMEM) => ErrorKind::OutOfResources,
+        ("read" | "write", Errno::ENODEV) => ErrorKind::SpanNotAssigned,
+        ("DAHDI_CONFLINK", Errno::ENOSYS) => ErrorKind::NotCompiledIn("CONFIG_DAHDI_CONFLINK"),
+        ("DAHDI_HDLCPPP", Errno::ENOSYS) => ErrorKind::NotCompiledIn("CONFIG_DAHDI_PPP"),
+        ("DAHDI_CHANCONFIG", Errno::ENOSYS) => ErrorKind::NotCompiledIn("CONFIG_DAHDI_NET"),
+        ("DAHDI_CHANCONFIG", Errno::EINVAL) if subject.is_some() => ErrorKind::InvalidArgument(
+            format!("channel {n} does not exist or cannot take this signalling"),
+        ),
+        ("DAHDI_RXMIRROR" | "DAHDI_TXMIRROR", Errno::ENOTTY | Errno::EINVAL) => {
+            ErrorKind::NotCompiledIn("CONFIG_DAHDI_MIRROR")
+        }
+        ("DAHDI_DYNAMIC_CREATE" | "DAHDI_DYNAMIC_DESTROY", Errno::ENOSYS) => {
+            ErrorKind::DynamicNotLoaded
+        }
+        ("DAHDI_DYNAMIC_CREATE", Errno::EEXIST) => ErrorKind::SpanExists,
+        ("DAHDI_DYNAMIC_DESTROY", Errno::EBUSY) => ErrorKind::InUse,
+        ("DAHDI_DYNAMIC_DESTROY", Errno::EINVAL) => {
+            ErrorKind::InvalidArgument("no dynamic span with this driver and address".into())
+        }
+        ("DAHDI_SENDTONE" | "DAHDI_DIAL" | "DAHDI_HOOK" | "DAHDI_SETTONEZONE", Errno::ENODATA) => {
+            ErrorKind::NoToneZone
+        }
+        ("DAHDI_SENDTONE", Errno::ENOSYS) => ErrorKind::NoSuchTone,
+        ("DAHDI_SPANSTAT" | "DAHDI_MAINT", Errno::EINVAL) if subject.is_some() => {
+            ErrorKind::NoSuchSpan(n)
+        }
+        ("DAHDI_SPANCONFIG" | "DAHDI_STARTUP" | "DAHDI_SHUTDOWN", Errno::ENXIO) => {
+            ErrorKind::NoSuchSpan(n)
+        }
+        (
+            "DAHDI_GET_PARAMS" | "DAHDI_SET_PARAMS" | "DAHDI_GETGAINS" | "DAHDI_SETGAINS"
+            | "DAHDI_ATTACH_ECHOCAN" | "DAHDI_GETCONF" | "DAHDI_SETCONF",
+            Errno::EINVAL,
+        ) if subject.is_some() => ErrorKind::NoSuchChannel(n),
+        (_, Errno::ENOTTY) => ErrorKind::NotSupported,
+        (_, Errno::ENOMEM) => ErrorKind::OutOfResources,
+        _ => ErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_as_instructions() {
+        let e = Error::new(ErrorKind::ModuleNotLoaded, "open", "/dev/dahdi/ctl")
+            .with_errno(Errno::ENOENT);
+        let s = e.to_string();
+        assert!(
+            s.starts_with("/dev/dahdi/ctl is missing: the dahdi module is not loaded; run dahdi-loader ensure"),
+            "{s}"
+        );
+        assert_eq!(e.errno(), Some(Errno::ENOENT));
+        assert_eq!(e.op(), "open");
+        let e = Error::new(ErrorKind::ChannelBusy(5), "DAHDI_SPECIFY", "/dev/dahdi/channel");
+        assert!(e.to_string().contains("channel 5 is busy"));
+    }
+
+    #[test]
+    fn errno_table() {
+        assert_eq!(
+            classify("DAHDI_SPECIFY", Errno::EINVAL, Some(9)),
+            ErrorKind::NoSuchChannel(9)
+        );
+        assert_eq!(
+            classify("DAHDI_SPECIFY", Errno::ENXIO, Some(9)),
+            ErrorKind::ChannelNotConfigured(9)
+        );
+        assert_eq!(
+            classify("DAHDI_SPECIFY", Errno::EBUSY, Some(9)),
+            ErrorKind::ChannelBusy(9)
+        );
+        assert_eq!(
+            classify("DAHDI_CONFLINK", Errno::ENOSYS, None),
+            ErrorKind::NotCompiledIn("CONFIG_DAHDI_CONFLINK")
+        );
+        assert_eq!(classify("read", Errno::EAGAIN, None), ErrorKind::WouldBlock);
+        assert_eq!(classify("read", Errno::ENODEV, None), ErrorKind::SpanNotAssigned);
+        assert_eq!(classify("DAHDI_DIAL", Errno::ENODATA, None), ErrorKind::NoToneZone);
+        assert_eq!(classify("DAHDI_HOOK", Errno::ENOTTY, None), ErrorKind::NotSupported);
+    }
+
+    #[test]
+    fn io_error_keeps_the_event() {
+        let e = Error::new(ErrorKind::Event(Event::DialComplete), "read", "/dev/dahdi/pseudo");
+        let io: std::io::Error = e.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::Other);
+        let inner = io.into_inner().unwrap().downcast::<Error>().unwrap();
+        assert_eq!(inner.event(), Some(Event::DialComplete));
+    }
+}

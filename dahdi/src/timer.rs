@@ -1,0 +1,152 @@
+//! Timers (`/dev/dahdi/timer`): every open is an independent timer driven
+//! by DAHDI's timing source, 1 ms resolution, signalled by `POLLPRI`.
+//! This is what Asterisk's `res_timing_dahdi` uses.
+//!
+//! A timer carries no audio: the kernel refuses `read` and `write` on it,
+//! so [`Timer`] has no `Read`/`Write`.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dahdi_sys as sys;
+use libc::c_int;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::fd::{ioctl, open_node, poll_fd, NodeKind, Readiness};
+
+/// Samples per millisecond (8 kHz).
+pub const SAMPLES_PER_MS: u32 = 8;
+
+/// A DAHDI timer.
+#[derive(Debug)]
+pub struct Timer {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Timer {
+    /// Opens a new timer (stopped).
+    pub fn open() -> Result<Timer> {
+        let path = PathBuf::from(sys::DAHDI_TIMER_PATH);
+        let fd = open_node(&path, false, NodeKind::Fixed)?;
+        Ok(Timer { fd, path })
+    }
+
+    /// The node it was opened through.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn set_int(
+        &self,
+        op: &'static str,
+        f: unsafe fn(c_int, *const c_int) -> nix::Result<c_int>,
+        v: i32,
+    ) -> Result<()> {
+        let raw = self.fd.as_raw_fd();
+        // SAFETY: valid fd and int pointer.
+        ioctl(&self.path, op, None, || unsafe { f(raw, &v) })?;
+        Ok(())
+    }
+
+    /// Arms the timer to expire every `samples` samples at 8 kHz
+    /// (`DAHDI_TIMERCONFIG`; 8 samples = 1 ms; 0 stops it). Asterisk uses
+    /// 160 for 50 Hz.
+    pub fn set_interval_samples(&self, samples: u32) -> Result<()> {
+        if samples > i32::MAX as u32 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument(format!("{samples} samples is too long")),
+                "DAHDI_TIMERCONFIG",
+                &self.path,
+            ));
+        }
+        self.set_int("DAHDI_TIMERCONFIG", sys::dahdi_timerconfig, samples as i32)
+    }
+
+    /// Arms the timer with a period in whole milliseconds (the timer's
+    /// resolution); `Duration::ZERO` stops it.
+    pub fn set_interval(&self, period: Duration) -> Result<()> {
+        let ms = period.as_millis();
+        if ms == 0 && !period.is_zero() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument(format!(
+                    "{period:?} is below the timer's 1 ms resolution"
+                )),
+                "DAHDI_TIMERCONFIG",
+                &self.path,
+            ));
+        }
+        self.set_interval_samples((ms as u32).saturating_mul(SAMPLES_PER_MS))
+    }
+
+    /// Acknowledges `n` expirations (`DAHDI_TIMERACK`).
+    pub fn ack(&self, n: u32) -> Result<()> {
+        self.set_int("DAHDI_TIMERACK", sys::dahdi_timerack, n.max(1) as i32)
+    }
+
+    /// Acknowledges every pending expiration.
+    pub fn ack_all(&self) -> Result<()> {
+        self.set_int("DAHDI_TIMERACK", sys::dahdi_timerack, -1)
+    }
+
+    /// Makes the timer signal at once (`DAHDI_TIMERPING`), until
+    /// [`pong`](Self::pong): Asterisk's "continuous" mode.
+    pub fn ping(&self) -> Result<()> {
+        let raw = self.fd.as_raw_fd();
+        // SAFETY: valid fd, no argument.
+        ioctl(&self.path, "DAHDI_TIMERPING", None, || unsafe {
+            sys::dahdi_timerping(raw)
+        })?;
+        Ok(())
+    }
+
+    /// Ends a ping (`DAHDI_TIMERPONG`).
+    pub fn pong(&self) -> Result<()> {
+        let raw = self.fd.as_raw_fd();
+        // SAFETY: valid fd, no argument.
+        ioctl(&self.path, "DAHDI_TIMERPONG", None, || unsafe {
+            sys::dahdi_timerpong(raw)
+        })?;
+        Ok(())
+    }
+
+    /// What the timer signals now (`DAHDI_GETEVENT`): a ping takes
+    /// precedence over expirations; `None` when neither. Unlike a
+    /// channel's, this does not consume anything: acknowledge expirations
+    /// with [`ack`](Self::ack) and end a ping with [`pong`](Self::pong).
+    pub fn event(&self) -> Result<Option<Event>> {
+        let mut v: c_int = 0;
+        let raw = self.fd.as_raw_fd();
+        // SAFETY: valid fd and int pointer.
+        ioctl(&self.path, "DAHDI_GETEVENT", None, || unsafe {
+            sys::dahdi_getevent(raw, &mut v)
+        })?;
+        Ok(Event::from_raw(v))
+    }
+
+    /// Waits up to `timeout` (forever with `None`) for the timer to
+    /// signal (`POLLPRI`); true if it did.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        Ok(poll_fd(&self.fd, &self.path, Readiness::EVENT, timeout)?.contains(Readiness::EVENT))
+    }
+}
+
+impl AsFd for Timer {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Timer {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl IntoRawFd for Timer {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw_fd()
+    }
+}
