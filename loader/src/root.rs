@@ -85,7 +85,11 @@ impl Root {
 /// Reads a small text file, `Ok(None)` if it does not exist.
 pub fn read_optional(path: &Path) -> Result<Option<String>, Error> {
     match std::fs::read(path) {
-        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+        // Valid UTF-8 (the normal case) is taken without a copy; only damaged text pays
+        // for the lossy conversion.
+        Ok(b) => Ok(Some(String::from_utf8(b).unwrap_or_else(|e| {
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        }))),
         Err(e) if is_absent(&e) => Ok(None),
         Err(e) => Err(Error::io("read", path, e)),
     }
