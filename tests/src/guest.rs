@@ -2,7 +2,7 @@
 //!
 //! A guest program is an ordinary Rust binary whose `main` hands a table of
 //! test functions to [`guest_main`].  Inside the VM the init script calls the
-//! program with `--run-all`; the program then runs every test in a child
+//! program with `--guest-run-all`; the program then runs every test in a child
 //! process of its own (so a crash or hang in one test cannot take the others
 //! with it), enforces a per-test timeout, and writes one JSON line per test to
 //! the results port, which the host reads back.
@@ -46,11 +46,14 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Entry point of a guest program.
 ///
-/// * `--list`: print the test names, one a line (the host uses this to know
-///   which results to expect, so nothing can be silently skipped);
-/// * `--run NAME`: run one test in this process;
-/// * `--run-all [--results PATH] [--only a,b] [--timeout SECS]`: run each test
-///   in a child process and report a JSON line per test.
+/// * `--guest-list`: print the test names, one a line (the host uses this to
+///   know which results to expect, so nothing can be silently skipped);
+/// * `--guest-run NAME`: run one test in this process;
+/// * `--guest-run-all [--results PATH] [--only a,b] [--timeout SECS]`: run
+///   each test in a child process and report a JSON line per test.
+///
+/// The flags are prefixed so that a host-side test binary can also be its
+/// own guest program (see [`is_guest_invocation`]).
 pub fn guest_main(tests: &[GuestTest]) {
     let args: Vec<String> = std::env::args().collect();
     let program = std::path::Path::new(&args[0])
@@ -58,20 +61,20 @@ pub fn guest_main(tests: &[GuestTest]) {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     match args.get(1).map(String::as_str) {
-        Some("--list") => {
+        Some("--guest-list") => {
             for t in tests {
                 println!("{}", t.name);
             }
         }
-        Some("--run") => {
-            let name = args.get(2).expect("--run needs a test name");
+        Some("--guest-run") => {
+            let name = args.get(2).expect("--guest-run needs a test name");
             let t = tests
                 .iter()
                 .find(|t| t.name == name)
                 .unwrap_or_else(|| panic!("no guest test named {name}"));
             (t.run)();
         }
-        Some("--run-all") => {
+        Some("--guest-run-all") => {
             let mut results_path = None;
             let mut only: Option<Vec<String>> = None;
             let mut timeout = DEFAULT_TIMEOUT;
@@ -115,10 +118,21 @@ pub fn guest_main(tests: &[GuestTest]) {
             }
         }
         _ => {
-            eprintln!("usage: {program} --list | --run NAME | --run-all [--results PATH] [--only a,b] [--timeout SECS]");
+            eprintln!("usage: {program} --guest-list | --guest-run NAME | --guest-run-all [--results PATH] [--only a,b] [--timeout SECS]");
             std::process::exit(64);
         }
     }
+}
+
+/// True when this process was started by the guest side of the harness
+/// (inside the VM, or by the host to list tests), not by `cargo test`.
+pub fn is_guest_invocation() -> bool {
+    std::env::args().nth(1).is_some_and(|a| {
+        matches!(
+            a.as_str(),
+            "--guest-list" | "--guest-run" | "--guest-run-all"
+        )
+    })
 }
 
 fn run_isolated(program: &str, name: &str, timeout: Duration) -> GuestResult {
@@ -128,7 +142,7 @@ fn run_isolated(program: &str, name: &str, timeout: Duration) -> GuestResult {
     let (mut reader, writer) = std::io::pipe().expect("pipe");
     let writer2 = writer.try_clone().expect("dup pipe");
     let child = Command::new(exe)
-        .args(["--run", name])
+        .args(["--guest-run", name])
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())
         .stdout(writer)

@@ -159,7 +159,7 @@ pub fn shared_libraries(exe: &Path) -> Result<Vec<PathBuf>, HarnessError> {
         // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
         // "/lib64/ld-linux-x86-64.so.2 (0x...)"
         let path = match line.split_once("=>") {
-            Some((_, rhs)) => rhs.trim().split_whitespace().next(),
+            Some((_, rhs)) => rhs.split_whitespace().next(),
             None => line.split_whitespace().next(),
         };
         if let Some(p) = path.filter(|p| p.starts_with('/')) {

@@ -48,7 +48,7 @@ impl KernelUnderTest {
                 }
             }
         }
-        candidates.sort_by(|a, b| version_key(&a.release).cmp(&version_key(&b.release)));
+        candidates.sort_by_key(|k| version_key(&k.release));
         match candidates.pop() {
             Some(k) => Ok(k),
             None => Err(HarnessError::Setup(match wanted {

@@ -44,6 +44,7 @@
 //! `auto` (default: `auto`, which uses KVM only after a probe boot with it
 //! succeeded on this machine, and TCG otherwise).
 
+pub mod chroot;
 pub mod cpio;
 pub mod debian;
 pub mod guest;
@@ -52,6 +53,7 @@ pub mod kernel;
 pub mod qemu;
 pub mod runner;
 pub mod suite;
+pub mod upgrade;
 
 pub use kernel::KernelUnderTest;
 pub use qemu::Accel;

@@ -98,12 +98,12 @@ impl GuestSuite {
         let mut all = Vec::new();
         for p in &self.programs {
             let out = std::process::Command::new(p)
-                .arg("--list")
+                .arg("--guest-list")
                 .output()
-                .map_err(|e| HarnessError::Setup(format!("{} --list: {e}", p.display())))?;
+                .map_err(|e| HarnessError::Setup(format!("{} --guest-list: {e}", p.display())))?;
             if !out.status.success() {
                 return Err(HarnessError::Setup(format!(
-                    "{} --list failed",
+                    "{} --guest-list failed",
                     p.display()
                 )));
             }
@@ -149,7 +149,7 @@ impl GuestSuite {
         for p in &self.programs {
             let prog = program_name(p);
             let mut cmd = format!(
-                "/usr/bin/{prog} --run-all --results $R --timeout {}",
+                "/usr/bin/{prog} --guest-run-all --results $R --timeout {}",
                 self.test_timeout.as_secs()
             );
             if let Some(only) = only {
