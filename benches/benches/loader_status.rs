@@ -18,11 +18,7 @@ use dahdi_loader::Root;
 fn status_once() -> usize {
     let sys = System::load(Root::default(), None).expect("system readable");
     let report = system_report(&sys, Checks::default()).expect("status");
-    report
-        .kernels
-        .iter()
-        .map(|k| k.modules_present())
-        .sum()
+    report.kernels.iter().map(|k| k.modules_present()).sum()
 }
 
 fn dkms_status_once() {
@@ -43,7 +39,9 @@ fn bench(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("loader_status");
     g.sample_size(30);
-    g.bench_function("status_all_kernels", |b| b.iter(|| black_box(status_once())));
+    g.bench_function("status_all_kernels", |b| {
+        b.iter(|| black_box(status_once()))
+    });
     g.finish();
 
     // dkms status is a shell script taking most of a second: few samples.
