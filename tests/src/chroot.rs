@@ -23,7 +23,7 @@ use crate::HarnessError;
 const SUITE: &str = "bookworm";
 const INCLUDE: &str = "systemd-sysv,udev,kmod,ca-certificates";
 /// Bump when the preparation changes, to invalidate caches.
-const RECIPE: u32 = 2;
+pub(crate) const RECIPE: u32 = 2;
 
 fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> HarnessError + '_ {
     move |e| HarnessError::Setup(format!("{what}: {e}"))
@@ -152,7 +152,7 @@ impl StageCache {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {
     // cp -a keeps owners, modes, links and device nodes; "from/." copies the content.
     must(
         Command::new("cp")

@@ -18,10 +18,8 @@ use crate::kernel::KernelUnderTest;
 use crate::qemu::{Accel, QemuConfig};
 use crate::HarnessError;
 
-const SUITE: &str = "bookworm";
-const INCLUDE: &str = "systemd-sysv,udev,kmod";
 /// Bump when the way the image is prepared changes, to invalidate caches.
-const RECIPE: u32 = 1;
+const RECIPE: u32 = 2;
 const IMAGE_SIZE: &str = "3G";
 
 fn setup<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> HarnessError + '_ {
@@ -106,7 +104,7 @@ impl DebianImage {
             )));
         }
         let key = cache_key(kernel);
-        let dir = cache_root.join(format!("debian-{SUITE}-{key:016x}"));
+        let dir = cache_root.join(format!("debian-image-{key:016x}"));
         let image = dir.join("root.img");
         if image.is_file() {
             return Ok(DebianImage {
@@ -137,7 +135,7 @@ impl DebianImage {
 
 fn cache_key(kernel: &KernelUnderTest) -> u64 {
     let mut h = DefaultHasher::new();
-    (RECIPE, SUITE, INCLUDE, &kernel.release).hash(&mut h);
+    (RECIPE, crate::chroot::RECIPE, &kernel.release).hash(&mut h);
     // The module tree's identity: names, sizes and mtimes of the DAHDI build.
     for (name, path) in kernel.dahdi_modules() {
         name.hash(&mut h);
@@ -151,20 +149,14 @@ fn cache_key(kernel: &KernelUnderTest) -> u64 {
 
 fn build(kernel: &KernelUnderTest, dir: &Path, image: &Path) -> Result<(), HarnessError> {
     let started = Instant::now();
+    // The debootstrapped system is shared with the chroot scenarios.
+    let base = crate::chroot::StageCache::new(dir.parent().unwrap_or(dir)).base()?;
     let rootfs = dir.join("rootfs");
     if rootfs.exists() {
         std::fs::remove_dir_all(&rootfs).map_err(setup("removing a stale rootfs"))?;
     }
-    eprintln!(
-        "vm: debootstrap {SUITE} (minbase + {INCLUDE}) for the boot level; cached afterwards"
-    );
-    run(
-        Command::new("debootstrap")
-            .args(["--variant=minbase", &format!("--include={INCLUDE}"), SUITE])
-            .arg(&rootfs)
-            .arg(mirror()?),
-        "debootstrap",
-    )?;
+    std::fs::create_dir_all(&rootfs).map_err(setup("rootfs dir"))?;
+    crate::chroot::copy_tree(&base.dir, &rootfs)?;
     // The kernel's module tree (in-tree and DKMS-built), without the
     // build/source links into the host's headers.
     let dst = rootfs.join("lib/modules").join(&kernel.release);
@@ -189,20 +181,6 @@ fn build(kernel: &KernelUnderTest, dir: &Path, image: &Path) -> Result<(), Harne
             .arg(&kernel.release),
         "depmod",
     )?;
-    // A quiet, quick boot: no login prompt on the console, a hostname, root's
-    // shell usable for debugging, and the results port writable.
-    std::fs::write(rootfs.join("etc/hostname"), "dahdi-guest\n").map_err(setup("hostname"))?;
-    std::fs::write(rootfs.join("etc/fstab"), "/dev/vda / ext4 rw 0 1\n").map_err(setup("fstab"))?;
-    let wants = rootfs.join("etc/systemd/system/getty.target.wants");
-    let _ = std::fs::remove_dir_all(&wants);
-    for unit in [
-        "serial-getty@ttyS0.service",
-        "serial-getty@ttyS1.service",
-        "getty@tty1.service",
-    ] {
-        let _ =
-            std::os::unix::fs::symlink("/dev/null", rootfs.join("etc/systemd/system").join(unit));
-    }
     let tmp_image = image.with_extension("img.partial");
     run(
         Command::new("mke2fs")

@@ -1,0 +1,1313 @@
+//! Guest suite "dahdi": the safe `dahdi` crate on the real driver, with
+//! `dahdi_dynamic` + `dahdi_dynamic_loc` (looped spans, no hardware),
+//! `dahdi_echocan_mg2`, and dahdi-tools (dahdi_cfg, dahdi_scan) to
+//! cross-check against. The module is loaded with auto_assign_spans=1.
+//!
+//! Tests run in order, each in its own process, sharing the kernel: every
+//! test that creates spans, zones or conferences removes them again.
+//! Expected values come from the kernel source (cited), from sysfs,
+//! /proc/dahdi and dahdi-tools' output, never from this crate.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use dahdi::{
+    Alarms, BufferInfo, BufferPolicy, ChanConfig, Channel, ChannelFd, ConfKind, ConfMode, Ctl,
+    DialOp, DynamicSpan, EchoCanParams, ErrorKind, Event, Flush, Gains, Hook, IoMux, Law,
+    LineConfig, Pseudo, ReadOutcome, Readiness, RingCadence, Signalling, SpanConfig, Sysfs, Timer,
+    Tone, ToneZone, WriteOutcome,
+};
+use dahdi_sys as sys;
+
+const BLOCK: usize = 160;
+const PI: f64 = std::f64::consts::PI;
+
+// ---- signal helpers --------------------------------------------------
+
+fn tone(freq: f64, amp: f64, start: usize, n: usize) -> Vec<i16> {
+    (start..start + n)
+        .map(|i| (amp * (2.0 * PI * freq * i as f64 / 8000.0).sin()).round() as i16)
+        .collect()
+}
+
+fn rms(x: &[i16]) -> f64 {
+    (x.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
+}
+
+/// Amplitude of the `freq` component (Goertzel / DFT bin): a sine of
+/// amplitude A over whole periods gives A.
+fn amplitude_at(x: &[i16], freq: f64) -> f64 {
+    let (mut re, mut im) = (0.0, 0.0);
+    for (i, &s) in x.iter().enumerate() {
+        let w = 2.0 * PI * freq * i as f64 / 8000.0;
+        re += s as f64 * w.cos();
+        im -= s as f64 * w.sin();
+    }
+    2.0 * (re * re + im * im).sqrt() / x.len() as f64
+}
+
+fn linear(c: &mut ChannelFd) {
+    c.set_blocksize(BLOCK).expect("set_blocksize");
+    c.set_linear(true).expect("set_linear");
+}
+
+/// Reads one block of samples; events met on the way are collected.
+fn read_samples(c: &mut ChannelFd, events: &mut Vec<Event>) -> Vec<i16> {
+    let mut buf = vec![0i16; BLOCK];
+    loop {
+        match c.read_samples(&mut buf).expect("read") {
+            ReadOutcome::Audio(n) => {
+                buf.truncate(n);
+                return buf;
+            }
+            ReadOutcome::Event(e) => events.push(e),
+        }
+    }
+}
+
+fn write_samples(c: &mut ChannelFd, s: &[i16]) {
+    loop {
+        match c.write_samples(s).expect("write") {
+            WriteOutcome::Written(n) => {
+                assert_eq!(n, s.len(), "a write takes one whole block");
+                return;
+            }
+            WriteOutcome::Event(_) => continue,
+        }
+    }
+}
+
+/// Runs `blocks` blocks: each writer writes its signal (or silence), each
+/// reader's blocks after `skip` are concatenated and returned.
+fn exchange(
+    writers: &mut [(&mut ChannelFd, Option<(f64, f64)>)],
+    readers: usize,
+    blocks: usize,
+    skip: usize,
+) -> Vec<Vec<i16>> {
+    let mut heard = vec![Vec::new(); readers];
+    let mut ev = Vec::new();
+    for b in 0..blocks {
+        for (c, sig) in writers.iter_mut() {
+            let s = match sig {
+                Some((f, a)) => tone(*f, *a, b * BLOCK, BLOCK),
+                None => vec![0; BLOCK],
+            };
+            write_samples(c, &s);
+        }
+        for (k, (c, _)) in writers.iter_mut().enumerate().take(readers) {
+            let r = read_samples(c, &mut ev);
+            if b >= skip {
+                heard[k].extend(r);
+            }
+        }
+    }
+    heard
+}
+
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// Events of a channel within `timeout`, until `until` is seen.
+fn events_until(c: &ChannelFd, timeout: Duration, until: impl Fn(&Event) -> bool) -> Vec<Event> {
+    let end = Instant::now() + timeout;
+    let mut v = Vec::new();
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return v;
+        }
+        let r = c.poll_readiness(Readiness::EVENT, Some(left)).expect("poll");
+        if r.contains(Readiness::EVENT) {
+            while let Some(e) = c.event().expect("event") {
+                v.push(e);
+            }
+            if v.iter().any(&until) {
+                return v;
+            }
+        }
+    }
+}
+
+// ---- a looped pair of loc spans -----------------------------------------
+
+struct LoopPair {
+    ctl: Ctl,
+    spans: [DynamicSpan; 2],
+    numbers: [i32; 2],
+    base: [i32; 2],
+}
+
+impl LoopPair {
+    /// Spans `<key>:0` and `<key>:1` with `n` channels, channel `pos`
+    /// (from 1) of both given `sig(pos)`: (signalling of side 0, side 1).
+    fn create(key: u8, n: i32, sig: impl Fn(i32) -> Option<(Signalling, Signalling)>) -> LoopPair {
+        let ctl = Ctl::open().expect("ctl");
+        let spans = [
+            DynamicSpan::local(key, 0, n).unwrap(),
+            DynamicSpan::local(key, 1, n).unwrap(),
+        ];
+        let sysfs = Sysfs::new();
+        let mut numbers = [0; 2];
+        let mut base = [0; 2];
+        for i in 0..2 {
+            numbers[i] = ctl.create_dynamic_span(&spans[i]).expect("create loc span");
+            assert!(numbers[i] > 0, "auto_assign_spans=1 assigns at once");
+            base[i] = sysfs
+                .span(numbers[i] as u32)
+                .expect("sysfs span")
+                .basechan
+                .expect("basechan");
+        }
+        for pos in 1..=n {
+            if let Some(s) = sig(pos) {
+                for (i, sg) in [s.0, s.1].into_iter().enumerate() {
+                    ctl.configure_channel(&ChanConfig::new(base[i] + pos - 1, sg))
+                        .expect("chanconfig");
+                }
+            }
+        }
+        LoopPair {
+            ctl,
+            spans,
+            numbers,
+            base,
+        }
+    }
+
+    fn chan(&self, side: usize, pos: i32) -> i32 {
+        self.base[side] + pos - 1
+    }
+}
+
+impl Drop for LoopPair {
+    fn drop(&mut self) {
+        for s in self.spans.iter().rev() {
+            if let Err(e) = self.ctl.destroy_dynamic_span(s) {
+                if !std::thread::panicking() {
+                    panic!("destroy {}: {e}", s.span_name());
+                }
+            }
+        }
+    }
+}
+
+fn wait_alarms_clear(ctl: &Ctl, span: i32) -> Alarms {
+    let mut a = Alarms::all();
+    wait_until(Duration::from_secs(4), || {
+        a = ctl.span_info(span).unwrap().alarms;
+        a.is_empty()
+    });
+    a
+}
+
+/// dahdi_scan's ini output: span number -> key -> value.
+fn dahdi_scan() -> HashMap<i32, HashMap<String, String>> {
+    let out = Command::new("/usr/sbin/dahdi_scan").output().expect("run dahdi_scan");
+    assert!(out.status.success(), "dahdi_scan failed: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("dahdi_scan:\n{text}");
+    let mut spans = HashMap::new();
+    let mut cur = None;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let n: i32 = n.parse().expect("span number");
+            spans.insert(n, HashMap::new());
+            cur = Some(n);
+        } else if let (Some(n), Some((k, v))) = (cur, line.split_once('=')) {
+            spans.get_mut(&n).unwrap().insert(k.to_owned(), v.to_owned());
+        }
+    }
+    spans
+}
+
+fn test_zone(number: i32) -> ToneZone {
+    ToneZone::new(number, "apitest")
+        .ring_cadence(&[200, 200])
+        .tone(Tone::DialTone, -13.0, &[(350.0, 440.0, 1000)])
+        .tone(Tone::Busy, -13.0, &[(480.0, 620.0, 500), (0.0, 0.0, 500)])
+        .dtmf(-10.0)
+}
+
+// ---- tests -------------------------------------------------------------
+
+/// GETVERSION equals the module's own MODULE_VERSION in sysfs, and the
+/// echo cancellers list the loaded dahdi_echocan_mg2 ("MG2").
+fn version_and_echo_cancellers() {
+    let v = Ctl::open().unwrap().version().unwrap();
+    let sysfs = std::fs::read_to_string("/sys/module/dahdi/version").unwrap();
+    assert_eq!(v.version, sysfs.trim());
+    assert!(std::path::Path::new("/sys/module/dahdi_echocan_mg2").exists());
+    assert!(v.echo_cancellers.iter().any(|e| e == "MG2"), "{v:?}");
+    assert_eq!(Sysfs::new().auto_assign_spans(), Some(true));
+}
+
+/// Missing nodes give the documented errors and instructions.
+fn missing_devices_read_as_instructions() {
+    let e = Ctl::open_path("/dev/dahdi/no-such-ctl").unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::ModuleNotLoaded);
+    assert_eq!(e.errno(), Some(nix::errno::Errno::ENOENT));
+    assert!(e.to_string().contains("run dahdi-loader ensure"), "{e}");
+    let e = Channel::open_by_position(99, 1).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::NoSuchChannel(_)), "{e}");
+    assert!(e.path().ends_with("chan/099/001"));
+    // No span 127 and no channel 1000 on ctl.
+    let ctl = Ctl::open().unwrap();
+    assert_eq!(ctl.span_info(127).unwrap_err().kind(), &ErrorKind::NoSuchSpan(127));
+    let e = ctl.channel_params(1000).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NoSuchChannel(1000));
+    assert_eq!(e.errno(), Some(nix::errno::Errno::EINVAL));
+    // DAHDI_SPECIFY on a number with no channel: EINVAL in dahdi_prechan_ioctl.
+    let e = Channel::open(1000).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NoSuchChannel(1000), "{e}");
+    assert_eq!(e.op(), "DAHDI_SPECIFY");
+}
+
+/// Pseudo channels: numbered from FIRST_PSEUDO_CHANNEL = 32768, named
+/// "Pseudo/<chanpos>", clear signalling, mu-law, no span (dahdi_alloc_pseudo).
+fn pseudo_numbers_and_params() {
+    let p = Pseudo::open().unwrap();
+    let q = Pseudo::open().unwrap();
+    let (n, m) = (p.number().unwrap(), q.number().unwrap());
+    assert!(n >= 32768 && m >= 32768 && n != m);
+    let prm = p.params().unwrap();
+    assert_eq!(prm.channel, n);
+    assert_eq!(prm.name, format!("Pseudo/{}", n - 32768 + 1));
+    assert_eq!(prm.span, 0);
+    assert_eq!(prm.signalling, Signalling::Clear);
+    assert_eq!(prm.law, Law::Mulaw);
+    assert_eq!(p.blocksize().unwrap(), sys::DAHDI_DEFAULT_BLOCKSIZE as usize);
+    // A pseudo channel has no span: SPANSTAT with span 0 is EINVAL.
+    assert_eq!(p.span_info().unwrap_err().errno(), Some(nix::errno::Errno::EINVAL));
+    // Span-channel-only ioctls are not there for pseudos (ENOTTY).
+    let e = q.as_channel_fd().set_law(Law::Alaw);
+    assert!(e.is_ok());
+    assert_eq!(q.params().unwrap().law, Law::Alaw);
+}
+
+/// Block sizes and buffer policies: what the kernel accepts is what this
+/// crate accepts, checked against raw ioctls.
+fn blocksize_and_buffer_policies() {
+    use std::os::fd::AsRawFd;
+    let p = Pseudo::open().unwrap();
+    p.set_blocksize(160).unwrap();
+    assert_eq!(p.blocksize().unwrap(), 160);
+    for bad in [8usize, 15, 8193] {
+        let e = p.set_blocksize(bad).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidBlocksize(bad as i64));
+        assert_eq!(e.errno(), None, "refused before the call");
+        // The kernel refuses the same values (DAHDI_SET_BLOCKSIZE).
+        let v = bad as i32;
+        let r = unsafe { sys::dahdi_set_blocksize(p.as_raw_fd(), &v) };
+        assert_eq!(r, Err(nix::errno::Errno::EINVAL), "kernel on {bad}");
+    }
+    for ok in [16usize, 8192] {
+        p.set_blocksize(ok).unwrap();
+        assert_eq!(p.blocksize().unwrap(), ok);
+    }
+    for policy in [BufferPolicy::Immediate, BufferPolicy::WhenFull, BufferPolicy::HalfFull] {
+        let bi = BufferInfo {
+            tx_policy: policy,
+            num_bufs: 8,
+            buf_size: 160,
+        };
+        p.set_buffer_info(&bi).unwrap();
+        assert_eq!(p.buffer_info().unwrap(), bi);
+        assert_eq!(p.blocksize().unwrap(), 160);
+    }
+    let too_much = BufferInfo {
+        tx_policy: BufferPolicy::Immediate,
+        num_bufs: 5,
+        buf_size: 8192,
+    };
+    let e = p.set_buffer_info(&too_much).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidBufferInfo(_)));
+    let raw = too_much_raw();
+    assert_eq!(
+        unsafe { sys::dahdi_set_bufinfo(p.as_raw_fd(), &raw) },
+        Err(nix::errno::Errno::EINVAL),
+        "the kernel refuses bufsize*numbufs > 32768 too"
+    );
+    // numbufs 1: the kernel silently makes it 2; this crate refuses it.
+    let mut one = sys::dahdi_bufferinfo::zeroed();
+    one.bufsize = 160;
+    one.numbufs = 1;
+    unsafe { sys::dahdi_set_bufinfo(p.as_raw_fd(), &one) }.unwrap();
+    assert_eq!(p.buffer_info().unwrap().num_bufs, 2);
+    assert!(p
+        .set_buffer_info(&BufferInfo {
+            num_bufs: 1,
+            ..BufferInfo::KERNEL_DEFAULT
+        })
+        .is_err());
+}
+
+fn too_much_raw() -> sys::dahdi_bufferinfo {
+    let mut b = sys::dahdi_bufferinfo::zeroed();
+    b.bufsize = 8192;
+    b.numbufs = 5;
+    b
+}
+
+/// WHEN_FULL holds written audio back until every buffer is full; the
+/// listener hears nothing until then. IMMEDIATE sends at once.
+fn when_full_policy_holds_audio_back() {
+    let mut talker = Pseudo::open().unwrap();
+    let mut listener = Pseudo::open().unwrap();
+    linear(&mut talker);
+    linear(&mut listener);
+    let conf = talker.create_conference(ConfMode::talker()).unwrap();
+    listener.join_conference(conf, ConfMode::listener()).unwrap();
+    talker
+        .set_buffer_info(&BufferInfo {
+            tx_policy: BufferPolicy::WhenFull,
+            num_bufs: 4,
+            buf_size: BLOCK,
+        })
+        .unwrap();
+    let mut ev = Vec::new();
+    // Three blocks into four buffers: held.
+    for b in 0..3 {
+        write_samples(&mut talker, &tone(1000.0, 8000.0, b * BLOCK, BLOCK));
+    }
+    listener.flush(Flush::READ).unwrap();
+    let mut quiet = Vec::new();
+    for _ in 0..4 {
+        quiet.extend(read_samples(&mut listener, &mut ev));
+    }
+    assert!(rms(&quiet) < 50.0, "held audio leaked: RMS {}", rms(&quiet));
+    // The fourth fills the buffers: sending starts.
+    write_samples(&mut talker, &tone(1000.0, 8000.0, 3 * BLOCK, BLOCK));
+    let mut loud = Vec::new();
+    for _ in 0..6 {
+        loud.extend(read_samples(&mut listener, &mut ev));
+    }
+    assert!(rms(&loud) > 1000.0, "nothing sent after the buffers filled");
+}
+
+/// Law mode reads one byte a sample, linear mode two (dahdi_chan_read).
+fn law_and_linear_block_sizes() {
+    let mut p = Pseudo::open().unwrap();
+    p.set_blocksize(BLOCK).unwrap();
+    let mut buf = vec![0u8; 4 * BLOCK];
+    let n = match p.read_block(&mut buf).unwrap() {
+        ReadOutcome::Audio(n) => n,
+        e => panic!("{e:?}"),
+    };
+    assert_eq!(n, BLOCK);
+    assert_eq!(p.block_len().unwrap(), BLOCK);
+    p.set_linear(true).unwrap();
+    let n = match p.read_block(&mut buf).unwrap() {
+        ReadOutcome::Audio(n) => n,
+        e => panic!("{e:?}"),
+    };
+    assert_eq!(n, 2 * BLOCK);
+    assert_eq!(p.block_len().unwrap(), 2 * BLOCK);
+    // std::io::Read does the same.
+    use std::io::Read;
+    assert_eq!(p.read(&mut buf).unwrap(), 2 * BLOCK);
+}
+
+/// Every conference mode on pseudo channels, with expected levels from
+/// the kernel's mixing rules (dahdi-base.c __dahdi_process_getaudio_chunk
+/// and putaudio): a 1 kHz tone of amplitude 8000 reads back at RMS
+/// 8000/sqrt(2) = 5657 within mu-law's 2 %.
+fn conference_modes() {
+    let expect = 8000.0 / 2f64.sqrt();
+    let loud = |x: &[i16]| (rms(x) - expect).abs() / expect < 0.03;
+    let quiet = |x: &[i16]| rms(x) < 0.01 * expect;
+
+    // confno -1: dahdi_first_empty_conference() counts down from 1023.
+    let mut a = Pseudo::open().unwrap();
+    let mut b = Pseudo::open().unwrap();
+    let mut c = Pseudo::open().unwrap();
+    for p in [&mut a, &mut b, &mut c] {
+        linear(p);
+    }
+    let conf = a.create_conference(ConfMode::conference()).unwrap();
+    assert_eq!(conf, 1023);
+    b.join_conference(conf, ConfMode::conference()).unwrap();
+    c.join_conference(conf, ConfMode::conference()).unwrap();
+    let info = c.conference().unwrap();
+    assert_eq!(info.confno, conf);
+    assert_eq!(info.mode, ConfMode::conference());
+    assert_eq!(info.channel, c.number().unwrap());
+    assert_eq!(a.conference_of(c.number().unwrap()).unwrap(), info);
+
+    // CONF|TALKER|LISTENER: mix minus self.
+    let h = exchange(
+        &mut [(&mut a, Some((1000.0, 8000.0))), (&mut b, None), (&mut c, None)],
+        3,
+        40,
+        10,
+    );
+    assert!(quiet(&h[0]), "talker hears itself: {}", rms(&h[0]));
+    assert!(loud(&h[1]) && loud(&h[2]), "{} {}", rms(&h[1]), rms(&h[2]));
+
+    // Muted talker (DAHDI_CONFMUTE) is not heard.
+    a.set_conf_mute(true).unwrap();
+    assert!(a.conf_muted().unwrap());
+    let h = exchange(&mut [(&mut b, None), (&mut a, Some((1000.0, 8000.0)))], 1, 30, 10);
+    assert!(quiet(&h[0]), "muted talker heard: {}", rms(&h[0]));
+    a.set_conf_mute(false).unwrap();
+    assert!(!a.conf_muted().unwrap());
+
+    // CONF|LISTENER: hears, is not heard. CONF|TALKER: heard, hears nothing.
+    b.join_conference(conf, ConfMode::listener()).unwrap();
+    c.join_conference(conf, ConfMode::talker()).unwrap();
+    let h = exchange(
+        &mut [(&mut b, Some((1000.0, 8000.0))), (&mut c, Some((1000.0, 8000.0))), (&mut a, None)],
+        3,
+        40,
+        10,
+    );
+    assert!(loud(&h[0]), "listener does not hear the talker: {}", rms(&h[0]));
+    assert!(quiet(&h[1]), "talker-only hears: {}", rms(&h[1]));
+    assert!(loud(&h[2]), "member hears only the talker: {}", rms(&h[2]));
+
+    // CONFANN: heard by all, hears nothing; CONFMON|LISTENER hears all.
+    b.join_conference(conf, ConfMode::CONFANN).unwrap();
+    c.join_conference(conf, ConfMode::conference_monitor()).unwrap();
+    assert_eq!(b.conference().unwrap().mode.mode(), ConfKind::ConfAnn);
+    let h = exchange(
+        &mut [(&mut b, Some((1000.0, 8000.0))), (&mut c, None), (&mut a, None)],
+        3,
+        40,
+        10,
+    );
+    assert!(quiet(&h[0]), "announcer hears: {}", rms(&h[0]));
+    assert!(loud(&h[1]) && loud(&h[2]), "{} {}", rms(&h[1]), rms(&h[2]));
+
+    // CONFANNMON|LISTENER: heard, and hears the others.
+    b.join_conference(conf, ConfMode::CONFANNMON | ConfMode::LISTENER).unwrap();
+    a.join_conference(conf, ConfMode::conference()).unwrap();
+    let h = exchange(
+        &mut [(&mut b, Some((500.0, 8000.0))), (&mut a, Some((1000.0, 8000.0)))],
+        2,
+        40,
+        10,
+    );
+    assert!(amplitude_at(&h[0], 1000.0) > 7500.0, "annmon does not hear");
+    assert!(amplitude_at(&h[1], 500.0) > 7500.0, "annmon not heard");
+
+    // Leaving: GETCONF reads 0/0; joining 0 or 1025 is refused.
+    for p in [&a, &b, &c] {
+        p.leave_conference().unwrap();
+        let i = p.conference().unwrap();
+        assert_eq!((i.confno, i.mode), (0, ConfMode::NORMAL));
+    }
+    assert!(matches!(
+        a.join_conference(1025, ConfMode::conference()).unwrap_err().kind(),
+        ErrorKind::InvalidArgument(_)
+    ));
+    // The kernel agrees about 1025 (dahdi_ioctl_setconf: confno > DAHDI_MAX_CONF).
+    let e = a
+        .set_conference_of(a.number().unwrap(), 1025, ConfMode::conference())
+        .unwrap_err();
+    assert_eq!(e.errno(), Some(nix::errno::Errno::EINVAL));
+    // With everyone gone the number is free again.
+    assert_eq!(a.create_conference(ConfMode::conference()).unwrap(), 1023);
+    a.leave_conference().unwrap();
+
+    // Conference links are compiled out of stock DAHDI (ENOSYS).
+    let e = a.link_conferences(1, 2).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotCompiledIn("CONFIG_DAHDI_CONFLINK"));
+    assert!(e.to_string().contains("not compiled into this driver"), "{e}");
+    assert_eq!(e.errno(), Some(nix::errno::Errno::ENOSYS));
+}
+
+/// Monitor modes on a pseudo channel watching a pseudo channel: the
+/// kernel's rule (putaudio, pseudo monitor) is that MONITOR adds the
+/// watched pseudo's getlin (what it writes) and MONITORTX its putlin,
+/// which pseudo channels never fill: so MONITOR hears the writes and
+/// MONITORTX is silent.
+fn monitor_modes_on_pseudo_channels() {
+    let mut x = Pseudo::open().unwrap();
+    let mut m = Pseudo::open().unwrap();
+    linear(&mut x);
+    linear(&mut m);
+    let xn = x.number().unwrap();
+    // x must be in a conference (as a talker) for its audio to be taken.
+    let conf = x.create_conference(ConfMode::talker()).unwrap();
+    for (mode, expect_loud) in [
+        (ConfMode::MONITOR, true),
+        (ConfMode::MONITORTX, false),
+        (ConfMode::MONITORBOTH, true),
+    ] {
+        m.monitor(xn, mode).unwrap();
+        assert_eq!(m.conference().unwrap().confno, xn);
+        let h = exchange(&mut [(&mut m, None), (&mut x, Some((1000.0, 8000.0)))], 1, 30, 10);
+        let level = rms(&h[0]);
+        assert_eq!(level > 4000.0, expect_loud, "{mode:?}: RMS {level}");
+    }
+    // Not a monitor mode: refused before the call.
+    assert!(m.monitor(xn, ConfMode::conference()).is_err());
+    m.leave_conference().unwrap();
+    x.leave_conference().unwrap();
+    let _ = conf;
+}
+
+/// Timers: period, POLLPRI, ack, ping/pong (dahdi_timer_unlocked_ioctl,
+/// dahdi_timer_poll).
+fn timers() {
+    use std::os::fd::AsFd;
+    let t = Timer::open().unwrap();
+    assert!(!t.wait(Some(Duration::from_millis(50))).unwrap(), "idle timer fired");
+    assert_eq!(t.event().unwrap(), None);
+    t.set_interval(Duration::from_millis(20)).unwrap();
+    // 50 expirations take one second.
+    let start = Instant::now();
+    for _ in 0..50 {
+        assert!(t.wait(Some(Duration::from_millis(500))).unwrap());
+        assert_eq!(t.event().unwrap(), Some(Event::TimerExpired));
+        t.ack(1).unwrap();
+    }
+    let took = start.elapsed();
+    assert!(
+        took > Duration::from_millis(950) && took < Duration::from_millis(1100),
+        "50 x 20 ms took {took:?}"
+    );
+    // POLLPRI as seen by plain poll(2) on the fd.
+    let mut fds = [nix::poll::PollFd::new(t.as_fd(), nix::poll::PollFlags::POLLPRI)];
+    nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap();
+    assert!(fds[0].revents().unwrap().contains(nix::poll::PollFlags::POLLPRI));
+    t.set_interval(Duration::ZERO).unwrap();
+    t.ack_all().unwrap();
+    assert_eq!(t.event().unwrap(), None);
+    assert!(!t.wait(Some(Duration::from_millis(60))).unwrap());
+    // Ping: signals at once until pong.
+    t.ping().unwrap();
+    assert!(t.wait(Some(Duration::from_millis(10))).unwrap());
+    assert_eq!(t.event().unwrap(), Some(Event::TimerPing));
+    t.pong().unwrap();
+    assert_eq!(t.event().unwrap(), None);
+    // Samples: 160 samples = 20 ms, as res_timing_dahdi programs 50 Hz.
+    t.set_interval_samples(160).unwrap();
+    assert!(t.wait(Some(Duration::from_millis(300))).unwrap());
+    assert!(t.set_interval(Duration::from_micros(500)).is_err());
+}
+
+/// Gains: unity after open, read back as set, through the fd and through
+/// ctl by number; a tx table mapping every code to mu-law 0xFF (zero)
+/// silences the talker for a listener.
+fn gains() {
+    let mut talker = Pseudo::open().unwrap();
+    let mut listener = Pseudo::open().unwrap();
+    linear(&mut talker);
+    linear(&mut listener);
+    assert!(talker.gains().unwrap().is_unity());
+    let conf = talker.create_conference(ConfMode::talker()).unwrap();
+    listener.join_conference(conf, ConfMode::listener()).unwrap();
+    let silent = Gains::from_fn(|c| c, |_| 0xff);
+    talker.set_gains(&silent).unwrap();
+    assert_eq!(talker.gains().unwrap(), silent);
+    let ctl = Ctl::open().unwrap();
+    assert_eq!(ctl.channel_gains(talker.number().unwrap()).unwrap(), silent);
+    let h = exchange(&mut [(&mut listener, None), (&mut talker, Some((1000.0, 8000.0)))], 1, 30, 10);
+    assert!(rms(&h[0]) < 10.0, "gain table not applied: {}", rms(&h[0]));
+    talker.set_gains(&Gains::unity()).unwrap();
+    let h = exchange(&mut [(&mut listener, None), (&mut talker, Some((1000.0, 8000.0)))], 1, 30, 10);
+    assert!(rms(&h[0]) > 5000.0, "unity gain: {}", rms(&h[0]));
+}
+
+/// Tone zones, tones, dialling and events on pseudo channels: with no
+/// zone, tones and dialling say so (ENODATA); with a zone loaded through
+/// this crate, a listener hears the dial tone's two frequencies at the
+/// level the zone asked for and the DTMF digits dialled; DIALCOMPLETE
+/// arrives as an event on read (ELAST) without losing audio.
+fn tones_dialling_and_events() {
+    let ctl = Ctl::open().unwrap();
+    {
+        let p = Pseudo::open().unwrap();
+        assert_eq!(p.tone_zone().unwrap(), 0);
+        let e = p.send_tone(Tone::DialTone).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::NoToneZone, "{e}");
+        let e = p.dial(DialOp::Append, "123").unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::NoToneZone);
+        assert!(p.dial(DialOp::Append, "12x").is_err());
+    }
+    let zone = 42;
+    ctl.load_tone_zone(&test_zone(zone)).unwrap();
+    // Loading the same number again is refused (dahdi_register_tone_zone).
+    assert!(ctl.load_tone_zone(&test_zone(zone)).is_err());
+    let result = std::panic::catch_unwind(|| {
+        let mut gen = Pseudo::open().unwrap();
+        let mut ear = Pseudo::open().unwrap();
+        assert_eq!(gen.tone_zone().unwrap(), zone, "the only zone is the default");
+        linear(&mut gen);
+        linear(&mut ear);
+        let conf = gen.create_conference(ConfMode::talker()).unwrap();
+        ear.join_conference(conf, ConfMode::listener()).unwrap();
+        let mut ev = Vec::new();
+
+        // Dial tone: 350 + 440 Hz, each at the zone's -13 dBm0.
+        gen.send_tone(Tone::DialTone).unwrap();
+        let amp = dahdi::tonezone::tone_amplitude(-13.0);
+        let mut heard = Vec::new();
+        for i in 0..30 {
+            let _ = read_samples(&mut gen, &mut ev);
+            let r = read_samples(&mut ear, &mut ev);
+            if i >= 10 {
+                heard.extend(r);
+            }
+        }
+        for f in [350.0, 440.0] {
+            let a = amplitude_at(&heard, f);
+            assert!((a - amp).abs() / amp < 0.05, "{f} Hz at {a:.0}, expected {amp:.0}");
+        }
+        assert!(amplitude_at(&heard, 1000.0) < amp * 0.05);
+        gen.stop_tone().unwrap();
+
+        // Dial "159": 100 ms of each digit, 100 ms of silence between.
+        gen.flush(Flush::ALL).unwrap();
+        ear.flush(Flush::READ).unwrap();
+        gen.dial(DialOp::Append, "159").unwrap();
+        assert!(gen.is_dialing().unwrap());
+        let mut stream = Vec::new();
+        let mut gen_events = Vec::new();
+        let mut audio_after_event = false;
+        for _ in 0..60 {
+            let mut e = Vec::new();
+            let _ = read_samples(&mut gen, &mut e);
+            if !gen_events.is_empty() {
+                audio_after_event = true;
+            }
+            gen_events.extend(e);
+            stream.extend(read_samples(&mut ear, &mut ev));
+        }
+        assert_eq!(gen_events, vec![Event::DialComplete], "ELAST carried the event");
+        assert!(audio_after_event, "reading went on after the event");
+        assert!(!gen.is_dialing().unwrap());
+        // Decode: in each 10 ms window, which row and column are present.
+        let mut digits = String::new();
+        let mut last = None;
+        for w in stream.chunks(80) {
+            let d = "123A456B789C*0#D".chars().find(|&d| {
+                let (r, c) = dahdi::tonezone::dtmf_frequencies(d).unwrap();
+                amplitude_at(w, r) > 1000.0 && amplitude_at(w, c) > 1000.0
+            });
+            if d != last {
+                if let Some(d) = d {
+                    digits.push(d);
+                }
+                last = d;
+            }
+        }
+        assert_eq!(digits, "159", "digits heard");
+        gen.leave_conference().unwrap();
+        ear.leave_conference().unwrap();
+    });
+    ctl.free_tone_zone(zone).unwrap();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+/// Two looped loc spans built with this crate: the kernel's names
+/// (dahdi_dynamic.c), SPANSTAT, sysfs, /proc/dahdi and dahdi_scan agree;
+/// the looped pair has no alarms.
+fn loc_spans_agree_with_sysfs_proc_and_dahdi_scan() {
+    let pair = LoopPair::create(1, 24, |pos| match pos {
+        1..=12 => Some((Signalling::Clear, Signalling::Clear)),
+        13..=23 => Some((Signalling::FxsKs, Signalling::FxoKs)),
+        _ => None, // 24 left unconfigured
+    });
+    let ctl = &pair.ctl;
+    let sysfs = Sysfs::new();
+    let scan_before_alarm = wait_alarms_clear(ctl, pair.numbers[0]);
+    assert!(scan_before_alarm.is_empty(), "alarms {scan_before_alarm:?}");
+    wait_alarms_clear(ctl, pair.numbers[1]);
+    let scan = dahdi_scan();
+    for side in 0..2 {
+        let n = pair.numbers[side];
+        let addr = format!("1:{side}");
+        let info = ctl.span_info(n).unwrap();
+        assert_eq!(info.name, format!("DYN/loc/{addr}"));
+        assert_eq!(info.description, format!("Dynamic 'loc' span at '{addr}'"));
+        assert_eq!(info.total_channels, 24);
+        assert_eq!(info.configured_channels, 23);
+        assert_eq!(info.span_type, "DYNAM");
+        assert!(info.alarms.is_empty());
+        assert!(info.line_compat.contains(LineConfig::D4 | LineConfig::HDB3));
+        // sysfs
+        let s = sysfs.span(n as u32).unwrap();
+        assert_eq!(s.name, info.name);
+        assert_eq!(s.description, info.description);
+        assert_eq!(s.span_type, "DYNAMIC");
+        assert_eq!(s.channels, 24);
+        assert_eq!(s.basechan, Some(pair.base[side]));
+        assert_eq!(s.alarms, info.alarms);
+        assert_eq!(s.line_compat, info.line_compat);
+        let dev = sysfs.device_by_hardware_id(&info.name).unwrap().expect("device");
+        assert!(dev.name.starts_with("dynamic:loc:"), "{}", dev.name);
+        assert_eq!(dev.assigned_spans, vec![n as u32]);
+        assert_eq!(dev.span_types, vec![(1, "DYNAMIC".to_owned())]);
+        assert_eq!(s.device.as_deref(), Some(dev.name.as_str()));
+        let chans = sysfs.span_channels(n as u32).unwrap();
+        assert_eq!(chans.len(), 24);
+        for c in &chans {
+            let p = ctl.channel_params(c.channel).unwrap();
+            assert_eq!(p.name, c.name);
+            assert_eq!(p.name, format!("DYN/loc/{addr}/{}", p.chanpos));
+            assert_eq!(p.signalling, c.signalling);
+            assert_eq!(p.span, n);
+            assert!(std::path::Path::new(&c.dev_node).exists(), "{:?}", c.dev_node);
+        }
+        assert_eq!(chans[0].signalling, Signalling::Clear);
+        let want = if side == 0 { Signalling::FxsKs } else { Signalling::FxoKs };
+        assert_eq!(chans[12].signalling, want);
+        assert_eq!(chans[23].signalling, Signalling::None);
+        // /proc/dahdi/N: "Span N: <name> "<desc>"" and one line a channel.
+        let proc = std::fs::read_to_string(format!("/proc/dahdi/{n}")).unwrap();
+        assert!(
+            proc.starts_with(&format!("Span {n}: {} \"{}\"", info.name, info.description)),
+            "{proc}"
+        );
+        assert!(proc.contains(&format!("{:4} {} Clear", pair.base[side], chans[0].name)));
+        // dahdi_scan
+        let d = &scan[&n];
+        assert_eq!(d["active"], "yes");
+        assert_eq!(d["alarms"], "OK");
+        assert_eq!(d["name"], info.name);
+        assert_eq!(d["description"], info.description);
+        assert_eq!(d["basechan"], pair.base[side].to_string());
+        assert_eq!(d["totchans"], "24");
+        assert_eq!(d["type"], format!("digital-{}", info.span_type));
+        assert_eq!(d["syncsrc"], info.sync_source.to_string());
+        assert_eq!(d["lbo"], info.lbo_name);
+    }
+    // Span list through ctl: both, and nothing else.
+    let all = ctl.spans().unwrap();
+    assert_eq!(all.iter().map(|s| s.span).collect::<Vec<_>>(), pair.numbers.to_vec());
+    assert!(all.iter().all(|s| s.total_spans == 2));
+}
+
+/// Audio crosses the loop: a clear channel carries bytes untouched in
+/// data mode, and (after DAHDI_AUDIOMODE) linear audio at its level; a
+/// channel opened by number and its peer opened by its /dev/dahdi/chan
+/// node.
+fn audio_crosses_the_loop() {
+    let pair = LoopPair::create(2, 4, |_| Some((Signalling::Clear, Signalling::Clear)));
+    let mut a = Channel::open(pair.chan(0, 1)).unwrap();
+    let mut b = Channel::open_by_position(pair.numbers[1] as u32, 1).unwrap();
+    assert_eq!(b.channel_number(), pair.chan(1, 1));
+    for c in [&a, &b] {
+        c.set_blocksize(BLOCK).unwrap();
+    }
+    // Data mode: a byte pattern arrives unchanged.
+    let pattern: Vec<u8> = (0..BLOCK * 20).map(|i| ((i * 7) % 251) as u8).collect();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; BLOCK];
+    for blk in pattern.chunks(BLOCK) {
+        assert_eq!(a.write_block(blk).unwrap(), WriteOutcome::Written(BLOCK));
+        if let ReadOutcome::Audio(n) = b.read_block(&mut buf).unwrap() {
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    for _ in 0..6 {
+        if let ReadOutcome::Audio(n) = b.read_block(&mut buf).unwrap() {
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    let needle = &pattern[BLOCK * 5..BLOCK * 15];
+    assert!(
+        got.windows(needle.len()).any(|w| w == needle),
+        "10 blocks of the pattern did not arrive intact"
+    );
+    // Linear mode is for audio only: refused on a clear channel in data
+    // mode (DAHDI_SETLINEAR: EINVAL without DAHDI_FLAG_AUDIO).
+    assert!(a.set_linear(true).is_err());
+    for c in [&mut a, &mut b] {
+        c.set_audio_mode(true).unwrap();
+        c.set_linear(true).unwrap();
+    }
+    let h = exchange(&mut [(&mut b, None), (&mut a, Some((1000.0, 8000.0)))], 1, 40, 10);
+    let expect = 8000.0 / 2f64.sqrt();
+    assert!((rms(&h[0]) - expect).abs() / expect < 0.03, "RMS {}", rms(&h[0]));
+    // Busy: the channel is open.
+    let e = Channel::open(pair.chan(0, 1)).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::ChannelBusy(pair.chan(0, 1)), "{e}");
+    let e = Channel::open_by_position(pair.numbers[1] as u32, 1).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::ChannelBusy(_)), "{e}");
+    // sysfs in_use agrees.
+    let s = Sysfs::new();
+    let c = s.span_channels(pair.numbers[0] as u32).unwrap();
+    assert!(c[0].in_use && !c[1].in_use);
+    // A span with open channels cannot be destroyed (dahdi_dynamic: EBUSY).
+    let e = pair.ctl.destroy_dynamic_span(&pair.spans[0]).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InUse);
+    // Channel-only operations the loc driver lacks.
+    let e = a.set_tone_detect(dahdi::ToneDetect::ON).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotSupported, "{e}");
+    // Hook operations need analog signalling (EINVAL on clear).
+    assert!(matches!(a.hook(Hook::OffHook).unwrap_err().kind(), ErrorKind::InvalidArgument(_)));
+}
+
+/// Monitor modes and DIGITALMON on span channels: MONITOR hears what the
+/// channel receives, MONITORTX what it sends, MONITORBOTH both
+/// (putaudio: conf_chan->putlin / getlin); a channel in DIGITALMON of
+/// another sends what that one receives.
+fn monitor_and_digitalmon_on_span_channels() {
+    let pair = LoopPair::create(3, 4, |_| Some((Signalling::Clear, Signalling::Clear)));
+    let mut a1 = Channel::open(pair.chan(0, 1)).unwrap();
+    let mut b1 = Channel::open(pair.chan(1, 1)).unwrap();
+    for c in [&mut a1, &mut b1] {
+        c.set_audio_mode(true).unwrap();
+        linear(c);
+    }
+    let mut m = Pseudo::open().unwrap();
+    linear(&mut m);
+    let a1n = a1.channel_number();
+    // a1 sends 500 Hz; it receives 1000 Hz from b1.
+    for (mode, f500, f1000) in [
+        (ConfMode::MONITOR, false, true),
+        (ConfMode::MONITORTX, true, false),
+        (ConfMode::MONITORBOTH, true, true),
+    ] {
+        m.monitor(a1n, mode).unwrap();
+        let h = exchange(
+            &mut [(&mut m, None), (&mut a1, Some((500.0, 6000.0))), (&mut b1, Some((1000.0, 6000.0)))],
+            1,
+            40,
+            10,
+        );
+        let (x, y) = (amplitude_at(&h[0], 500.0), amplitude_at(&h[0], 1000.0));
+        assert_eq!((x > 5000.0, y > 5000.0), (f500, f1000), "{mode:?}: 500 Hz {x:.0}, 1000 Hz {y:.0}");
+    }
+    m.leave_conference().unwrap();
+    // DIGITALMON: a2 sends what a1 receives; b2 (a2's peer) hears b1.
+    let a2 = Channel::open(pair.chan(0, 2)).unwrap();
+    a2.set_audio_mode(true).unwrap();
+    a2.monitor(a1n, ConfMode::DIGITALMON).unwrap();
+    let mut b2 = Channel::open(pair.chan(1, 2)).unwrap();
+    b2.set_audio_mode(true).unwrap();
+    linear(&mut b2);
+    let h = exchange(
+        &mut [(&mut b2, None), (&mut b1, Some((1000.0, 6000.0))), (&mut a1, None)],
+        1,
+        40,
+        10,
+    );
+    assert!(amplitude_at(&h[0], 1000.0) > 5000.0, "DIGITALMON: {}", amplitude_at(&h[0], 1000.0));
+    a2.leave_conference().unwrap();
+}
+
+/// chan_dahdi's three-way mode: a span channel in REALANDPSEUDO and a
+/// pseudo in the same conference hear each other across the loop.
+fn real_and_pseudo_conference() {
+    let pair = LoopPair::create(4, 2, |_| Some((Signalling::Clear, Signalling::Clear)));
+    let a1 = Channel::open(pair.chan(0, 1)).unwrap();
+    let mut b1 = Channel::open(pair.chan(1, 1)).unwrap();
+    a1.set_audio_mode(true).unwrap();
+    b1.set_audio_mode(true).unwrap();
+    linear(&mut b1);
+    let mut p = Pseudo::open().unwrap();
+    linear(&mut p);
+    let conf = p.create_conference(ConfMode::conference()).unwrap();
+    a1.join_conference(conf, ConfMode::real_and_pseudo()).unwrap();
+    assert_eq!(a1.conference().unwrap().mode.mode(), ConfKind::RealAndPseudo);
+    let h = exchange(
+        &mut [(&mut b1, Some((1000.0, 6000.0))), (&mut p, Some((500.0, 6000.0)))],
+        2,
+        40,
+        12,
+    );
+    assert!(amplitude_at(&h[0], 500.0) > 5000.0, "far end hears the pseudo");
+    assert!(amplitude_at(&h[1], 1000.0) > 5000.0, "pseudo hears the far end");
+    a1.leave_conference().unwrap();
+    p.leave_conference().unwrap();
+}
+
+/// Hook signalling crosses the loop (RBS bits, dahdi_rbsbits and
+/// __dahdi_hooksig_pvt): FXS-signalled side off hook -> the FXO side gets
+/// RINGOFFHOOK and sees rxisoffhook; pulse dialling "P5" -> PULSE_START and
+/// PULSEDIGIT '5'; on hook -> ONHOOK; ringing with a cadence -> RINGERON /
+/// RINGEROFF on the ringing side, RINGOFFHOOK (ring detected) on the other.
+fn hook_signalling_crosses_the_loop() {
+    let ctl = Ctl::open().unwrap();
+    let zone = 43;
+    ctl.load_tone_zone(&test_zone(zone)).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let pair = LoopPair::create(5, 2, |_| Some((Signalling::FxsKs, Signalling::FxoKs)));
+        let fxs = Channel::open(pair.chan(0, 1)).unwrap();
+        let fxo = Channel::open(pair.chan(1, 1)).unwrap();
+        assert_eq!(fxs.params().unwrap().signalling, Signalling::FxsKs);
+        // Let the initial hook states settle, then start clean.
+        std::thread::sleep(Duration::from_millis(1600));
+        fxs.flush(Flush::EVENT).unwrap();
+        fxo.flush(Flush::EVENT).unwrap();
+        assert!(!fxo.params().unwrap().rx_is_offhook);
+
+        fxs.hook(Hook::OffHook).unwrap();
+        let ev = events_until(&fxo, Duration::from_secs(2), |e| *e == Event::RingOffHook);
+        assert!(ev.contains(&Event::RingOffHook), "fxo events {ev:?}");
+        assert!(wait_until(Duration::from_secs(1), || fxo.params().unwrap().rx_is_offhook));
+
+        fxs.dial(DialOp::Append, "P5").unwrap();
+        let ev = events_until(&fxo, Duration::from_secs(4), |e| matches!(e, Event::PulseDigit(_)));
+        assert!(ev.contains(&Event::PulseStart), "fxo events {ev:?}");
+        assert!(ev.contains(&Event::PulseDigit('5')), "fxo events {ev:?}");
+        let ev = events_until(&fxs, Duration::from_secs(2), |e| *e == Event::DialComplete);
+        assert!(ev.contains(&Event::DialComplete), "fxs events {ev:?}");
+
+        fxs.hook(Hook::OnHook).unwrap();
+        let ev = events_until(&fxo, Duration::from_secs(3), |e| *e == Event::OnHook);
+        assert!(ev.contains(&Event::OnHook), "fxo events {ev:?}");
+
+        fxo.set_ring_cadence(&RingCadence(vec![200, 200])).unwrap();
+        fxo.hook(Hook::Ring).unwrap();
+        let ev = events_until(&fxo, Duration::from_secs(2), |e| *e == Event::RingerOn);
+        assert!(ev.contains(&Event::RingerOff) && ev.contains(&Event::RingerOn), "{ev:?}");
+        fxo.hook(Hook::RingOff).unwrap();
+        let ev = events_until(&fxs, Duration::from_secs(3), |e| *e == Event::RingOffHook);
+        assert!(ev.contains(&Event::RingOffHook), "fxs events {ev:?}");
+        fxo.reset_ring_cadence().unwrap();
+    });
+    ctl.free_tone_zone(zone).unwrap();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+/// CAS bits cross the loop: SETTXBITS on one side, BITSCHANGED and
+/// GETRXBITS on the other; idle bits as configured.
+fn cas_bits_cross_the_loop() {
+    let idle = sys::DAHDI_ABIT | sys::DAHDI_DBIT;
+    let pair = LoopPair::create(6, 1, |_| None);
+    for side in 0..2 {
+        let mut cfg = ChanConfig::new(pair.chan(side, 1), Signalling::Cas);
+        cfg.idle_bits = idle;
+        pair.ctl.configure_channel(&cfg).unwrap();
+    }
+    let a = Channel::open(pair.chan(0, 1)).unwrap();
+    let b = Channel::open(pair.chan(1, 1)).unwrap();
+    assert_eq!(pair.ctl.channel_params(pair.chan(0, 1)).unwrap().idle_bits, idle);
+    assert!(wait_until(Duration::from_secs(1), || b.rx_bits().unwrap() as i32 == idle));
+    b.flush(Flush::EVENT).unwrap();
+    let bits = (sys::DAHDI_BBIT | sys::DAHDI_CBIT) as u8;
+    a.set_tx_bits(bits).unwrap();
+    let ev = events_until(&b, Duration::from_secs(1), |e| *e == Event::BitsChanged);
+    assert!(ev.contains(&Event::BitsChanged), "{ev:?}");
+    assert_eq!(b.rx_bits().unwrap(), bits);
+    assert_eq!(a.params().unwrap().tx_bits, Some(bits as i32));
+    // Hook operations are not for CAS channels (EINVAL).
+    assert!(a.hook(Hook::OffHook).is_err());
+}
+
+/// Alarms follow the peer: destroy one span of a pair and the other goes
+/// RED within about a second (check_for_red_alarm), its open channel gets
+/// an ALARM event, and sysfs, dahdi_scan and the channel parameters agree;
+/// recreate it and the alarm clears with NOALARM.
+fn alarms_follow_the_peer() {
+    let pair = LoopPair::create(7, 2, |_| Some((Signalling::Clear, Signalling::Clear)));
+    let ctl = &pair.ctl;
+    assert!(wait_alarms_clear(ctl, pair.numbers[0]).is_empty());
+    let a = Channel::open(pair.chan(0, 1)).unwrap();
+    a.flush(Flush::EVENT).unwrap();
+    ctl.destroy_dynamic_span(&pair.spans[1]).unwrap();
+    let red = wait_until(Duration::from_secs(4), || {
+        ctl.span_info(pair.numbers[0]).unwrap().alarms.contains(Alarms::RED)
+    });
+    assert!(red, "no red alarm");
+    let ev = events_until(&a, Duration::from_secs(1), |e| *e == Event::Alarm);
+    assert!(ev.contains(&Event::Alarm), "{ev:?}");
+    assert!(a.params().unwrap().alarms.contains(Alarms::RED));
+    let s = Sysfs::new();
+    assert!(s.span(pair.numbers[0] as u32).unwrap().alarms.contains(Alarms::RED));
+    assert!(s.span_channels(pair.numbers[0] as u32).unwrap()[0]
+        .alarms
+        .contains(Alarms::RED));
+    let scan = dahdi_scan();
+    assert_eq!(scan[&pair.numbers[0]]["alarms"], "RED");
+    // The peer comes back.
+    let n = ctl.create_dynamic_span(&pair.spans[1]).unwrap();
+    assert!(wait_alarms_clear(ctl, pair.numbers[0]).is_empty());
+    let ev = events_until(&a, Duration::from_secs(1), |e| *e == Event::NoAlarm);
+    assert!(ev.contains(&Event::NoAlarm), "{ev:?}");
+    assert!(n > 0);
+}
+
+/// Unconfigured channels, non-blocking reads, buffer events.
+fn unconfigured_nonblocking_and_buffer_events() {
+    let pair = LoopPair::create(8, 2, |pos| (pos == 1).then_some((Signalling::Clear, Signalling::Clear)));
+    // Position 2 has no signalling: ENXIO on open (dahdi_specchan_open).
+    let e = Channel::open(pair.chan(0, 2)).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::ChannelNotConfigured(pair.chan(0, 2)), "{e}");
+    assert!(e.to_string().contains("configure it"), "{e}");
+    let e = Channel::open_by_position(pair.numbers[0] as u32, 2).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::ChannelNotConfigured(_)), "{e}");
+    // Non-blocking: nothing to read yet right after a flush.
+    let mut a = Channel::open_nonblocking(pair.chan(0, 1)).unwrap();
+    assert!(a.is_nonblocking());
+    a.set_blocksize(BLOCK).unwrap();
+    a.flush(Flush::ALL).unwrap();
+    let mut buf = vec![0u8; BLOCK];
+    let e = a.read_block(&mut buf).unwrap_err();
+    assert!(e.is_would_block(), "{e}");
+    // poll says when a block is there (20 ms later).
+    let r = a.poll_readiness(Readiness::READ, Some(Duration::from_millis(200))).unwrap();
+    assert!(r.contains(Readiness::READ));
+    assert!(matches!(a.read_block(&mut buf).unwrap(), ReadOutcome::Audio(BLOCK)));
+    let m = a.iomux(IoMux::READ | IoMux::WRITE | IoMux::NOWAIT).unwrap();
+    assert!(m.contains(IoMux::WRITE));
+    // Buffer events: stop reading, the receive buffers overrun.
+    a.set_nonblocking(false).unwrap();
+    a.set_buffer_events(true).unwrap();
+    let ev = events_until(&a, Duration::from_secs(2), |e| *e == Event::ReadOverrun);
+    assert!(ev.contains(&Event::ReadOverrun), "{ev:?}");
+    a.set_buffer_events(false).unwrap();
+}
+
+/// SPANCONFIG, STARTUP and SHUTDOWN read back through SPANSTAT and sysfs.
+fn spanconfig_startup_shutdown() {
+    let pair = LoopPair::create(9, 4, |_| Some((Signalling::Clear, Signalling::Clear)));
+    let ctl = &pair.ctl;
+    let n = pair.numbers[0];
+    let lc = LineConfig::ESF | LineConfig::B8ZS;
+    ctl.configure_span(&SpanConfig {
+        span: n,
+        sync: 0,
+        lbo: 0,
+        line_config: lc,
+    })
+    .unwrap();
+    // The loc driver has no spanconfig operation, so lineconfig is only
+    // stored when the driver has one (dahdi_ioctl_spanconfig).
+    let info = ctl.span_info(n).unwrap();
+    println!("lineconfig after SPANCONFIG: {:?}", info.line_config);
+    // Framing outside linecompat is refused (EINVAL).
+    let e = ctl
+        .configure_span(&SpanConfig {
+            span: n,
+            sync: 0,
+            lbo: 0,
+            line_config: LineConfig::NTTE,
+        })
+        .unwrap_err();
+    assert_eq!(e.errno(), Some(nix::errno::Errno::EINVAL));
+    assert_eq!(
+        ctl.configure_span(&SpanConfig { span: 120, sync: 0, lbo: 0, line_config: lc })
+            .unwrap_err()
+            .kind(),
+        &ErrorKind::NoSuchSpan(120)
+    );
+    ctl.startup(n).unwrap();
+    assert_eq!(ctl.span_info(n).unwrap().configured_channels, 4);
+    ctl.shutdown(n).unwrap();
+    // SHUTDOWN unconfigures every channel (dahdi_shutdown_span: sig = 0).
+    assert_eq!(ctl.span_info(n).unwrap().configured_channels, 0);
+    let s = Sysfs::new();
+    assert!(s
+        .span_channels(n as u32)
+        .unwrap()
+        .iter()
+        .all(|c| c.signalling == Signalling::None));
+    assert_eq!(ctl.startup(120).unwrap_err().kind(), &ErrorKind::NoSuchSpan(120));
+}
+
+/// Echo canceller: attach mg2 through ctl, enable on an open channel; the
+/// sysfs ec_factory and ec_state attributes follow.
+fn echo_canceller() {
+    let pair = LoopPair::create(10, 2, |_| Some((Signalling::FxsKs, Signalling::FxoKs)));
+    let ch = pair.chan(0, 1);
+    pair.ctl.attach_echocan(ch, "mg2").unwrap();
+    assert!(pair.ctl.attach_echocan(ch, "nosuchec").is_err());
+    let c = Channel::open(ch).unwrap();
+    let s = Sysfs::new();
+    let entry = |s: &Sysfs| s.span_channels(pair.numbers[0] as u32).unwrap()[0].clone();
+    assert_eq!(entry(&s).ec_factory, "MG2");
+    assert_eq!(entry(&s).ec_state, "INACTIVE");
+    c.set_echo_cancel(128).unwrap();
+    assert_eq!(entry(&s).ec_state, "ACTIVE");
+    c.set_echo_cancel(0).unwrap();
+    assert_eq!(entry(&s).ec_state, "INACTIVE");
+    c.set_echo_cancel_params(&EchoCanParams {
+        tap_length: 256,
+        params: vec![],
+    })
+    .unwrap();
+    assert_eq!(entry(&s).ec_state, "ACTIVE");
+    c.echo_train(100).unwrap();
+    let too_many = EchoCanParams {
+        tap_length: 128,
+        params: (0..9).map(|i| (format!("p{i}"), i)).collect(),
+    };
+    assert!(matches!(
+        c.set_echo_cancel_params(&too_many).unwrap_err().kind(),
+        ErrorKind::InvalidArgument(_)
+    ));
+    c.set_echo_cancel(0).unwrap();
+    drop(c);
+    pair.ctl.attach_echocan(ch, "").unwrap();
+    assert_eq!(entry(&s).ec_factory, "");
+}
+
+/// Span assignment through sysfs: unassign a span, then assign it with an
+/// explicit span number and base channel; SPANSTAT, sysfs and the
+/// /dev/dahdi/chan nodes follow.
+fn span_assignment_through_sysfs() {
+    let ctl = Ctl::open().unwrap();
+    let span = DynamicSpan::local(11, 0, 3).unwrap();
+    let n = ctl.create_dynamic_span(&span).unwrap();
+    let s = Sysfs::new();
+    let result = std::panic::catch_unwind(|| {
+        let dev = s.device_by_hardware_id(&span.span_name()).unwrap().unwrap();
+        assert_eq!(dev.assigned_spans, vec![n as u32]);
+        s.unassign_span(&dev.name, 1).unwrap();
+        assert!(s.device(&dev.name).unwrap().assigned_spans.is_empty());
+        assert_eq!(ctl.span_info(n).unwrap_err().kind(), &ErrorKind::NoSuchSpan(n));
+        s.assign_span(&dev.name, 1, 100, 900).unwrap();
+        assert_eq!(s.device(&dev.name).unwrap().assigned_spans, vec![100]);
+        let info = ctl.span_info(100).unwrap();
+        assert_eq!(info.name, span.span_name());
+        assert_eq!(s.span(100).unwrap().basechan, Some(900));
+        assert!(std::path::Path::new("/dev/dahdi/chan/100/001").exists());
+        ctl.configure_channel(&ChanConfig::new(902, Signalling::Clear)).unwrap();
+        let c = Channel::open_by_position(100, 3).unwrap();
+        assert_eq!(c.channel_number(), 902);
+        drop(c);
+        s.unassign_span(&dev.name, 1).unwrap();
+        s.auto_assign(&dev.name).unwrap();
+        assert_eq!(s.device(&dev.name).unwrap().assigned_spans.len(), 1);
+    });
+    ctl.destroy_dynamic_span(&span).unwrap();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+const SYSTEM_CONF: &str = "\
+# spans and channels for the dahdi_cfg cross-check
+dynamic=loc,c:0,8,0
+dynamic=loc,c:1,8,0
+fxsks=1-4
+bchan=5-6
+cas=7-8:1101
+fxoks=9-12
+bchan=13-14
+alaw=13-14
+cas=15-16:0101
+loadzone=us
+defaultzone=us
+";
+
+/// Spans configured by dahdi_cfg from a system.conf are read back by this
+/// crate as the file says (and the tone zone it loads becomes the
+/// default); then removed again.
+fn dahdi_cfg_configuration_reads_back() {
+    let ctl = Ctl::open().unwrap();
+    assert!(ctl.spans().unwrap().is_empty(), "start with no spans");
+    std::fs::write("/tmp/system.conf", SYSTEM_CONF).unwrap();
+    let out = Command::new("/usr/sbin/dahdi_cfg")
+        .args(["-vv", "-c", "/tmp/system.conf"])
+        .output()
+        .expect("run dahdi_cfg");
+    println!(
+        "dahdi_cfg: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = std::panic::catch_unwind(|| {
+        assert!(out.status.success());
+        let spans = ctl.spans().unwrap();
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["DYN/loc/c:0", "DYN/loc/c:1"]);
+        let bits = |s: &str| {
+            s.chars().zip([sys::DAHDI_ABIT, sys::DAHDI_BBIT, sys::DAHDI_CBIT, sys::DAHDI_DBIT])
+                .filter(|(c, _)| *c == '1')
+                .map(|(_, b)| b)
+                .sum::<i32>()
+        };
+        let want = |ch: i32| -> (Signalling, Law, i32) {
+            match ch {
+                1..=4 => (Signalling::FxsKs, Law::Mulaw, 0),
+                5..=6 => (Signalling::Clear, Law::Mulaw, 0),
+                7..=8 => (Signalling::Cas, Law::Mulaw, bits("1101")),
+                9..=12 => (Signalling::FxoKs, Law::Mulaw, 0),
+                13..=14 => (Signalling::Clear, Law::Alaw, 0),
+                _ => (Signalling::Cas, Law::Mulaw, bits("0101")),
+            }
+        };
+        for ch in 1..=16 {
+            let (p, master) = ctl.channel_params_and_master(ch).unwrap();
+            let (sig, law, idle) = want(ch);
+            assert_eq!(p.signalling, sig, "channel {ch}");
+            assert_eq!(p.idle_bits, idle, "channel {ch}");
+            assert_eq!(master, ch, "channel {ch} is its own master");
+            if sig != Signalling::Clear && law == Law::Alaw {
+                assert_eq!(p.law, law, "channel {ch}");
+            }
+            assert_eq!(p.span, if ch <= 8 { spans[0].span } else { spans[1].span });
+        }
+        // A-law as deflaw: a freshly opened channel uses it.
+        let c = Channel::open(13).unwrap();
+        assert_eq!(c.params().unwrap().law, Law::Alaw);
+        // dahdi_cfg loaded the "us" zone (zone 0) and made it the default.
+        let p = Pseudo::open().unwrap();
+        assert_eq!(p.tone_zone().unwrap(), 0);
+        assert!(p.send_tone(Tone::DialTone).is_ok());
+        drop((c, p));
+        // dahdi_scan and this crate agree on the configured count.
+        let scan = dahdi_scan();
+        for s in &spans {
+            assert_eq!(s.configured_channels, 8);
+            assert_eq!(scan[&s.span]["alarms"], "OK");
+        }
+    });
+    for id in [1, 0] {
+        ctl.destroy_dynamic_span(&DynamicSpan::local(12, id, 8).unwrap()).unwrap();
+    }
+    ctl.free_tone_zone(0).unwrap();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+/// The kernel is left as found: no spans, no devices.
+fn nothing_left_behind() {
+    let ctl = Ctl::open().unwrap();
+    assert!(ctl.spans().unwrap().is_empty());
+    assert!(Sysfs::new().devices().unwrap().is_empty());
+    let p = Pseudo::open().unwrap();
+    assert_eq!(p.tone_zone().unwrap(), 0);
+    assert_eq!(p.send_tone(Tone::Busy).unwrap_err().kind(), &ErrorKind::NoToneZone);
+}
+
+fn main() {
+    dahdi_tests::guest::guest_main(dahdi_tests::guest_tests![
+        version_and_echo_cancellers,
+        missing_devices_read_as_instructions,
+        pseudo_numbers_and_params,
+        blocksize_and_buffer_policies,
+        when_full_policy_holds_audio_back,
+        law_and_linear_block_sizes,
+        conference_modes,
+        monitor_modes_on_pseudo_channels,
+        timers,
+        gains,
+        tones_dialling_and_events,
+        loc_spans_agree_with_sysfs_proc_and_dahdi_scan,
+        audio_crosses_the_loop,
+        monitor_and_digitalmon_on_span_channels,
+        real_and_pseudo_conference,
+        hook_signalling_crosses_the_loop,
+        cas_bits_cross_the_loop,
+        alarms_follow_the_peer,
+        unconfigured_nonblocking_and_buffer_events,
+        spanconfig_startup_shutdown,
+        echo_canceller,
+        span_assignment_through_sysfs,
+        dahdi_cfg_configuration_reads_back,
+        nothing_left_behind,
+    ]);
+}
