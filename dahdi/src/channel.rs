@@ -21,11 +21,38 @@ use crate::error::{classify, Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::fd::{ioctl, open_node, poll_fd, put_c_string, NodeKind, Readiness};
 use crate::params::{
-    check_blocksize, validate_dial_string, BufferInfo, ChannelParams, DialOp, EchoCanParams,
-    Flush, Gains, IoMux, RingCadence, Tone, ToneDetect,
+    check_blocksize, validate_dial_string, BufferInfo, ChannelParams, DialOp, EchoCanParams, Flush,
+    Gains, IoMux, RingCadence, Tone, ToneDetect,
 };
 use crate::signalling::{Hook, Law};
 use crate::span::SpanInfo;
+
+/// `ELAST` as nix reports it: nix has no name for errno 500 and maps it
+/// to `UnknownErrno`, so the raw value is checked before that mapping.
+const ELAST: Errno = Errno::UnknownErrno;
+
+/// The result of a raw read/write: the count, or the errno, with errno
+/// 500 (`ELAST`, "an event is pending") kept distinct from other unknown
+/// errnos.
+fn errno_of(r: isize) -> std::result::Result<usize, Errno> {
+    if r >= 0 {
+        return Ok(r as usize);
+    }
+    let raw = Errno::last_raw();
+    if raw == sys::ELAST {
+        Err(ELAST)
+    } else {
+        match Errno::from_raw(raw) {
+            // Some other errno nix does not know: report it as I/O error
+            // rather than mistake it for ELAST.
+            Errno::UnknownErrno => Err(Errno::EIO),
+            e => Err(e),
+        }
+    }
+}
+
+/// Pseudo channels are numbered from here (`FIRST_PSEUDO_CHANNEL`).
+pub const FIRST_PSEUDO_CHANNEL: i32 = 0x8000;
 
 /// What a block read produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,11 +102,7 @@ impl ChannelFd {
         &self.path
     }
 
-    fn call(
-        &self,
-        op: &'static str,
-        f: impl FnMut() -> nix::Result<c_int>,
-    ) -> Result<c_int> {
+    fn call(&self, op: &'static str, f: impl FnMut() -> nix::Result<c_int>) -> Result<c_int> {
         ioctl(&self.path, op, None, f)
     }
 
@@ -159,7 +182,11 @@ impl ChannelFd {
     /// (`DAHDI_SET_BLOCKSIZE`).
     pub fn set_blocksize(&self, samples: usize) -> Result<()> {
         check_blocksize(samples, "DAHDI_SET_BLOCKSIZE", &self.path)?;
-        self.set_int("DAHDI_SET_BLOCKSIZE", sys::dahdi_set_blocksize, samples as i32)
+        self.set_int(
+            "DAHDI_SET_BLOCKSIZE",
+            sys::dahdi_set_blocksize,
+            samples as i32,
+        )
     }
 
     /// Bytes in one block as read or written now: the block size, doubled
@@ -183,7 +210,11 @@ impl ChannelFd {
     /// what they held (`DAHDI_SET_BUFINFO`).
     pub fn set_buffer_info(&self, info: &BufferInfo) -> Result<()> {
         info.validate().map_err(|why| {
-            Error::new(ErrorKind::InvalidBufferInfo(why), "DAHDI_SET_BUFINFO", &self.path)
+            Error::new(
+                ErrorKind::InvalidBufferInfo(why),
+                "DAHDI_SET_BUFINFO",
+                &self.path,
+            )
         })?;
         let b = info.to_raw();
         // SAFETY: valid fd and struct pointer.
@@ -215,18 +246,21 @@ impl ChannelFd {
     /// [`block_len`]: Self::block_len
     pub fn read_block(&mut self, buf: &mut [u8]) -> Result<ReadOutcome> {
         loop {
-            match nix::unistd::read(self.raw(), buf) {
+            // SAFETY: a valid fd and a writable buffer of buf.len() bytes.
+            let r = unsafe { libc::read(self.raw(), buf.as_mut_ptr().cast(), buf.len()) };
+            match errno_of(r) {
                 Ok(n) => return Ok(ReadOutcome::Audio(n)),
                 Err(Errno::EINTR) => continue,
-                Err(e) if e as i32 == sys::ELAST => {
+                Err(e) if e == ELAST => {
                     if let Some(ev) = self.event()? {
                         return Ok(ReadOutcome::Event(ev));
                     }
                     // The event went away (flushed by someone): read again.
                 }
                 Err(e) => {
-                    return Err(Error::new(classify("read", e, None), "read", &self.path)
-                        .with_errno(e))
+                    return Err(
+                        Error::new(classify("read", e, None), "read", &self.path).with_errno(e)
+                    )
                 }
             }
         }
@@ -238,17 +272,20 @@ impl ChannelFd {
     /// kernel's rule).
     pub fn write_block(&mut self, buf: &[u8]) -> Result<WriteOutcome> {
         loop {
-            match nix::unistd::write(&self.fd, buf) {
+            // SAFETY: a valid fd and a readable buffer of buf.len() bytes.
+            let r = unsafe { libc::write(self.raw(), buf.as_ptr().cast(), buf.len()) };
+            match errno_of(r) {
                 Ok(n) => return Ok(WriteOutcome::Written(n)),
                 Err(Errno::EINTR) => continue,
-                Err(e) if e as i32 == sys::ELAST => {
+                Err(e) if e == ELAST => {
                     if let Some(ev) = self.event()? {
                         return Ok(WriteOutcome::Event(ev));
                     }
                 }
                 Err(e) => {
-                    return Err(Error::new(classify("write", e, None), "write", &self.path)
-                        .with_errno(e))
+                    return Err(
+                        Error::new(classify("write", e, None), "write", &self.path).with_errno(e)
+                    )
                 }
             }
         }
@@ -283,7 +320,9 @@ impl ChannelFd {
     /// Takes the oldest queued event (`DAHDI_GETEVENT`), `None` if the
     /// queue is empty.
     pub fn event(&self) -> Result<Option<Event>> {
-        Ok(Event::from_raw(self.get_int("DAHDI_GETEVENT", sys::dahdi_getevent)?))
+        Ok(Event::from_raw(
+            self.get_int("DAHDI_GETEVENT", sys::dahdi_getevent)?,
+        ))
     }
 
     /// Waits up to `timeout` (forever with `None`) until the channel is
@@ -305,13 +344,29 @@ impl ChannelFd {
     pub fn iomux(&self, wait_for: IoMux) -> Result<IoMux> {
         let mut v = wait_for.bits();
         // SAFETY: valid fd and int pointer.
-        self.call("DAHDI_IOMUX", || unsafe { sys::dahdi_iomux(self.raw(), &mut v) })?;
+        self.call("DAHDI_IOMUX", || unsafe {
+            sys::dahdi_iomux(self.raw(), &mut v)
+        })?;
         Ok(IoMux::from_bits_retain(v))
     }
 
     // ---- conferencing ------------------------------------------------
 
     fn setconf(&self, chan: i32, confno: i32, mode: ConfMode) -> Result<sys::dahdi_confinfo> {
+        if mode.targets_a_channel() && confno >= FIRST_PSEUDO_CHANNEL {
+            // dahdi_ioctl_setconf() calls dahdi_disable_hw_preechocan() on
+            // the target, which dereferences its span: NULL for a pseudo
+            // channel. The driver oopses and the caller is killed.
+            return Err(Error::new(
+                ErrorKind::InvalidArgument(format!(
+                    "{mode:?} of channel {confno}: the target is a pseudo channel, which \
+                     this driver cannot monitor (it dereferences the missing span and \
+                     oopses); monitor a span channel"
+                )),
+                "DAHDI_SETCONF",
+                &self.path,
+            ));
+        }
         let mut ci = sys::dahdi_confinfo {
             chan,
             confno,
@@ -328,8 +383,7 @@ impl ChannelFd {
     /// Joins conference `confno` (1..=1024) in `mode`, or changes this
     /// channel's mode in it; returns the conference number.
     pub fn join_conference(&self, confno: i32, mode: ConfMode) -> Result<i32> {
-        if !(1..=sys::DAHDI_MAX_CONF).contains(&confno) || mode.mode() == crate::ConfKind::Normal
-        {
+        if !(1..=sys::DAHDI_MAX_CONF).contains(&confno) || mode.mode() == crate::ConfKind::Normal {
             return Err(Error::new(
                 ErrorKind::InvalidArgument(format!(
                     "conference {confno} in mode {mode:?}: the number must be 1..=1024 and \
@@ -357,6 +411,11 @@ impl ChannelFd {
     /// Monitors channel `channel` in a monitor mode (`MONITOR`,
     /// `MONITORTX`, `MONITORBOTH`, the `*_PREECHO` ones, or `DIGITALMON`):
     /// the kernel takes the "conference number" as a channel number.
+    ///
+    /// The target must be a span channel: DAHDI 2.11 dereferences the
+    /// target's span in `DAHDI_SETCONF`, and a pseudo channel has none (a
+    /// kernel oops that kills the caller), so pseudo targets are refused
+    /// here with [`ErrorKind::InvalidArgument`].
     pub fn monitor(&self, channel: i32, mode: ConfMode) -> Result<()> {
         if !mode.targets_a_channel() {
             return Err(Error::new(
@@ -475,7 +534,10 @@ impl ChannelFd {
         self.call("DAHDI_GETGAINS", || unsafe {
             sys::dahdi_getgains(self.raw(), &mut g)
         })?;
-        Ok(Gains { rx: g.rxgain, tx: g.txgain })
+        Ok(Gains {
+            rx: g.rxgain,
+            tx: g.txgain,
+        })
     }
 
     /// Sets the channel's gain tables (`DAHDI_SETGAINS`); audio channels
@@ -543,7 +605,13 @@ impl ChannelFd {
             validate_dial_string(digits).map_err(|why| {
                 Error::new(ErrorKind::InvalidArgument(why), "DAHDI_DIAL", &self.path)
             })?;
-            put_c_string(&mut d.dialstr, digits, "dial string", "DAHDI_DIAL", &self.path)?;
+            put_c_string(
+                &mut d.dialstr,
+                digits,
+                "dial string",
+                "DAHDI_DIAL",
+                &self.path,
+            )?;
         }
         // SAFETY: valid fd and struct pointer.
         self.call("DAHDI_DIAL", || unsafe { sys::dahdi_dial(self.raw(), &d) })?;
@@ -748,7 +816,11 @@ impl Channel {
     fn open_specify(number: i32, nonblocking: bool) -> Result<Channel> {
         let path = PathBuf::from(sys::DAHDI_CHANNEL_PATH);
         if number <= 0 {
-            return Err(Error::new(ErrorKind::NoSuchChannel(number), "DAHDI_SPECIFY", &path));
+            return Err(Error::new(
+                ErrorKind::NoSuchChannel(number),
+                "DAHDI_SPECIFY",
+                &path,
+            ));
         }
         let fd = open_node(&path, nonblocking, NodeKind::Fixed)?;
         let raw = fd.as_raw_fd();
@@ -843,7 +915,9 @@ impl Channel {
 
     /// The received CAS bits (`DAHDI_GETRXBITS`).
     pub fn rx_bits(&self) -> Result<u8> {
-        Ok(self.inner.get_int("DAHDI_GETRXBITS", sys::dahdi_getrxbits)? as u8)
+        Ok(self
+            .inner
+            .get_int("DAHDI_GETRXBITS", sys::dahdi_getrxbits)? as u8)
     }
 
     /// Switches a clear channel between audio (`true`) and data mode
@@ -897,7 +971,11 @@ impl Channel {
 
     /// Puts the echo canceller in fax mode (`DAHDI_ECHOCANCEL_FAX_MODE`).
     pub fn set_echocan_fax_mode(&self, fax: bool) -> Result<()> {
-        self.set_int("DAHDI_ECHOCANCEL_FAX_MODE", sys::dahdi_echocancel_fax_mode, fax as i32)
+        self.set_int(
+            "DAHDI_ECHOCANCEL_FAX_MODE",
+            sys::dahdi_echocancel_fax_mode,
+            fax as i32,
+        )
     }
 
     /// Loops received audio back to transmit (`DAHDI_LOOPBACK`).
@@ -918,7 +996,10 @@ impl Channel {
 
     /// Whether signalling is frozen (`DAHDI_GETSIGFREEZE`).
     pub fn sig_freeze(&self) -> Result<bool> {
-        Ok(self.inner.get_int("DAHDI_GETSIGFREEZE", sys::dahdi_getsigfreeze)? != 0)
+        Ok(self
+            .inner
+            .get_int("DAHDI_GETSIGFREEZE", sys::dahdi_getsigfreeze)?
+            != 0)
     }
 
     /// Hardware DTMF detection (`DAHDI_TONEDETECT`), implemented by some

@@ -99,7 +99,9 @@ impl ConfMode {
     /// The usual conference member: talks and listens (MeetMe's default,
     /// `CONF | TALKER | LISTENER`).
     pub const fn conference() -> ConfMode {
-        ConfMode::CONF.union(ConfMode::TALKER).union(ConfMode::LISTENER)
+        ConfMode::CONF
+            .union(ConfMode::TALKER)
+            .union(ConfMode::LISTENER)
     }
 
     /// A member that is heard but hears nothing (`CONF | TALKER`).
@@ -206,7 +208,10 @@ mod tests {
     fn modes_are_decoded_from_the_low_byte() {
         assert_eq!(ConfMode::conference().mode(), ConfKind::Conf);
         assert_eq!(ConfMode::CONFANN.mode(), ConfKind::ConfAnn);
-        assert_eq!(ConfMode::conference().flags(), ConfMode::TALKER | ConfMode::LISTENER);
+        assert_eq!(
+            ConfMode::conference().flags(),
+            ConfMode::TALKER | ConfMode::LISTENER
+        );
         assert_eq!(ConfMode::from_bits_retain(13).mode(), ConfKind::Unknown(13));
         assert!(ConfMode::MONITORBOTH.targets_a_channel());
         assert!(ConfMode::DIGITALMON.targets_a_channel());

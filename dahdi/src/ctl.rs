@@ -187,7 +187,11 @@ impl Ctl {
     /// if there is none.
     pub fn span_info(&self, span: i32) -> Result<SpanInfo> {
         if span <= 0 {
-            return Err(Error::new(ErrorKind::NoSuchSpan(span), "DAHDI_SPANSTAT", &self.path));
+            return Err(Error::new(
+                ErrorKind::NoSuchSpan(span),
+                "DAHDI_SPANSTAT",
+                &self.path,
+            ));
         }
         spanstat(self.raw(), &self.path, span)
     }
@@ -241,7 +245,10 @@ impl Ctl {
         ioctl(&self.path, "DAHDI_GETGAINS", Some(channel), || unsafe {
             sys::dahdi_getgains(self.raw(), &mut g)
         })?;
-        Ok(Gains { rx: g.rxgain, tx: g.txgain })
+        Ok(Gains {
+            rx: g.rxgain,
+            tx: g.txgain,
+        })
     }
 
     /// Configures a span's line (`DAHDI_SPANCONFIG`). The framing and
@@ -269,9 +276,12 @@ impl Ctl {
         cc.master = cfg.master;
         cc.idlebits = cfg.idle_bits;
         // SAFETY: valid fd and struct pointer.
-        ioctl(&self.path, "DAHDI_CHANCONFIG", Some(cfg.channel), || unsafe {
-            sys::dahdi_chanconfig(self.raw(), &cc)
-        })?;
+        ioctl(
+            &self.path,
+            "DAHDI_CHANCONFIG",
+            Some(cfg.channel),
+            || unsafe { sys::dahdi_chanconfig(self.raw(), &cc) },
+        )?;
         Ok(())
     }
 

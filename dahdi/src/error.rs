@@ -178,9 +178,9 @@ impl Error {
                  (dahdi_span_assignments auto) or load dahdi with auto_assign_spans=1{errno}"
             ),
             ErrorKind::NoSuchSpan(s) => format!("{op} on {p}: there is no span {s}{errno}"),
-            ErrorKind::InvalidBlocksize(b) => format!(
-                "{op} on {p}: block size {b} is outside 16..=8192 samples{errno}"
-            ),
+            ErrorKind::InvalidBlocksize(b) => {
+                format!("{op} on {p}: block size {b} is outside 16..=8192 samples{errno}")
+            }
             ErrorKind::InvalidBufferInfo(why) => {
                 format!("{op} on {p}: invalid buffer configuration: {why}{errno}")
             }
@@ -189,9 +189,9 @@ impl Error {
                 "{op} on {p}: not compiled into this driver (the DAHDI kernel was built \
                  without {opt}){errno}"
             ),
-            ErrorKind::NotSupported => format!(
-                "{op} on {p}: not supported by this channel or its driver{errno}"
-            ),
+            ErrorKind::NotSupported => {
+                format!("{op} on {p}: not supported by this channel or its driver{errno}")
+            }
             ErrorKind::NoToneZone => format!(
                 "{op} on {p}: no tone zone is loaded; load one (dahdi_cfg with loadzone=, or \
                  Ctl::load_tone_zone) before opening the channel{errno}"
@@ -206,9 +206,9 @@ impl Error {
             ErrorKind::SpanExists => format!(
                 "{op} on {p}: a dynamic span with this driver and address already exists{errno}"
             ),
-            ErrorKind::InUse => format!(
-                "{op} on {p}: still in use (close the span's channels first){errno}"
-            ),
+            ErrorKind::InUse => {
+                format!("{op} on {p}: still in use (close the span's channels first){errno}")
+            }
             ErrorKind::OutOfResources => format!(
                 "{op} on {p}: out of resources (too many pseudo channels for the module's \
                  max_pseudo_channels, or no memory){errno}"
@@ -216,9 +216,9 @@ impl Error {
             ErrorKind::WouldBlock => {
                 format!("{op} on {p} would block (non-blocking mode){errno}")
             }
-            ErrorKind::Event(e) => format!(
-                "{op} on {p}: event {e:?} was pending; no audio was lost, repeat the {op}"
-            ),
+            ErrorKind::Event(e) => {
+                format!("{op} on {p}: event {e:?} was pending; no audio was lost, repeat the {op}")
+            }
             ErrorKind::Sysfs(why) => format!("sysfs {op} at {p}: {why}{errno}"),
             ErrorKind::Other => format!("{op} on {p} failed{errno}"),
         }
@@ -298,8 +298,13 @@ pub(crate) fn classify(op: &'static str, errno: Errno, subject: Option<i32>) -> 
             ErrorKind::NoSuchSpan(n)
         }
         (
-            "DAHDI_GET_PARAMS" | "DAHDI_SET_PARAMS" | "DAHDI_GETGAINS" | "DAHDI_SETGAINS"
-            | "DAHDI_ATTACH_ECHOCAN" | "DAHDI_GETCONF" | "DAHDI_SETCONF",
+            "DAHDI_GET_PARAMS"
+            | "DAHDI_SET_PARAMS"
+            | "DAHDI_GETGAINS"
+            | "DAHDI_SETGAINS"
+            | "DAHDI_ATTACH_ECHOCAN"
+            | "DAHDI_GETCONF"
+            | "DAHDI_SETCONF",
             Errno::EINVAL,
         ) if subject.is_some() => ErrorKind::NoSuchChannel(n),
         (_, Errno::ENOTTY) => ErrorKind::NotSupported,
@@ -323,7 +328,11 @@ mod tests {
         );
         assert_eq!(e.errno(), Some(Errno::ENOENT));
         assert_eq!(e.op(), "open");
-        let e = Error::new(ErrorKind::ChannelBusy(5), "DAHDI_SPECIFY", "/dev/dahdi/channel");
+        let e = Error::new(
+            ErrorKind::ChannelBusy(5),
+            "DAHDI_SPECIFY",
+            "/dev/dahdi/channel",
+        );
         assert!(e.to_string().contains("channel 5 is busy"));
     }
 
@@ -346,14 +355,27 @@ mod tests {
             ErrorKind::NotCompiledIn("CONFIG_DAHDI_CONFLINK")
         );
         assert_eq!(classify("read", Errno::EAGAIN, None), ErrorKind::WouldBlock);
-        assert_eq!(classify("read", Errno::ENODEV, None), ErrorKind::SpanNotAssigned);
-        assert_eq!(classify("DAHDI_DIAL", Errno::ENODATA, None), ErrorKind::NoToneZone);
-        assert_eq!(classify("DAHDI_HOOK", Errno::ENOTTY, None), ErrorKind::NotSupported);
+        assert_eq!(
+            classify("read", Errno::ENODEV, None),
+            ErrorKind::SpanNotAssigned
+        );
+        assert_eq!(
+            classify("DAHDI_DIAL", Errno::ENODATA, None),
+            ErrorKind::NoToneZone
+        );
+        assert_eq!(
+            classify("DAHDI_HOOK", Errno::ENOTTY, None),
+            ErrorKind::NotSupported
+        );
     }
 
     #[test]
     fn io_error_keeps_the_event() {
-        let e = Error::new(ErrorKind::Event(Event::DialComplete), "read", "/dev/dahdi/pseudo");
+        let e = Error::new(
+            ErrorKind::Event(Event::DialComplete),
+            "read",
+            "/dev/dahdi/pseudo",
+        );
         let io: std::io::Error = e.into();
         assert_eq!(io.kind(), std::io::ErrorKind::Other);
         let inner = io.into_inner().unwrap().downcast::<Error>().unwrap();

@@ -198,7 +198,10 @@ mod tests {
             assert_eq!(e.to_raw(), raw);
         }
         assert_eq!(Event::from_raw(sys::DAHDI_EVENT_NONE), None);
-        assert_eq!(Event::from_raw(sys::DAHDI_EVENT_DIALCOMPLETE), Some(Event::DialComplete));
+        assert_eq!(
+            Event::from_raw(sys::DAHDI_EVENT_DIALCOMPLETE),
+            Some(Event::DialComplete)
+        );
         assert_eq!(Event::from_raw(15), Some(Event::TimerExpired));
         assert_eq!(Event::from_raw(16), Some(Event::TimerPing));
         assert_eq!(Event::from_raw(31), Some(Event::Unknown(31)));
@@ -214,7 +217,10 @@ mod tests {
             Event::from_raw((1 << 17) | '#' as i32),
             Some(Event::DtmfDown('#'))
         );
-        assert_eq!(Event::from_raw((1 << 18) | 'A' as i32), Some(Event::DtmfUp('A')));
+        assert_eq!(
+            Event::from_raw((1 << 18) | 'A' as i32),
+            Some(Event::DtmfUp('A'))
+        );
         for d in ['0', '9', '*', '#', 'A', 'D'] {
             for e in [Event::PulseDigit(d), Event::DtmfDown(d), Event::DtmfUp(d)] {
                 assert_eq!(Event::from_raw(e.to_raw()), Some(e));

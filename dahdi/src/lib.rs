@@ -153,7 +153,7 @@ pub mod sysfs;
 mod timer;
 pub mod tonezone;
 
-pub use channel::{Channel, ChannelFd, Pseudo, ReadOutcome, WriteOutcome};
+pub use channel::{Channel, ChannelFd, Pseudo, ReadOutcome, WriteOutcome, FIRST_PSEUDO_CHANNEL};
 pub use conference::{ConfInfo, ConfKind, ConfMode};
 pub use ctl::{ChanConfig, Ctl, DialParams, DynamicSpan, SpanConfig};
 pub use error::{Error, ErrorKind, Result};

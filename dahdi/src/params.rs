@@ -533,7 +533,10 @@ mod tests {
         assert!(bi(32, 1024).validate().is_ok());
         assert!(bi(2, 15).validate().is_err());
         assert!(bi(2, 8193).validate().is_err());
-        assert!(bi(5, 8192).validate().unwrap_err().contains("exceeds 32768"));
+        assert!(bi(5, 8192)
+            .validate()
+            .unwrap_err()
+            .contains("exceeds 32768"));
         assert!(bi(1, 160).validate().is_err());
         assert!(bi(33, 160).validate().is_err());
         assert!(BufferInfo::KERNEL_DEFAULT.validate().is_ok());
@@ -584,8 +587,12 @@ mod tests {
         };
         assert!(e.validate().is_err());
         let p = Path::new("/x");
-        assert!(RingCadence(vec![1000; 17]).to_raw("DAHDI_SETCADENCE", p).is_err());
-        let c = RingCadence(vec![2000, 4000]).to_raw("DAHDI_SETCADENCE", p).unwrap();
+        assert!(RingCadence(vec![1000; 17])
+            .to_raw("DAHDI_SETCADENCE", p)
+            .is_err());
+        let c = RingCadence(vec![2000, 4000])
+            .to_raw("DAHDI_SETCADENCE", p)
+            .unwrap();
         assert_eq!(&c.ringcadence[..3], &[2000, 4000, 0]);
     }
 }

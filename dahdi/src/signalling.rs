@@ -447,8 +447,14 @@ mod tests {
             assert_eq!(Signalling::from_raw(s.to_raw()), s);
         }
         assert_eq!(Signalling::from_raw(0x7), Signalling::Unknown(7));
-        assert_eq!(Signalling::from_kernel_name("FXSKS"), Some(Signalling::FxsKs));
-        assert_eq!(Signalling::from_kernel_name("Clear"), Some(Signalling::Clear));
+        assert_eq!(
+            Signalling::from_kernel_name("FXSKS"),
+            Some(Signalling::FxsKs)
+        );
+        assert_eq!(
+            Signalling::from_kernel_name("Clear"),
+            Some(Signalling::Clear)
+        );
         assert_eq!(
             Signalling::from_kernel_name("Unconfigured"),
             Some(Signalling::None)
@@ -479,8 +485,17 @@ mod tests {
         assert_eq!(
             names,
             [
-                "FXSLS", "FXSGS", "FXSKS", "FXOLS", "FXOGS", "FXOKS", "E&M", "Clear",
-                "SF (ToneOnly)", "CAS", "DACS+RBS"
+                "FXSLS",
+                "FXSGS",
+                "FXSKS",
+                "FXOLS",
+                "FXOGS",
+                "FXOKS",
+                "E&M",
+                "Clear",
+                "SF (ToneOnly)",
+                "CAS",
+                "DACS+RBS"
             ]
         );
         assert!(!caps.supports(Signalling::HdlcFcs));
@@ -504,6 +519,9 @@ mod tests {
             LineConfig::from_kernel_names("D4 ESF HDB3"),
             LineConfig::D4 | LineConfig::ESF | LineConfig::HDB3
         );
-        assert_eq!(LineConfig::from_kernel_names("B8ZS/ESF"), LineConfig::B8ZS | LineConfig::ESF);
+        assert_eq!(
+            LineConfig::from_kernel_names("B8ZS/ESF"),
+            LineConfig::B8ZS | LineConfig::ESF
+        );
     }
 }

@@ -84,7 +84,13 @@ impl SpanInfo {
     pub(crate) fn from_raw(s: &sys::dahdi_spaninfo) -> SpanInfo {
         // Copies out of the packed struct, field by field.
         let (name, desc, lboname, location, manufacturer, devicetype, spantype) = (
-            s.name, s.desc, s.lboname, s.location, s.manufacturer, s.devicetype, s.spantype,
+            s.name,
+            s.desc,
+            s.lboname,
+            s.location,
+            s.manufacturer,
+            s.devicetype,
+            s.spantype,
         );
         SpanInfo {
             span: s.spanno,

@@ -276,7 +276,11 @@ impl Sysfs {
             .map_err(|_| sysfs_err("parse", &alarms_path, format!("alarms {alarms_s:?}")))?;
         let device = fs::read_link(d.join("ddev"))
             .ok()
-            .or_else(|| fs::canonicalize(&d).ok().and_then(|p| p.parent().map(Path::to_owned)))
+            .or_else(|| {
+                fs::canonicalize(&d)
+                    .ok()
+                    .and_then(|p| p.parent().map(Path::to_owned))
+            })
             .and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned()));
         Ok(SpanSysfs {
             span,
@@ -329,15 +333,16 @@ impl Sysfs {
             channel: num("channo")?,
             chanpos: num("chanpos")?,
             name: attr("name")?,
-            signalling: Signalling::from_kernel_name(&sig_name)
-                .unwrap_or(Signalling::Unknown(-1)),
+            signalling: Signalling::from_kernel_name(&sig_name).unwrap_or(Signalling::Unknown(-1)),
             sigcaps: split_sigcaps(&attr("sigcap")?),
             alarms: Alarms::from_kernel_string(&attr("alarms")?),
             ec_factory: attr("ec_factory")?,
             ec_state: attr("ec_state")?,
             blocksize: num("blocksize")?,
             in_use: num("in_use")? != 0,
-            chanmute: read_opt(&d.join("chanmute")).and_then(|s| s.trim().parse::<i32>().ok()).map(|v| v != 0),
+            chanmute: read_opt(&d.join("chanmute"))
+                .and_then(|s| s.trim().parse::<i32>().ok())
+                .map(|v| v != 0),
             dev_node: crate::Channel::node_path(span, pos),
         })
     }
@@ -361,7 +366,13 @@ impl Sysfs {
     /// Assigns span `local_spanno` of `device` as span `spanno` with first
     /// channel `basechan` (writes `assign_span`); `0, 0` lets the kernel
     /// choose.
-    pub fn assign_span(&self, device: &str, local_spanno: u32, spanno: u32, basechan: u32) -> Result<()> {
+    pub fn assign_span(
+        &self,
+        device: &str,
+        local_spanno: u32,
+        spanno: u32,
+        basechan: u32,
+    ) -> Result<()> {
         if spanno != 0 && basechan == 0 {
             return Err(Error::new(
                 ErrorKind::InvalidArgument(

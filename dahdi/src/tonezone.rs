@@ -29,13 +29,18 @@ pub struct ToneStep {
     pub modulate: bool,
 }
 
+/// The level offset of `user.h`'s recipe, in dB: a tone at this many
+/// dBm0 has a peak amplitude of 32768 (full scale).
+#[allow(clippy::approx_constant)] // 3.14 dB, not pi
+pub const LEVEL_OFFSET_DB: f64 = 3.14;
+
 /// Oscillator coefficients of one frequency at `level_dbm0`, as `user.h`
 /// gives them: `(fac, init_v2, init_v3)`.
 pub fn oscillator(freq: f64, level_dbm0: f64) -> (i32, i32, i32) {
     if freq <= 0.0 {
         return (0, 0, 0);
     }
-    let gain = 10f64.powf((level_dbm0 - 3.14) / 20.0) * 65536.0 / 2.0;
+    let gain = 10f64.powf((level_dbm0 - LEVEL_OFFSET_DB) / 20.0) * 65536.0 / 2.0;
     let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
     (
         (2.0 * w.cos() * 32768.0) as i32,
@@ -47,7 +52,7 @@ pub fn oscillator(freq: f64, level_dbm0: f64) -> (i32, i32, i32) {
 /// Peak amplitude (in 16-bit linear units) of one frequency at
 /// `level_dbm0` in a generated tone: the `gain` of the recipe.
 pub fn tone_amplitude(level_dbm0: f64) -> f64 {
-    10f64.powf((level_dbm0 - 3.14) / 20.0) * 32768.0
+    10f64.powf((level_dbm0 - LEVEL_OFFSET_DB) / 20.0) * 32768.0
 }
 
 /// A tone zone to load with [`crate::Ctl::load_tone_zone`].
@@ -219,7 +224,7 @@ mod tests {
     #[test]
     fn coefficients_follow_the_header_recipe() {
         // 1000 Hz: w = pi/4; fac = 2 cos(pi/4) * 32768 = 46340.95
-        let (fac, v2, v3) = oscillator(1000.0, 3.14);
+        let (fac, v2, v3) = oscillator(1000.0, LEVEL_OFFSET_DB);
         assert_eq!(fac, 46340);
         // gain 32768 at 3.14 dBm0: sin(-pi/2) * 32768, sin(-pi/4) * 32768
         assert_eq!(v2, -32768);
@@ -249,7 +254,10 @@ mod tests {
         }
         assert!((799..=801).contains(&crossings), "{crossings}");
         let expect = tone_amplitude(-10.0);
-        assert!((peak as f64 - expect).abs() / expect < 0.01, "{peak} vs {expect}");
+        assert!(
+            (peak as f64 - expect).abs() / expect < 0.01,
+            "{peak} vs {expect}"
+        );
     }
 
     #[test]

@@ -67,7 +67,9 @@ fn fixture(tag: &str, new_names: bool) -> Fixture {
         write(&span.join(a), &format!("{v}\n"));
     }
     for (pos, sig, alarms, in_use) in [(1, "Clear", "RED ", 1), (2, "FXSKS", "", 0)] {
-        let c = root.join(format!("bus/dahdi_channels/devices/dahdi!chan!003!{pos:03}"));
+        let c = root.join(format!(
+            "bus/dahdi_channels/devices/dahdi!chan!003!{pos:03}"
+        ));
         for (a, v) in [
             ("name", format!("DYN/loc/1:0/{pos}")),
             ("channo", format!("{}", 48 + pos)),
@@ -87,7 +89,10 @@ fn fixture(tag: &str, new_names: bool) -> Fixture {
             write(&c.join(a), &format!("{v}\n"));
         }
     }
-    write(&root.join("module/dahdi/parameters/auto_assign_spans"), "0\n");
+    write(
+        &root.join("module/dahdi/parameters/auto_assign_spans"),
+        "0\n",
+    );
     Fixture(root)
 }
 
@@ -109,7 +114,10 @@ fn check(new_names: bool) {
     assert!(devs[1].assigned_spans.is_empty());
     assert_eq!(devs[1].registration_time, None);
     assert_eq!(
-        s.device_by_hardware_id("DYN/loc/1:1").unwrap().unwrap().name,
+        s.device_by_hardware_id("DYN/loc/1:1")
+            .unwrap()
+            .unwrap()
+            .name,
         "dynamic:loc:1"
     );
 
@@ -159,11 +167,17 @@ fn assignment_writes_what_the_kernel_parses() {
     write(&dev.join("auto_assign"), "");
     write(&dev.join("unassign_span"), "");
     s.assign_span("dynamic:loc:1", 1, 4, 73).unwrap();
-    assert_eq!(fs::read_to_string(dev.join("assign_span")).unwrap(), "1:4:73\n");
+    assert_eq!(
+        fs::read_to_string(dev.join("assign_span")).unwrap(),
+        "1:4:73\n"
+    );
     s.auto_assign("dynamic:loc:1").unwrap();
     assert_eq!(fs::read_to_string(dev.join("auto_assign")).unwrap(), "1\n");
     s.unassign_span("dynamic:loc:1", 1).unwrap();
-    assert_eq!(fs::read_to_string(dev.join("unassign_span")).unwrap(), "1\n");
+    assert_eq!(
+        fs::read_to_string(dev.join("unassign_span")).unwrap(),
+        "1\n"
+    );
     // The kernel refuses a span number without a base channel: so do we.
     assert!(s.assign_span("dynamic:loc:1", 1, 4, 0).is_err());
     // A missing device is an error naming the path.
