@@ -972,8 +972,9 @@ fn audio_crosses_the_loop() {
 
 /// Monitor modes and DIGITALMON on span channels: MONITOR hears what the
 /// channel receives, MONITORTX what it sends, MONITORBOTH both
-/// (putaudio: conf_chan->putlin / getlin); a channel in DIGITALMON of
-/// another sends what that one receives.
+/// (putaudio: conf_chan->putlin / getlin), and the same for the three
+/// PREECHO taps; a channel in DIGITALMON of another sends what that one
+/// receives.
 fn monitor_and_digitalmon_on_span_channels() {
     let pair = LoopPair::create(3, 4, |_| Some((Signalling::Clear, Signalling::Clear)));
     let mut a1 = Channel::open(pair.chan(0, 1)).unwrap();
@@ -990,6 +991,12 @@ fn monitor_and_digitalmon_on_span_channels() {
         (ConfMode::MONITOR, false, true),
         (ConfMode::MONITORTX, true, false),
         (ConfMode::MONITORBOTH, true, true),
+        // The pre-echo-canceller taps: the receive side is readchunkpreec,
+        // which __dahdi_ec_chunk fills only on a channel with an echo
+        // canceller (_dahdi_ec_span skips the others): silent here.
+        (ConfMode::MONITOR_RX_PREECHO, false, false),
+        (ConfMode::MONITOR_TX_PREECHO, true, false),
+        (ConfMode::MONITORBOTH_PREECHO, true, false),
     ] {
         m.monitor(a1n, mode).unwrap();
         let h = exchange(
@@ -1009,6 +1016,27 @@ fn monitor_and_digitalmon_on_span_channels() {
             "{mode:?}: 500 Hz {x:.0}, 1000 Hz {y:.0}"
         );
     }
+    // With an echo canceller on a1 the receive tap carries what a1 receives.
+    pair.ctl.attach_echocan(a1n, "mg2").unwrap();
+    a1.set_echo_cancel(128).unwrap();
+    m.monitor(a1n, ConfMode::MONITOR_RX_PREECHO).unwrap();
+    let h = exchange(
+        &mut [
+            (&mut m, None),
+            (&mut a1, Some((500.0, 6000.0))),
+            (&mut b1, Some((1000.0, 6000.0))),
+        ],
+        1,
+        40,
+        10,
+    );
+    let y = amplitude_at(&h[0], 1000.0);
+    assert!(
+        y > 5000.0,
+        "RX_PREECHO with an echo canceller: 1000 Hz {y:.0}"
+    );
+    a1.set_echo_cancel(0).unwrap();
+    pair.ctl.attach_echocan(a1n, "").unwrap();
     m.leave_conference().unwrap();
     // DIGITALMON: a2 sends what a1 receives; b2 (a2's peer) hears b1.
     let a2 = Channel::open(pair.chan(0, 2)).unwrap();
