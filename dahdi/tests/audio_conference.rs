@@ -190,6 +190,20 @@ fn run_case(
                 None => prop_assert_eq!(conf.output_law(m.id), Err(ConferenceError::NotG711)),
             }
         }
+        // The bulk iterators give the same as the per-handle lookups.
+        let all: Vec<_> = conf.outputs().collect();
+        prop_assert_eq!(all.len(), members.len());
+        for (id, frame) in all {
+            prop_assert_eq!(frame, conf.output(id).unwrap());
+        }
+        let coded = members
+            .iter()
+            .filter(|m| m.format.codec().is_some())
+            .count();
+        prop_assert_eq!(conf.outputs_law().count(), coded);
+        for (id, bytes) in conf.outputs_law() {
+            prop_assert_eq!(bytes, conf.output_law(id).unwrap());
+        }
         // The full mix is what a pure listener hears.
         let mut with_listener = roles.clone();
         with_listener.push(Role::Listener);

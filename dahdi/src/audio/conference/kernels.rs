@@ -1,4 +1,4 @@
-//! The two per-tick kernels of the conference engine, on every SIMD level.
+//! The per-tick kernel of the conference engine, on every SIMD level.
 //!
 //! **Sum.** `T = sum of all talkers` per sample, in 32 bits. It is stored as two
 //! 16-bit frames: `hi = sat16(T)` (what a non-talking listener hears) and
@@ -16,103 +16,121 @@
 //! * `T < -32768` is the mirror image (the clamp at -65536 is exact because
 //!   `-65536 - own <= -32768` for every 16-bit `own`).
 //!
-//! When no sample of a tick clips (the common case) `carry` is all zero and the
-//! kernels skip the add. The identity is also checked exhaustively over a grid of `T`
-//! and `own` values by a unit test below.
+//! When no sample of a column block clips (the common case) `carry` is zero there and
+//! the kernels skip the add. The identity is also checked over a dense grid of `T` and
+//! `own` values by a unit test below.
+//!
+//! **Column blocks.** Both steps run block by block over the frame (64 samples with
+//! AVX2, 128 with AVX-512, 32 portable): the block's sums stay in registers while
+//! streaming over the talkers, and the mix-minus of the same block follows at once,
+//! while those 128-byte pieces of the inputs are still in L1/L2. With a thousand
+//! talkers the inputs and outputs together do not fit in L2, so a second full pass
+//! over the inputs would come from L3.
 //!
 //! Frames are laid out at `stride` samples (a multiple of 16); lanes past the block
 //! size are padding that is computed and never read by callers.
 
+use crate::audio::g711::Codec;
 use crate::audio::isa::Isa;
 
 /// Accumulating `T` in `i32` is exact for up to 65,536 talkers (65,536 x -32768 is
 /// `i32::MIN`). The engine refuses more participants than this.
 pub(crate) const MAX_TALKERS: usize = 65_536;
 
-/// Computes `hi` and `carry` (each `stride` long) from the rows of `input` listed in
-/// `talkers`. Returns whether any lane clipped (i.e. whether `carry` is non-zero).
-pub(crate) fn sum(
+/// The per-participant frames: rows of `stride` samples (bytes for `law`).
+#[derive(Debug)]
+pub(crate) struct Frames<'a> {
+    pub(crate) input: &'a [i16],
+    pub(crate) output: &'a mut [i16],
+    pub(crate) law: &'a mut [u8],
+    pub(crate) stride: usize,
+}
+
+/// A row that gets a mix-minus output, and the codec to also encode it in, if any.
+pub(crate) type Row = (u32, Option<Codec>);
+
+/// One tick: `hi`/`carry` (each `stride` long) from the input rows in `talkers`, and
+/// for every row `(p, codec)` in `rows`,
+/// `output[p] = sat16(sat16(hi - input[p]) + carry)`, also encoded into `law[p]` when
+/// `codec` is set (fused, while the block is still in registers). Returns whether any
+/// lane clipped (whether `carry` is non-zero anywhere).
+pub(crate) fn mix(
     isa: Isa,
-    input: &[i16],
-    stride: usize,
+    frames: Frames<'_>,
     talkers: &[u32],
+    rows: &[Row],
     hi: &mut [i16],
     carry: &mut [i16],
 ) -> bool {
-    check_layout(input, stride, talkers);
-    assert!(hi.len() == stride && carry.len() == stride);
-    assert!(talkers.len() <= MAX_TALKERS);
-    match isa {
-        Isa::Portable => sum_portable(input, stride, talkers, hi, carry),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => {
-            assert!(isa.is_available());
-            // SAFETY: AVX2 is available; the layout was checked above.
-            unsafe { x86::sum_avx2(input, stride, talkers, hi, carry) }
-        }
-        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-        Isa::Avx512 => {
-            assert!(isa.is_available());
-            // SAFETY: AVX-512F/BW and AVX2 are available; the layout was checked above.
-            unsafe { x86::avx512::sum(input, stride, talkers, hi, carry) }
-        }
-        #[allow(unreachable_patterns)]
-        _ => panic!("{isa} is not compiled in"),
-    }
-}
-
-/// The result of [`sum`]: `hi`, `carry` and whether `carry` is non-zero anywhere.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Total<'a> {
-    pub(crate) hi: &'a [i16],
-    pub(crate) carry: &'a [i16],
-    pub(crate) clipped: bool,
-}
-
-/// For every row `p` in `rows`: `output[p] = sat16(sat16(hi - input[p]) + carry)`.
-pub(crate) fn mix_minus(
-    isa: Isa,
-    total: Total<'_>,
-    input: &[i16],
-    output: &mut [i16],
-    stride: usize,
-    rows: &[u32],
-) {
-    let Total { hi, carry, clipped } = total;
-    check_layout(input, stride, rows);
-    assert_eq!(input.len(), output.len());
-    assert!(hi.len() == stride && carry.len() == stride);
-    match isa {
-        Isa::Portable => mix_minus_portable(hi, carry, clipped, input, output, stride, rows),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => {
-            assert!(isa.is_available());
-            // SAFETY: AVX2 is available; the layout was checked above.
-            unsafe { x86::mix_minus_avx2(hi, carry, clipped, input, output, stride, rows) }
-        }
-        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
-        Isa::Avx512 => {
-            assert!(isa.is_available());
-            // SAFETY: AVX-512F/BW and AVX2 are available; the layout was checked above.
-            unsafe { x86::avx512::mix_minus(hi, carry, clipped, input, output, stride, rows) }
-        }
-        #[allow(unreachable_patterns)]
-        _ => panic!("{isa} is not compiled in"),
-    }
-}
-
-/// The SIMD kernels index rows without bounds checks; this makes that sound.
-fn check_layout(input: &[i16], stride: usize, rows: &[u32]) {
+    let Frames {
+        input,
+        output,
+        law,
+        stride,
+    } = frames;
     assert!(
         stride > 0 && stride.is_multiple_of(16),
         "stride must be a positive multiple of 16"
     );
-    assert_eq!(input.len() % stride, 0);
+    assert!(input.len().is_multiple_of(stride));
+    assert!(input.len() == output.len() && input.len() == law.len());
+    assert!(hi.len() == stride && carry.len() == stride);
+    assert!(talkers.len() <= MAX_TALKERS);
+    // The kernels index rows without bounds checks; this makes that sound.
     let nrows = input.len() / stride;
     assert!(
-        rows.iter().all(|&r| (r as usize) < nrows),
-        "row index out of range"
+        talkers.iter().all(|&r| (r as usize) < nrows),
+        "talker row out of range"
     );
+    assert!(
+        rows.iter().all(|&(r, _)| (r as usize) < nrows),
+        "output row out of range"
+    );
+    let f = Flat {
+        input: input.as_ptr(),
+        output: output.as_mut_ptr(),
+        law: law.as_mut_ptr(),
+        stride,
+    };
+    // SAFETY (all arms): the layout was checked above; the SIMD arms check the CPU.
+    match isa {
+        Isa::Portable => unsafe { portable::mix(f, talkers, rows, hi, carry) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => {
+            assert!(isa.is_available());
+            unsafe { x86::mix_avx2(f, talkers, rows, hi, carry) }
+        }
+        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+        Isa::Avx512 => {
+            assert!(isa.is_available());
+            unsafe { x86::avx512::mix(f, talkers, rows, hi, carry) }
+        }
+        #[allow(unreachable_patterns)]
+        _ => panic!("{isa} is not compiled in"),
+    }
+}
+
+/// The frames as raw pointers, so that one column block of a row can be read from
+/// `input` and written to `output`/`law` without re-slicing (bounds checked in `mix`).
+#[derive(Clone, Copy)]
+struct Flat {
+    input: *const i16,
+    output: *mut i16,
+    law: *mut u8,
+    stride: usize,
+}
+
+impl Flat {
+    /// Samples `c..c + n` of row `r`, as (input, output, law) pointers.
+    ///
+    /// # Safety
+    /// Row `r` must exist and `c + n <= stride`.
+    #[inline(always)]
+    unsafe fn at(self, r: u32, c: usize) -> (*const i16, *mut i16, *mut u8) {
+        let o = r as usize * self.stride + c;
+        // SAFETY: within the row by the caller's contract.
+        unsafe { (self.input.add(o), self.output.add(o), self.law.add(o)) }
+    }
 }
 
 /// Clamps one lane's total and splits it into (hi, carry).
@@ -123,75 +141,86 @@ fn split(total: i32) -> (i16, i16) {
     (h as i16, (t - h) as i16)
 }
 
-fn sum_portable(
-    input: &[i16],
-    stride: usize,
-    talkers: &[u32],
-    hi: &mut [i16],
-    carry: &mut [i16],
-) -> bool {
-    let mut clipped = false;
-    let mut c = 0;
-    while c < stride {
-        // 32 i32 accumulators fill the 16 SSE registers; stride is a multiple of 16.
-        if stride - c >= 32 {
-            clipped |= sum_cols_portable::<32>(input, stride, talkers, c, hi, carry);
-            c += 32;
-        } else {
-            clipped |= sum_cols_portable::<16>(input, stride, talkers, c, hi, carry);
-            c += 16;
-        }
-    }
-    clipped
-}
+mod portable {
+    use super::{split, Flat, Row};
 
-#[inline(always)]
-fn sum_cols_portable<const W: usize>(
-    input: &[i16],
-    stride: usize,
-    talkers: &[u32],
-    c: usize,
-    hi: &mut [i16],
-    carry: &mut [i16],
-) -> bool {
-    let mut acc = [0i32; W];
-    for &t in talkers {
-        let start = t as usize * stride + c;
-        let row: &[i16; W] = input[start..start + W].try_into().expect("W lanes");
-        for (a, &x) in acc.iter_mut().zip(row) {
-            *a += x as i32;
-        }
-    }
-    let mut clipped = false;
-    for ((a, h), k) in acc.iter().zip(&mut hi[c..c + W]).zip(&mut carry[c..c + W]) {
-        (*h, *k) = split(*a);
-        clipped |= *k != 0;
-    }
-    clipped
-}
-
-fn mix_minus_portable(
-    hi: &[i16],
-    carry: &[i16],
-    clipped: bool,
-    input: &[i16],
-    output: &mut [i16],
-    stride: usize,
-    rows: &[u32],
-) {
-    for &p in rows {
-        let start = p as usize * stride;
-        let own = &input[start..start + stride];
-        let out = &mut output[start..start + stride];
-        if clipped {
-            for (((o, &h), &k), &x) in out.iter_mut().zip(hi).zip(carry).zip(own) {
-                *o = h.saturating_sub(x).saturating_add(k);
-            }
-        } else {
-            for ((o, &h), &x) in out.iter_mut().zip(hi).zip(own) {
-                *o = h.saturating_sub(x);
+    /// # Safety
+    /// The layout must have been checked by `super::mix`.
+    pub(super) unsafe fn mix(
+        f: Flat,
+        talkers: &[u32],
+        rows: &[Row],
+        hi: &mut [i16],
+        carry: &mut [i16],
+    ) -> bool {
+        let mut clipped = false;
+        let mut c = 0;
+        // SAFETY: blocks stay within the stride (a multiple of 16).
+        unsafe {
+            while c < f.stride {
+                // 32 i32 accumulators fill the 16 SSE registers.
+                if f.stride - c >= 32 {
+                    clipped |= block::<32>(f, talkers, rows, c, hi, carry);
+                    c += 32;
+                } else {
+                    clipped |= block::<16>(f, talkers, rows, c, hi, carry);
+                    c += 16;
+                }
             }
         }
+        clipped
+    }
+
+    #[inline(always)]
+    unsafe fn block<const W: usize>(
+        f: Flat,
+        talkers: &[u32],
+        rows: &[Row],
+        c: usize,
+        hi: &mut [i16],
+        carry: &mut [i16],
+    ) -> bool {
+        let mut acc = [0i32; W];
+        for &t in talkers {
+            // SAFETY: row t exists and c + W <= stride (checked by the callers).
+            let x: &[i16; W] = unsafe { &*f.at(t, c).0.cast::<[i16; W]>() };
+            for (a, &x) in acc.iter_mut().zip(x) {
+                *a += x as i32;
+            }
+        }
+        let mut h = [0i16; W];
+        let mut k = [0i16; W];
+        let mut clipped = false;
+        for i in 0..W {
+            (h[i], k[i]) = split(acc[i]);
+            clipped |= k[i] != 0;
+        }
+        hi[c..c + W].copy_from_slice(&h);
+        carry[c..c + W].copy_from_slice(&k);
+        for &(p, codec) in rows {
+            // SAFETY: as above; input and output are distinct buffers.
+            let (own, out, law) = unsafe {
+                let (i, o, l) = f.at(p, c);
+                (&*i.cast::<[i16; W]>(), &mut *o.cast::<[i16; W]>(), l)
+            };
+            if clipped {
+                for i in 0..W {
+                    out[i] = h[i].saturating_sub(own[i]).saturating_add(k[i]);
+                }
+            } else {
+                for i in 0..W {
+                    out[i] = h[i].saturating_sub(own[i]);
+                }
+            }
+            if let Some(codec) = codec {
+                // SAFETY: as above.
+                let law = unsafe { &mut *law.cast::<[u8; W]>() };
+                for (l, &x) in law.iter_mut().zip(out.iter()) {
+                    *l = codec.encode(x);
+                }
+            }
+        }
+        clipped
     }
 }
 
@@ -199,25 +228,56 @@ fn mix_minus_portable(
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// Sums the 8*K columns starting at `c` over all talkers into `hi`/`carry`.
+    use super::{Flat, Row};
+    use crate::audio::g711::avx2::encode_store;
+
+    /// How many rows ahead to prefetch. The column blocks walk the rows with a stride of
+    /// a whole frame, which the hardware prefetchers follow poorly once the rows no
+    /// longer fit in L2 (thousands of talkers).
+    const PREFETCH_ROWS: usize = 8;
+
+    /// Prefetches the 16*K bytes (8*K samples) of one row's block.
+    #[inline(always)]
+    fn prefetch_block<const K: usize>(p: *const i16) {
+        let mut off = 0;
+        while off < 8 * K {
+            // SAFETY: prefetching never faults; `wrapping_add` keeps the pointer
+            // arithmetic defined even though the caller's pointers are in bounds.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off).cast()) };
+            off += 32;
+        }
+    }
+
+    /// One column block of 8*K samples (M = K/2 vectors of 16 samples): sums over all
+    /// talkers with the K accumulators in registers, stores hi/carry, then the
+    /// mix-minus (and encoding) of this block for every row with hi/carry still in
+    /// registers.
     ///
-    /// Column blocks keep the K accumulators in registers while streaming over the
-    /// talkers; each talker contributes one contiguous 16*K-byte piece per block.
+    /// # Safety
+    /// AVX2; `c + 8 * K <= stride`; every row in `talkers` and `rows` exists;
+    /// `hi`/`carry` hold `stride` samples.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn sum_cols<const K: usize>(
-        base: *const i16,
-        stride: usize,
+    pub(super) unsafe fn block<const K: usize, const M: usize>(
+        f: Flat,
         talkers: &[u32],
+        rows: &[Row],
+        c: usize,
         hi: *mut i16,
         carry: *mut i16,
-    ) -> __m256i {
+    ) -> bool {
+        debug_assert_eq!(K, 2 * M);
         let mut acc = [_mm256_setzero_si256(); K];
-        // SAFETY: the caller guarantees that every talker row holds 8*K samples at
-        // `base + row * stride` and that `hi`/`carry` hold 8*K samples.
+        let mut hv = [_mm256_setzero_si256(); M];
+        let mut cv = [_mm256_setzero_si256(); M];
+        let mut any = _mm256_setzero_si256();
+        // SAFETY: see the function's contract.
         unsafe {
-            for &t in talkers {
-                let p = base.add(t as usize * stride);
+            for (i, &t) in talkers.iter().enumerate() {
+                if let Some(&ahead) = talkers.get(i + PREFETCH_ROWS) {
+                    prefetch_block::<K>(f.at(ahead, c).0);
+                }
+                let p = f.at(t, c).0;
                 for (k, a) in acc.iter_mut().enumerate() {
                     let x = _mm256_cvtepi16_epi32(_mm_loadu_si128(p.add(8 * k).cast()));
                     *a = _mm256_add_epi32(*a, x);
@@ -227,101 +287,72 @@ mod x86 {
             let hi_t = _mm256_set1_epi32(65_534);
             let lo_h = _mm256_set1_epi32(-32_768);
             let hi_h = _mm256_set1_epi32(32_767);
-            let mut any = _mm256_setzero_si256();
-            for k in (0..K).step_by(2) {
-                let ta = _mm256_min_epi32(_mm256_max_epi32(acc[k], lo_t), hi_t);
-                let tb = _mm256_min_epi32(_mm256_max_epi32(acc[k + 1], lo_t), hi_t);
+            for m in 0..M {
+                let ta = _mm256_min_epi32(_mm256_max_epi32(acc[2 * m], lo_t), hi_t);
+                let tb = _mm256_min_epi32(_mm256_max_epi32(acc[2 * m + 1], lo_t), hi_t);
                 let ha = _mm256_min_epi32(_mm256_max_epi32(ta, lo_h), hi_h);
                 let hb = _mm256_min_epi32(_mm256_max_epi32(tb, lo_h), hi_h);
                 // Both halves are in 16-bit range now, so the saturating pack is a
                 // plain narrowing; it interleaves 128-bit halves, the permute undoes it.
-                let h = _mm256_permute4x64_epi64(_mm256_packs_epi32(ha, hb), 0b11_01_10_00);
-                let cy = _mm256_permute4x64_epi64(
+                hv[m] = _mm256_permute4x64_epi64(_mm256_packs_epi32(ha, hb), 0b11_01_10_00);
+                cv[m] = _mm256_permute4x64_epi64(
                     _mm256_packs_epi32(_mm256_sub_epi32(ta, ha), _mm256_sub_epi32(tb, hb)),
                     0b11_01_10_00,
                 );
-                _mm256_storeu_si256(hi.add(8 * k).cast(), h);
-                _mm256_storeu_si256(carry.add(8 * k).cast(), cy);
-                any = _mm256_or_si256(any, cy);
+                _mm256_storeu_si256(hi.add(c + 16 * m).cast(), hv[m]);
+                _mm256_storeu_si256(carry.add(c + 16 * m).cast(), cv[m]);
+                any = _mm256_or_si256(any, cv[m]);
             }
-            any
+            let clipped = _mm256_testz_si256(any, any) == 0;
+            let mut dv = [_mm256_setzero_si256(); M];
+            for (i, &(p, codec)) in rows.iter().enumerate() {
+                if let Some(&(ahead, _)) = rows.get(i + PREFETCH_ROWS) {
+                    let (own, out, _) = f.at(ahead, c);
+                    prefetch_block::<K>(own);
+                    prefetch_block::<K>(out);
+                }
+                let (own, out, law) = f.at(p, c);
+                for (m, d) in dv.iter_mut().enumerate() {
+                    let x = _mm256_loadu_si256(own.add(16 * m).cast());
+                    *d = _mm256_subs_epi16(hv[m], x);
+                    if clipped {
+                        *d = _mm256_adds_epi16(*d, cv[m]);
+                    }
+                    _mm256_storeu_si256(out.add(16 * m).cast(), *d);
+                }
+                if let Some(codec) = codec {
+                    encode_store(codec, &dv, law);
+                }
+            }
+            clipped
         }
     }
 
     /// # Safety
-    /// AVX2 must be available; `input` rows of `stride` samples (a multiple of 16) must
-    /// contain every index in `talkers`; `hi` and `carry` are `stride` long.
+    /// AVX2 must be available; the layout must have been checked by `super::mix`.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn sum_avx2(
-        input: &[i16],
-        stride: usize,
+    pub(super) unsafe fn mix_avx2(
+        f: Flat,
         talkers: &[u32],
+        rows: &[Row],
         hi: &mut [i16],
         carry: &mut [i16],
     ) -> bool {
-        let base = input.as_ptr();
-        let mut any = _mm256_setzero_si256();
+        let (h, k) = (hi.as_mut_ptr(), carry.as_mut_ptr());
+        let mut clipped = false;
         let mut c = 0;
-        // SAFETY: column blocks stay within `stride`; rows are checked by the caller.
+        // SAFETY: blocks stay within `stride`; rows were checked by the caller.
         unsafe {
-            while c + 64 <= stride {
-                let hp = hi.as_mut_ptr().add(c);
-                let cp = carry.as_mut_ptr().add(c);
-                any = _mm256_or_si256(any, sum_cols::<8>(base.add(c), stride, talkers, hp, cp));
+            while c + 64 <= f.stride {
+                clipped |= block::<8, 4>(f, talkers, rows, c, h, k);
                 c += 64;
             }
-            while c < stride {
-                let hp = hi.as_mut_ptr().add(c);
-                let cp = carry.as_mut_ptr().add(c);
-                any = _mm256_or_si256(any, sum_cols::<2>(base.add(c), stride, talkers, hp, cp));
+            while c < f.stride {
+                clipped |= block::<2, 1>(f, talkers, rows, c, h, k);
                 c += 16;
             }
         }
-        _mm256_testz_si256(any, any) == 0
-    }
-
-    /// # Safety
-    /// As for [`sum_avx2`], and `output` has the same layout as `input`.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn mix_minus_avx2(
-        hi: &[i16],
-        carry: &[i16],
-        clipped: bool,
-        input: &[i16],
-        output: &mut [i16],
-        stride: usize,
-        rows: &[u32],
-    ) {
-        let (h, k) = (hi.as_ptr(), carry.as_ptr());
-        // SAFETY: each row p has `stride` samples at p * stride in both buffers (checked
-        // by the caller), and hi/carry are `stride` long; offsets step by 16 < stride.
-        unsafe {
-            for &p in rows {
-                let own = input.as_ptr().add(p as usize * stride);
-                let out = output.as_mut_ptr().add(p as usize * stride);
-                let mut i = 0;
-                if clipped {
-                    while i < stride {
-                        let d = _mm256_subs_epi16(
-                            _mm256_loadu_si256(h.add(i).cast()),
-                            _mm256_loadu_si256(own.add(i).cast()),
-                        );
-                        let d = _mm256_adds_epi16(d, _mm256_loadu_si256(k.add(i).cast()));
-                        _mm256_storeu_si256(out.add(i).cast(), d);
-                        i += 16;
-                    }
-                } else {
-                    while i < stride {
-                        let d = _mm256_subs_epi16(
-                            _mm256_loadu_si256(h.add(i).cast()),
-                            _mm256_loadu_si256(own.add(i).cast()),
-                        );
-                        _mm256_storeu_si256(out.add(i).cast(), d);
-                        i += 16;
-                    }
-                }
-            }
-        }
+        clipped
     }
 
     /// AVX-512 versions: the same algorithm with 16 i32 / 32 i16 lanes per register.
@@ -332,20 +363,27 @@ mod x86 {
     pub(super) mod avx512 {
         use std::arch::x86_64::*;
 
+        use super::super::{Flat, Row};
+        use crate::audio::g711::avx2::encode_store;
+
+        /// A block of 128 samples: 8 accumulators of 16 i32 lanes, 4 vectors of 32
+        /// i16 lanes for hi and carry. Safety as for the AVX2 `block`.
         #[target_feature(enable = "avx512f,avx512bw,avx2")]
         #[inline]
-        unsafe fn sum_cols<const K: usize>(
-            base: *const i16,
-            stride: usize,
+        unsafe fn block128(
+            f: Flat,
             talkers: &[u32],
+            rows: &[Row],
+            c: usize,
             hi: *mut i16,
             carry: *mut i16,
-        ) -> __m512i {
-            let mut acc = [_mm512_setzero_si512(); K];
-            // SAFETY: as in the AVX2 `sum_cols`, with 16*K samples per block.
+        ) -> bool {
+            let mut acc = [_mm512_setzero_si512(); 8];
+            let mut any = _mm512_setzero_si512();
+            // SAFETY: see the AVX2 `block`.
             unsafe {
                 for &t in talkers {
-                    let p = base.add(t as usize * stride);
+                    let p = f.at(t, c).0;
                     for (k, a) in acc.iter_mut().enumerate() {
                         let x = _mm512_cvtepi16_epi32(_mm256_loadu_si256(p.add(16 * k).cast()));
                         *a = _mm512_add_epi32(*a, x);
@@ -355,96 +393,73 @@ mod x86 {
                 let hi_t = _mm512_set1_epi32(65_534);
                 let lo_h = _mm512_set1_epi32(-32_768);
                 let hi_h = _mm512_set1_epi32(32_767);
-                let mut any = _mm512_setzero_si512();
                 for (k, a) in acc.iter().enumerate() {
                     let t = _mm512_min_epi32(_mm512_max_epi32(*a, lo_t), hi_t);
                     let h = _mm512_min_epi32(_mm512_max_epi32(t, lo_h), hi_h);
                     let cy = _mm512_sub_epi32(t, h);
                     // vpmovdw truncates in order; both values are in 16-bit range.
-                    _mm256_storeu_si256(hi.add(16 * k).cast(), _mm512_cvtepi32_epi16(h));
-                    _mm256_storeu_si256(carry.add(16 * k).cast(), _mm512_cvtepi32_epi16(cy));
+                    _mm256_storeu_si256(hi.add(c + 16 * k).cast(), _mm512_cvtepi32_epi16(h));
+                    _mm256_storeu_si256(carry.add(c + 16 * k).cast(), _mm512_cvtepi32_epi16(cy));
                     any = _mm512_or_si512(any, cy);
                 }
-                any
+                let clipped = _mm512_test_epi32_mask(any, any) != 0;
+                let mut hv = [_mm512_setzero_si512(); 4];
+                let mut cv = [_mm512_setzero_si512(); 4];
+                for m in 0..4 {
+                    hv[m] = _mm512_loadu_si512(hi.add(c + 32 * m).cast());
+                    cv[m] = _mm512_loadu_si512(carry.add(c + 32 * m).cast());
+                }
+                let mut halves = [_mm256_setzero_si256(); 8];
+                for &(p, codec) in rows {
+                    let (own, out, law) = f.at(p, c);
+                    for m in 0..4 {
+                        let x = _mm512_loadu_si512(own.add(32 * m).cast());
+                        let mut d = _mm512_subs_epi16(hv[m], x);
+                        if clipped {
+                            d = _mm512_adds_epi16(d, cv[m]);
+                        }
+                        _mm512_storeu_si512(out.add(32 * m).cast(), d);
+                        halves[2 * m] = _mm512_castsi512_si256(d);
+                        halves[2 * m + 1] = _mm512_extracti64x4_epi64(d, 1);
+                    }
+                    if let Some(codec) = codec {
+                        encode_store(codec, &halves, law);
+                    }
+                }
+                clipped
             }
         }
 
         /// # Safety
-        /// AVX-512F/BW and AVX2 must be available; layout as for `sum_avx2`.
+        /// AVX-512F/BW and AVX2 must be available; layout checked by `super::mix`.
         #[target_feature(enable = "avx512f,avx512bw,avx2")]
-        pub(crate) unsafe fn sum(
-            input: &[i16],
-            stride: usize,
+        pub(crate) unsafe fn mix(
+            f: Flat,
             talkers: &[u32],
+            rows: &[Row],
             hi: &mut [i16],
             carry: &mut [i16],
         ) -> bool {
-            let base = input.as_ptr();
-            let mut any = _mm512_setzero_si512();
+            let (h, k) = (hi.as_mut_ptr(), carry.as_mut_ptr());
+            let mut clipped = false;
             let mut c = 0;
-            // SAFETY: column blocks stay within `stride`; rows are checked by the caller.
+            // SAFETY: blocks stay within `stride`; rows were checked by the caller.
+            // Blocks narrower than 128 samples use the AVX2 code.
             unsafe {
-                while c + 128 <= stride {
-                    let hp = hi.as_mut_ptr().add(c);
-                    let cp = carry.as_mut_ptr().add(c);
-                    let a = sum_cols::<8>(base.add(c), stride, talkers, hp, cp);
-                    any = _mm512_or_si512(any, a);
+                while c + 128 <= f.stride {
+                    clipped |= block128(f, talkers, rows, c, h, k);
                     c += 128;
                 }
-                while c < stride {
-                    let hp = hi.as_mut_ptr().add(c);
-                    let cp = carry.as_mut_ptr().add(c);
-                    let a = sum_cols::<1>(base.add(c), stride, talkers, hp, cp);
-                    any = _mm512_or_si512(any, a);
+                while c + 64 <= f.stride {
+                    clipped |= super::block::<8, 4>(f, talkers, rows, c, h, k);
+                    c += 64;
+                }
+                while c < f.stride {
+                    clipped |= super::block::<2, 1>(f, talkers, rows, c, h, k);
                     c += 16;
                 }
             }
-            _mm512_test_epi32_mask(any, any) != 0
-        }
-
-        /// # Safety
-        /// As for [`sum`], and `output` has the same layout as `input`.
-        #[target_feature(enable = "avx512f,avx512bw,avx2")]
-        pub(crate) unsafe fn mix_minus(
-            hi: &[i16],
-            carry: &[i16],
-            clipped: bool,
-            input: &[i16],
-            output: &mut [i16],
-            stride: usize,
-            rows: &[u32],
-        ) {
-            let (h, k) = (hi.as_ptr(), carry.as_ptr());
-            // SAFETY: as in `mix_minus_avx2`; 32-lane steps while they fit, then one
-            // 16-lane step (stride is a multiple of 16).
-            unsafe {
-                for &p in rows {
-                    let own = input.as_ptr().add(p as usize * stride);
-                    let out = output.as_mut_ptr().add(p as usize * stride);
-                    let mut i = 0;
-                    while i + 32 <= stride {
-                        let mut d = _mm512_subs_epi16(
-                            _mm512_loadu_si512(h.add(i).cast()),
-                            _mm512_loadu_si512(own.add(i).cast()),
-                        );
-                        if clipped {
-                            d = _mm512_adds_epi16(d, _mm512_loadu_si512(k.add(i).cast()));
-                        }
-                        _mm512_storeu_si512(out.add(i).cast(), d);
-                        i += 32;
-                    }
-                    if i < stride {
-                        let mut d = _mm256_subs_epi16(
-                            _mm256_loadu_si256(h.add(i).cast()),
-                            _mm256_loadu_si256(own.add(i).cast()),
-                        );
-                        if clipped {
-                            d = _mm256_adds_epi16(d, _mm256_loadu_si256(k.add(i).cast()));
-                        }
-                        _mm256_storeu_si256(out.add(i).cast(), d);
-                    }
-                }
-            }
+            clipped
         }
     }
 }
@@ -478,26 +493,46 @@ mod tests {
     }
 
     fn run_all_isas(stride: usize, rows: usize, data: &[i16], talkers: &[u32]) {
-        let mut results = Vec::new();
+        // Straight from the definition.
+        let total: Vec<i64> = (0..stride)
+            .map(|s| {
+                talkers
+                    .iter()
+                    .map(|&t| data[t as usize * stride + s] as i64)
+                    .sum()
+            })
+            .collect();
+        let sat = |v: i64| v.clamp(-32_768, 32_767) as i16;
+        // Alternate rows are also encoded, to cover the fused encoder.
+        let codecs = [None, Some(Codec::ULAW), Some(Codec::DAHDI_ALAW)];
+        let out_rows: Vec<Row> = talkers
+            .iter()
+            .map(|&t| (t, codecs[t as usize % 3]))
+            .collect();
         for isa in Isa::available() {
             let mut hi = vec![0; stride];
             let mut carry = vec![0; stride];
-            let clipped = sum(isa, data, stride, talkers, &mut hi, &mut carry);
             let mut out = vec![0; rows * stride];
-            let total = Total {
-                hi: &hi,
-                carry: &carry,
-                clipped,
+            let mut law = vec![0; rows * stride];
+            let frames = Frames {
+                input: data,
+                output: &mut out,
+                law: &mut law,
+                stride,
             };
-            mix_minus(isa, total, data, &mut out, stride, talkers);
-            results.push((isa, hi, carry, clipped, out));
-        }
-        for (isa, hi, carry, clipped, out) in &results[1..] {
-            let (_, hi0, carry0, clipped0, out0) = &results[0];
-            assert_eq!(hi, hi0, "{isa} hi");
-            assert_eq!(carry, carry0, "{isa} carry");
-            assert_eq!(clipped, clipped0, "{isa} clipped");
-            assert_eq!(out, out0, "{isa} out");
+            let clipped = mix(isa, frames, talkers, &out_rows, &mut hi, &mut carry);
+            assert_eq!(clipped, total.iter().any(|&t| sat(t) as i64 != t), "{isa}");
+            for s in 0..stride {
+                assert_eq!(hi[s], sat(total[s]), "{isa} hi[{s}]");
+                for &(t, codec) in &out_rows {
+                    let i = t as usize * stride + s;
+                    let want = sat(total[s] - data[i] as i64);
+                    assert_eq!(out[i], want, "{isa} row {t} [{s}]");
+                    if let Some(codec) = codec {
+                        assert_eq!(law[i], codec.encode(want), "{isa} row {t} [{s}] law");
+                    }
+                }
+            }
         }
     }
 

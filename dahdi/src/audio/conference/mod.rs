@@ -261,8 +261,8 @@ pub struct Conference {
     /// next `mix` (in place, without allocating once they have reached full size).
     dirty: bool,
     talkers: Vec<u32>,
-    mix_minus_rows: Vec<u32>,
-    coded_rows: Vec<(u32, Codec)>,
+    /// Talkers that listen, with the codec their output is also encoded in.
+    mix_minus_rows: Vec<kernels::Row>,
     shared_listeners: [usize; 4],
 }
 
@@ -299,7 +299,6 @@ impl Conference {
             dirty: false,
             talkers: Vec::new(),
             mix_minus_rows: Vec::new(),
-            coded_rows: Vec::new(),
             shared_listeners: [0; 4],
         };
         conf.reserve(config.capacity.min(MAX_PARTICIPANTS));
@@ -339,7 +338,6 @@ impl Conference {
         self.free.reserve(slots);
         self.talkers.reserve(slots);
         self.mix_minus_rows.reserve(slots);
-        self.coded_rows.reserve(slots);
     }
 
     /// Adds a participant. Its input starts as silence; it hears silence until the
@@ -426,24 +424,12 @@ impl Conference {
 
     /// All participants with their role and format, in slot order.
     pub fn participants(&self) -> impl Iterator<Item = (ParticipantId, Role, Format)> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.live)
-            .map(|(i, s)| {
-                (
-                    ParticipantId {
-                        index: i as u32,
-                        generation: s.generation,
-                    },
-                    s.role,
-                    s.format,
-                )
-            })
+        self.live_slots().map(|(id, s)| (id, s.role, s.format))
     }
 
     /// The participant's input frame (linear), to be filled before [`mix`](Self::mix).
     /// Works for G.711 participants too (then no decoding happens).
+    #[inline]
     pub fn input_mut(&mut self, id: ParticipantId) -> Result<&mut [i16], ConferenceError> {
         let row = self.row(id)?;
         let start = row * self.stride;
@@ -451,6 +437,7 @@ impl Conference {
     }
 
     /// The participant's current input frame (linear).
+    #[inline]
     pub fn input(&self, id: ParticipantId) -> Result<&[i16], ConferenceError> {
         let row = self.row(id)?;
         let start = row * self.stride;
@@ -494,34 +481,20 @@ impl Conference {
             self.rebuild();
         }
         let s = self.stride;
-        self.clipped = kernels::sum(
+        let frames = kernels::Frames {
+            input: self.input.as_slice(),
+            output: self.output.as_mut_slice(),
+            law: &mut self.output_law,
+            stride: s,
+        };
+        self.clipped = kernels::mix(
             self.isa,
-            self.input.as_slice(),
-            s,
+            frames,
             &self.talkers,
+            &self.mix_minus_rows,
             self.hi.as_mut_slice(),
             self.carry.as_mut_slice(),
         );
-        let total = kernels::Total {
-            hi: self.hi.as_slice(),
-            carry: self.carry.as_slice(),
-            clipped: self.clipped,
-        };
-        kernels::mix_minus(
-            self.isa,
-            total,
-            self.input.as_slice(),
-            self.output.as_mut_slice(),
-            s,
-            &self.mix_minus_rows,
-        );
-        let output = self.output.as_slice();
-        for &(row, codec) in &self.coded_rows {
-            let start = row as usize * s;
-            let src = &output[start..start + self.block];
-            let dst = &mut self.output_law[start..start + self.block];
-            codec.encode_slice_with(self.isa, src, dst);
-        }
         let hi = &self.hi.as_slice()[..self.block];
         for codec in Codec::ALL {
             if self.shared_listeners[codec.index()] > 0 {
@@ -531,32 +504,78 @@ impl Conference {
     }
 
     /// What the participant hears after the last [`mix`](Self::mix), linear.
+    #[inline]
     pub fn output(&self, id: ParticipantId) -> Result<&[i16], ConferenceError> {
         let row = self.row(id)?;
-        Ok(match self.slots[row].source {
+        Ok(self.linear_out(row, self.slots[row].source))
+    }
+
+    /// What the participant hears after the last [`mix`](Self::mix), encoded in its
+    /// codec. Participants that do not talk share one encoded frame per codec.
+    #[inline]
+    pub fn output_law(&self, id: ParticipantId) -> Result<&[u8], ConferenceError> {
+        let row = self.row(id)?;
+        let slot = &self.slots[row];
+        let codec = slot.format.codec().ok_or(ConferenceError::NotG711)?;
+        Ok(self.law_out(row, slot.source, codec))
+    }
+
+    /// Every participant with what it heard in the last [`mix`](Self::mix), in slot
+    /// order. Equivalent to calling [`output`](Self::output) for each, without
+    /// validating a handle per participant.
+    pub fn outputs(&self) -> impl Iterator<Item = (ParticipantId, &[i16])> + '_ {
+        self.live_slots()
+            .map(|(id, slot)| (id, self.linear_out(id.index(), slot.source)))
+    }
+
+    /// Every G.711 participant with its encoded output of the last
+    /// [`mix`](Self::mix), in slot order (see [`outputs`](Self::outputs)).
+    pub fn outputs_law(&self) -> impl Iterator<Item = (ParticipantId, &[u8])> + '_ {
+        self.live_slots().filter_map(|(id, slot)| {
+            let codec = slot.format.codec()?;
+            Some((id, self.law_out(id.index(), slot.source, codec)))
+        })
+    }
+
+    #[inline]
+    fn live_slots(&self) -> impl Iterator<Item = (ParticipantId, &Slot)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.live)
+            .map(|(i, s)| {
+                (
+                    ParticipantId {
+                        index: i as u32,
+                        generation: s.generation,
+                    },
+                    s,
+                )
+            })
+    }
+
+    #[inline]
+    fn linear_out(&self, row: usize, source: Source) -> &[i16] {
+        match source {
             Source::Silence => &self.silence,
             Source::Shared => &self.hi.as_slice()[..self.block],
             Source::Own => {
                 let start = row * self.stride;
                 &self.output.as_slice()[start..start + self.block]
             }
-        })
+        }
     }
 
-    /// What the participant hears after the last [`mix`](Self::mix), encoded in its
-    /// codec. Participants that do not talk share one encoded frame per codec.
-    pub fn output_law(&self, id: ParticipantId) -> Result<&[u8], ConferenceError> {
-        let row = self.row(id)?;
-        let slot = &self.slots[row];
-        let codec = slot.format.codec().ok_or(ConferenceError::NotG711)?;
-        Ok(match slot.source {
+    #[inline]
+    fn law_out(&self, row: usize, source: Source, codec: Codec) -> &[u8] {
+        match source {
             Source::Silence => &self.silence_law[codec.index()],
             Source::Shared => &self.shared_law[codec.index()],
             Source::Own => {
                 let start = row * self.stride;
                 &self.output_law[start..start + self.block]
             }
-        })
+        }
     }
 
     /// The full mix of the last tick, `sat16(T)`: what a listener hears. Useful for a
@@ -586,6 +605,7 @@ impl Conference {
         }
     }
 
+    #[inline]
     fn row(&self, id: ParticipantId) -> Result<usize, ConferenceError> {
         match self.slots.get(id.index as usize) {
             Some(s) if s.live && s.generation == id.generation => Ok(id.index as usize),
@@ -596,7 +616,6 @@ impl Conference {
     fn rebuild(&mut self) {
         self.talkers.clear();
         self.mix_minus_rows.clear();
-        self.coded_rows.clear();
         self.shared_listeners = [0; 4];
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if !slot.live {
@@ -609,10 +628,7 @@ impl Conference {
             slot.source = match slot.role {
                 Role::Talker => Source::Silence,
                 Role::Both => {
-                    self.mix_minus_rows.push(row);
-                    if let Some(codec) = slot.format.codec() {
-                        self.coded_rows.push((row, codec));
-                    }
+                    self.mix_minus_rows.push((row, slot.format.codec()));
                     Source::Own
                 }
                 Role::Listener | Role::Muted | Role::Monitor => {

@@ -11,15 +11,6 @@ use std::arch::x86_64::*;
 
 use super::{Codec, Law, Variant};
 
-/// Broadcasts a 16-byte table to both 128-bit halves (`vpshufb` looks up per half).
-#[inline(always)]
-fn table(bytes: [u8; 16]) -> [u8; 32] {
-    let mut t = [0u8; 32];
-    t[..16].copy_from_slice(&bytes);
-    t[16..].copy_from_slice(&bytes);
-    t
-}
-
 /// Per-codec constants for [`decode`]. With `c = code ^ xor`, `m = c & 15` and
 /// `e = (c >> 4) & 7`, the magnitude is `(m_tab[m] + r_tab[e]) * p_tab[e] - k`:
 ///
@@ -29,65 +20,57 @@ fn table(bytes: [u8; 16]) -> [u8; 32] {
 /// * DAHDI A-law (no half step): `(8m) * 2` and `(8m + 128) << e`.
 ///
 /// Every `m_tab + r_tab` fits in a byte (at most 252) and every product in an `i16`
-/// (at most 32256), so one byte add and one 16-bit multiply do it.
+/// (at most 32256), so one byte add and one 16-bit multiply do it. The 16-entry tables
+/// are stored twice because `vpshufb` looks up within each 128-bit half; they live in
+/// statics built at compile time, so a call on a 160-sample frame costs no set-up.
 struct DecodeParams {
     xor: u8,
     /// XOR that makes bit 7 of `c` set exactly for negative codes.
     neg_flip: u8,
-    m_tab: [u8; 16],
-    r_tab: [u8; 16],
-    p_tab: [u8; 16],
+    m_tab: [u8; 32],
+    r_tab: [u8; 32],
+    p_tab: [u8; 32],
     k: i16,
 }
 
-fn decode_params(codec: Codec) -> DecodeParams {
-    let mut m_tab = [0u8; 16];
-    for (m, v) in m_tab.iter_mut().enumerate() {
-        *v = 8 * m as u8;
-    }
-    match (codec.law, codec.variant) {
-        (Law::Ulaw, _) => {
-            let mut p_tab = [0u8; 16];
-            for (e, v) in p_tab.iter_mut().enumerate().take(8) {
-                *v = 1 << e;
-            }
-            let mut r_tab = [0u8; 16];
-            r_tab[..8].fill(132);
-            // mu-law codes are stored inverted; after inversion bit 7 marks negative.
-            DecodeParams {
-                xor: 0xFF,
-                neg_flip: 0,
-                m_tab,
-                r_tab,
-                p_tab,
-                k: 132,
-            }
+const fn decode_params(codec: Codec) -> DecodeParams {
+    let alaw = matches!(codec.law, Law::Alaw);
+    let itu = matches!(codec.variant, Variant::Itu);
+    let mut p = DecodeParams {
+        // mu-law codes are stored inverted, and then bit 7 marks negative; A-law codes
+        // have their even bits inverted, and then bit 7 marks *positive*.
+        xor: if alaw { 0x55 } else { 0xFF },
+        neg_flip: if alaw { 0x80 } else { 0 },
+        m_tab: [0; 32],
+        r_tab: [0; 32],
+        p_tab: [0; 32],
+        k: if alaw { 0 } else { 132 },
+    };
+    let mut i = 0;
+    while i < 32 {
+        let j = (i % 16) as u8;
+        p.m_tab[i] = 8 * j + if alaw && itu { 4 } else { 0 };
+        if j < 8 {
+            p.r_tab[i] = if !alaw {
+                132
+            } else if j == 0 {
+                0
+            } else {
+                128
+            };
+            p.p_tab[i] = if alaw && j == 0 { 2 } else { 1 << j };
         }
-        (Law::Alaw, variant) => {
-            if variant == Variant::Itu {
-                for v in m_tab.iter_mut() {
-                    *v += 4;
-                }
-            }
-            let mut p_tab = [0u8; 16];
-            p_tab[0] = 2;
-            for (e, v) in p_tab.iter_mut().enumerate().take(8).skip(1) {
-                *v = 1 << e;
-            }
-            let mut r_tab = [0u8; 16];
-            r_tab[1..8].fill(128);
-            // A-law: after the 0x55 XOR bit 7 marks *positive*, so flip it.
-            DecodeParams {
-                xor: 0x55,
-                neg_flip: 0x80,
-                m_tab,
-                r_tab,
-                p_tab,
-                k: 0,
-            }
-        }
+        i += 1;
     }
+    p
 }
+
+static DECODE_PARAMS: [DecodeParams; 4] = [
+    decode_params(Codec::ALL[0]),
+    decode_params(Codec::ALL[1]),
+    decode_params(Codec::ALL[2]),
+    decode_params(Codec::ALL[3]),
+];
 
 /// Decodes `src` into `dst` (equal lengths).
 ///
@@ -96,17 +79,14 @@ fn decode_params(codec: Codec) -> DecodeParams {
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn decode(codec: Codec, src: &[u8], dst: &mut [i16]) {
     debug_assert_eq!(src.len(), dst.len());
-    let p = decode_params(codec);
-    let m_tab = table(p.m_tab);
-    let r_tab = table(p.r_tab);
-    let p_tab = table(p.p_tab);
+    let p = &DECODE_PARAMS[codec.index()];
     let n = src.len() / 32 * 32;
     // SAFETY: AVX2 is enabled for this function; every load reads src[i..i + 32] and
     // every store writes dst[i..i + 32] with i + 32 <= n <= both lengths.
     unsafe {
-        let m_tab = _mm256_loadu_si256(m_tab.as_ptr().cast());
-        let r_tab = _mm256_loadu_si256(r_tab.as_ptr().cast());
-        let p_tab = _mm256_loadu_si256(p_tab.as_ptr().cast());
+        let m_tab = _mm256_loadu_si256(p.m_tab.as_ptr().cast());
+        let r_tab = _mm256_loadu_si256(p.r_tab.as_ptr().cast());
+        let p_tab = _mm256_loadu_si256(p.p_tab.as_ptr().cast());
         let xor = _mm256_set1_epi8(p.xor as i8);
         let neg_flip = _mm256_set1_epi8(p.neg_flip as i8);
         let low4 = _mm256_set1_epi8(0x0F);
@@ -275,6 +255,46 @@ unsafe fn encode_loop<const ULAW: bool, const DAHDI: bool>(src: &[i16], dst: &mu
             let packed = _mm256_permute4x64_epi64(_mm256_packus_epi16(ca, cb), 0b11_01_10_00);
             _mm256_storeu_si256(dst.as_mut_ptr().add(i).cast(), packed);
             i += 32;
+        }
+    }
+}
+
+/// Encodes the `16 * v.len()` samples held in `v` and stores as many codes at `dst`.
+/// The conference kernel uses this to encode a mix-minus block while it is still in
+/// registers.
+///
+/// # Safety
+/// AVX2 must be available; `dst` must be valid for `16 * v.len()` bytes.
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) unsafe fn encode_store(codec: Codec, v: &[__m256i], dst: *mut u8) {
+    // SAFETY (all four): same contract as this function.
+    match (codec.law, codec.variant) {
+        (Law::Ulaw, Variant::Itu) => unsafe { encode_store_as::<true, false>(v, dst) },
+        (Law::Alaw, Variant::Itu) => unsafe { encode_store_as::<false, false>(v, dst) },
+        (Law::Ulaw, Variant::DahdiCompat) => unsafe { encode_store_as::<true, true>(v, dst) },
+        (Law::Alaw, Variant::DahdiCompat) => unsafe { encode_store_as::<false, true>(v, dst) },
+    }
+}
+
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn encode_store_as<const ULAW: bool, const DAHDI: bool>(v: &[__m256i], dst: *mut u8) {
+    let mut j = 0;
+    // SAFETY: the caller guarantees 16 * v.len() writable bytes at dst.
+    unsafe {
+        while j + 2 <= v.len() {
+            let ca = encode16(v[j], ULAW, DAHDI);
+            let cb = encode16(v[j + 1], ULAW, DAHDI);
+            let packed = _mm256_permute4x64_epi64(_mm256_packus_epi16(ca, cb), 0b11_01_10_00);
+            _mm256_storeu_si256(dst.add(16 * j).cast(), packed);
+            j += 2;
+        }
+        if j < v.len() {
+            let c = encode16(v[j], ULAW, DAHDI);
+            // Packed with itself, the low 128 bits hold the 16 codes in order.
+            let packed = _mm256_permute4x64_epi64(_mm256_packus_epi16(c, c), 0b11_01_10_00);
+            _mm_storeu_si128(dst.add(16 * j).cast(), _mm256_castsi256_si128(packed));
         }
     }
 }

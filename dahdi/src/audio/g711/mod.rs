@@ -85,7 +85,7 @@
 use super::isa::Isa;
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+pub(crate) mod avx2;
 
 /// The companding law.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
