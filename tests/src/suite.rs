@@ -26,6 +26,7 @@ pub struct GuestSuite {
     executables: Vec<(PathBuf, String)>,
     files: Vec<(String, u32, Vec<u8>)>,
     setup: Vec<String>,
+    kernel_args: Vec<String>,
     pub boot_timeout: Duration,
     pub test_timeout: Duration,
     pub memory_mb: u32,
@@ -53,6 +54,7 @@ impl GuestSuite {
             executables: Vec::new(),
             files: Vec::new(),
             setup: Vec::new(),
+            kernel_args: Vec::new(),
             boot_timeout: Duration::from_secs(120),
             test_timeout: Duration::from_secs(60),
             memory_mb: 512,
@@ -89,6 +91,12 @@ impl GuestSuite {
     /// A busybox shell line run before the tests; its failure fails the suite.
     pub fn setup(mut self, line: &str) -> Self {
         self.setup.push(line.to_owned());
+        self
+    }
+
+    /// A word added to the kernel command line (e.g. `module.sig_enforce=1`).
+    pub fn kernel_arg(mut self, arg: &str) -> Self {
+        self.kernel_args.push(arg.to_owned());
         self
     }
 
@@ -214,6 +222,10 @@ impl GuestSuite {
         let mut q = QemuConfig::new(&kernel.image, &initrd);
         q.accel = accel;
         q.memory_mb = self.memory_mb;
+        for a in &self.kernel_args {
+            q.append.push(' ');
+            q.append.push_str(a);
+        }
         let start = Instant::now();
         let run = q.run(work.path(), self.boot_timeout)?;
         let wall = start.elapsed();
