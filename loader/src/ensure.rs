@@ -115,11 +115,35 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
     let wants_build =
         report.findings.iter().any(|f| f.fixed_by_build) && dkms_state != Some(State::Broken);
     if wants_build && opts.build {
-        let module = sys.dkms.as_ref().ok_or_else(|| Error::NoDkms {
-            dkms_dir: root.join("/var/lib/dkms"),
-        })?;
+        // When no build can happen, still say what is wrong: "install dahdi-dkms" alone
+        // would hide that the module on disk was built for another kernel.
+        let cannot_build = |why: String, fix: String| {
+            let worst = report
+                .findings
+                .iter()
+                .filter(|f| f.fixed_by_build)
+                .max_by_key(|f| f.severity);
+            Error::NotReady {
+                kernel: release.clone(),
+                verdict: report.verdict,
+                message: match worst {
+                    Some(f) => format!("{}; it cannot be rebuilt here: {why}", f.message),
+                    None => why,
+                },
+                fix: Some(fix),
+            }
+        };
+        let Some(module) = sys.dkms.as_ref() else {
+            return Err(cannot_build(
+                "dahdi is not registered with DKMS".into(),
+                format!("install dahdi-dkms (apt-get install dahdi-dkms), then run dahdi-loader ensure -k {release}"),
+            ));
+        };
         if kernel.headers.is_none() {
-            return Err(Error::NoHeaders { kernel: release });
+            return Err(cannot_build(
+                format!("the headers of kernel {release} are not installed"),
+                verify::build_fix(&kernel),
+            ));
         }
         let version = module
             .version_for(&release)
