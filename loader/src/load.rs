@@ -60,7 +60,7 @@ impl Inserter for KernelInserter {
 /// What an errno from `finit_module` means, in words.
 pub fn explain(errno: Errno) -> &'static str {
     match errno {
-        Errno::ENOEXEC => "the kernel refused the file's format: its vermagic, its struct module size or its ELF header does not match this kernel (Exec format error)",
+        Errno::ENOEXEC => "the kernel refused the file's format: its vermagic, its struct module size, its module_layout symbol CRC (built against other kernel headers) or its ELF header does not match this kernel",
         Errno::EINVAL => "the module disagrees with the kernel about the version of a symbol (modversions CRC), needs a symbol namespace it does not import, or was given a bad parameter",
         Errno::ENOENT => "the module needs a symbol that nothing loaded provides: a dependency is missing or was built for another kernel",
         Errno::EKEYREJECTED => "the kernel enforces module signatures (Secure Boot or module.sig_enforce) and the module's signature is missing or from a key it does not trust; enrol the DKMS key with mokutil --import /var/lib/dkms/mok.pub",
