@@ -946,7 +946,17 @@ fn check_signatures(add: &mut Add<'_>, sys: &System, kernel: &Kernel, modules: &
                 Some(build_fix(kernel)),
             );
         }
-        if sys.secure.dkms_key_enrolled == Some(false) {
+        let signed = present.len() - unsigned.len();
+        if kernel.running && signed > 0 && sys.secure.dkms_key_in_kernel == Some(false) {
+            // The running kernel's own keyrings are the truth; the MOK list only says what
+            // the next boot through shim may add.
+            add(
+                Severity::Mismatch,
+                None,
+                format!("kernel {k} enforces module signatures and its keyrings (/proc/keys) do not hold the DKMS signing key ({}) that signs DAHDI: it would reject {signed} signed DAHDI module(s) (Key was rejected by service)", crate::secure::DKMS_MOK_CERT),
+                Some("run mokutil --import /var/lib/dkms/mok.pub, then reboot and enrol the key in MokManager".into()),
+            );
+        } else if sys.secure.dkms_key_enrolled == Some(false) {
             add(
                 Severity::Mismatch,
                 None,
