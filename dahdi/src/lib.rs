@@ -147,6 +147,7 @@ mod error;
 mod event;
 mod fd;
 mod params;
+pub mod pump;
 mod signalling;
 mod span;
 pub mod sysfs;

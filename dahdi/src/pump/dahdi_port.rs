@@ -1,0 +1,393 @@
+//! DAHDI channel ports: a pseudo channel or a span channel, non-blocking,
+//! serviced from the pump's epoll loop.
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::channel::{Channel, ChannelFd, Pseudo, ReadOutcome, WriteOutcome};
+use crate::conference::ConfMode;
+use crate::event::Event;
+use crate::fd::Readiness;
+use crate::params::{BufferInfo, BufferPolicy, Flush};
+
+use super::port::{Port, PortError};
+use super::stats::PortStats;
+
+/// How a [`DahdiPort`] sets up its channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DahdiPortConfig {
+    /// Samples per block: the pump's block size.
+    pub block: usize,
+    /// Kernel buffers per direction (`DAHDI_SET_BUFINFO` `numbufs`, 2..=32):
+    /// how much the kernel holds while the pump thread is not scheduled.
+    pub kernel_buffers: usize,
+    /// Input frames the port queues in user space before it starts discarding
+    /// the oldest (overruns).
+    pub queue_frames: usize,
+    /// Blocks of silence written ahead of the first output block, so the
+    /// kernel's transmit queue does not run dry when a tick is a little late.
+    /// This is the output latency added, in blocks.
+    pub tx_prefill: usize,
+}
+
+impl Default for DahdiPortConfig {
+    /// 160-sample blocks, 8 kernel buffers, 8 queued frames, 2 blocks of
+    /// transmit prefill (40 ms).
+    fn default() -> Self {
+        DahdiPortConfig {
+            block: 160,
+            kernel_buffers: 8,
+            queue_frames: 8,
+            tx_prefill: 2,
+        }
+    }
+}
+
+enum Device {
+    Pseudo(Pseudo),
+    Channel(Channel),
+}
+
+impl Device {
+    fn fd(&self) -> &ChannelFd {
+        match self {
+            Device::Pseudo(p) => p,
+            Device::Channel(c) => c,
+        }
+    }
+
+    fn fd_mut(&mut self) -> &mut ChannelFd {
+        match self {
+            Device::Pseudo(p) => p,
+            Device::Channel(c) => c,
+        }
+    }
+}
+
+/// A fixed-capacity FIFO of samples (the port's user-space input queue).
+struct SampleFifo {
+    buf: Vec<i16>,
+    head: usize,
+    len: usize,
+}
+
+impl SampleFifo {
+    fn new(capacity: usize) -> SampleFifo {
+        SampleFifo {
+            buf: vec![0; capacity],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn cap(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Appends, discarding the oldest samples if needed; returns how many
+    /// were discarded.
+    fn push(&mut self, s: &[i16]) -> usize {
+        let cap = self.cap();
+        let skipped = s.len().saturating_sub(cap);
+        let s = &s[skipped..];
+        let over = (self.len + s.len()).saturating_sub(cap);
+        self.discard(over);
+        let tail = (self.head + self.len) % cap;
+        let first = s.len().min(cap - tail);
+        self.buf[tail..tail + first].copy_from_slice(&s[..first]);
+        self.buf[..s.len() - first].copy_from_slice(&s[first..]);
+        self.len += s.len();
+        skipped + over
+    }
+
+    fn pop(&mut self, out: &mut [i16]) -> bool {
+        if self.len < out.len() {
+            return false;
+        }
+        let cap = self.cap();
+        let first = out.len().min(cap - self.head);
+        out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
+        let rest = out.len() - first;
+        out[first..].copy_from_slice(&self.buf[..rest]);
+        self.discard(out.len());
+        true
+    }
+
+    fn discard(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.head = (self.head + n) % self.cap();
+        self.len -= n;
+    }
+}
+
+/// A DAHDI channel as a conference participant, in linear mode.
+///
+/// The channel is non-blocking. The pump watches its fd with epoll
+/// (`POLLIN`, and `POLLPRI` for events) and calls [`Port::service`], which reads
+/// every complete block the kernel has into a user-space queue; a tick takes
+/// one block from that queue. A pending DAHDI event makes the kernel refuse a
+/// read or write with `ELAST` before it touches any audio; the port then takes
+/// the event off the queue, counts it, passes it on to
+/// [`events`](Self::events), and repeats the read or write, so no audio is lost
+/// to events.
+///
+/// Writes go straight to the kernel, one block per tick, after
+/// [`tx_prefill`](DahdiPortConfig::tx_prefill) blocks of silence; a write the
+/// kernel refuses because its buffers are full is a drop.
+///
+/// DAHDI moves every channel's audio on the same 1 ms schedule, but each
+/// channel's blocks end at a different point of it (wherever its buffers were
+/// last reset). Run the pump from a [`DahdiClock`](super::DahdiClock): then
+/// every channel delivers exactly one block per tick, the pump's priming step
+/// waits for the last channel's first block, and no tick ever finds a channel
+/// empty.
+pub struct DahdiPort {
+    dev: Device,
+    name: String,
+    block: usize,
+    fifo: SampleFifo,
+    scratch: Vec<i16>,
+    tx_prefill: usize,
+    tx_started: bool,
+    stats: PortStats,
+    events_tx: Sender<Event>,
+    events_rx: Receiver<Event>,
+}
+
+impl std::fmt::Debug for DahdiPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DahdiPort")
+            .field("name", &self.name)
+            .field("queued", &self.fifo.len)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+/// Events kept for [`DahdiPort::events`]; older ones are discarded once this
+/// many wait (still counted).
+const EVENT_QUEUE: usize = 64;
+
+fn configure(ch: &mut ChannelFd, config: &DahdiPortConfig) -> crate::Result<()> {
+    ch.set_nonblocking(true)?;
+    ch.set_buffer_info(&BufferInfo {
+        tx_policy: BufferPolicy::Immediate,
+        num_bufs: config.kernel_buffers,
+        buf_size: config.block,
+    })?;
+    ch.set_linear(true)
+}
+
+impl DahdiPort {
+    fn new(dev: Device, name: String, config: &DahdiPortConfig) -> DahdiPort {
+        let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_QUEUE);
+        DahdiPort {
+            dev,
+            name,
+            block: config.block,
+            fifo: SampleFifo::new(config.block * config.queue_frames.max(2)),
+            scratch: vec![0; config.block],
+            tx_prefill: config.tx_prefill,
+            tx_started: false,
+            stats: PortStats::default(),
+            events_tx,
+            events_rx,
+        }
+    }
+
+    /// Opens a new pseudo channel (MeetMe's way of joining a conference from
+    /// user space).
+    pub fn pseudo(config: &DahdiPortConfig) -> crate::Result<DahdiPort> {
+        Self::from_pseudo(Pseudo::open_nonblocking()?, config)
+    }
+
+    /// Uses an open pseudo channel (made non-blocking and linear here).
+    pub fn from_pseudo(mut p: Pseudo, config: &DahdiPortConfig) -> crate::Result<DahdiPort> {
+        configure(&mut p, config)?;
+        let name = format!("pseudo {}", p.number()?);
+        Ok(Self::new(Device::Pseudo(p), name, config))
+    }
+
+    /// Uses an open span channel (made non-blocking and linear here). The
+    /// channel must carry audio (clear or voice signalling).
+    pub fn from_channel(mut c: Channel, config: &DahdiPortConfig) -> crate::Result<DahdiPort> {
+        configure(&mut c, config)?;
+        let name = format!("channel {}", c.channel_number());
+        Ok(Self::new(Device::Channel(c), name, config))
+    }
+
+    /// Opens span channel `number`.
+    pub fn channel(number: i32, config: &DahdiPortConfig) -> crate::Result<DahdiPort> {
+        Self::from_channel(Channel::open_nonblocking(number)?, config)
+    }
+
+    /// A pseudo-channel port plus its *far end*: a second pseudo channel (linear,
+    /// blocking, same block size) joined with the port's channel in a two-member
+    /// kernel conference, so what one writes the other reads. The far end
+    /// stands in for a caller: a test or demo writes a voice into it and reads
+    /// back what the pump sends.
+    pub fn with_far_end(config: &DahdiPortConfig) -> crate::Result<(DahdiPort, Pseudo)> {
+        let mut far = Pseudo::open()?;
+        far.set_buffer_info(&BufferInfo {
+            tx_policy: BufferPolicy::Immediate,
+            num_bufs: config.kernel_buffers,
+            buf_size: config.block,
+        })?;
+        far.set_linear(true)?;
+        let near = Pseudo::open_nonblocking()?;
+        let conf = far.create_conference(ConfMode::conference())?;
+        near.join_conference(conf, ConfMode::conference())?;
+        Ok((Self::from_pseudo(near, config)?, far))
+    }
+
+    /// The channel.
+    pub fn channel_fd(&self) -> &ChannelFd {
+        self.dev.fd()
+    }
+
+    /// Events met on the channel, in order (the newest 64 at most).
+    pub fn events(&self) -> Receiver<Event> {
+        self.events_rx.clone()
+    }
+
+    fn note_event(&mut self, e: Event) {
+        self.stats.events += 1;
+        if self.events_tx.try_send(e).is_err() {
+            // Full: keep the newest. Another receiver may race us; either way
+            // the count above stays right.
+            let _ = self.events_rx.try_recv();
+            let _ = self.events_tx.try_send(e);
+        }
+    }
+
+    /// Reads every complete block the kernel has, and every pending event.
+    fn drain(&mut self) -> Result<(), PortError> {
+        loop {
+            match self.dev.fd_mut().read_samples(&mut self.scratch) {
+                Ok(ReadOutcome::Audio(0)) => return Ok(()),
+                Ok(ReadOutcome::Audio(n)) => {
+                    let dropped = self.fifo.push(&self.scratch[..n]);
+                    self.stats.overruns += dropped.div_ceil(self.block) as u64;
+                }
+                Ok(ReadOutcome::Event(e)) => self.note_event(e),
+                Err(e) if e.is_would_block() => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn drain_events(&mut self) -> Result<(), PortError> {
+        while let Some(e) = self.dev.fd().event()? {
+            self.note_event(e);
+        }
+        Ok(())
+    }
+
+    /// Writes one block; false if the kernel's buffers are full.
+    fn put(&mut self, frame: &[i16]) -> Result<bool, PortError> {
+        loop {
+            match self.dev.fd_mut().write_samples(frame) {
+                Ok(WriteOutcome::Written(_)) => return Ok(true),
+                Ok(WriteOutcome::Event(e)) => self.note_event(e),
+                Err(e) if e.is_would_block() => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl Port for DahdiPort {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
+        if self.fifo.len < frame.len() {
+            // The readiness may not have been serviced yet this round.
+            self.drain()?;
+        }
+        if self.fifo.pop(frame) {
+            self.stats.frames_in += 1;
+        } else {
+            frame.fill(0);
+            self.stats.underruns += 1;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, frame: &[i16]) -> Result<(), PortError> {
+        if !self.tx_started {
+            self.tx_started = true;
+            let silence = vec![0i16; frame.len()];
+            for _ in 0..self.tx_prefill {
+                if !self.put(&silence)? {
+                    break;
+                }
+            }
+        }
+        if self.put(frame)? {
+            self.stats.frames_out += 1;
+        } else {
+            self.stats.drops += 1;
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> PortStats {
+        self.stats
+    }
+
+    fn fd(&self) -> Option<(BorrowedFd<'_>, Readiness)> {
+        Some((self.dev.fd().as_fd(), Readiness::READ | Readiness::EVENT))
+    }
+
+    fn service(&mut self, ready: Readiness) -> Result<(), PortError> {
+        if ready.contains(Readiness::EVENT) {
+            self.drain_events()?;
+        }
+        self.drain()
+    }
+
+    fn start(&mut self) -> Result<(), PortError> {
+        // Audio queued before the pump ran is stale.
+        self.dev.fd().flush(Flush::READ)?;
+        self.fifo.discard(usize::MAX);
+        self.tx_started = false;
+        Ok(())
+    }
+
+    fn primed(&self) -> bool {
+        self.fifo.len >= self.block
+    }
+
+    fn align(&mut self) {
+        let whole = self.fifo.len / self.block;
+        if whole > 1 {
+            self.fifo.discard((whole - 1) * self.block);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_wraps_and_drops_oldest() {
+        let mut f = SampleFifo::new(8);
+        assert_eq!(f.push(&[1, 2, 3, 4, 5]), 0);
+        let mut o = [0i16; 3];
+        assert!(f.pop(&mut o));
+        assert_eq!(o, [1, 2, 3]);
+        assert_eq!(f.push(&[6, 7, 8, 9, 10]), 0); // wraps: 4..=10
+        assert_eq!(f.push(&[11, 12, 13]), 2); // 4 and 5 go
+        let mut all = [0i16; 8];
+        assert!(f.pop(&mut all));
+        assert_eq!(all, [6, 7, 8, 9, 10, 11, 12, 13]);
+        assert!(!f.pop(&mut o));
+        assert_eq!(f.push(&(0..20).collect::<Vec<i16>>()), 12);
+        assert!(f.pop(&mut all));
+        assert_eq!(all, [12, 13, 14, 15, 16, 17, 18, 19]);
+    }
+}

@@ -1,0 +1,593 @@
+//! The channel pump: moves 8 kHz frames between ports and the conference
+//! engine, once per tick, in real time.
+//!
+//! # Pieces
+//!
+//! * A [`Pump`] owns one [`Conference`](crate::audio::conference::Conference)
+//!   and one [`Port`] per participant. A port is where a participant's audio
+//!   comes from and goes to:
+//!   [`MemoryPort`] (an application thread, through lock-free queues: the
+//!   embedded default, no DAHDI needed), [`DahdiPort`] (a pseudo or span
+//!   channel, non-blocking, epoll-driven), [`FilePort`] (WAV playback and
+//!   recording) and [`ShmPort`] (a participant in another process, through
+//!   shared memory).
+//! * A [`Clock`] paces the ticks: [`DahdiClock`] (`/dev/dahdi/timer`, DAHDI's
+//!   own timing, the one to use with DAHDI ports) or [`SoftClock`] (a
+//!   `timerfd` when there is no DAHDI).
+//! * Subscribers watch [`Stream`]s (the mix, a port's input or output):
+//!   in-process through [`Pump::subscribe`] (a crossbeam channel, one message
+//!   per tick), out-of-process through [`Pump::add_ring`] (a shared-memory ring
+//!   read by [`ShmReader`]s; layout in [`shm`]).
+//! * [`Pump::stats`] returns a [`PumpStats`]: ticks, late and skipped ticks,
+//!   work time per tick (p50/p99/max), and every port's and subscriber's
+//!   counters.
+//!
+//! # A tick
+//!
+//! [`Pump::tick`] reads one frame from every port straight into the engine's
+//! input buffers, mixes, writes every port's output from the engine's output
+//! buffers, then feeds the subscribers. Nothing in a tick allocates or blocks:
+//! ports deliver silence and count an underrun when they have nothing, drop
+//! and count what their sinks refuse, and subscribers that fall behind lose
+//! whole ticks, counted.
+//!
+//! # Running on a clock
+//!
+//! [`Pump::run_for`] and [`Pump::run_until`] wait in one epoll set for the clock
+//! and every port that has a file descriptor; ports are serviced as their fds
+//! become ready, and ticks run as the clock makes them due. Before the first
+//! tick the pump calls [`Port::start`] on every port and waits until every port
+//! is [primed](Port::primed) (has its first frame; bounded by
+//! [`PumpConfig::max_priming_ticks`]), then [aligns](Port::align) them: with
+//! DAHDI ports this is what makes a tick never find a channel empty.
+//!
+//! **Late ticks are run, and counted.** When the clock reports several ticks
+//! due at once (the thread was not scheduled in time), the pump runs them all,
+//! back to back, so that ports that are paced by the same clock keep one frame
+//! per tick; all but the first count as [`late_ticks`](PumpStats::late_ticks).
+//! Beyond [`PumpConfig::max_catch_up`] late ticks in one go (a stall of
+//! hundreds of milliseconds), the excess is not run and is counted as
+//! [`skipped_ticks`](PumpStats::skipped_ticks) instead. No tick is ever merged
+//! silently: `ticks + skipped_ticks + priming_ticks` is every tick the clock
+//! produced while the pump ran.
+//!
+//! # Example: an embedded conference
+//!
+//! ```
+//! use dahdi::audio::conference::Role;
+//! use dahdi::pump::{MemoryPort, Pump, PumpConfig, Stream};
+//!
+//! let mut pump = Pump::new(PumpConfig::default()).unwrap();
+//! let (alice, mut alice_app) = MemoryPort::new(160, 4);
+//! let (bob, mut bob_app) = MemoryPort::new(160, 4);
+//! let a = pump.add_port(alice, Role::Both).unwrap();
+//! pump.add_port(bob, Role::Both).unwrap();
+//! let mix = pump.subscribe(&[Stream::Mix, Stream::Output(a)], 8);
+//!
+//! alice_app.push(&[1000; 160]);
+//! bob_app.push(&[-300; 160]);
+//! pump.tick(); // normally driven by pump.run_for(&mut clock, n)
+//!
+//! let mut heard = [0i16; 160];
+//! assert!(bob_app.pop(&mut heard));
+//! assert_eq!(heard[0], 1000); // Bob hears Alice
+//! assert!(alice_app.pop(&mut heard));
+//! assert_eq!(heard[0], -300); // and Alice hears Bob
+//! let batch = mix.recv().unwrap();
+//! assert_eq!(batch.frame(0)[0], 700); // the mix of both
+//! assert_eq!(batch.frame(1)[0], -300); // Alice's output
+//! ```
+
+mod clock;
+mod dahdi_port;
+mod memory;
+mod port;
+pub mod shm;
+mod stats;
+mod tap;
+pub mod wav;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+
+use crate::audio::conference::{
+    Conference, ConferenceConfig, ConferenceError, Format, ParticipantId, Role,
+};
+use crate::audio::Isa;
+use crate::fd::Readiness;
+
+pub use clock::{Clock, DahdiClock, SoftClock};
+pub use dahdi_port::{DahdiPort, DahdiPortConfig};
+pub use memory::{MemoryEndpoint, MemoryPort};
+pub use port::{Port, PortError};
+pub use shm::{RingConfig, ShmError, ShmPort, ShmReader, ShmWriter};
+pub use stats::{Histogram, PortReport, PortStats, PumpStats, TapReport};
+pub use tap::{Stream, Subscriber, TapBatch};
+pub use wav::{FilePort, WavError, WavReader, WavWriter};
+
+/// A port's handle: the same as its participant's in the conference engine, so
+/// [`PortId::index`] is dense from 0.
+pub type PortId = ParticipantId;
+
+/// How a [`Pump`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PumpConfig {
+    /// Samples per tick (160 = 20 ms).
+    pub block_size: usize,
+    /// Most late ticks run back to back after one wake-up; more are skipped.
+    pub max_catch_up: u64,
+    /// Most clock ticks to wait for every port to be primed before starting
+    /// anyway (ports not primed then start with underruns).
+    pub max_priming_ticks: u64,
+    /// Participants to reserve room for.
+    pub capacity: usize,
+    /// Force a SIMD level for the engine (tests, benchmarks); `None` detects.
+    pub isa: Option<Isa>,
+}
+
+impl Default for PumpConfig {
+    /// 160-sample ticks, up to 10 late ticks caught up (200 ms), up to 50
+    /// ticks (1 s) of priming.
+    fn default() -> Self {
+        PumpConfig {
+            block_size: 160,
+            max_catch_up: 10,
+            max_priming_ticks: 50,
+            capacity: 0,
+            isa: None,
+        }
+    }
+}
+
+/// Errors of the pump itself (port I/O errors are counted, not returned).
+#[derive(Debug, thiserror::Error)]
+pub enum PumpError {
+    /// The conference engine refused.
+    #[error(transparent)]
+    Conference(#[from] ConferenceError),
+    /// The clock or the epoll set failed.
+    #[error(transparent)]
+    Dahdi(#[from] crate::Error),
+    /// No such port.
+    #[error("no such port")]
+    UnknownPort,
+}
+
+struct Slot {
+    id: PortId,
+    port: Box<dyn Port>,
+    role: Role,
+    errors: u64,
+    last_error: Option<String>,
+    /// Whether the port's fd is in the epoll set of the current run.
+    watched: bool,
+}
+
+impl Slot {
+    #[cold]
+    fn fail(&mut self, e: PortError) {
+        self.errors += 1;
+        self.last_error = Some(e.to_string());
+    }
+}
+
+struct Ring {
+    writer: ShmWriter,
+    streams: Vec<Stream>,
+}
+
+/// The channel pump. See the [module docs](self).
+pub struct Pump {
+    conf: Conference,
+    block: usize,
+    config: PumpConfig,
+    slots: Vec<Option<Slot>>,
+    taps: Vec<tap::Tap>,
+    rings: Vec<Ring>,
+    silence: Vec<i16>,
+    tick: u64,
+    late: u64,
+    skipped: u64,
+    priming: u64,
+    clipped: u64,
+    work: Histogram,
+    period: Duration,
+}
+
+impl std::fmt::Debug for Pump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pump")
+            .field("ports", &self.conf.len())
+            .field("tick", &self.tick)
+            .finish()
+    }
+}
+
+const CLOCK_TOKEN: u64 = u64::MAX;
+
+fn epoll_flags(r: Readiness) -> EpollFlags {
+    let mut f = EpollFlags::empty();
+    if r.contains(Readiness::READ) {
+        f |= EpollFlags::EPOLLIN;
+    }
+    if r.contains(Readiness::WRITE) {
+        f |= EpollFlags::EPOLLOUT;
+    }
+    if r.contains(Readiness::EVENT) {
+        f |= EpollFlags::EPOLLPRI;
+    }
+    f
+}
+
+fn readiness(f: EpollFlags) -> Readiness {
+    let mut r = Readiness::empty();
+    if f.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP) {
+        r |= Readiness::READ;
+    }
+    if f.contains(EpollFlags::EPOLLOUT) {
+        r |= Readiness::WRITE;
+    }
+    if f.contains(EpollFlags::EPOLLPRI) {
+        r |= Readiness::EVENT;
+    }
+    r
+}
+
+fn epoll_error(op: &'static str, e: Errno) -> crate::Error {
+    crate::Error::new(crate::ErrorKind::Other, op, "epoll").with_errno(e)
+}
+
+impl Pump {
+    /// A pump with an empty conference.
+    pub fn new(config: PumpConfig) -> Result<Pump, PumpError> {
+        let conf = Conference::new(ConferenceConfig {
+            block_size: config.block_size,
+            capacity: config.capacity,
+            isa: config.isa,
+        })?;
+        Ok(Pump {
+            conf,
+            block: config.block_size,
+            config,
+            slots: Vec::with_capacity(config.capacity),
+            taps: Vec::new(),
+            rings: Vec::new(),
+            silence: vec![0; config.block_size],
+            tick: 0,
+            late: 0,
+            skipped: 0,
+            priming: 0,
+            clipped: 0,
+            work: Histogram::new(),
+            period: Duration::ZERO,
+        })
+    }
+
+    /// Samples per tick.
+    pub fn block_size(&self) -> usize {
+        self.block
+    }
+
+    /// Ticks run so far.
+    pub fn ticks(&self) -> u64 {
+        self.tick
+    }
+
+    /// The conference engine (read-only: what everyone heard last tick).
+    pub fn conference(&self) -> &Conference {
+        &self.conf
+    }
+
+    /// Adds a participant backed by `port`.
+    pub fn add_port(&mut self, port: impl Port + 'static, role: Role) -> Result<PortId, PumpError> {
+        self.add_boxed(Box::new(port), role)
+    }
+
+    /// [`add_port`](Self::add_port) for a boxed port.
+    pub fn add_boxed(&mut self, port: Box<dyn Port>, role: Role) -> Result<PortId, PumpError> {
+        let id = self.conf.add_participant(role, Format::Linear)?;
+        let i = id.index();
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        self.slots[i] = Some(Slot {
+            id,
+            port,
+            role,
+            errors: 0,
+            last_error: None,
+            watched: false,
+        });
+        Ok(id)
+    }
+
+    fn slot(&self, id: PortId) -> Option<&Slot> {
+        self.slots
+            .get(id.index())
+            .and_then(Option::as_ref)
+            .filter(|s| s.id == id)
+    }
+
+    fn slot_mut(&mut self, id: PortId) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(id.index())
+            .and_then(Option::as_mut)
+            .filter(|s| s.id == id)
+    }
+
+    /// Removes a port and gives it back.
+    pub fn remove_port(&mut self, id: PortId) -> Result<Box<dyn Port>, PumpError> {
+        self.slot(id).ok_or(PumpError::UnknownPort)?;
+        self.conf.remove(id)?;
+        let slot = self.slots[id.index()].take().expect("checked above");
+        Ok(slot.port)
+    }
+
+    /// Changes a port's role from the next tick on.
+    pub fn set_role(&mut self, id: PortId, role: Role) -> Result<(), PumpError> {
+        self.conf.set_role(id, role)?;
+        self.slot_mut(id).ok_or(PumpError::UnknownPort)?.role = role;
+        Ok(())
+    }
+
+    /// The port behind `id`.
+    pub fn port(&self, id: PortId) -> Option<&dyn Port> {
+        self.slot(id).map(|s| &*s.port)
+    }
+
+    /// The port behind `id`, mutably.
+    pub fn port_mut(&mut self, id: PortId) -> Option<&mut (dyn Port + 'static)> {
+        self.slot_mut(id).map(|s| &mut *s.port)
+    }
+
+    /// Every port's handle, in index order.
+    pub fn port_ids(&self) -> Vec<PortId> {
+        self.slots.iter().flatten().map(|s| s.id).collect()
+    }
+
+    /// An in-process subscriber to `streams`, with `depth` buffers: it may
+    /// hold up to `depth` ticks before it starts losing ticks.
+    pub fn subscribe(&mut self, streams: &[Stream], depth: usize) -> Subscriber {
+        let (tap, sub) = tap::Tap::new(streams, self.block, depth);
+        self.taps.push(tap);
+        sub
+    }
+
+    /// Publishes `streams` into a shared-memory ring every tick, one record per
+    /// stream (tagged with [`Stream::tag`], stamped with the tick).
+    pub fn add_ring(&mut self, writer: ShmWriter, streams: &[Stream]) {
+        self.rings.push(Ring {
+            writer,
+            streams: streams.to_vec(),
+        });
+    }
+
+    /// Runs one tick now: read every port, mix, write every port, feed the
+    /// subscribers. See the [module docs](self).
+    pub fn tick(&mut self) {
+        let t0 = Instant::now();
+        for slot in self.slots.iter_mut().flatten() {
+            let frame = match self.conf.input_mut(slot.id) {
+                Ok(f) => f,
+                Err(_) => continue,
+            };
+            if let Err(e) = slot.port.read(frame) {
+                frame.fill(0);
+                slot.fail(e);
+            }
+        }
+        self.conf.mix();
+        if self.conf.clipped() {
+            self.clipped += 1;
+        }
+        for slot in self.slots.iter_mut().flatten() {
+            let frame = match self.conf.output(slot.id) {
+                Ok(f) => f,
+                Err(_) => continue,
+            };
+            if let Err(e) = slot.port.write(frame) {
+                slot.fail(e);
+            }
+        }
+        let conf = &self.conf;
+        let silence = &self.silence[..];
+        let resolve = |s: Stream| -> &[i16] {
+            match s {
+                Stream::Mix => conf.full_mix(),
+                Stream::Input(p) => conf.input(p).unwrap_or(silence),
+                Stream::Output(p) => conf.output(p).unwrap_or(silence),
+            }
+        };
+        let tick = self.tick;
+        let mut disconnected = false;
+        for tap in &mut self.taps {
+            let r = tap.publish(tick, |s, frame| frame.copy_from_slice(resolve(s)));
+            disconnected |= r == tap::Published::Disconnected;
+        }
+        if disconnected {
+            self.taps.retain(|t| t.connected);
+        }
+        for ring in &mut self.rings {
+            for &s in &ring.streams {
+                ring.writer.write_frame(tick, s.tag(), resolve(s));
+            }
+        }
+        self.tick += 1;
+        self.work.record(t0.elapsed());
+    }
+
+    /// Runs `ticks` ticks paced by `clock` (see the [module docs](self)).
+    pub fn run_for(&mut self, clock: &mut dyn Clock, ticks: u64) -> Result<(), PumpError> {
+        self.run_inner(clock, Some(ticks), None)
+    }
+
+    /// Runs until `stop` is set (checked at least every 100 ms).
+    pub fn run_until(&mut self, clock: &mut dyn Clock, stop: &AtomicBool) -> Result<(), PumpError> {
+        self.run_inner(clock, None, Some(stop))
+    }
+
+    fn run_inner(
+        &mut self,
+        clock: &mut dyn Clock,
+        ticks: Option<u64>,
+        stop: Option<&AtomicBool>,
+    ) -> Result<(), PumpError> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
+            .map_err(|e| epoll_error("epoll_create1", e))?;
+        let (cfd, cready) = clock.fd();
+        epoll
+            .add(cfd, EpollEvent::new(epoll_flags(cready), CLOCK_TOKEN))
+            .map_err(|e| epoll_error("epoll_ctl", e))?;
+        for slot in self.slots.iter_mut().flatten() {
+            if let Err(e) = slot.port.start() {
+                slot.fail(e);
+            }
+            slot.watched = false;
+            if let Some((fd, ready)) = slot.port.fd() {
+                epoll
+                    .add(
+                        fd,
+                        EpollEvent::new(epoll_flags(ready), slot.id.index() as u64),
+                    )
+                    .map_err(|e| epoll_error("epoll_ctl", e))?;
+                slot.watched = true;
+            }
+        }
+        self.period = clock.period();
+        // Ticks that fell due before the run are not the run's.
+        self.priming += clock.due()?;
+        let end = ticks.map(|n| self.tick + n);
+        let mut primed = false;
+        let mut waited = 0u64;
+        let mut events = [EpollEvent::empty(); 64];
+        loop {
+            if end.is_some_and(|e| self.tick >= e)
+                || stop.is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                break;
+            }
+            let n = match epoll.wait(&mut events, EpollTimeout::from(100u16)) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(epoll_error("epoll_wait", e).into()),
+            };
+            let mut due = 0;
+            for ev in &events[..n] {
+                if ev.data() == CLOCK_TOKEN {
+                    due += clock.due()?;
+                    continue;
+                }
+                let Some(slot) = self
+                    .slots
+                    .get_mut(ev.data() as usize)
+                    .and_then(Option::as_mut)
+                else {
+                    continue;
+                };
+                if let Err(e) = slot.port.service(readiness(ev.events())) {
+                    slot.fail(e);
+                    // A port whose fd keeps failing would make epoll spin;
+                    // from now on it is only read at ticks.
+                    if let Some((fd, _)) = slot.port.fd() {
+                        let _ = epoll.delete(fd);
+                    }
+                    slot.watched = false;
+                }
+            }
+            if due == 0 {
+                continue;
+            }
+            if !primed {
+                let all = self.slots.iter().flatten().all(|s| s.port.primed());
+                waited += due;
+                if !all && waited <= self.config.max_priming_ticks {
+                    self.priming += due;
+                    continue;
+                }
+                for slot in self.slots.iter_mut().flatten() {
+                    slot.port.align();
+                }
+                primed = true;
+                // Start with one tick now; the others were spent priming.
+                self.priming += due - 1;
+                due = 1;
+            }
+            let late = (due - 1).min(self.config.max_catch_up);
+            self.skipped += due - 1 - late;
+            let mut run = 1 + late;
+            if let Some(e) = end {
+                run = run.min(e - self.tick);
+            }
+            self.late += late.min(run.saturating_sub(1));
+            for _ in 0..run {
+                self.tick();
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the work-time histogram and the tick counters (not the ports').
+    pub fn reset_stats(&mut self) {
+        self.work.clear();
+        self.late = 0;
+        self.skipped = 0;
+        self.priming = 0;
+        self.clipped = 0;
+    }
+
+    /// A snapshot of every counter.
+    pub fn stats(&self) -> PumpStats {
+        let ns = |v: u64| Duration::from_nanos(v);
+        let mut taps: Vec<TapReport> = self
+            .taps
+            .iter()
+            .map(|t| TapReport {
+                name: "tap".into(),
+                frames_sent: t.frames_sent,
+                frames_dropped: t.frames_dropped,
+                ticks_dropped: t.ticks_dropped,
+            })
+            .collect();
+        taps.extend(self.rings.iter().map(|r| TapReport {
+            name: r.writer.path().display().to_string(),
+            frames_sent: r.writer.written(),
+            frames_dropped: 0,
+            ticks_dropped: 0,
+        }));
+        PumpStats {
+            ticks: self.tick,
+            late_ticks: self.late,
+            skipped_ticks: self.skipped,
+            priming_ticks: self.priming,
+            clipped_ticks: self.clipped,
+            work_p50: ns(self.work.quantile_ns(0.5)),
+            work_p99: ns(self.work.quantile_ns(0.99)),
+            work_max: ns(self.work.max_ns()),
+            period: self.period,
+            ports: self
+                .slots
+                .iter()
+                .flatten()
+                .map(|s| PortReport {
+                    id: s.id,
+                    name: s.port.name(),
+                    role: s.role,
+                    stats: PortStats {
+                        errors: s.errors,
+                        ..s.port.stats()
+                    },
+                    last_error: s.last_error.clone(),
+                })
+                .collect(),
+            taps,
+        }
+    }
+
+    /// The work-time histogram.
+    pub fn work_histogram(&self) -> &Histogram {
+        &self.work
+    }
+}

@@ -1,0 +1,89 @@
+//! The [`Port`] trait: where a participant's audio comes from and goes to.
+
+use std::os::fd::BorrowedFd;
+
+use crate::fd::Readiness;
+
+use super::stats::PortStats;
+
+/// Why a port's read, write or service failed. The pump counts it in the port's
+/// [`PortStats::errors`], keeps the message, and carries on: one broken port
+/// never stops a conference.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// A DAHDI call failed.
+    #[error(transparent)]
+    Dahdi(#[from] crate::Error),
+    /// A file (WAV) operation failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A shared-memory ring is unusable.
+    #[error(transparent)]
+    Shm(#[from] super::shm::ShmError),
+    /// A WAV file is malformed or in an unsupported format.
+    #[error(transparent)]
+    Wav(#[from] super::wav::WavError),
+}
+
+/// One participant's audio endpoint, driven by the [`Pump`](super::Pump) once per
+/// tick.
+///
+/// Every tick the pump calls [`read`](Self::read) on every port, mixes, then
+/// calls [`write`](Self::write) on every port with what that participant hears
+/// (silence for a talk-only participant). Both are called whatever the
+/// participant's role, so that a muted or listen-only port still drains its
+/// source and never piles up input.
+///
+/// Ports must never block: a port that has no frame ready delivers silence and
+/// counts an underrun; a sink that cannot take a frame drops it and counts a
+/// drop. A port backed by a file descriptor (a DAHDI channel) returns it from
+/// [`fd`](Self::fd): the pump then watches it with epoll and calls
+/// [`service`](Self::service) whenever it is ready, so the port can move data
+/// between the kernel and its own queue between ticks.
+pub trait Port: Send {
+    /// A short description for statistics ("pseudo 32771", "memory",
+    /// "wav /tmp/a.wav").
+    fn name(&self) -> String;
+
+    /// Fills `frame` (one block) with this tick's input. `frame` is the
+    /// conference engine's input buffer itself, holding the previous input; a
+    /// port without input this tick writes silence.
+    fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError>;
+
+    /// Takes this tick's output (one block): what the participant hears.
+    fn write(&mut self, frame: &[i16]) -> Result<(), PortError>;
+
+    /// The port's counters.
+    fn stats(&self) -> PortStats;
+
+    /// A file descriptor to watch, and for what; `None` (the default) for
+    /// ports that need no servicing between ticks.
+    fn fd(&self) -> Option<(BorrowedFd<'_>, Readiness)> {
+        None
+    }
+
+    /// Called when [`fd`](Self::fd) is ready; moves what is available without
+    /// blocking.
+    fn service(&mut self, _ready: Readiness) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    /// Called once when the pump starts running with a clock, before the first
+    /// tick: e.g. discard stale buffered audio.
+    fn start(&mut self) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    /// Whether the port has received its first input and so can keep up from
+    /// now on. The pump's first tick waits until every port is primed (ports
+    /// whose source is not paced by the clock, like memory and file ports,
+    /// are always primed).
+    fn primed(&self) -> bool {
+        true
+    }
+
+    /// Called once, when every port is primed, just before the first tick:
+    /// discard queued input older than the newest frame, so that every port
+    /// starts with the shortest latency it can sustain.
+    fn align(&mut self) {}
+}
