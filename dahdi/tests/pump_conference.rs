@@ -1,0 +1,519 @@
+//! The pump with in-memory and file ports, on the host (no DAHDI needed):
+//! what each participant hears against a naive mixer written here from the
+//! engine's documented semantics, taps, late-tick accounting, WAV files
+//! against Python's `wave` module.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dahdi::audio::conference::Role;
+use dahdi::pump::{
+    FilePort, MemoryEndpoint, MemoryPort, Port, PortError, PortStats, Pump, PumpConfig, SoftClock,
+    Stream, WavReader, WavWriter,
+};
+
+const BLOCK: usize = 160;
+
+/// A deterministic generator (64-bit LCG, Knuth's MMIX constants).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+
+    /// A sample; one in eight is near full scale, so sums clip.
+    fn sample(&mut self) -> i16 {
+        let r = self.next();
+        if r % 8 == 0 {
+            if r & 16 == 0 {
+                32767 - ((r >> 8) % 100) as i16
+            } else {
+                -32768 + ((r >> 8) % 100) as i16
+            }
+        } else {
+            ((r >> 8) % 8001) as i16 - 4000
+        }
+    }
+}
+
+/// What each participant hears, from the table in the engine's documentation:
+/// T = the sum of every talking role's input (Talker, Both, Monitor); a Talker
+/// hears nothing, Both hears T minus its own input, every other role hears T;
+/// one saturation at the end.
+fn naive_mix(roles: &[Role], inputs: &[Vec<i16>]) -> Vec<Vec<i16>> {
+    let talks = |r: Role| matches!(r, Role::Talker | Role::Both | Role::Monitor);
+    (0..roles.len())
+        .map(|me| {
+            (0..BLOCK)
+                .map(|s| {
+                    if roles[me] == Role::Talker {
+                        return 0;
+                    }
+                    let sum: i64 = (0..roles.len())
+                        .filter(|&o| talks(roles[o]) && !(o == me && roles[me] == Role::Both))
+                        .map(|o| i64::from(inputs[o][s]))
+                        .sum();
+                    sum.clamp(-32768, 32767) as i16
+                })
+                .collect()
+        })
+        .collect()
+}
+
+const ROLES: [Role; 5] = [
+    Role::Both,
+    Role::Talker,
+    Role::Listener,
+    Role::Muted,
+    Role::Monitor,
+];
+
+#[test]
+fn memory_conference_matches_the_naive_mixer_through_role_changes() {
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let mut rng = Lcg(7);
+    let n = 37;
+    let mut ids = Vec::new();
+    let mut apps: Vec<MemoryEndpoint> = Vec::new();
+    let mut roles = Vec::new();
+    for i in 0..n {
+        let (port, app) = MemoryPort::new(BLOCK, 4);
+        let role = ROLES[i % ROLES.len()];
+        ids.push(pump.add_port(port, role).unwrap());
+        apps.push(app);
+        roles.push(role);
+    }
+    for tick in 0..30 {
+        if tick == 10 {
+            // Everyone moves to the next role; the pump must follow at once.
+            for (i, id) in ids.iter().enumerate() {
+                roles[i] = ROLES[(i + 1) % ROLES.len()];
+                pump.set_role(*id, roles[i]).unwrap();
+            }
+        }
+        let inputs: Vec<Vec<i16>> = (0..n)
+            .map(|_| (0..BLOCK).map(|_| rng.sample()).collect())
+            .collect();
+        for (app, frame) in apps.iter_mut().zip(&inputs) {
+            assert!(app.push(frame));
+        }
+        pump.tick();
+        let want = naive_mix(&roles, &inputs);
+        let mut heard = vec![0i16; BLOCK];
+        for (i, app) in apps.iter_mut().enumerate() {
+            assert!(app.pop(&mut heard), "participant {i} got no frame");
+            assert_eq!(
+                heard, want[i],
+                "tick {tick}, participant {i} ({:?})",
+                roles[i]
+            );
+        }
+    }
+    let stats = pump.stats();
+    assert_eq!(stats.ticks, 30);
+    assert!(stats.clipped_ticks > 0, "the inputs were meant to clip");
+    let t = stats.port_totals();
+    assert_eq!(
+        (t.frames_in, t.frames_out, t.underruns, t.overruns, t.drops),
+        (30 * n as u64, 30 * n as u64, 0, 0, 0)
+    );
+}
+
+#[test]
+fn ports_count_underruns_overruns_and_drops() {
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let (port, mut app) = MemoryPort::new(BLOCK, 2);
+    let id = pump.add_port(port, Role::Both).unwrap();
+    // Three pushes into a queue of two: one refused (overrun).
+    assert!(app.push(&[1; BLOCK]));
+    assert!(app.push(&[2; BLOCK]));
+    assert!(!app.push(&[3; BLOCK]));
+    // Four ticks: two frames, then two underruns; outputs are never popped, so
+    // the last two of four are dropped.
+    for _ in 0..4 {
+        pump.tick();
+    }
+    let s = pump.stats();
+    let p = &s.ports[0];
+    assert_eq!(p.id, id);
+    assert_eq!(
+        p.stats,
+        PortStats {
+            frames_in: 2,
+            frames_out: 2,
+            underruns: 2,
+            overruns: 1,
+            drops: 2,
+            events: 0,
+            errors: 0,
+        }
+    );
+}
+
+/// A port whose input is its tick number in every sample, which stalls once.
+struct Counter {
+    n: i16,
+    stall_at: i16,
+    stall: Duration,
+}
+
+impl Port for Counter {
+    fn name(&self) -> String {
+        "counter".into()
+    }
+    fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
+        if self.n == self.stall_at {
+            std::thread::sleep(self.stall);
+        }
+        frame.fill(self.n);
+        self.n = self.n.wrapping_add(1);
+        Ok(())
+    }
+    fn write(&mut self, _: &[i16]) -> Result<(), PortError> {
+        Ok(())
+    }
+    fn stats(&self) -> PortStats {
+        PortStats::default()
+    }
+}
+
+#[test]
+fn tap_batches_a_tick_per_message_and_counts_what_a_slow_subscriber_loses() {
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let a = pump
+        .add_port(
+            Counter {
+                n: 0,
+                stall_at: -1,
+                stall: Duration::ZERO,
+            },
+            Role::Talker,
+        )
+        .unwrap();
+    let (port, mut app) = MemoryPort::new(BLOCK, 4);
+    let b = pump.add_port(port, Role::Listener).unwrap();
+    let sub = pump.subscribe(&[Stream::Input(a), Stream::Mix, Stream::Output(b)], 3);
+    for _ in 0..10 {
+        pump.tick();
+        let mut f = [0i16; BLOCK];
+        while app.pop(&mut f) {}
+    }
+    // Three buffers: ticks 0..3 were sent, the seven after were lost.
+    assert_eq!(sub.ticks_dropped(), 7);
+    assert_eq!(sub.frames_dropped(), 21);
+    for t in 0..3u64 {
+        let batch = sub.try_recv().expect("a batch per tick");
+        assert_eq!(batch.tick(), t);
+        assert_eq!(batch.ticks_lost_before(), 0);
+        assert_eq!(
+            batch.streams(),
+            &[Stream::Input(a), Stream::Mix, Stream::Output(b)]
+        );
+        // The counter talks t, alone: its input, the mix and the listener's
+        // output are all t.
+        for i in 0..3 {
+            assert!(
+                batch.frame(i).iter().all(|&x| x == t as i16),
+                "tick {t} stream {i}"
+            );
+        }
+    } // each batch returns its buffer here
+    assert!(
+        sub.try_recv().is_err(),
+        "one message per tick, nothing else"
+    );
+    pump.tick();
+    let batch = sub.try_recv().unwrap();
+    assert_eq!(batch.tick(), 10);
+    assert_eq!(batch.ticks_lost_before(), 7);
+    assert!(batch.frame(1).iter().all(|&x| x == 10));
+    let report = &pump.stats().taps[0];
+    assert_eq!((report.frames_sent, report.frames_dropped), (12, 21));
+}
+
+#[test]
+fn a_subscriber_that_never_reads_costs_the_pump_nothing_but_its_own_drops() {
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let mut apps = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let (port, app) = MemoryPort::new(BLOCK, 4);
+        ids.push(pump.add_port(port, Role::Both).unwrap());
+        apps.push(app);
+    }
+    let streams: Vec<Stream> = ids.iter().map(|&i| Stream::Output(i)).collect();
+    let stuck = pump.subscribe(&streams, 2);
+    let live = pump.subscribe(&[Stream::Mix], 2);
+    let ticks = 500u64;
+    let mut f = [0i16; BLOCK];
+    for t in 0..ticks {
+        for app in &mut apps {
+            assert!(app.push(&[t as i16; BLOCK]));
+        }
+        pump.tick();
+        for app in &mut apps {
+            assert!(app.pop(&mut f));
+        }
+        let b = live
+            .try_recv()
+            .expect("the live subscriber gets every tick");
+        assert_eq!((b.tick(), b.ticks_lost_before()), (t, 0));
+        assert_eq!(b.frame(0)[0], (8 * t as i64).clamp(-32768, 32767) as i16);
+    }
+    // The stuck subscriber holds the first two ticks, untouched; every later
+    // tick was dropped for it alone.
+    assert_eq!(stuck.ticks_dropped(), ticks - 2);
+    assert_eq!(stuck.frames_dropped(), (ticks - 2) * 8);
+    let first = stuck.try_recv().unwrap();
+    assert_eq!(first.tick(), 0);
+    let second = stuck.try_recv().unwrap();
+    assert_eq!(second.tick(), 1);
+    assert!(second.frame(3).iter().all(|&x| x == 7));
+    let stats = pump.stats();
+    assert_eq!(stats.ticks, ticks);
+    let t = stats.port_totals();
+    assert_eq!((t.underruns, t.overruns, t.drops), (0, 0, 0));
+    assert_eq!(stats.taps[1].frames_dropped, 0);
+
+    // Dropping the stuck subscriber releases it; the pump keeps going.
+    drop((first, second, stuck));
+    pump.tick();
+    assert_eq!(pump.stats().taps.len(), 1, "a disconnected tap is removed");
+}
+
+#[test]
+fn late_ticks_are_run_and_counted_and_a_long_stall_is_skipped_and_counted() {
+    // 5 ms ticks; the port stalls 40 ms at its 10th read: at least 7 more
+    // ticks fall due during the stall. With a catch-up limit of 3, three run
+    // late and the rest are skipped; nothing disappears uncounted.
+    let mut pump = Pump::new(PumpConfig {
+        max_catch_up: 3,
+        ..PumpConfig::default()
+    })
+    .unwrap();
+    let id = pump
+        .add_port(
+            Counter {
+                n: 0,
+                stall_at: 10,
+                stall: Duration::from_millis(40),
+            },
+            Role::Both,
+        )
+        .unwrap();
+    let sub = pump.subscribe(&[Stream::Input(id)], 64);
+    let mut clock = SoftClock::new(Duration::from_millis(5)).unwrap();
+    pump.run_for(&mut clock, 30).unwrap();
+    let s = pump.stats();
+    assert_eq!(s.ticks, 30);
+    assert!(s.late_ticks >= 3, "{s}");
+    assert!(s.skipped_ticks >= 7 - 3, "{s}");
+    // Every tick that ran read exactly one frame: inputs 0..30 in order.
+    let got: Vec<i16> = sub
+        .try_iter_ticks()
+        .map(|(t, f)| {
+            assert_eq!(f as u64, t);
+            f
+        })
+        .collect();
+    assert_eq!(got, (0..30).collect::<Vec<i16>>());
+    assert_eq!(s.period, Duration::from_millis(5));
+    assert!(
+        s.work_max >= Duration::from_millis(40),
+        "the stall is in the work time"
+    );
+}
+
+trait TickFrames {
+    fn try_iter_ticks(&self) -> Box<dyn Iterator<Item = (u64, i16)> + '_>;
+}
+
+impl TickFrames for dahdi::pump::Subscriber {
+    fn try_iter_ticks(&self) -> Box<dyn Iterator<Item = (u64, i16)> + '_> {
+        Box::new(std::iter::from_fn(move || {
+            self.try_recv().ok().map(|b| (b.tick(), b.frame(0)[0]))
+        }))
+    }
+}
+
+#[test]
+fn run_until_stops_on_the_flag() {
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let (port, _app) = MemoryPort::new(BLOCK, 4);
+    pump.add_port(port, Role::Both).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let h = std::thread::spawn(move || {
+        let mut clock = SoftClock::new(Duration::from_millis(2)).unwrap();
+        pump.run_until(&mut clock, &s2).unwrap();
+        pump
+    });
+    std::thread::sleep(Duration::from_millis(60));
+    stop.store(true, Ordering::Relaxed);
+    let pump = h.join().unwrap();
+    let s = pump.stats();
+    assert!(s.ticks > 0, "{s}");
+    // The application never pushed: every tick was an underrun, each counted.
+    assert_eq!(s.ports[0].stats.underruns, s.ticks);
+}
+
+// ---- WAV, checked against Python's wave module -------------------------
+
+fn python(script: &str, args: &[&Path]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 is needed for the WAV cross-checks (scripts/install.sh installs it)");
+    assert!(
+        out.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn wav_writer_output_reads_back_in_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.wav");
+    let samples: Vec<i16> = (0..1001)
+        .map(|i| ((i * 37) % 65536 - 32768) as i16)
+        .collect();
+    {
+        let mut w = WavWriter::create(&path).unwrap();
+        w.write(&samples[..500]).unwrap();
+        w.write(&samples[500..]).unwrap();
+        w.finish().unwrap();
+    }
+    let got = python(
+        "import sys, wave, struct\n\
+         w = wave.open(sys.argv[1], 'rb')\n\
+         print(w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes())\n\
+         d = w.readframes(w.getnframes())\n\
+         print(' '.join(str(x) for x in struct.unpack('<%dh' % (len(d) // 2), d)))\n",
+        &[&path],
+    );
+    let mut lines = got.lines();
+    assert_eq!(lines.next().unwrap(), "1 2 8000 1001");
+    let read: Vec<i16> = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(read, samples);
+}
+
+#[test]
+fn wav_reader_takes_python_files_with_extra_chunks_and_rejects_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcm = dir.path().join("p.wav");
+    // Python writes the file; then a LIST chunk (odd length, padded) is
+    // inserted before "data", which a reader must skip.
+    python(
+        "import sys, wave, struct\n\
+         w = wave.open(sys.argv[1], 'wb')\n\
+         w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)\n\
+         w.writeframes(struct.pack('<5h', 1, -2, 300, -32768, 32767))\n\
+         w.close()\n\
+         b = open(sys.argv[1], 'rb').read()\n\
+         i = b.index(b'data')\n\
+         extra = b'LIST' + struct.pack('<I', 5) + b'abcde' + b'\\0'\n\
+         b = b[:i] + extra + b[i:]\n\
+         b = b[:4] + struct.pack('<I', len(b) - 8) + b[8:]\n\
+         open(sys.argv[1], 'wb').write(b)\n",
+        &[&pcm],
+    );
+    let mut r = WavReader::open(&pcm).unwrap();
+    assert_eq!(r.len_samples(), 5);
+    let mut buf = [0i16; 8];
+    assert_eq!(r.read(&mut buf).unwrap(), 5);
+    assert_eq!(&buf[..5], &[1, -2, 300, -32768, 32767]);
+    assert_eq!(r.read(&mut buf).unwrap(), 0);
+
+    let stereo = dir.path().join("s.wav");
+    python(
+        "import sys, wave\n\
+         w = wave.open(sys.argv[1], 'wb')\n\
+         w.setnchannels(2); w.setsampwidth(2); w.setframerate(8000)\n\
+         w.writeframes(bytes(8)); w.close()\n",
+        &[&stereo],
+    );
+    let e = WavReader::open(&stereo).unwrap_err().to_string();
+    assert!(e.contains("2 channels") && e.contains("unsupported"), "{e}");
+    let rate = dir.path().join("r.wav");
+    python(
+        "import sys, wave\n\
+         w = wave.open(sys.argv[1], 'wb')\n\
+         w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)\n\
+         w.writeframes(bytes(8)); w.close()\n",
+        &[&rate],
+    );
+    let e = WavReader::open(&rate).unwrap_err().to_string();
+    assert!(e.contains("16000 Hz"), "{e}");
+    let junk = dir.path().join("j.wav");
+    std::fs::write(&junk, b"RIFX\0\0\0\0WAVE").unwrap();
+    let e = WavReader::open(&junk).unwrap_err().to_string();
+    assert!(e.contains("not a valid WAV file"), "{e}");
+}
+
+#[test]
+fn file_ports_play_into_the_conference_and_record_what_they_hear() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = dir.path().join("voice.wav");
+    let rec = dir.path().join("rec.wav");
+    // 2.5 blocks of a ramp, written by Python: the last tick plays half a
+    // block and then silence.
+    let n = BLOCK * 5 / 2;
+    let voice_samples: Vec<i16> = (0..n as i16).map(|i| i * 3 - 500).collect();
+    python(
+        "import sys, wave, struct\n\
+         n = int(sys.argv[2])\n\
+         w = wave.open(sys.argv[1], 'wb')\n\
+         w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)\n\
+         w.writeframes(struct.pack('<%dh' % n, *[i * 3 - 500 for i in range(n)]))\n\
+         w.close()\n",
+        &[&voice, Path::new(&n.to_string())],
+    );
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    pump.add_port(FilePort::playback(&voice).unwrap(), Role::Talker)
+        .unwrap();
+    let (port, mut app) = MemoryPort::new(BLOCK, 8);
+    pump.add_port(port, Role::Both).unwrap();
+    let recorder = pump
+        .add_port(FilePort::record(&rec).unwrap(), Role::Listener)
+        .unwrap();
+    let other: Vec<i16> = (0..BLOCK as i16).map(|i| 7 * i).collect();
+    for _ in 0..4 {
+        assert!(app.push(&other));
+        pump.tick();
+    }
+    // Dropping the port finishes the recording's header.
+    drop(pump.remove_port(recorder).unwrap());
+    let mut want = Vec::new();
+    for t in 0..4 {
+        for s in 0..BLOCK {
+            let v = voice_samples.get(t * BLOCK + s).copied().unwrap_or(0);
+            want.push(v + other[s]);
+        }
+    }
+    let got = python(
+        "import sys, wave, struct\n\
+         w = wave.open(sys.argv[1], 'rb')\n\
+         d = w.readframes(w.getnframes())\n\
+         print(' '.join(str(x) for x in struct.unpack('<%dh' % (len(d) // 2), d)))\n",
+        &[&rec],
+    );
+    let got: Vec<i16> = got.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    assert_eq!(got, want);
+}
