@@ -119,9 +119,9 @@ fn ticks_do_not_allocate_after_warm_up() {
             conf.mix();
             let mut acc = 0i64;
             for &id in &ids {
-                acc += conf.output(id).unwrap()[0] as i64;
-                if let Ok(bytes) = conf.output_law(id) {
-                    acc += bytes[0] as i64;
+                match conf.output(id) {
+                    Ok(frame) => acc += frame[0] as i64,
+                    Err(_) => acc += conf.output_law(id).unwrap()[0] as i64,
                 }
             }
             std::hint::black_box(acc);

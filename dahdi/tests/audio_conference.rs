@@ -180,19 +180,34 @@ fn run_case(
         let inputs: Vec<Vec<i16>> = members.iter().map(|m| m.input.clone()).collect();
         let want = naive(&roles, &inputs, block);
         for (m, want) in members.iter().zip(&want) {
-            let got = conf.output(m.id).unwrap();
-            prop_assert_eq!(got, &want[..], "{} {:?} {:?}", isa, m.role, m.format);
+            // Each participant's output exists in its own format.
             match m.format.codec() {
                 Some(codec) => {
                     let want_law: Vec<u8> = want.iter().map(|&x| codec.encode(x)).collect();
-                    prop_assert_eq!(conf.output_law(m.id).unwrap(), &want_law[..]);
+                    prop_assert_eq!(
+                        conf.output_law(m.id).unwrap(),
+                        &want_law[..],
+                        "{} {:?} {:?}",
+                        isa,
+                        m.role,
+                        m.format
+                    );
+                    prop_assert_eq!(conf.output(m.id), Err(ConferenceError::NotLinear));
                 }
-                None => prop_assert_eq!(conf.output_law(m.id), Err(ConferenceError::NotG711)),
+                None => {
+                    let got = conf.output(m.id).unwrap();
+                    prop_assert_eq!(got, &want[..], "{} {:?}", isa, m.role);
+                    prop_assert_eq!(conf.output_law(m.id), Err(ConferenceError::NotG711));
+                }
             }
         }
         // The bulk iterators give the same as the per-handle lookups.
         let all: Vec<_> = conf.outputs().collect();
-        prop_assert_eq!(all.len(), members.len());
+        let coded = members
+            .iter()
+            .filter(|m| m.format.codec().is_some())
+            .count();
+        prop_assert_eq!(all.len(), members.len() - coded);
         for (id, frame) in all {
             prop_assert_eq!(frame, conf.output(id).unwrap());
         }
@@ -282,41 +297,43 @@ fn every_isa_is_forced_and_reported() {
 fn listeners_share_one_frame_and_one_encoding_per_codec() {
     let mut conf = Conference::new(ConferenceConfig::default()).unwrap();
     let talkers: Vec<_> = (0..3)
-        .map(|_| conf.add_participant(Role::Both, Format::ULAW).unwrap())
+        .map(|_| conf.add_participant(Role::Both, Format::Linear).unwrap())
         .collect();
+    let coded_talker = conf.add_participant(Role::Both, Format::ULAW).unwrap();
     let l1 = conf.add_participant(Role::Listener, Format::ULAW).unwrap();
     let l2 = conf.add_participant(Role::Muted, Format::ULAW).unwrap();
     let l3 = conf.add_participant(Role::Listener, Format::ALAW).unwrap();
     let l4 = conf.add_participant(Role::Monitor, Format::Linear).unwrap();
+    let l5 = conf
+        .add_participant(Role::Listener, Format::Linear)
+        .unwrap();
     for (i, &t) in talkers.iter().enumerate() {
         conf.input_mut(t).unwrap().fill(1000 * (i as i16 + 1));
     }
     conf.mix();
     // Same memory, not just equal contents.
-    assert_eq!(
-        conf.output(l1).unwrap().as_ptr(),
-        conf.output(l2).unwrap().as_ptr()
-    );
-    assert_eq!(
-        conf.output(l1).unwrap().as_ptr(),
-        conf.output(l3).unwrap().as_ptr()
-    );
-    assert_eq!(conf.output(l1).unwrap().as_ptr(), conf.full_mix().as_ptr());
-    assert_eq!(
-        conf.output_law(l1).unwrap().as_ptr(),
-        conf.output_law(l2).unwrap().as_ptr()
-    );
-    assert_ne!(
-        conf.output_law(l1).unwrap().as_ptr(),
-        conf.output_law(l3).unwrap().as_ptr()
-    );
+    let ptr = |r: Result<&[i16], _>| r.unwrap().as_ptr();
+    let law_ptr = |r: Result<&[u8], _>| r.unwrap().as_ptr();
+    assert_eq!(ptr(conf.output(l4)), ptr(conf.output(l5)));
+    assert_eq!(ptr(conf.output(l4)), conf.full_mix().as_ptr());
+    assert_eq!(law_ptr(conf.output_law(l1)), law_ptr(conf.output_law(l2)));
+    assert_ne!(law_ptr(conf.output_law(l1)), law_ptr(conf.output_law(l3)));
     assert!(conf.output(l4).unwrap().iter().all(|&x| x == 6000));
+    let mu_6000 = Codec::ULAW.encode(6000);
+    assert!(conf.output_law(l1).unwrap().iter().all(|&c| c == mu_6000));
     // Talkers that listen each get their own.
-    assert_ne!(
-        conf.output(talkers[0]).unwrap().as_ptr(),
-        conf.output(talkers[1]).unwrap().as_ptr()
-    );
+    assert_ne!(ptr(conf.output(talkers[0])), ptr(conf.output(talkers[1])));
     assert!(conf.output(talkers[0]).unwrap().iter().all(|&x| x == 5000));
+    assert_ne!(
+        law_ptr(conf.output_law(coded_talker)),
+        law_ptr(conf.output_law(l1))
+    );
+    // The coded talker's input is silent, so it hears what the listeners hear.
+    assert!(conf
+        .output_law(coded_talker)
+        .unwrap()
+        .iter()
+        .all(|&c| c == mu_6000));
 }
 
 #[test]
@@ -356,11 +373,12 @@ fn new_participants_hear_silence_until_the_next_mix() {
     let b = conf
         .add_participant(Role::Listener, Format::DAHDI_ULAW)
         .unwrap();
-    assert!(conf.output(b).unwrap().iter().all(|&x| x == 0));
+    let c = conf.add_participant(Role::Both, Format::Linear).unwrap();
+    assert!(conf.output(c).unwrap().iter().all(|&x| x == 0));
     // DAHDI's mu-law encodes silence as 0x7f, G.191 as 0xff.
     assert!(conf.output_law(b).unwrap().iter().all(|&c| c == 0x7F));
     conf.mix();
-    assert!(conf.output(b).unwrap().iter().all(|&x| x == 500));
+    assert!(conf.output(c).unwrap().iter().all(|&x| x == 500));
     assert!(conf
         .output_law(b)
         .unwrap()

@@ -50,10 +50,10 @@ pub(crate) struct Frames<'a> {
 pub(crate) type Row = (u32, Option<Codec>);
 
 /// One tick: `hi`/`carry` (each `stride` long) from the input rows in `talkers`, and
-/// for every row `(p, codec)` in `rows`,
-/// `output[p] = sat16(sat16(hi - input[p]) + carry)`, also encoded into `law[p]` when
-/// `codec` is set (fused, while the block is still in registers). Returns whether any
-/// lane clipped (whether `carry` is non-zero anywhere).
+/// for every row `(p, codec)` in `rows`, `sat16(sat16(hi - input[p]) + carry)`,
+/// stored in `output[p]` when `codec` is `None` and otherwise only encoded into `law[p]`
+/// (fused, while the block is still in registers). Returns whether any lane clipped
+/// (whether `carry` is non-zero anywhere).
 pub(crate) fn mix(
     isa: Isa,
     frames: Frames<'_>,
@@ -198,25 +198,27 @@ mod portable {
         hi[c..c + W].copy_from_slice(&h);
         carry[c..c + W].copy_from_slice(&k);
         for &(p, codec) in rows {
-            // SAFETY: as above; input and output are distinct buffers.
-            let (own, out, law) = unsafe {
-                let (i, o, l) = f.at(p, c);
-                (&*i.cast::<[i16; W]>(), &mut *o.cast::<[i16; W]>(), l)
-            };
+            // SAFETY: as above; input, output and law are distinct buffers.
+            let (own, out, law) = unsafe { f.at(p, c) };
+            let own = unsafe { &*own.cast::<[i16; W]>() };
+            let mut d = [0i16; W];
             if clipped {
                 for i in 0..W {
-                    out[i] = h[i].saturating_sub(own[i]).saturating_add(k[i]);
+                    d[i] = h[i].saturating_sub(own[i]).saturating_add(k[i]);
                 }
             } else {
                 for i in 0..W {
-                    out[i] = h[i].saturating_sub(own[i]);
+                    d[i] = h[i].saturating_sub(own[i]);
                 }
             }
-            if let Some(codec) = codec {
+            match codec {
                 // SAFETY: as above.
-                let law = unsafe { &mut *law.cast::<[u8; W]>() };
-                for (l, &x) in law.iter_mut().zip(out.iter()) {
-                    *l = codec.encode(x);
+                None => unsafe { *out.cast::<[i16; W]>() = d },
+                Some(codec) => {
+                    let law = unsafe { &mut *law.cast::<[u8; W]>() };
+                    for (l, &x) in law.iter_mut().zip(&d) {
+                        *l = codec.encode(x);
+                    }
                 }
             }
         }
@@ -236,15 +238,15 @@ mod x86 {
     /// longer fit in L2 (thousands of talkers).
     const PREFETCH_ROWS: usize = 8;
 
-    /// Prefetches the 16*K bytes (8*K samples) of one row's block.
+    /// Prefetches `bytes` bytes (whole cache lines) from `p`.
     #[inline(always)]
-    fn prefetch_block<const K: usize>(p: *const i16) {
+    fn prefetch(p: *const u8, bytes: usize) {
         let mut off = 0;
-        while off < 8 * K {
+        while off < bytes {
             // SAFETY: prefetching never faults; `wrapping_add` keeps the pointer
-            // arithmetic defined even though the caller's pointers are in bounds.
+            // arithmetic defined whatever the offset.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off).cast()) };
-            off += 32;
+            off += 64;
         }
     }
 
@@ -275,7 +277,7 @@ mod x86 {
         unsafe {
             for (i, &t) in talkers.iter().enumerate() {
                 if let Some(&ahead) = talkers.get(i + PREFETCH_ROWS) {
-                    prefetch_block::<K>(f.at(ahead, c).0);
+                    prefetch(f.at(ahead, c).0.cast(), 16 * K);
                 }
                 let p = f.at(t, c).0;
                 for (k, a) in acc.iter_mut().enumerate() {
@@ -306,10 +308,13 @@ mod x86 {
             let clipped = _mm256_testz_si256(any, any) == 0;
             let mut dv = [_mm256_setzero_si256(); M];
             for (i, &(p, codec)) in rows.iter().enumerate() {
-                if let Some(&(ahead, _)) = rows.get(i + PREFETCH_ROWS) {
-                    let (own, out, _) = f.at(ahead, c);
-                    prefetch_block::<K>(own);
-                    prefetch_block::<K>(out);
+                if let Some(&(ahead, ahead_codec)) = rows.get(i + PREFETCH_ROWS) {
+                    let (own, out, law) = f.at(ahead, c);
+                    prefetch(own.cast(), 16 * K);
+                    match ahead_codec {
+                        None => prefetch(out.cast(), 16 * K),
+                        Some(_) => prefetch(law, 8 * K),
+                    }
                 }
                 let (own, out, law) = f.at(p, c);
                 for (m, d) in dv.iter_mut().enumerate() {
@@ -318,10 +323,16 @@ mod x86 {
                     if clipped {
                         *d = _mm256_adds_epi16(*d, cv[m]);
                     }
-                    _mm256_storeu_si256(out.add(16 * m).cast(), *d);
                 }
-                if let Some(codec) = codec {
-                    encode_store(codec, &dv, law);
+                // A participant gets its output in its own format only: encoding from
+                // registers saves storing (and reloading) a linear copy.
+                match codec {
+                    None => {
+                        for (m, d) in dv.iter().enumerate() {
+                            _mm256_storeu_si256(out.add(16 * m).cast(), *d);
+                        }
+                    }
+                    Some(codec) => encode_store(codec, &dv, law),
                 }
             }
             clipped
@@ -418,7 +429,9 @@ mod x86 {
                         if clipped {
                             d = _mm512_adds_epi16(d, cv[m]);
                         }
-                        _mm512_storeu_si512(out.add(32 * m).cast(), d);
+                        if codec.is_none() {
+                            _mm512_storeu_si512(out.add(32 * m).cast(), d);
+                        }
                         halves[2 * m] = _mm512_castsi512_si256(d);
                         halves[2 * m + 1] = _mm512_extracti64x4_epi64(d, 1);
                     }
@@ -527,9 +540,11 @@ mod tests {
                 for &(t, codec) in &out_rows {
                     let i = t as usize * stride + s;
                     let want = sat(total[s] - data[i] as i64);
-                    assert_eq!(out[i], want, "{isa} row {t} [{s}]");
-                    if let Some(codec) = codec {
-                        assert_eq!(law[i], codec.encode(want), "{isa} row {t} [{s}] law");
+                    match codec {
+                        None => assert_eq!(out[i], want, "{isa} row {t} [{s}]"),
+                        Some(codec) => {
+                            assert_eq!(law[i], codec.encode(want), "{isa} row {t} [{s}] law")
+                        }
                     }
                 }
             }

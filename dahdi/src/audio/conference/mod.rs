@@ -33,7 +33,9 @@
 //! Inputs persist: a participant's input frame stays as last written (silence for a new
 //! participant) until it is overwritten, so the caller writes every talker's frame
 //! before each `mix`. Outputs are those of the last `mix`, for the roles at that time;
-//! participants added since then hear silence until the next `mix`.
+//! participants added since then hear silence until the next `mix`. A participant's
+//! output exists in its own format: [`Conference::output`] for linear participants,
+//! [`Conference::output_law`] for G.711 ones (inputs can be written either way).
 //!
 //! # How this differs from Asterisk and DAHDI when the sum clips
 //!
@@ -71,8 +73,10 @@
 //! `sat16(T)` and a carry, so that the mix-minus step runs on 16-bit saturating
 //! instructions), one saturating subtract per talker that listens, nothing per
 //! non-talking listener (they all share the frame `sat16(T)`). G.711 inputs are decoded
-//! once when written; G.711 outputs are encoded once per talker that listens and once
-//! per codec for all non-talking listeners together. So a tick costs
+//! once when written; G.711 outputs are encoded once per talker that listens (straight
+//! from registers; their linear form is never stored, so each participant's output
+//! exists in its own format only) and once per codec for all non-talking listeners
+//! together. So a tick costs
 //! `O(talkers x block)`, plus `O(participants)` only when roles changed. No tick
 //! allocates: the per-role index lists are rebuilt in place, and buffers only grow in
 //! [`Conference::add_participant`].
@@ -180,6 +184,9 @@ pub enum ConferenceError {
     /// A G.711 operation on a participant whose format is linear.
     #[error("participant's format is linear, not G.711")]
     NotG711,
+    /// A linear output asked of a participant whose format is G.711.
+    #[error("participant's format is G.711, not linear")]
+    NotLinear,
     /// A frame whose length is not the block size.
     #[error("frame has {got} samples, the block size is {expected}")]
     FrameLength {
@@ -503,14 +510,23 @@ impl Conference {
         }
     }
 
-    /// What the participant hears after the last [`mix`](Self::mix), linear.
+    /// What a linear participant hears after the last [`mix`](Self::mix).
+    ///
+    /// Outputs exist in the participant's own format only: a G.711 participant's
+    /// mix-minus is encoded straight from registers and never stored linearly, so this
+    /// returns [`ConferenceError::NotLinear`] for it (use
+    /// [`output_law`](Self::output_law)).
     #[inline]
     pub fn output(&self, id: ParticipantId) -> Result<&[i16], ConferenceError> {
         let row = self.row(id)?;
-        Ok(self.linear_out(row, self.slots[row].source))
+        let slot = &self.slots[row];
+        if slot.format != Format::Linear {
+            return Err(ConferenceError::NotLinear);
+        }
+        Ok(self.linear_out(row, slot.source))
     }
 
-    /// What the participant hears after the last [`mix`](Self::mix), encoded in its
+    /// What a G.711 participant hears after the last [`mix`](Self::mix), encoded in its
     /// codec. Participants that do not talk share one encoded frame per codec.
     #[inline]
     pub fn output_law(&self, id: ParticipantId) -> Result<&[u8], ConferenceError> {
@@ -520,11 +536,12 @@ impl Conference {
         Ok(self.law_out(row, slot.source, codec))
     }
 
-    /// Every participant with what it heard in the last [`mix`](Self::mix), in slot
-    /// order. Equivalent to calling [`output`](Self::output) for each, without
+    /// Every linear participant with what it heard in the last [`mix`](Self::mix), in
+    /// slot order. Equivalent to calling [`output`](Self::output) for each, without
     /// validating a handle per participant.
     pub fn outputs(&self) -> impl Iterator<Item = (ParticipantId, &[i16])> + '_ {
         self.live_slots()
+            .filter(|(_, slot)| slot.format == Format::Linear)
             .map(|(id, slot)| (id, self.linear_out(id.index(), slot.source)))
     }
 
@@ -717,6 +734,7 @@ mod tests {
         );
         assert_eq!(c.output_law(lin).err(), Some(ConferenceError::NotG711));
         let mu = c.add_participant(Role::Both, Format::ULAW).unwrap();
+        assert_eq!(c.output(mu).err(), Some(ConferenceError::NotLinear));
         assert_eq!(
             c.write_input_law(mu, &[0; 15]),
             Err(ConferenceError::FrameLength {
