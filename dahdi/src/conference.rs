@@ -16,7 +16,7 @@ bitflags::bitflags! {
     /// 5, `MONITOR | CONF` would also be 5), so use [`mode`](Self::mode) to
     /// tell modes apart, and the constructors for the usual combinations.
     /// The flags (`LISTENER`, `TALKER`, `PSEUDO_*`) are real bits.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct ConfMode: i32 {
         /// Not in a conference.
         const NORMAL = sys::DAHDI_CONF_NORMAL;
@@ -58,6 +58,25 @@ bitflags::bitflags! {
         const PSEUDO_TALKER = sys::DAHDI_CONF_PSEUDO_TALKER;
         /// The flag byte.
         const FLAG_MASK = sys::DAHDI_CONF_FLAG_MASK;
+    }
+}
+
+/// Shows the mode by name (the mode byte is not a set of bits) and the
+/// flags, e.g. `ConfMode(Conf | TALKER | LISTENER)`.
+impl std::fmt::Debug for ConfMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ConfMode({:?}", self.mode())?;
+        for (name, flag) in [
+            ("TALKER", ConfMode::TALKER),
+            ("LISTENER", ConfMode::LISTENER),
+            ("PSEUDO_TALKER", ConfMode::PSEUDO_TALKER),
+            ("PSEUDO_LISTENER", ConfMode::PSEUDO_LISTENER),
+        ] {
+            if self.contains(flag) {
+                write!(f, " | {name}")?;
+            }
+        }
+        f.write_str(")")
     }
 }
 
@@ -202,6 +221,18 @@ mod tests {
             ConfMode::announcer_monitor()
         );
         assert_eq!(ConfMode::real_and_pseudo().bits(), 8 | 0xf00);
+    }
+
+    #[test]
+    fn debug_names_the_mode() {
+        assert_eq!(
+            format!("{:?}", ConfMode::conference()),
+            "ConfMode(Conf | TALKER | LISTENER)"
+        );
+        assert_eq!(
+            format!("{:?}", ConfMode::MONITOR_RX_PREECHO),
+            "ConfMode(MonitorRxPreEcho)"
+        );
     }
 
     #[test]

@@ -47,8 +47,14 @@ fn amplitude_at(x: &[i16], freq: f64) -> f64 {
     2.0 * (re * re + im * im).sqrt() / x.len() as f64
 }
 
+/// 20 ms blocks, 4 buffers a direction, linear samples.
 fn linear(c: &mut ChannelFd) {
-    c.set_blocksize(BLOCK).expect("set_blocksize");
+    c.set_buffer_info(&BufferInfo {
+        tx_policy: BufferPolicy::Immediate,
+        num_bufs: 4,
+        buf_size: BLOCK,
+    })
+    .expect("set_buffer_info");
     c.set_linear(true).expect("set_linear");
 }
 
@@ -78,17 +84,43 @@ fn write_samples(c: &mut ChannelFd, s: &[i16]) {
     }
 }
 
+/// What one reader heard, block by block. Levels are medians over the
+/// blocks, so that a few blocks lost to a stall of the emulated machine
+/// (the host is shared; DAHDI then catches up in a burst and a buffer
+/// runs dry) do not decide a test.
+struct Heard(Vec<Vec<i16>>);
+
+impl Heard {
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    }
+
+    /// Median RMS of the blocks.
+    fn rms(&self) -> f64 {
+        Self::median(self.0.iter().map(|b| rms(b)).collect())
+    }
+
+    /// Median amplitude of `freq` in the blocks (a whole number of
+    /// periods per block for 500 and 1000 Hz).
+    fn amp(&self, freq: f64) -> f64 {
+        Self::median(self.0.iter().map(|b| amplitude_at(b, freq)).collect())
+    }
+}
+
 /// Runs `blocks` blocks: each writer writes its signal (or silence), each
-/// reader's blocks after `skip` are concatenated and returned.
+/// of the first `readers` writers reads; the blocks read after `skip` are
+/// returned. Writers keep two blocks ahead of the reads.
 fn exchange(
     writers: &mut [(&mut ChannelFd, Option<(f64, f64)>)],
     readers: usize,
     blocks: usize,
     skip: usize,
-) -> Vec<Vec<i16>> {
-    let mut heard = vec![Vec::new(); readers];
+) -> Vec<Heard> {
+    let mut heard: Vec<Heard> = (0..readers).map(|_| Heard(Vec::new())).collect();
     let mut ev = Vec::new();
-    for b in 0..blocks {
+    const AHEAD: usize = 2;
+    for b in 0..blocks + AHEAD {
         for (c, sig) in writers.iter_mut() {
             let s = match sig {
                 Some((f, a)) => tone(*f, *a, b * BLOCK, BLOCK),
@@ -96,10 +128,13 @@ fn exchange(
             };
             write_samples(c, &s);
         }
+        if b < AHEAD {
+            continue;
+        }
         for (k, (c, _)) in writers.iter_mut().enumerate().take(readers) {
             let r = read_samples(c, &mut ev);
-            if b >= skip {
-                heard[k].extend(r);
+            if b - AHEAD >= skip {
+                heard[k].0.push(r);
             }
         }
     }
@@ -299,6 +334,27 @@ fn pseudo_numbers_and_params() {
         p.blocksize().unwrap(),
         sys::DAHDI_DEFAULT_BLOCKSIZE as usize
     );
+    // SET_PARAMS takes the timing fields (dahdi_ioctl_setparams), which
+    // read back; the defaults are the kernel's (kernel.h:
+    // DAHDI_DEFAULT_RXFLASHTIME 1250, DAHDI_DEFAULT_PULSEAFTERTIME 750).
+    assert_eq!((prm.rx_flash_time, prm.pulse_after_time), (1250, 750));
+    let mut t = prm.clone();
+    t.rx_flash_time = 900;
+    t.pulse_make_time = 40;
+    t.signalling = Signalling::FxsKs; // not settable: ignored
+    p.set_params(&t).unwrap();
+    let back = p.params().unwrap();
+    assert_eq!((back.rx_flash_time, back.pulse_make_time), (900, 40));
+    assert_eq!(back.signalling, Signalling::Clear);
+    // Global dial parameters: until someone sets them the kernel reports
+    // its defaults in samples, DAHDI_MS_TO_SAMPLES(100/68/100).
+    let dp = Ctl::open().unwrap().dial_params().unwrap();
+    assert_eq!(
+        (dp.dtmf_tonelen, dp.mfv1_tonelen, dp.mfr2_tonelen),
+        (800, 544, 800)
+    );
+    // Nothing written: DAHDI_SYNC returns at once.
+    p.sync().unwrap();
     // A pseudo channel has no span: SPANSTAT with span 0 is EINVAL.
     assert_eq!(
         p.span_info().unwrap_err().errno(),
@@ -445,8 +501,8 @@ fn law_and_linear_block_sizes() {
 /// 8000/sqrt(2) = 5657 within mu-law's 2 %.
 fn conference_modes() {
     let expect = 8000.0 / 2f64.sqrt();
-    let loud = |x: &[i16]| (rms(x) - expect).abs() / expect < 0.03;
-    let quiet = |x: &[i16]| rms(x) < 0.01 * expect;
+    let loud = |x: &Heard| (x.rms() - expect).abs() / expect < 0.03;
+    let quiet = |x: &Heard| x.rms() < 0.01 * expect;
 
     // confno -1: dahdi_first_empty_conference() counts down from 1023.
     let mut a = Pseudo::open().unwrap();
@@ -476,8 +532,8 @@ fn conference_modes() {
         40,
         10,
     );
-    assert!(quiet(&h[0]), "talker hears itself: {}", rms(&h[0]));
-    assert!(loud(&h[1]) && loud(&h[2]), "{} {}", rms(&h[1]), rms(&h[2]));
+    assert!(quiet(&h[0]), "talker hears itself: {}", h[0].rms());
+    assert!(loud(&h[1]) && loud(&h[2]), "{} {}", h[1].rms(), h[2].rms());
 
     // DAHDI_CONFMUTE is recorded on a pseudo channel but does not silence
     // it: the kernel applies mute only to span channels
@@ -492,7 +548,7 @@ fn conference_modes() {
         30,
         10,
     );
-    assert!(loud(&h[0]), "muted pseudo: {}", rms(&h[0]));
+    assert!(loud(&h[0]), "muted pseudo: {}", h[0].rms());
     a.set_conf_mute(false).unwrap();
     assert!(!a.conf_muted().unwrap());
 
@@ -512,10 +568,10 @@ fn conference_modes() {
     assert!(
         loud(&h[0]),
         "listener does not hear the talker: {}",
-        rms(&h[0])
+        h[0].rms()
     );
-    assert!(quiet(&h[1]), "talker-only hears: {}", rms(&h[1]));
-    assert!(loud(&h[2]), "member hears only the talker: {}", rms(&h[2]));
+    assert!(quiet(&h[1]), "talker-only hears: {}", h[1].rms());
+    assert!(loud(&h[2]), "member hears only the talker: {}", h[2].rms());
 
     // CONFANN: heard by all, hears nothing; CONFMON|LISTENER hears all.
     b.join_conference(conf, ConfMode::CONFANN).unwrap();
@@ -532,8 +588,8 @@ fn conference_modes() {
         40,
         10,
     );
-    assert!(quiet(&h[0]), "announcer hears: {}", rms(&h[0]));
-    assert!(loud(&h[1]) && loud(&h[2]), "{} {}", rms(&h[1]), rms(&h[2]));
+    assert!(quiet(&h[0]), "announcer hears: {}", h[0].rms());
+    assert!(loud(&h[1]) && loud(&h[2]), "{} {}", h[1].rms(), h[2].rms());
 
     // CONFANNMON|LISTENER: heard, and hears the others.
     b.join_conference(conf, ConfMode::CONFANNMON | ConfMode::LISTENER)
@@ -548,8 +604,8 @@ fn conference_modes() {
         40,
         10,
     );
-    assert!(amplitude_at(&h[0], 1000.0) > 7500.0, "annmon does not hear");
-    assert!(amplitude_at(&h[1], 500.0) > 7500.0, "annmon not heard");
+    assert!(h[0].amp(1000.0) > 6000.0, "annmon does not hear");
+    assert!(h[1].amp(500.0) > 6000.0, "annmon not heard");
 
     // Leaving: GETCONF reads 0/0; joining 0 or 1025 is refused.
     for p in [&a, &b, &c] {
@@ -676,7 +732,7 @@ fn gains() {
     }
     let ctl = &pair.ctl;
     let level = |a: &mut Channel, b: &mut Channel| {
-        rms(&exchange(&mut [(b, None), (a, Some((1000.0, 8000.0)))], 1, 30, 10)[0])
+        exchange(&mut [(b, None), (a, Some((1000.0, 8000.0)))], 1, 30, 10)[0].rms()
     };
     assert!(level(&mut a, &mut b) > 5000.0);
     let rx_silent = Gains::from_fn(|_| 0xff, |c| c);
@@ -914,7 +970,11 @@ fn audio_crosses_the_loop() {
     let mut got = Vec::new();
     let mut buf = vec![0u8; BLOCK];
     for blk in pattern.chunks(BLOCK) {
-        assert_eq!(a.write_block(blk).unwrap(), WriteOutcome::Written(BLOCK));
+        // An event (an alarm when the emulated machine stalls) is
+        // reported instead of writing: write again.
+        while let WriteOutcome::Event(e) = a.write_block(blk).unwrap() {
+            println!("event while writing: {e:?}");
+        }
         if let ReadOutcome::Audio(n) = b.read_block(&mut buf).unwrap() {
             got.extend_from_slice(&buf[..n]);
         }
@@ -944,9 +1004,9 @@ fn audio_crosses_the_loop() {
     );
     let expect = 8000.0 / 2f64.sqrt();
     assert!(
-        (rms(&h[0]) - expect).abs() / expect < 0.03,
+        (h[0].rms() - expect).abs() / expect < 0.03,
         "RMS {}",
-        rms(&h[0])
+        h[0].rms()
     );
     // Busy: the channel is open.
     let e = Channel::open(pair.chan(0, 1)).unwrap_err();
@@ -1009,9 +1069,18 @@ fn monitor_and_digitalmon_on_span_channels() {
             40,
             10,
         );
-        let (x, y) = (amplitude_at(&h[0], 500.0), amplitude_at(&h[0], 1000.0));
+        // Which source the tap carries: present (median block amplitude
+        // above half of 6000) or absent (below 300), nothing in between.
+        let (x, y) = (h[0].amp(500.0), h[0].amp(1000.0));
+        let present = |a: f64| {
+            assert!(
+                !(300.0..=3000.0).contains(&a),
+                "{mode:?}: ambiguous level {a:.0}"
+            );
+            a > 3000.0
+        };
         assert_eq!(
-            (x > 5000.0, y > 5000.0),
+            (present(x), present(y)),
             (f500, f1000),
             "{mode:?}: 500 Hz {x:.0}, 1000 Hz {y:.0}"
         );
@@ -1030,7 +1099,7 @@ fn monitor_and_digitalmon_on_span_channels() {
         40,
         10,
     );
-    let y = amplitude_at(&h[0], 1000.0);
+    let y = h[0].amp(1000.0);
     assert!(
         y > 5000.0,
         "RX_PREECHO with an echo canceller: 1000 Hz {y:.0}"
@@ -1056,9 +1125,9 @@ fn monitor_and_digitalmon_on_span_channels() {
         10,
     );
     assert!(
-        amplitude_at(&h[0], 1000.0) > 5000.0,
+        h[0].amp(1000.0) > 5000.0,
         "DIGITALMON: {}",
-        amplitude_at(&h[0], 1000.0)
+        h[0].amp(1000.0)
     );
     a2.leave_conference().unwrap();
 }
@@ -1090,14 +1159,10 @@ fn real_and_pseudo_conference() {
         40,
         12,
     );
-    assert!(
-        amplitude_at(&h[0], 500.0) > 5000.0,
-        "far end hears the pseudo"
-    );
-    assert!(
-        amplitude_at(&h[1], 1000.0) > 5000.0,
-        "pseudo hears the far end"
-    );
+    let (far, near) = (h[0].amp(500.0), h[1].amp(1000.0));
+    println!("far end hears the pseudo at {far:.0}, the pseudo hears the far end at {near:.0}");
+    assert!(far > 5000.0, "far end hears the pseudo: {far:.0}");
+    assert!(near > 5000.0, "pseudo hears the far end: {near:.0}");
     // A conference-muted span channel no longer feeds what it receives
     // into the conference (putaudio: `!ms->confmute`).
     a1.set_conf_mute(true).unwrap();
@@ -1107,11 +1172,7 @@ fn real_and_pseudo_conference() {
         40,
         12,
     );
-    assert!(
-        amplitude_at(&h[0], 1000.0) < 300.0,
-        "muted: {}",
-        amplitude_at(&h[0], 1000.0)
-    );
+    assert!(h[0].amp(1000.0) < 300.0, "muted: {}", h[0].amp(1000.0));
     a1.set_conf_mute(false).unwrap();
     a1.leave_conference().unwrap();
     p.leave_conference().unwrap();
