@@ -58,9 +58,10 @@
 //! * **DAHDI** also saturates the running sum (`ACSS`), but remembers for each talker
 //!   "the amount actually added" (`conflast = sat16(sat16(own + sum) - sum)`: 30000 for
 //!   A, 2767 for B, -20000 for C) and a listener hears `sat16(sat16(-conflast) + sum)`.
-//!   B therefore gets back 10000, but A, who talked before the clip, still hears
-//!   -17233: whoever talks first is not protected. Its result also depends on the
-//!   order of channels, and real-span talkers are heard one 1 ms chunk late.
+//!   The clipped 7233 is thereby charged to B, whose addition clipped: B hears the
+//!   right 10000, but A still hears the sum without the clipped part, -17233. Which
+//!   listener is wrong depends on the order in which channels are processed, and
+//!   real-span talkers are heard one 1 ms chunk late.
 //! * **This engine** computes the full 32-bit sum and subtracts the listener's own
 //!   input before the single saturation, so every listener gets exactly what a
 //!   listener-only participant would have heard with that talker silent. FreeSWITCH's
