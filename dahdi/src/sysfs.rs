@@ -203,6 +203,20 @@ impl Sysfs {
             .map(|v| v != 0)
     }
 
+    /// Changes the `dahdi` module's `auto_assign_spans` parameter at run
+    /// time (it is writable by root): whether spans registered from now on
+    /// are assigned at once (`true`) or wait for [`auto_assign`](Self::auto_assign)
+    /// / [`assign_span`](Self::assign_span).
+    pub fn set_auto_assign_spans(&self, on: bool) -> Result<()> {
+        let p = self.root.join("module/dahdi/parameters/auto_assign_spans");
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .map_err(|e| io_err("auto_assign_spans", &p, e))?;
+        f.write_all(if on { b"1\n" } else { b"0\n" })
+            .map_err(|e| io_err("auto_assign_spans", &p, e))
+    }
+
     /// Every DAHDI device, sorted by name.
     pub fn devices(&self) -> Result<Vec<DeviceInfo>> {
         let dir = self.bus("dahdi_devices");

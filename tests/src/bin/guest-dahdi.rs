@@ -1493,6 +1493,40 @@ fn span_assignment_through_sysfs() {
     }
 }
 
+/// With auto_assign_spans=0 (Debian's default) a new span waits,
+/// unassigned, on dahdi_devices: DAHDI_DYNAMIC_CREATE returns span 0,
+/// SPANSTAT and sysfs know no span and no channel, until user space
+/// writes the device's auto_assign.
+fn unassigned_until_assigned_with_auto_assign_off() {
+    let s = Sysfs::new();
+    s.set_auto_assign_spans(false).unwrap();
+    assert_eq!(s.auto_assign_spans(), Some(false));
+    let ctl = Ctl::open().unwrap();
+    let span = DynamicSpan::local(14, 0, 2).unwrap();
+    let created = ctl.create_dynamic_span(&span);
+    let result = std::panic::catch_unwind(|| {
+        assert_eq!(created.clone().unwrap(), 0, "not assigned yet");
+        let dev = s.device_by_hardware_id(&span.span_name()).unwrap().unwrap();
+        assert!(dev.assigned_spans.is_empty());
+        assert_eq!(dev.span_count, 1);
+        assert!(ctl.spans().unwrap().is_empty());
+        assert!(s.spans().unwrap().is_empty());
+        assert!(s.channels().unwrap().is_empty());
+        s.auto_assign(&dev.name).unwrap();
+        let n = s.device(&dev.name).unwrap().assigned_spans;
+        assert_eq!(n.len(), 1);
+        assert_eq!(ctl.span_info(n[0] as i32).unwrap().name, span.span_name());
+        assert_eq!(s.span_channels(n[0]).unwrap().len(), 2);
+    });
+    if created.is_ok() {
+        ctl.destroy_dynamic_span(&span).unwrap();
+    }
+    s.set_auto_assign_spans(true).unwrap();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
 const SYSTEM_CONF: &str = "\
 # spans and channels for the dahdi_cfg cross-check
 dynamic=loc,c:0,8,0
@@ -1632,6 +1666,7 @@ fn main() {
         spanconfig_startup_shutdown,
         echo_canceller,
         span_assignment_through_sysfs,
+        unassigned_until_assigned_with_auto_assign_off,
         dahdi_cfg_configuration_reads_back,
         nothing_left_behind,
     ]);
