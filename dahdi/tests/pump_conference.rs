@@ -32,7 +32,7 @@ impl Lcg {
     /// A sample; one in eight is near full scale, so sums clip.
     fn sample(&mut self) -> i16 {
         let r = self.next();
-        if r % 8 == 0 {
+        if r.is_multiple_of(8) {
             if r & 16 == 0 {
                 32767 - ((r >> 8) % 100) as i16
             } else {
@@ -502,9 +502,9 @@ fn file_ports_play_into_the_conference_and_record_what_they_hear() {
     drop(pump.remove_port(recorder).unwrap());
     let mut want = Vec::new();
     for t in 0..4 {
-        for s in 0..BLOCK {
+        for (s, o) in other.iter().enumerate() {
             let v = voice_samples.get(t * BLOCK + s).copied().unwrap_or(0);
-            want.push(v + other[s]);
+            want.push(v + o);
         }
     }
     let got = python(

@@ -240,7 +240,7 @@ fn shm_reader_process() {
                 last = Some(rec.seq);
                 first.get_or_insert(rec.tick);
                 count += 1;
-                if count % 50 == 0 {
+                if count.is_multiple_of(50) {
                     report(first, count, r.lost(), bad);
                 }
             }

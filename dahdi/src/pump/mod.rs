@@ -105,7 +105,7 @@ pub use memory::{MemoryEndpoint, MemoryPort};
 pub use port::{Port, PortError};
 pub use shm::{RingConfig, ShmError, ShmPort, ShmReader, ShmWriter};
 pub use stats::{Histogram, PortReport, PortStats, PumpStats, TapReport};
-pub use tap::{Stream, Subscriber, TapBatch};
+pub use tap::{Published, Stream, Subscriber, TapBatch, TapPublisher};
 pub use wav::{FilePort, WavError, WavReader, WavWriter};
 
 /// A port's handle: the same as its participant's in the conference engine, so
@@ -185,7 +185,7 @@ pub struct Pump {
     block: usize,
     config: PumpConfig,
     slots: Vec<Option<Slot>>,
-    taps: Vec<tap::Tap>,
+    taps: Vec<TapPublisher>,
     rings: Vec<Ring>,
     silence: Vec<i16>,
     tick: u64,
@@ -351,7 +351,7 @@ impl Pump {
     /// An in-process subscriber to `streams`, with `depth` buffers: it may
     /// hold up to `depth` ticks before it starts losing ticks.
     pub fn subscribe(&mut self, streams: &[Stream], depth: usize) -> Subscriber {
-        let (tap, sub) = tap::Tap::new(streams, self.block, depth);
+        let (tap, sub) = TapPublisher::new(streams, self.block, depth);
         self.taps.push(tap);
         sub
     }
@@ -405,10 +405,10 @@ impl Pump {
         let mut disconnected = false;
         for tap in &mut self.taps {
             let r = tap.publish(tick, |s, frame| frame.copy_from_slice(resolve(s)));
-            disconnected |= r == tap::Published::Disconnected;
+            disconnected |= r == Published::Disconnected;
         }
         if disconnected {
-            self.taps.retain(|t| t.connected);
+            self.taps.retain(|t| t.is_connected());
         }
         for ring in &mut self.rings {
             for &s in &ring.streams {
@@ -546,9 +546,9 @@ impl Pump {
             .iter()
             .map(|t| TapReport {
                 name: "tap".into(),
-                frames_sent: t.frames_sent,
-                frames_dropped: t.frames_dropped,
-                ticks_dropped: t.ticks_dropped,
+                frames_sent: t.frames_sent(),
+                frames_dropped: t.frames_dropped(),
+                ticks_dropped: t.ticks_dropped(),
             })
             .collect();
         taps.extend(self.rings.iter().map(|r| TapReport {

@@ -527,7 +527,7 @@ impl ShmReader {
             return Err(corrupt(format!("slot count {slots}")));
         }
         let stride = read_u32(h, OFF_STRIDE) as usize;
-        if stride < 64 || stride % 64 != 0 || stride > (1 << 21) {
+        if stride < 64 || !stride.is_multiple_of(64) || stride > (1 << 21) {
             return Err(corrupt(format!("slot stride {stride}")));
         }
         let payload = read_u32(h, OFF_PAYLOAD) as usize;

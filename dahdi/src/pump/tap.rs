@@ -180,8 +180,10 @@ impl Subscriber {
     }
 }
 
-/// The pump's end of a tap.
-pub(crate) struct Tap {
+/// The publishing end of a tap: what the [`Pump`](super::Pump) holds for each
+/// subscriber, usable on its own by any producer of per-tick frames
+/// ([`TapPublisher::new`]).
+pub struct TapPublisher {
     tx: Sender<TapBatch>,
     free: Receiver<Vec<i16>>,
     home: Sender<Vec<i16>>,
@@ -189,22 +191,37 @@ pub(crate) struct Tap {
     shared: Arc<Shared>,
     block: usize,
     lost_since_sent: u64,
-    pub(crate) frames_sent: u64,
-    pub(crate) frames_dropped: u64,
-    pub(crate) ticks_dropped: u64,
-    pub(crate) connected: bool,
+    frames_sent: u64,
+    frames_dropped: u64,
+    ticks_dropped: u64,
+    connected: bool,
 }
 
-/// What a publish did.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Published {
+impl std::fmt::Debug for TapPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TapPublisher")
+            .field("streams", &self.streams.len())
+            .field("frames_sent", &self.frames_sent)
+            .field("frames_dropped", &self.frames_dropped)
+            .finish()
+    }
+}
+
+/// What [`TapPublisher::publish`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Published {
+    /// The tick's batch is on its way.
     Sent,
+    /// The subscriber holds every buffer: this tick is lost for it (counted).
     Dropped,
+    /// The subscriber is gone.
     Disconnected,
 }
 
-impl Tap {
-    pub(crate) fn new(streams: &[Stream], block: usize, depth: usize) -> (Tap, Subscriber) {
+impl TapPublisher {
+    /// A publisher of `streams` in frames of `block` samples, and its
+    /// subscriber, with a pool of `depth` batch buffers (all allocated here).
+    pub fn new(streams: &[Stream], block: usize, depth: usize) -> (TapPublisher, Subscriber) {
         let depth = depth.max(1);
         let streams: Arc<[Stream]> = streams.into();
         // Both channels are bounded by the number of buffers, so neither ever
@@ -216,7 +233,7 @@ impl Tap {
                 .expect("the pool has room for its own buffers");
         }
         let shared = Arc::new(Shared::default());
-        let tap = Tap {
+        let tap = TapPublisher {
             tx,
             free,
             home,
@@ -239,13 +256,30 @@ impl Tap {
         )
     }
 
-    /// Sends one tick: `fill(i, stream, frame)` writes stream `i`'s frame.
+    /// Frames delivered so far.
+    pub fn frames_sent(&self) -> u64 {
+        self.frames_sent
+    }
+
+    /// Frames lost because the subscriber held every buffer.
+    pub fn frames_dropped(&self) -> u64 {
+        self.frames_dropped
+    }
+
+    /// Ticks lost because the subscriber held every buffer.
+    pub fn ticks_dropped(&self) -> u64 {
+        self.ticks_dropped
+    }
+
+    /// Whether the subscriber still exists (as far as the last publish knew).
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// Sends one tick, never blocking: `fill(stream, frame)` writes each
+    /// stream's frame into the batch.
     #[inline]
-    pub(crate) fn publish(
-        &mut self,
-        tick: u64,
-        mut fill: impl FnMut(Stream, &mut [i16]),
-    ) -> Published {
+    pub fn publish(&mut self, tick: u64, mut fill: impl FnMut(Stream, &mut [i16])) -> Published {
         if !self.connected {
             return Published::Disconnected;
         }

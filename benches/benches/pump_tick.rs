@@ -1,0 +1,130 @@
+//! The pump's overhead over the bare conference engine.
+//!
+//! Group `pump_tick`, parameter N participants (all `Role::Both`, all talking,
+//! 160-sample blocks); one iteration is one tick of the whole conference:
+//!
+//! * `engine`: `Conference::mix` alone, inputs already in the engine's buffers:
+//!   the bare engine cost, the baseline.
+//! * `pump`: `Pump::tick` with N in-memory ports (one `MemoryPort::bank`): every port's frame is taken
+//!   from its input queue into the engine, the engine mixes, every output is
+//!   put on the port's output queue, and the stats are updated. Only the tick
+//!   is timed; the application's side (queueing the next inputs, taking the
+//!   outputs) runs between timed ticks, as another thread would.
+//! * `pump_with_app`: the same, with the application's side timed too.
+//!
+//! Target (issue 7): `pump` at most 2x `engine` at N = 10,000.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use dahdi::audio::conference::{Conference, ConferenceConfig, Format, Role};
+use dahdi::pump::{MemoryEndpoint, MemoryPort, Pump, PumpConfig};
+
+const BLOCK: usize = 160;
+const SIZES: [usize; 3] = [100, 1000, 10_000];
+
+/// Speech-like levels, different for every participant and sample.
+fn frame(p: usize) -> Vec<i16> {
+    (0..BLOCK)
+        .map(|s| (((p * 7919 + s * 104_729) % 4001) as i32 - 2000) as i16)
+        .collect()
+}
+
+fn engine(n: usize) -> Conference {
+    let mut c = Conference::new(ConferenceConfig {
+        block_size: BLOCK,
+        capacity: n,
+        isa: None,
+    })
+    .unwrap();
+    for p in 0..n {
+        let id = c.add_participant(Role::Both, Format::Linear).unwrap();
+        c.write_input(id, &frame(p)).unwrap();
+    }
+    c.mix();
+    c
+}
+
+fn pump(n: usize) -> (Pump, Vec<MemoryEndpoint>, Vec<Vec<i16>>) {
+    let mut pump = Pump::new(PumpConfig {
+        capacity: n,
+        ..PumpConfig::default()
+    })
+    .unwrap();
+    let mut apps = Vec::with_capacity(n);
+    for (port, app) in MemoryPort::bank(n, BLOCK, MemoryPort::DEFAULT_DEPTH) {
+        pump.add_port(port, Role::Both).unwrap();
+        apps.push(app);
+    }
+    let frames = (0..n).map(frame).collect();
+    (pump, apps, frames)
+}
+
+fn feed(apps: &mut [MemoryEndpoint], frames: &[Vec<i16>]) {
+    for (app, f) in apps.iter_mut().zip(frames) {
+        app.push(f);
+    }
+}
+
+fn drain(apps: &mut [MemoryEndpoint], out: &mut [i16]) {
+    for app in apps.iter_mut() {
+        app.pop(out);
+        black_box(out[0]);
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pump_tick");
+    for &n in &SIZES {
+        g.throughput(Throughput::Elements(n as u64));
+        let mut e = engine(n);
+        g.bench_with_input(BenchmarkId::new("engine", n), &n, |b, _| {
+            b.iter(|| {
+                e.mix();
+                black_box(e.full_mix().as_ptr());
+            })
+        });
+        drop(e);
+
+        let (mut p, mut apps, frames) = pump(n);
+        let mut out = vec![0i16; BLOCK];
+        g.bench_with_input(BenchmarkId::new("pump", n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    feed(&mut apps, &frames);
+                    let t = Instant::now();
+                    p.tick();
+                    total += t.elapsed();
+                    drain(&mut apps, &mut out);
+                }
+                total
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("pump_with_app", n), &n, |b, _| {
+            b.iter(|| {
+                feed(&mut apps, &frames);
+                p.tick();
+                drain(&mut apps, &mut out);
+            })
+        });
+        let s = p.stats().port_totals();
+        assert_eq!(
+            (s.underruns, s.overruns, s.drops),
+            (0, 0, 0),
+            "every tick had every frame"
+        );
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1000))
+        .sample_size(10);
+    targets = bench
+}
+criterion_main!(benches);
