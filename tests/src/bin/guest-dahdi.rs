@@ -1240,6 +1240,22 @@ fn hook_signalling_crosses_the_loop() {
             fxs.params()
         );
 
+        // Flash, non-blocking: DAHDI_HOOK returns at once (EINPROGRESS),
+        // HOOKCOMPLETE follows on this side; the FXO side sees an on-hook
+        // of flashtime (750 ms), longer than a dial pulse: WINKFLASH.
+        fxs.set_nonblocking(true).unwrap();
+        let t = Instant::now();
+        fxs.hook(Hook::Flash).unwrap();
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "non-blocking flash waited"
+        );
+        let ev = events_until(&fxs, Duration::from_secs(3), |e| *e == Event::HookComplete);
+        assert!(ev.contains(&Event::HookComplete), "fxs events {ev:?}");
+        let ev = events_until(&fxo, Duration::from_secs(2), |e| *e == Event::WinkFlash);
+        assert!(ev.contains(&Event::WinkFlash), "fxo events {ev:?}");
+        fxs.set_nonblocking(false).unwrap();
+
         fxs.hook(Hook::OnHook).unwrap();
         let ev = events_until(&fxo, Duration::from_secs(3), |e| *e == Event::OnHook);
         assert!(ev.contains(&Event::OnHook), "fxo events {ev:?}");
@@ -1266,6 +1282,26 @@ fn hook_signalling_crosses_the_loop() {
     if let Err(p) = result {
         std::panic::resume_unwind(p);
     }
+}
+
+/// E&M wink, blocking: DAHDI_HOOK waits until the wink is over (prewink
+/// 50 ms + wink 150 ms); the far E&M side sees an off-hook shorter than
+/// rxwinktime (300 ms): WINKFLASH.
+fn em_wink_crosses_the_loop() {
+    let pair = LoopPair::create(15, 1, |_| Some((Signalling::Em, Signalling::Em)));
+    let a = Channel::open(pair.chan(0, 1)).unwrap();
+    let b = Channel::open(pair.chan(1, 1)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    b.flush(Flush::EVENT).unwrap();
+    let t = Instant::now();
+    a.hook(Hook::Wink).unwrap();
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(190),
+        "blocking wink returned after {took:?}"
+    );
+    let ev = events_until(&b, Duration::from_secs(2), |e| *e == Event::WinkFlash);
+    assert!(ev.contains(&Event::WinkFlash), "{ev:?}");
 }
 
 /// CAS bits cross the loop: SETTXBITS on one side, BITSCHANGED and
@@ -1680,6 +1716,7 @@ fn main() {
         monitor_and_digitalmon_on_span_channels,
         real_and_pseudo_conference,
         hook_signalling_crosses_the_loop,
+        em_wink_crosses_the_loop,
         cas_bits_cross_the_loop,
         alarms_follow_the_peer,
         unconfigured_nonblocking_and_buffer_events,
