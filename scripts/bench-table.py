@@ -207,10 +207,14 @@ def main():
     out.append("```sh\n" + COMMAND + "\n```\n")
     out.append(
         f"Measured {datetime.date.today().isoformat()} on {cpu_model()} "
-        f"(SIMD: {cpu_flags()}; {os.cpu_count()} logical CPUs, shared with other work, "
-        f"so expect noise of tens of percent), {rustc_version()}. Times are criterion's "
-        "median over 10 samples. The C baselines (benches/c/baselines.c) are compiled "
-        "with -O3 -march=native in the same build and run in the same process.\n"
+        f"(SIMD: {cpu_flags()}; {os.cpu_count()} logical CPUs, shared with other engineers "
+        f"and measured while other work ran), {rustc_version()}. Times are criterion's "
+        "median over 10 samples of the benchmark thread's CPU time "
+        "(CLOCK_THREAD_CPUTIME_ID, see benches/benches/common/mod.rs), so that time the "
+        "scheduler gives to other processes is not counted; contention for caches and "
+        "memory still is, so expect run-to-run noise of 10-30%. The C baselines "
+        "(benches/c/baselines.c) are compiled with -O3 -march=native in the same build "
+        "and run in the same process under the same measurement.\n"
     )
     out.append(
         "What one iteration covers: one 160-sample tick of the whole conference. Inputs "

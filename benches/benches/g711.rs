@@ -6,6 +6,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+mod common;
+
+use common::ThreadCpuTime;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dahdi::audio::g711::{Codec, Law};
 use dahdi::audio::Isa;
@@ -16,7 +19,7 @@ const LEN: usize = 4096;
 type Decode = fn(&[u8], &mut [i16]);
 type Encode = fn(&[i16], &mut [u8]);
 
-fn g711(c: &mut Criterion) {
+fn g711(c: &mut Criterion<ThreadCpuTime>) {
     // Full-range samples and uniformly spread codes.
     let lin: Vec<i16> = test_input(1, LEN, 3)
         .iter()
@@ -71,6 +74,7 @@ fn g711(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default()
+        .with_measurement(ThreadCpuTime)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_millis(800))
         .sample_size(10);

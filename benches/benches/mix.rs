@@ -16,6 +16,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+mod common;
+
+use common::ThreadCpuTime;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dahdi::audio::conference::{Conference, ConferenceConfig, Format, ParticipantId, Role};
 use dahdi::audio::g711::Codec;
@@ -60,7 +63,7 @@ fn isas() -> Vec<(&'static str, Isa)> {
     v
 }
 
-fn bench_linear(c: &mut Criterion, shape: Shape) {
+fn bench_linear(c: &mut Criterion<ThreadCpuTime>, shape: Shape) {
     let mut g = c.benchmark_group(format!("mix_linear_{}", shape.name()));
     for &n in &SIZES {
         if shape == Shape::Talk3 && n == 3 {
@@ -94,7 +97,7 @@ fn bench_linear(c: &mut Criterion, shape: Shape) {
     g.finish();
 }
 
-fn bench_ulaw(c: &mut Criterion, shape: Shape) {
+fn bench_ulaw(c: &mut Criterion<ThreadCpuTime>, shape: Shape) {
     let mut g = c.benchmark_group(format!("mix_ulaw_{}", shape.name()));
     for &n in &SIZES {
         if shape == Shape::Talk3 && n == 3 {
@@ -133,7 +136,7 @@ fn bench_ulaw(c: &mut Criterion, shape: Shape) {
     g.finish();
 }
 
-fn mix(c: &mut Criterion) {
+fn mix(c: &mut Criterion<ThreadCpuTime>) {
     for shape in [Shape::Talk3, Shape::AllTalk] {
         bench_linear(c, shape);
         bench_ulaw(c, shape);
@@ -143,11 +146,13 @@ fn mix(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     // Short runs: the whole `cargo bench -p dahdi-benches` must fit in about five
-    // minutes on a 2-core machine. Ten samples of about a second each are enough to
-    // separate the implementations by the factors at stake here.
+    // minutes on a 2-core machine (these two benches take about two and a half). Ten
+    // samples over about a second are enough to separate the implementations by the
+    // factors at stake here; the machine's other load is the larger source of noise.
     config = Criterion::default()
-        .warm_up_time(Duration::from_millis(400))
-        .measurement_time(Duration::from_millis(1000))
+        .with_measurement(ThreadCpuTime)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(900))
         .sample_size(10);
     targets = mix
 }

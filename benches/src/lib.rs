@@ -6,6 +6,7 @@ use std::sync::Once;
 
 mod ffi {
     extern "C" {
+        pub fn bl_thread_cpu_ns() -> u64;
         pub fn bl_g711_init();
         pub fn bl_ulaw_decode(src: *const u8, dst: *mut i16, n: usize);
         pub fn bl_ulaw_encode(src: *const i16, dst: *mut u8, n: usize);
@@ -67,6 +68,12 @@ mod ffi {
             conflast: *mut i16,
         );
     }
+}
+
+/// CPU time consumed so far by the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
+pub fn thread_cpu_time() -> std::time::Duration {
+    // SAFETY: no arguments, no shared state.
+    std::time::Duration::from_nanos(unsafe { ffi::bl_thread_cpu_ns() })
 }
 
 fn init() {
@@ -341,6 +348,22 @@ mod tests {
         assert_eq!(heard(&c), [-17_233, 10_000, 32_767]);
         c.freeswitch_linear(&input);
         assert_eq!(heard(&c), [-10_000, 10_000, 32_767]);
+    }
+
+    #[test]
+    fn thread_cpu_time_advances_with_work_not_with_sleep() {
+        let t0 = thread_cpu_time();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let slept = thread_cpu_time() - t0;
+        let t1 = thread_cpu_time();
+        let mut x = 1u64;
+        while thread_cpu_time() - t1 < std::time::Duration::from_millis(20) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        assert!(
+            slept < std::time::Duration::from_millis(20),
+            "sleep counted: {slept:?}"
+        );
     }
 
     #[test]
