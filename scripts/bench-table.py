@@ -231,7 +231,7 @@ def main():
     g711_section(r, out, g711_verdicts)
     targets_section(verdicts, g711_verdicts, out)
     out.append(
-        "Why the all-talk rows miss the per-participant targets: when everyone talks, "
+        "Why the linear all-talk rows miss the per-participant targets: when everyone talks, "
         "every participant-frame needs its own 320-byte input read (for the sum and "
         "again for its mix-minus) and its own 320-byte output written. The arithmetic "
         "for that is about 70 AVX2 instructions (counted in the kernel's loops), so the "

@@ -20,6 +20,20 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* One conference of n participants and s samples per frame, with every scratch buffer
+ * any baseline needs (allocated and owned by the Rust side, see benches/src/lib.rs). */
+struct bl_conf {
+    size_t n, s;
+    const uint8_t *talking; /* n flags */
+    int16_t *lin;           /* n * s: decoded inputs */
+    int16_t *out;           /* n * s: linear outputs (final_buf / write_frame) */
+    uint8_t *out_law;       /* n * s: encoded outputs */
+    int16_t *mix;           /* s: Asterisk's mixing buffer */
+    uint8_t *shared_law;    /* s: Asterisk's shared encoded frame */
+    int32_t *main_frame;    /* s: FreeSWITCH's 32-bit sum */
+    int16_t *conflast;      /* n * 8: DAHDI's "amount actually added" */
+};
+
 /* -------------------------------------------------------------------------------
  * G.711 table codec: a 256-entry decode table and a 16384-entry encode table indexed
  * by ((uint16_t)x) >> 2, the layout Asterisk (__ast_lin2mu) and DAHDI
@@ -150,9 +164,11 @@ static void asterisk_sum(size_t n, size_t s, const int16_t *in, const uint8_t *t
     }
 }
 
-void bl_asterisk_linear(size_t n, size_t s, const int16_t *in, const uint8_t *talking,
-                        int16_t *out, int16_t *mix)
+void bl_asterisk_linear(const struct bl_conf *c, const int16_t *in)
 {
+    size_t n = c->n, s = c->s;
+    const uint8_t *talking = c->talking;
+    int16_t *out = c->out, *mix = c->mix;
     asterisk_sum(n, s, in, talking, mix);
     for (size_t idx = 0; idx < n; idx++) {
         int16_t *final_buf = out + idx * s;
@@ -167,10 +183,12 @@ void bl_asterisk_linear(size_t n, size_t s, const int16_t *in, const uint8_t *ta
 
 /* mu-law in and out: contributors' frames are translated to slin on the way in;
  * each contributor's mix-minus is encoded on its own, the rest share one encoding. */
-void bl_asterisk_ulaw(size_t n, size_t s, const uint8_t *in_law, const uint8_t *talking,
-                      int16_t *lin, int16_t *final_bufs, uint8_t *out_law, int16_t *mix,
-                      uint8_t *shared_law)
+void bl_asterisk_ulaw(const struct bl_conf *c, const uint8_t *in_law)
 {
+    size_t n = c->n, s = c->s;
+    const uint8_t *talking = c->talking;
+    int16_t *lin = c->lin, *final_bufs = c->out, *mix = c->mix;
+    uint8_t *out_law = c->out_law, *shared_law = c->shared_law;
     for (size_t idx = 0; idx < n; idx++)
         if (talking[idx])
             bl_ulaw_decode(in_law + idx * s, lin + idx * s, s);
@@ -225,18 +243,21 @@ static void freeswitch_mix(size_t n, size_t s, const int16_t *in, const uint8_t 
     }
 }
 
-void bl_freeswitch_linear(size_t n, size_t s, const int16_t *in, const uint8_t *talking,
-                          int16_t *out, int32_t *main_frame)
+void bl_freeswitch_linear(const struct bl_conf *c, const int16_t *in)
 {
-    freeswitch_mix(n, s, in, talking, out, main_frame);
+    freeswitch_mix(c->n, c->s, in, c->talking, c->out, c->main_frame);
 }
 
 /* Member input threads decode what arrives; every member's output is encoded. (The
  * real G.711 code computes the segment with bsr; the table codec used here is
  * faster, which only makes the baseline stronger.) */
-void bl_freeswitch_ulaw(size_t n, size_t s, const uint8_t *in_law, const uint8_t *talking,
-                        int16_t *lin, int16_t *lin_out, uint8_t *out_law, int32_t *main_frame)
+void bl_freeswitch_ulaw(const struct bl_conf *c, const uint8_t *in_law)
 {
+    size_t n = c->n, s = c->s;
+    const uint8_t *talking = c->talking;
+    int16_t *lin = c->lin, *lin_out = c->out;
+    uint8_t *out_law = c->out_law;
+    int32_t *main_frame = c->main_frame;
     for (size_t m = 0; m < n; m++)
         if (talking[m])
             bl_ulaw_decode(in_law + m * s, lin + m * s, s);
@@ -284,9 +305,11 @@ ALWAYS_INLINE void dahdi_listen(const int16_t *sums, const int16_t *conflast,
     ACSS(getlin, sums);
 }
 
-void bl_dahdi_linear(size_t n, size_t s, const int16_t *in, const uint8_t *talking,
-                     int16_t *out, int16_t *conflast)
+void bl_dahdi_linear(const struct bl_conf *c, const int16_t *in)
 {
+    size_t n = c->n, s = c->s;
+    const uint8_t *talking = c->talking;
+    int16_t *out = c->out, *conflast = c->conflast;
     int16_t sums[CHUNK];
     for (size_t c = 0; c + CHUNK <= s; c += CHUNK) {
         memset(sums, 0, sizeof sums);
@@ -300,9 +323,12 @@ void bl_dahdi_linear(size_t n, size_t s, const int16_t *in, const uint8_t *talki
 
 /* The kernel's data path is companded: putlin = DAHDI_XLAW(rx) for talkers, and
  * tx = DAHDI_LIN2X(getlin) for every listener, 8 samples at a time. */
-void bl_dahdi_ulaw(size_t n, size_t s, const uint8_t *in_law, const uint8_t *talking,
-                   uint8_t *out_law, int16_t *conflast)
+void bl_dahdi_ulaw(const struct bl_conf *c, const uint8_t *in_law)
 {
+    size_t n = c->n, s = c->s;
+    const uint8_t *talking = c->talking;
+    uint8_t *out_law = c->out_law;
+    int16_t *conflast = c->conflast;
     int16_t sums[CHUNK];
     for (size_t c = 0; c + CHUNK <= s; c += CHUNK) {
         memset(sums, 0, sizeof sums);

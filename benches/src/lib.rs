@@ -5,6 +5,21 @@
 use std::sync::Once;
 
 mod ffi {
+    /// `struct bl_conf` of `c/baselines.c`.
+    #[repr(C)]
+    pub struct Conf {
+        pub n: usize,
+        pub s: usize,
+        pub talking: *const u8,
+        pub lin: *mut i16,
+        pub out: *mut i16,
+        pub out_law: *mut u8,
+        pub mix: *mut i16,
+        pub shared_law: *mut u8,
+        pub main_frame: *mut i32,
+        pub conflast: *mut i16,
+    }
+
     extern "C" {
         pub fn bl_thread_cpu_ns() -> u64;
         pub fn bl_g711_init();
@@ -12,61 +27,12 @@ mod ffi {
         pub fn bl_ulaw_encode(src: *const i16, dst: *mut u8, n: usize);
         pub fn bl_alaw_decode(src: *const u8, dst: *mut i16, n: usize);
         pub fn bl_alaw_encode(src: *const i16, dst: *mut u8, n: usize);
-        pub fn bl_asterisk_linear(
-            n: usize,
-            s: usize,
-            input: *const i16,
-            talking: *const u8,
-            out: *mut i16,
-            mix: *mut i16,
-        );
-        #[allow(clippy::too_many_arguments)]
-        pub fn bl_asterisk_ulaw(
-            n: usize,
-            s: usize,
-            in_law: *const u8,
-            talking: *const u8,
-            lin: *mut i16,
-            final_bufs: *mut i16,
-            out_law: *mut u8,
-            mix: *mut i16,
-            shared_law: *mut u8,
-        );
-        pub fn bl_freeswitch_linear(
-            n: usize,
-            s: usize,
-            input: *const i16,
-            talking: *const u8,
-            out: *mut i16,
-            main_frame: *mut i32,
-        );
-        #[allow(clippy::too_many_arguments)]
-        pub fn bl_freeswitch_ulaw(
-            n: usize,
-            s: usize,
-            in_law: *const u8,
-            talking: *const u8,
-            lin: *mut i16,
-            lin_out: *mut i16,
-            out_law: *mut u8,
-            main_frame: *mut i32,
-        );
-        pub fn bl_dahdi_linear(
-            n: usize,
-            s: usize,
-            input: *const i16,
-            talking: *const u8,
-            out: *mut i16,
-            conflast: *mut i16,
-        );
-        pub fn bl_dahdi_ulaw(
-            n: usize,
-            s: usize,
-            in_law: *const u8,
-            talking: *const u8,
-            out_law: *mut u8,
-            conflast: *mut i16,
-        );
+        pub fn bl_asterisk_linear(c: *const Conf, input: *const i16);
+        pub fn bl_asterisk_ulaw(c: *const Conf, input: *const u8);
+        pub fn bl_freeswitch_linear(c: *const Conf, input: *const i16);
+        pub fn bl_freeswitch_ulaw(c: *const Conf, input: *const u8);
+        pub fn bl_dahdi_linear(c: *const Conf, input: *const i16);
+        pub fn bl_dahdi_ulaw(c: *const Conf, input: *const u8);
     }
 }
 
@@ -204,109 +170,55 @@ impl CConference {
         }
     }
 
-    fn check<T>(&self, input: &[T]) {
+    /// Runs one C baseline on `input` (n*s samples or codes) with this conference's
+    /// buffers.
+    fn run<T>(&mut self, input: &[T], f: unsafe extern "C" fn(*const ffi::Conf, *const T)) {
         assert_eq!(input.len(), self.n * self.s);
+        let conf = ffi::Conf {
+            n: self.n,
+            s: self.s,
+            talking: self.talking.as_ptr(),
+            lin: self.lin.as_mut_ptr(),
+            out: self.out.as_mut_ptr(),
+            out_law: self.out_law.as_mut_ptr(),
+            mix: self.mix.as_mut_ptr(),
+            shared_law: self.shared_law.as_mut_ptr(),
+            main_frame: self.main_frame.as_mut_ptr(),
+            conflast: self.conflast.as_mut_ptr(),
+        };
+        // SAFETY: every buffer has the size `struct bl_conf` documents for n and s
+        // (allocated in `new`), and `input` holds n*s elements.
+        unsafe { f(&conf, input.as_ptr()) }
     }
 
     /// Asterisk bridge_softmix, linear.
     pub fn asterisk_linear(&mut self, input: &[i16]) {
-        self.check(input);
-        // SAFETY: every buffer has the size the C function indexes (n*s or s).
-        unsafe {
-            ffi::bl_asterisk_linear(
-                self.n,
-                self.s,
-                input.as_ptr(),
-                self.talking.as_ptr(),
-                self.out.as_mut_ptr(),
-                self.mix.as_mut_ptr(),
-            )
-        }
+        self.run(input, ffi::bl_asterisk_linear)
     }
 
     /// FreeSWITCH mod_conference, linear.
     pub fn freeswitch_linear(&mut self, input: &[i16]) {
-        self.check(input);
-        // SAFETY: as above.
-        unsafe {
-            ffi::bl_freeswitch_linear(
-                self.n,
-                self.s,
-                input.as_ptr(),
-                self.talking.as_ptr(),
-                self.out.as_mut_ptr(),
-                self.main_frame.as_mut_ptr(),
-            )
-        }
+        self.run(input, ffi::bl_freeswitch_linear)
     }
 
     /// DAHDI conference (8-sample chunks), linear.
     pub fn dahdi_linear(&mut self, input: &[i16]) {
-        self.check(input);
-        // SAFETY: as above; conflast holds 8 samples per participant.
-        unsafe {
-            ffi::bl_dahdi_linear(
-                self.n,
-                self.s,
-                input.as_ptr(),
-                self.talking.as_ptr(),
-                self.out.as_mut_ptr(),
-                self.conflast.as_mut_ptr(),
-            )
-        }
+        self.run(input, ffi::bl_dahdi_linear)
     }
 
     /// Asterisk, mu-law in and out.
     pub fn asterisk_ulaw(&mut self, input: &[u8]) {
-        self.check(input);
-        // SAFETY: as above.
-        unsafe {
-            ffi::bl_asterisk_ulaw(
-                self.n,
-                self.s,
-                input.as_ptr(),
-                self.talking.as_ptr(),
-                self.lin.as_mut_ptr(),
-                self.out.as_mut_ptr(),
-                self.out_law.as_mut_ptr(),
-                self.mix.as_mut_ptr(),
-                self.shared_law.as_mut_ptr(),
-            )
-        }
+        self.run(input, ffi::bl_asterisk_ulaw)
     }
 
     /// FreeSWITCH, mu-law in and out.
     pub fn freeswitch_ulaw(&mut self, input: &[u8]) {
-        self.check(input);
-        // SAFETY: as above.
-        unsafe {
-            ffi::bl_freeswitch_ulaw(
-                self.n,
-                self.s,
-                input.as_ptr(),
-                self.talking.as_ptr(),
-                self.lin.as_mut_ptr(),
-                self.out.as_mut_ptr(),
-                self.out_law.as_mut_ptr(),
-                self.main_frame.as_mut_ptr(),
-            )
-        }
+        self.run(input, ffi::bl_freeswitch_ulaw)
     }
 
     /// DAHDI, mu-law in and out.
     pub fn dahdi_ulaw(&mut self, input: &[u8]) {
-        self.check(input);
-        // SAFETY: as above.
-        unsafe {
-            ffi::bl_dahdi_ulaw(
-                self.n,
-                self.s,
-                input.as_ptr(),
-                self.talking.as_ptr(),
-                self.out_law.as_mut_ptr(),
-                self.conflast.as_mut_ptr(),
-            )
-        }
+        self.run(input, ffi::bl_dahdi_ulaw)
     }
 
     /// Participant `p`'s linear output after a linear run.
