@@ -349,9 +349,26 @@ mod x86 {
         hi: &mut [i16],
         carry: &mut [i16],
     ) -> bool {
+        // SAFETY: same contract.
+        unsafe { mix_avx2_from(0, f, talkers, rows, hi, carry) }
+    }
+
+    /// The column blocks from sample `start` (a multiple of 16) to the stride.
+    ///
+    /// # Safety
+    /// As for [`mix_avx2`].
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn mix_avx2_from(
+        start: usize,
+        f: Flat,
+        talkers: &[u32],
+        rows: &[Row],
+        hi: &mut [i16],
+        carry: &mut [i16],
+    ) -> bool {
         let (h, k) = (hi.as_mut_ptr(), carry.as_mut_ptr());
         let mut clipped = false;
-        let mut c = 0;
+        let mut c = start;
         // SAFETY: blocks stay within `stride`; rows were checked by the caller.
         unsafe {
             while c + 64 <= f.stride {
@@ -457,22 +474,14 @@ mod x86 {
             let mut clipped = false;
             let mut c = 0;
             // SAFETY: blocks stay within `stride`; rows were checked by the caller.
-            // Blocks narrower than 128 samples use the AVX2 code.
+            // What is left after the 128-sample blocks goes through the AVX2 code.
             unsafe {
                 while c + 128 <= f.stride {
                     clipped |= block128(f, talkers, rows, c, h, k);
                     c += 128;
                 }
-                while c + 64 <= f.stride {
-                    clipped |= super::block::<8, 4>(f, talkers, rows, c, h, k);
-                    c += 64;
-                }
-                while c < f.stride {
-                    clipped |= super::block::<2, 1>(f, talkers, rows, c, h, k);
-                    c += 16;
-                }
+                clipped | super::mix_avx2_from(c, f, talkers, rows, hi, carry)
             }
-            clipped
         }
     }
 }
