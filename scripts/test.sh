@@ -4,4 +4,4 @@
 # under qemu.  Needs the packages that scripts/install.sh installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --release "$@"
+cargo test --workspace --release --no-fail-fast "$@"

@@ -185,7 +185,7 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
         .findings
         .iter()
         .max_by_key(|f| f.severity)
-        .filter(|_| report.verdict != Verdict::Ok)
+        .filter(|_| report.verdict > Verdict::Ok)
     {
         return Err(Error::NotReady {
             kernel: release,

@@ -86,7 +86,7 @@ pub enum ExitCode {
 impl From<verify::Verdict> for ExitCode {
     fn from(v: verify::Verdict) -> Self {
         match v {
-            verify::Verdict::Ok => ExitCode::Ok,
+            verify::Verdict::NotApplicable | verify::Verdict::Ok => ExitCode::Ok,
             verify::Verdict::NeedsBuild => ExitCode::NeedsBuild,
             verify::Verdict::Mismatch => ExitCode::Mismatch,
             verify::Verdict::Broken => ExitCode::Broken,

@@ -267,6 +267,9 @@ fn describe_verify(r: &KernelReport, verbose: bool) -> String {
     let crcs: usize = r.modules.iter().map(|m| m.crcs_checked).sum();
     let verdict = match r.verdict {
         verify::Verdict::Ok => "DAHDI will load".to_string(),
+        verify::Verdict::NotApplicable => {
+            "nothing to check (this kernel cannot load modules here)".to_string()
+        }
         v => format!("DAHDI would NOT load ({})", v.as_str()),
     };
     s.push_str(&format!(

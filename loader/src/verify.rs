@@ -38,6 +38,10 @@ pub enum Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
+    /// Nothing to check: the running kernel cannot load modules at all (a
+    /// container, or a kernel built without module support). Ordered below
+    /// `Ok` so that any real kernel's verdict decides; exits 0.
+    NotApplicable,
     /// DAHDI will load.
     Ok,
     /// Needs a build.
@@ -52,6 +56,7 @@ impl Verdict {
     /// The word shown in tables.
     pub fn as_str(self) -> &'static str {
         match self {
+            Verdict::NotApplicable => "n/a",
             Verdict::Ok => "ok",
             Verdict::NeedsBuild => "needs-build",
             Verdict::Mismatch => "mismatch",
@@ -311,6 +316,9 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
                 format!("the running kernel {k} has no /lib/modules/{k} and no /proc/modules: it cannot load modules (a container, or a kernel built without module support), so there is nothing to load here"),
                 None,
             );
+            let mut report = finish(report, findings);
+            report.verdict = Verdict::NotApplicable;
+            return report;
         } else {
             add(
                 Severity::Broken,
