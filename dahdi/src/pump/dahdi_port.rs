@@ -23,7 +23,10 @@ pub struct DahdiPortConfig {
     /// how much the kernel holds while the pump thread is not scheduled.
     pub kernel_buffers: usize,
     /// Input frames the port queues in user space before it starts discarding
-    /// the oldest (overruns).
+    /// the oldest (overruns). After a stall the pump reads everything the
+    /// kernel holds before it runs the late ticks, so keep this above
+    /// [`PumpConfig::max_catch_up`](super::PumpConfig::max_catch_up) and
+    /// `kernel_buffers`.
     pub queue_frames: usize,
     /// Blocks of silence written ahead of the first output block, so the
     /// kernel's transmit queue does not run dry when a tick is a little late.
@@ -32,13 +35,13 @@ pub struct DahdiPortConfig {
 }
 
 impl Default for DahdiPortConfig {
-    /// 160-sample blocks, 8 kernel buffers, 8 queued frames, 2 blocks of
-    /// transmit prefill (40 ms).
+    /// 160-sample blocks, 8 kernel buffers (160 ms), 16 queued frames, 2
+    /// blocks of transmit prefill (40 ms).
     fn default() -> Self {
         DahdiPortConfig {
             block: 160,
             kernel_buffers: 8,
-            queue_frames: 8,
+            queue_frames: 16,
             tx_prefill: 2,
         }
     }
@@ -140,8 +143,9 @@ impl SampleFifo {
 /// channel's blocks end at a different point of it (wherever its buffers were
 /// last reset). Run the pump from a [`DahdiClock`](super::DahdiClock): then
 /// every channel delivers exactly one block per tick, the pump's priming step
-/// waits for the last channel's first block, and no tick ever finds a channel
-/// empty.
+/// waits for the last channel's first block and one tick more, and no tick
+/// ever finds a channel empty. The latency a port adds is that tick (up to
+/// one block) on input, and the transmit prefill on output.
 pub struct DahdiPort {
     dev: Device,
     name: String,
@@ -261,14 +265,18 @@ impl DahdiPort {
         }
     }
 
-    /// Reads every complete block the kernel has, and every pending event.
-    fn drain(&mut self) -> Result<(), PortError> {
+    /// Reads one block if the kernel has one (events met on the way are taken
+    /// and counted). One read per call, not a loop until `EAGAIN`: under epoll
+    /// (level-triggered) a channel with more blocks is reported again at once,
+    /// and the `EAGAIN` read that a loop ends with would double the system
+    /// calls per block.
+    fn read_one(&mut self) -> Result<(), PortError> {
         loop {
             match self.dev.fd_mut().read_samples(&mut self.scratch) {
-                Ok(ReadOutcome::Audio(0)) => return Ok(()),
                 Ok(ReadOutcome::Audio(n)) => {
                     let dropped = self.fifo.push(&self.scratch[..n]);
                     self.stats.overruns += dropped.div_ceil(self.block) as u64;
+                    return Ok(());
                 }
                 Ok(ReadOutcome::Event(e)) => self.note_event(e),
                 Err(e) if e.is_would_block() => return Ok(()),
@@ -305,7 +313,7 @@ impl Port for DahdiPort {
     fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
         if self.fifo.len < frame.len() {
             // The readiness may not have been serviced yet this round.
-            self.drain()?;
+            self.read_one()?;
         }
         if self.fifo.pop(frame) {
             self.stats.frames_in += 1;
@@ -346,7 +354,10 @@ impl Port for DahdiPort {
         if ready.contains(Readiness::EVENT) {
             self.drain_events()?;
         }
-        self.drain()
+        if ready.contains(Readiness::READ) {
+            self.read_one()?;
+        }
+        Ok(())
     }
 
     fn start(&mut self) -> Result<(), PortError> {

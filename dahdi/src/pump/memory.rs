@@ -5,10 +5,11 @@
 //!
 //! Ports are made in banks ([`MemoryPort::bank`]): every queue of a bank lives
 //! in one page-aligned slab (with transparent huge pages requested when it is
-//! large), laid out port after port, and every port's four queue indices share
-//! one cache line in a second array. A tick then walks memory in order instead
-//! of chasing one allocation per queue, which is what keeps the pump's cost
-//! per participant close to the two frame copies it cannot avoid.
+//! large), laid out so that the frames a tick touches are contiguous, and
+//! every port's four queue indices share one cache line in a second array. A
+//! tick then streams through memory instead of chasing one allocation per
+//! queue, which is what keeps the pump's cost per participant close to the two
+//! frame copies it cannot avoid.
 
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -93,9 +94,16 @@ impl Bank {
     }
 
     /// The frame at position `index` of port `port`'s queue (`output` or not).
+    ///
+    /// Layout: all input queues, then all output queues; within each, queue
+    /// position major, port minor. Ports of a bank normally move in step (one
+    /// frame each per tick), so a tick's pass over the ports reads (or
+    /// writes) one contiguous run of frames, which the hardware prefetcher
+    /// streams; a port-major layout makes every port a separate, cold jump.
     fn frame(&self, port: usize, output: bool, index: usize) -> *mut i16 {
-        let q = port * 2 + output as usize;
-        let off = (q * self.depth + (index & (self.depth - 1))) * self.stride;
+        let ports = self.ctl.len();
+        let q = output as usize * self.depth + (index & (self.depth - 1));
+        let off = (q * ports + port) * self.stride;
         debug_assert!(off + self.block <= self.layout.size() / 2);
         // SAFETY: port < ports and the masked index < depth: inside the slab.
         unsafe { self.slab.add(off) }
@@ -139,7 +147,9 @@ fn push(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &[i16]) ->
     // touch it until the Release store below publishes it.
     unsafe {
         std::ptr::copy_nonoverlapping(frame.as_ptr(), dst, n);
-        std::ptr::write_bytes(dst.add(n), 0, bank.block - n);
+        if n < bank.block {
+            std::ptr::write_bytes(dst.add(n), 0, bank.block - n);
+        }
     }
     end.pos += 1;
     tail.store(end.pos, Ordering::Release);
@@ -168,7 +178,9 @@ fn pop(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &mut [i16])
     unsafe {
         std::ptr::copy_nonoverlapping(bank.frame(port, output, end.pos), frame.as_mut_ptr(), n)
     };
-    frame[n..].fill(0);
+    if n < frame.len() {
+        frame[n..].fill(0);
+    }
     end.pos += 1;
     head.store(end.pos, Ordering::Release);
     true

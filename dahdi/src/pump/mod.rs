@@ -38,8 +38,9 @@
 //! become ready, and ticks run as the clock makes them due. Before the first
 //! tick the pump calls [`Port::start`] on every port and waits until every port
 //! is [primed](Port::primed) (has its first frame; bounded by
-//! [`PumpConfig::max_priming_ticks`]), then [aligns](Port::align) them: with
-//! DAHDI ports this is what makes a tick never find a channel empty.
+//! [`PumpConfig::max_priming_ticks`]), then [aligns](Port::align) them and
+//! starts with the clock's next tick: with DAHDI ports this is what makes a
+//! tick never find a channel empty.
 //!
 //! **Late ticks are run, and counted.** When the clock reports several ticks
 //! due at once (the thread was not scheduled in time), the pump runs them all,
@@ -193,6 +194,7 @@ pub struct Pump {
     skipped: u64,
     priming: u64,
     clipped: u64,
+    max_due: u64,
     work: Histogram,
     period: Duration,
 }
@@ -261,6 +263,7 @@ impl Pump {
             skipped: 0,
             priming: 0,
             clipped: 0,
+            max_due: 0,
             work: Histogram::new(),
             period: Duration::ZERO,
         })
@@ -474,7 +477,7 @@ impl Pump {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(epoll_error("epoll_wait", e).into()),
             };
-            let mut due = 0;
+            let mut due: u64 = 0;
             for ev in &events[..n] {
                 if ev.data() == CLOCK_TOKEN {
                     due += clock.due()?;
@@ -511,10 +514,17 @@ impl Pump {
                     slot.port.align();
                 }
                 primed = true;
-                // Start with one tick now; the others were spent priming.
-                self.priming += due - 1;
-                due = 1;
+                // The first tick runs at the next clock tick, not now: by
+                // then every port has its newest frame plus one more period's
+                // worth, whatever the phase of its blocks against the clock
+                // (and even if the clock's wake-up overtook a channel's
+                // block of the same millisecond). That one period of input
+                // latency is what makes underruns impossible while the
+                // sources keep pace.
+                self.priming += due;
+                continue;
             }
+            self.max_due = self.max_due.max(due);
             let late = (due - 1).min(self.config.max_catch_up);
             self.skipped += due - 1 - late;
             let mut run = 1 + late;
@@ -536,6 +546,7 @@ impl Pump {
         self.skipped = 0;
         self.priming = 0;
         self.clipped = 0;
+        self.max_due = 0;
     }
 
     /// A snapshot of every counter.
@@ -563,6 +574,7 @@ impl Pump {
             skipped_ticks: self.skipped,
             priming_ticks: self.priming,
             clipped_ticks: self.clipped,
+            max_due: self.max_due,
             work_p50: ns(self.work.quantile_ns(0.5)),
             work_p99: ns(self.work.quantile_ns(0.99)),
             work_max: ns(self.work.max_ns()),

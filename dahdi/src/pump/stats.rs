@@ -213,6 +213,9 @@ pub struct PumpStats {
     pub priming_ticks: u64,
     /// Ticks whose conference sum left the 16-bit range somewhere.
     pub clipped_ticks: u64,
+    /// The most ticks the clock reported due at one wake-up (1 when the
+    /// pump always kept up): the longest stall, in ticks.
+    pub max_due: u64,
     /// Work time of one tick (reading ports, mixing, writing ports, taps), median.
     pub work_p50: Duration,
     /// 99th percentile of the work time.
@@ -247,8 +250,13 @@ impl fmt::Display for PumpStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "ticks {} (late {}, skipped {}, priming {}, clipped {})",
-            self.ticks, self.late_ticks, self.skipped_ticks, self.priming_ticks, self.clipped_ticks
+            "ticks {} (late {}, skipped {}, priming {}, clipped {}; at most {} due at once)",
+            self.ticks,
+            self.late_ticks,
+            self.skipped_ticks,
+            self.priming_ticks,
+            self.clipped_ticks,
+            self.max_due
         )?;
         let budget = if self.period.is_zero() {
             String::new()

@@ -62,9 +62,16 @@ pub struct TapBatch {
     tick: u64,
     lost_before: u64,
     block: usize,
-    streams: Arc<[Stream]>,
     samples: Vec<i16>,
+    /// One shared handle per tick (one atomic increment, not two).
+    pool: Arc<Pool>,
+}
+
+/// What every batch of a tap shares: where its buffer goes back to, and what
+/// its frames are.
+struct Pool {
     home: Sender<Vec<i16>>,
+    streams: Arc<[Stream]>,
 }
 
 impl std::fmt::Debug for TapBatch {
@@ -72,7 +79,7 @@ impl std::fmt::Debug for TapBatch {
         f.debug_struct("TapBatch")
             .field("tick", &self.tick)
             .field("lost_before", &self.lost_before)
-            .field("frames", &self.streams.len())
+            .field("frames", &self.pool.streams.len())
             .finish()
     }
 }
@@ -91,7 +98,7 @@ impl TapBatch {
 
     /// The streams, in subscription order.
     pub fn streams(&self) -> &[Stream] {
-        &self.streams
+        &self.pool.streams
     }
 
     /// Samples per frame.
@@ -106,7 +113,8 @@ impl TapBatch {
 
     /// Every stream with its frame.
     pub fn frames(&self) -> impl Iterator<Item = (Stream, &[i16])> {
-        self.streams
+        self.pool
+            .streams
             .iter()
             .copied()
             .zip(self.samples.chunks_exact(self.block))
@@ -122,7 +130,7 @@ impl Drop for TapBatch {
     fn drop(&mut self) {
         // The pool channel has room for every buffer there is, so this never
         // fails for lack of room; if the pump is gone the buffer is just freed.
-        let _ = self.home.try_send(std::mem::take(&mut self.samples));
+        let _ = self.pool.home.try_send(std::mem::take(&mut self.samples));
     }
 }
 
@@ -186,7 +194,7 @@ impl Subscriber {
 pub struct TapPublisher {
     tx: Sender<TapBatch>,
     free: Receiver<Vec<i16>>,
-    home: Sender<Vec<i16>>,
+    pool: Arc<Pool>,
     streams: Arc<[Stream]>,
     shared: Arc<Shared>,
     block: usize,
@@ -236,7 +244,10 @@ impl TapPublisher {
         let tap = TapPublisher {
             tx,
             free,
-            home,
+            pool: Arc::new(Pool {
+                home,
+                streams: streams.clone(),
+            }),
             streams: streams.clone(),
             shared: shared.clone(),
             block,
@@ -271,6 +282,12 @@ impl TapPublisher {
         self.ticks_dropped
     }
 
+    /// Whether a buffer is free, i.e. whether a publish now would be delivered
+    /// rather than dropped.
+    pub fn has_room(&self) -> bool {
+        !self.free.is_empty()
+    }
+
     /// Whether the subscriber still exists (as far as the last publish knew).
     pub fn is_connected(&self) -> bool {
         self.connected
@@ -300,9 +317,8 @@ impl TapPublisher {
             tick,
             lost_before: self.lost_since_sent,
             block,
-            streams: self.streams.clone(),
             samples: buf,
-            home: self.home.clone(),
+            pool: self.pool.clone(),
         };
         match self.tx.try_send(batch) {
             Ok(()) => {

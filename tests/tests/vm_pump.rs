@@ -1,0 +1,19 @@
+//! The channel pump's VM suite on the real driver: dahdi.ko loaded by insmod,
+//! then guest-pump's tests (100 pseudo channels pumped through one user-space
+//! conference for 10 s, checked sample for sample).
+
+use dahdi_tests::GuestSuite;
+
+fn main() {
+    let mut suite = GuestSuite::new("pump")
+        .program(env!("CARGO_BIN_EXE_guest-pump"))
+        .module("dahdi", &[]);
+    // The 100-channel test keeps 10 s of every stream for its checks, and runs
+    // slowly when the VM has no KVM.
+    suite.memory_mb = 1024;
+    suite.test_timeout = std::time::Duration::from_secs(300);
+    dahdi_tests::runner::run_suites_as_tests(
+        vec![suite],
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+    )
+}
