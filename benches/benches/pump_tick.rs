@@ -11,6 +11,11 @@
 //!   is timed; the application's side (queueing the next inputs, taking the
 //!   outputs) runs between timed ticks, as another thread would.
 //! * `pump_with_app`: the same, with the application's side timed too.
+//! * `engine_io`: what an application using the engine directly pays for the
+//!   same exchange: copy every participant's frame in (`write_input`), mix,
+//!   copy every output out. Not the target's baseline (that is `engine`), but
+//!   the one `pump_with_app` compares to like for like: the pump's cost for an
+//!   embedding application over doing without it.
 //!
 //! Target (issue 7): `pump` at most 2x `engine` at N = 10,000.
 //!
@@ -91,6 +96,21 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
             b.iter(|| {
                 e.mix();
                 black_box(e.full_mix().as_ptr());
+            })
+        });
+        let ids: Vec<_> = e.participants().map(|(id, _, _)| id).collect();
+        let frames: Vec<Vec<i16>> = (0..n).map(frame).collect();
+        let mut outs = vec![vec![0i16; BLOCK]; n];
+        g.bench_with_input(BenchmarkId::new("engine_io", n), &n, |b, _| {
+            b.iter(|| {
+                for (id, f) in ids.iter().zip(&frames) {
+                    e.write_input(*id, f).unwrap();
+                }
+                e.mix();
+                for (id, o) in ids.iter().zip(outs.iter_mut()) {
+                    o.copy_from_slice(e.output(*id).unwrap());
+                }
+                black_box(&mut outs);
             })
         });
         drop(e);

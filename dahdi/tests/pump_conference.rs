@@ -295,6 +295,7 @@ fn late_ticks_are_run_and_counted_and_a_long_stall_is_skipped_and_counted() {
     // ticks fall due during the stall. With a catch-up limit of 3, three run
     // late and the rest are skipped; nothing disappears uncounted.
     let mut pump = Pump::new(PumpConfig {
+        block_size: 40, // 5 ms
         max_catch_up: 3,
         ..PumpConfig::default()
     })
@@ -310,7 +311,7 @@ fn late_ticks_are_run_and_counted_and_a_long_stall_is_skipped_and_counted() {
         )
         .unwrap();
     let sub = pump.subscribe(&[Stream::Input(id)], 64);
-    let mut clock = SoftClock::new(Duration::from_millis(5)).unwrap();
+    let mut clock = SoftClock::for_block(40).unwrap();
     pump.run_for(&mut clock, 30).unwrap();
     let s = pump.stats();
     assert_eq!(s.ticks, 30);
@@ -345,14 +346,31 @@ impl TickFrames for dahdi::pump::Subscriber {
 }
 
 #[test]
-fn run_until_stops_on_the_flag() {
+fn a_clock_at_another_rate_than_the_blocks_is_refused() {
     let mut pump = Pump::new(PumpConfig::default()).unwrap();
-    let (port, _app) = MemoryPort::new(BLOCK, 4);
+    let mut clock = SoftClock::for_block(320).unwrap();
+    let e = pump.run_for(&mut clock, 1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the clock ticks every 40ms, but the pump's blocks last 20ms"
+    );
+    assert_eq!(pump.ticks(), 0);
+}
+
+#[test]
+fn run_until_stops_on_the_flag() {
+    // 2 ms ticks of 16 samples, so the test is quick.
+    let mut pump = Pump::new(PumpConfig {
+        block_size: 16,
+        ..PumpConfig::default()
+    })
+    .unwrap();
+    let (port, _app) = MemoryPort::new(16, 4);
     pump.add_port(port, Role::Both).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     let h = std::thread::spawn(move || {
-        let mut clock = SoftClock::new(Duration::from_millis(2)).unwrap();
+        let mut clock = SoftClock::for_block(16).unwrap();
         pump.run_until(&mut clock, &s2).unwrap();
         pump
     });

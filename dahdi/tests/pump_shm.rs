@@ -27,17 +27,25 @@ fn ring_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// A frame whose every sample encodes `(n, i)`: a torn or misplaced copy
-/// shows as a mismatch.
-fn frame_for(n: u64) -> Vec<i16> {
-    (0..BLOCK)
+/// A frame of `len` samples whose every sample encodes `(n, i)`: a torn or
+/// misplaced copy shows as a mismatch.
+fn frame_of(n: u64, len: usize) -> Vec<i16> {
+    (0..len)
         .map(|i| (n as i16).wrapping_mul(31).wrapping_add(i as i16))
         .collect()
 }
 
-fn check_frame(n: u64, f: &[i16]) -> bool {
-    f == frame_for(n).as_slice()
+fn frame_for(n: u64) -> Vec<i16> {
+    frame_of(n, BLOCK)
 }
+
+fn check_frame(n: u64, f: &[i16]) -> bool {
+    f == frame_of(n, f.len()).as_slice()
+}
+
+/// The pump in the process tests ticks every millisecond (a thousand records
+/// a second), so its blocks are 8 samples.
+const FAST_BLOCK: usize = 8;
 
 #[test]
 fn records_cross_intact_and_a_late_reader_starts_at_the_next_record() {
@@ -194,7 +202,7 @@ impl Port for Ticker {
         "ticker".into()
     }
     fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
-        frame.copy_from_slice(&frame_for(self.0));
+        frame.copy_from_slice(&frame_of(self.0, frame.len()));
         self.0 += 1;
         Ok(())
     }
@@ -234,7 +242,11 @@ fn shm_reader_process() {
         match r.try_read_frame(&mut f) {
             Some(rec) => {
                 // The tick is the record's frame number (one stream).
-                if !check_frame(rec.tick, &f) || last.is_some_and(|l| rec.seq != l + 1) {
+                let got = &f[..rec.len / 2];
+                if got.len() != FAST_BLOCK
+                    || !check_frame(rec.tick, got)
+                    || last.is_some_and(|l| rec.seq != l + 1)
+                {
                     bad += 1;
                 }
                 last = Some(rec.seq);
@@ -281,17 +293,21 @@ fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
 fn a_killed_reader_leaves_the_pump_and_other_readers_running_and_a_late_reader_starts_clean() {
     let dir = tempfile::tempdir().unwrap();
     let ring = dir.path().join("mix");
-    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let mut pump = Pump::new(PumpConfig {
+        block_size: FAST_BLOCK,
+        ..PumpConfig::default()
+    })
+    .unwrap();
     let id = pump.add_port(Ticker(0), Role::Talker).unwrap();
     pump.add_ring(
-        ShmWriter::create(&ring, RingConfig::frames(BLOCK, 1024)).unwrap(),
+        ShmWriter::create(&ring, RingConfig::frames(FAST_BLOCK, 1024)).unwrap(),
         &[Stream::Input(id)],
     );
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     let pump_thread = std::thread::spawn(move || {
         // 1 ms ticks: a thousand records a second.
-        let mut clock = SoftClock::new(Duration::from_millis(1)).unwrap();
+        let mut clock = SoftClock::for_block(FAST_BLOCK).unwrap();
         pump.run_until(&mut clock, &s2).unwrap();
         pump
     });

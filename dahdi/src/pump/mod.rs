@@ -3,7 +3,7 @@
 //!
 //! # Pieces
 //!
-//! * A [`Pump`] owns one [`Conference`](crate::audio::conference::Conference)
+//! * A [`Pump`] owns one [`crate::audio::conference::Conference`]
 //!   and one [`Port`] per participant. A port is where a participant's audio
 //!   comes from and goes to:
 //!   [`MemoryPort`] (an application thread, through lock-free queues: the
@@ -155,6 +155,15 @@ pub enum PumpError {
     /// No such port.
     #[error("no such port")]
     UnknownPort,
+    /// The clock ticks at another rate than one block of the pump's: every
+    /// port would overrun or underrun.
+    #[error("the clock ticks every {clock:?}, but the pump's blocks last {block:?}")]
+    ClockMismatch {
+        /// The clock's period.
+        clock: Duration,
+        /// The pump's block, as a duration at 8 kHz.
+        block: Duration,
+    },
 }
 
 struct Slot {
@@ -438,6 +447,13 @@ impl Pump {
         ticks: Option<u64>,
         stop: Option<&AtomicBool>,
     ) -> Result<(), PumpError> {
+        let block = Duration::from_nanos(self.block as u64 * 125_000);
+        if clock.period() != block {
+            return Err(PumpError::ClockMismatch {
+                clock: clock.period(),
+                block,
+            });
+        }
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
             .map_err(|e| epoll_error("epoll_create1", e))?;
         let (cfd, cready) = clock.fd();
