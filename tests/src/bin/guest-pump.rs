@@ -409,7 +409,7 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
     // skipping them. How long a stall that survives is depends on the block:
     // 32 blocks of 20 ms are 640 ms.
     let cfg = DahdiPortConfig {
-        block: block,
+        block,
         kernel_buffers: 32,
         queue_frames: 64,
         tx_prefill: 24,
