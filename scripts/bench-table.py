@@ -190,6 +190,85 @@ def targets_section(verdicts, g711_verdicts, out):
                        f"{yes(ours <= 0.3)} |")
     out.append("")
 
+PUMP_COMMAND = (
+    "cargo bench -p dahdi-benches --bench pump_tick --bench pump_tap --bench pump_shm "
+    "&& python3 scripts/bench-table.py"
+)
+
+
+def pump_section(r, out):
+    """The channel pump's benches (issue 7), if they were run."""
+    if not any(k[0].startswith("pump_") for k in r):
+        return
+    out.append("## Channel pump (issue 7)\n")
+    out.append("Reproduce:\n\n```sh\n" + PUMP_COMMAND + "\n```\n")
+    out.append("Times are CPU time as above, except the tap's (monotonic clock around the "
+               "publishing alone); benches/benches/pump_*.rs say exactly what one "
+               "iteration covers.\n")
+    verdicts = []
+
+    def get(group, fn, param=None):
+        return r.get((group, fn, param))
+
+    def per(v, n):
+        return None if v is None else v / n
+
+    sizes = sorted({int(k[2]) for k in r if k[0] == "pump_tick" and k[2]})
+    if sizes:
+        out.append("### Pump tick with N in-memory participants against the bare engine\n")
+        out.append("ns per participant per tick (160 samples, everyone talking); the "
+                   "ratio is pump / engine (the target: at most 2x at N=10,000).\n")
+        out.append("| N | engine (mix alone) | pump tick | pump / engine "
+                   "| engine + copies in and out | pump tick + application side "
+                   "| ratio of those two |")
+        out.append("|---|---|---|---|---|---|---|")
+        for n in sizes:
+            e, p, pa, eio = (get("pump_tick", f, str(n))
+                             for f in ("engine", "pump", "pump_with_app", "engine_io"))
+            out.append(f"| {n:,} | {fmt_ns(per(e, n))} | {fmt_ns(per(p, n))} "
+                       f"| {fmt_ratio(p, e)} | {fmt_ns(per(eio, n))} | {fmt_ns(per(pa, n))} "
+                       f"| {fmt_ratio(pa, eio)} |")
+            if n == 10_000 and e and p:
+                verdicts.append(("pump tick at N=10,000 <= 2x the bare engine",
+                                 f"{p / e:.1f}x", p / e <= 2))
+        out.append("")
+    frames = sorted({int(k[2]) for k in r if k[0] == "pump_tap" and k[2]})
+    if frames:
+        out.append("### In-process tap: F frames per tick to a subscriber thread\n")
+        out.append("ns per frame on the publishing (pump) side; 'per message' is "
+                   "crossbeam-channel with one frame per message, 'memcpy' the copy alone.\n")
+        out.append("| F | batched tap | crossbeam, frame per message | memcpy "
+                   "| per message / batched |")
+        out.append("|---|---|---|---|---|")
+        for f in frames:
+            b, m, c = (get("pump_tap", fn, str(f)) for fn in ("batched", "per_frame", "memcpy"))
+            out.append(f"| {f:,} | {fmt_ns(per(b, f))} | {fmt_ns(per(m, f))} "
+                       f"| {fmt_ns(per(c, f))} | {fmt_ratio(m, b)} |")
+            if f == 100 and b:
+                verdicts.append(("tap at 100 frames a tick <= 10 ns per frame",
+                                 f"{fmt_ns(b / f)} ns", b / f <= 10))
+        out.append("")
+    ring, copy = get("pump_shm", "ring_process"), get("pump_shm", "memcpy")
+    if ring:
+        out.append("### Shared-memory ring, one process to another, 320-byte frames\n")
+        out.append("| | ns per frame | million frames per second |")
+        out.append("|---|---|---|")
+        out.append(f"| ring, writer and reader processes (CPU time of the busier side) "
+                   f"| {fmt_ns(ring)} | {1e3 / ring:.1f} |")
+        if copy:
+            out.append(f"| memcpy of the same bytes, one thread | {fmt_ns(copy)} "
+                       f"| {1e3 / copy:.1f} |")
+        out.append("")
+        verdicts.append(("shm ring >= 10 M frames/s", f"{1e3 / ring:.1f} M/s",
+                         1e3 / ring >= 10))
+    if verdicts:
+        out.append("### Targets (issue 7), from the numbers above\n")
+        out.append("| target | measured | met? |")
+        out.append("|---|---|---|")
+        for name, measured, ok in verdicts:
+            out.append(f"| {name} | {measured} | {'yes' if ok else '**no**'} |")
+        out.append("")
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -241,6 +320,7 @@ def main():
         "the realistic shape the non-talkers share one frame and cause no per-listener "
         "traffic, which is where the targets are met.\n"
     )
+    pump_section(r, out)
     with open(args.out, "w") as f:
         f.write("\n".join(out))
     print(f"bench-table: wrote {args.out} ({len(r)} benchmarks)")
