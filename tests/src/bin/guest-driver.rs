@@ -408,9 +408,9 @@ fn kernel_decoding_matches_compat_codec() {
             .collect();
         let idle = codec.decode(codec.encode(0));
         let mut got = Vec::new();
-        let idle_block = vec![codec.encode(0); BLOCK];
+        let idle_block = [codec.encode(0); BLOCK];
         let mut blocks: Vec<&[u8]> = stream.chunks(BLOCK).collect();
-        blocks.extend(std::iter::repeat(&idle_block[..]).take(12));
+        blocks.extend(std::iter::repeat_n(&idle_block[..], 12));
         for b in blocks {
             assert_eq!(talker.write(b).expect("write codes"), BLOCK);
             got.extend(read_block(&mut listener));
