@@ -73,11 +73,7 @@ fn g711(c: &mut Criterion<ThreadCpuTime>) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .with_measurement(ThreadCpuTime)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(800))
-        .sample_size(10);
+    config = common::short_config(Duration::from_millis(800));
     targets = g711
 }
 criterion_main!(benches);

@@ -145,15 +145,7 @@ fn mix(c: &mut Criterion<ThreadCpuTime>) {
 
 criterion_group! {
     name = benches;
-    // Short runs: the whole `cargo bench -p dahdi-benches` must fit in about five
-    // minutes on a 2-core machine (these two benches take about two and a half). Ten
-    // samples over about a second are enough to separate the implementations by the
-    // factors at stake here; the machine's other load is the larger source of noise.
-    config = Criterion::default()
-        .with_measurement(ThreadCpuTime)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(900))
-        .sample_size(10);
+    config = common::short_config(Duration::from_millis(900));
     targets = mix
 }
 criterion_main!(benches);

@@ -170,11 +170,7 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .with_measurement(ThreadCpuTime)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(1000))
-        .sample_size(10);
+    config = common::short_config(Duration::from_millis(1000));
     targets = bench
 }
 criterion_main!(benches);

@@ -8,7 +8,7 @@
 
 use std::io;
 use std::ops::{Deref, DerefMut};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -245,25 +245,11 @@ impl ChannelFd {
     ///
     /// [`block_len`]: Self::block_len
     pub fn read_block(&mut self, buf: &mut [u8]) -> Result<ReadOutcome> {
-        loop {
-            // SAFETY: a valid fd and a writable buffer of buf.len() bytes.
-            let r = unsafe { libc::read(self.raw(), buf.as_mut_ptr().cast(), buf.len()) };
-            match errno_of(r) {
-                Ok(n) => return Ok(ReadOutcome::Audio(n)),
-                Err(Errno::EINTR) => continue,
-                Err(e) if e == ELAST => {
-                    if let Some(ev) = self.event()? {
-                        return Ok(ReadOutcome::Event(ev));
-                    }
-                    // The event went away (flushed by someone): read again.
-                }
-                Err(e) => {
-                    return Err(
-                        Error::new(classify("read", e, None), "read", &self.path).with_errno(e)
-                    )
-                }
-            }
-        }
+        // SAFETY: a valid fd and a writable buffer of buf.len() bytes.
+        let r = self.block_io("read", |fd| unsafe {
+            libc::read(fd, buf.as_mut_ptr().cast(), buf.len())
+        })?;
+        Ok(r.map_or_else(ReadOutcome::Event, ReadOutcome::Audio))
     }
 
     /// Writes at most one block from `buf`. A pending event is returned
@@ -271,21 +257,33 @@ impl ChannelFd {
     /// span channel a write also stops a tone or dialling in progress (the
     /// kernel's rule).
     pub fn write_block(&mut self, buf: &[u8]) -> Result<WriteOutcome> {
+        // SAFETY: a valid fd and a readable buffer of buf.len() bytes.
+        let r = self.block_io("write", |fd| unsafe {
+            libc::write(fd, buf.as_ptr().cast(), buf.len())
+        })?;
+        Ok(r.map_or_else(WriteOutcome::Event, WriteOutcome::Written))
+    }
+
+    /// One read or write with the channel's rules: `EINTR` is retried, and a
+    /// pending event (`ELAST`) is taken off the queue and returned instead of a
+    /// byte count, so no audio is lost; if the event went away meanwhile
+    /// (flushed by someone), the call is made again.
+    fn block_io(
+        &mut self,
+        op: &'static str,
+        mut call: impl FnMut(RawFd) -> isize,
+    ) -> Result<std::result::Result<usize, Event>> {
         loop {
-            // SAFETY: a valid fd and a readable buffer of buf.len() bytes.
-            let r = unsafe { libc::write(self.raw(), buf.as_ptr().cast(), buf.len()) };
-            match errno_of(r) {
-                Ok(n) => return Ok(WriteOutcome::Written(n)),
+            match errno_of(call(self.raw())) {
+                Ok(n) => return Ok(Ok(n)),
                 Err(Errno::EINTR) => continue,
                 Err(e) if e == ELAST => {
                     if let Some(ev) = self.event()? {
-                        return Ok(WriteOutcome::Event(ev));
+                        return Ok(Err(ev));
                     }
                 }
                 Err(e) => {
-                    return Err(
-                        Error::new(classify("write", e, None), "write", &self.path).with_errno(e)
-                    )
+                    return Err(Error::new(classify(op, e, None), op, &self.path).with_errno(e))
                 }
             }
         }
@@ -644,23 +642,7 @@ impl ChannelFd {
     }
 }
 
-impl AsFd for ChannelFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for ChannelFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl IntoRawFd for ChannelFd {
-    fn into_raw_fd(self) -> RawFd {
-        self.fd.into_raw_fd()
-    }
-}
+crate::fd::fd_traits!(ChannelFd, fd);
 
 /// `std::io::Read` reads one block per call. A pending event comes back
 /// as an `io::Error` of kind `Other` wrapping this crate's [`Error`] with
@@ -709,23 +691,7 @@ macro_rules! channel_wrapper {
             }
         }
 
-        impl AsFd for $t {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.inner.as_fd()
-            }
-        }
-
-        impl AsRawFd for $t {
-            fn as_raw_fd(&self) -> RawFd {
-                self.inner.as_raw_fd()
-            }
-        }
-
-        impl IntoRawFd for $t {
-            fn into_raw_fd(self) -> RawFd {
-                self.inner.into_raw_fd()
-            }
-        }
+        crate::fd::fd_traits!($t, inner);
 
         impl io::Read for $t {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

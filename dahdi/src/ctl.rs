@@ -2,7 +2,7 @@
 //! configuration dahdi_cfg applies (dynamic spans, span lines, channel
 //! signalling, echo cancellers, tone zones, start-up and shut-down).
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use dahdi_sys as sys;
@@ -453,23 +453,7 @@ impl Ctl {
     }
 }
 
-impl AsFd for Ctl {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for Ctl {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl IntoRawFd for Ctl {
-    fn into_raw_fd(self) -> RawFd {
-        self.fd.into_raw_fd()
-    }
-}
+crate::fd::fd_traits!(Ctl, fd);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,31 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::error::{classify, Error, ErrorKind, Result};
 
+/// `AsFd`, `AsRawFd` and `IntoRawFd` for a device type, through its field
+/// that owns (or wraps) the descriptor: every device hands out its fd the same way.
+macro_rules! fd_traits {
+    ($t:ty, $field:ident) => {
+        impl std::os::fd::AsFd for $t {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&self.$field)
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(&self.$field)
+            }
+        }
+
+        impl std::os::fd::IntoRawFd for $t {
+            fn into_raw_fd(self) -> std::os::fd::RawFd {
+                std::os::fd::IntoRawFd::into_raw_fd(self.$field)
+            }
+        }
+    };
+}
+pub(crate) use fd_traits;
+
 /// What a missing node means, for the error message.
 #[derive(Clone, Copy)]
 pub(crate) enum NodeKind {

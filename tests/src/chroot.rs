@@ -18,36 +18,12 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::qemu::{Accel, QemuConfig};
-use crate::HarnessError;
+use crate::{run_checked, setup_err, HarnessError};
 
 const SUITE: &str = "bookworm";
 const INCLUDE: &str = "systemd-sysv,udev,kmod,ca-certificates";
 /// Bump when the preparation changes, to invalidate caches.
 pub(crate) const RECIPE: u32 = 2;
-
-fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> HarnessError + '_ {
-    move |e| HarnessError::Setup(format!("{what}: {e}"))
-}
-
-fn must(cmd: &mut Command, what: &str) -> Result<Output, HarnessError> {
-    let out = cmd.output().map_err(|e| {
-        HarnessError::Setup(format!("{what}: cannot run {:?}: {e}", cmd.get_program()))
-    })?;
-    if !out.status.success() {
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let tail: Vec<&str> = text.lines().rev().take(25).collect();
-        return Err(HarnessError::Setup(format!(
-            "{what} failed ({}):\n{}",
-            out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        )));
-    }
-    Ok(out)
-}
 
 /// A cached, read-only stage: a rootfs directory and how it was made.
 #[derive(Debug, Clone)]
@@ -76,7 +52,7 @@ impl StageCache {
         let key = h.finish();
         self.cached(key, "base", |dir| {
             eprintln!("vm: debootstrap {SUITE} into a stage (cached afterwards)");
-            must(
+            run_checked(
                 Command::new("debootstrap")
                     .args(["--variant=minbase", &format!("--include={INCLUDE}"), SUITE])
                     .arg(dir)
@@ -127,21 +103,21 @@ impl StageCache {
         let dir = self.root.join(format!("stage-{label}-{key:016x}"));
         let done = dir.join(".stage-complete");
         let rootfs = dir.join("rootfs");
-        std::fs::create_dir_all(&dir).map_err(err("stage cache"))?;
-        let lock = std::fs::File::create(dir.join("lock")).map_err(err("stage lock"))?;
+        std::fs::create_dir_all(&dir).map_err(setup_err("stage cache"))?;
+        let lock = std::fs::File::create(dir.join("lock")).map_err(setup_err("stage lock"))?;
         let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| HarnessError::Setup(format!("stage lock: {e}")))?;
         if !done.exists() {
             if rootfs.exists() {
-                must(
+                run_checked(
                     Command::new("rm").arg("-rf").arg(&rootfs),
                     "removing a half-built stage",
                 )?;
             }
-            std::fs::create_dir_all(&rootfs).map_err(err("stage dir"))?;
+            std::fs::create_dir_all(&rootfs).map_err(setup_err("stage dir"))?;
             let t = Instant::now();
             build(&rootfs)?;
-            std::fs::write(&done, b"").map_err(err("stage marker"))?;
+            std::fs::write(&done, b"").map_err(setup_err("stage marker"))?;
             eprintln!(
                 "vm: stage {label} built in {:.0} s",
                 t.elapsed().as_secs_f64()
@@ -154,7 +130,7 @@ impl StageCache {
 
 pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {
     // cp -a keeps owners, modes, links and device nodes; "from/." copies the content.
-    must(
+    run_checked(
         Command::new("cp")
             .arg("-a")
             .arg(format!("{}/.", from.display()))
@@ -167,26 +143,27 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {
 /// The guest uses the same archive as the host's apt (only enabled source files).
 fn copy_apt_sources(dir: &Path) -> Result<(), HarnessError> {
     let dst = dir.join("etc/apt/sources.list.d");
-    std::fs::create_dir_all(&dst).map_err(err("apt sources dir"))?;
+    std::fs::create_dir_all(&dst).map_err(setup_err("apt sources dir"))?;
     let _ = std::fs::remove_file(dir.join("etc/apt/sources.list"));
     if let Ok(s) = std::fs::read_to_string("/etc/apt/sources.list") {
-        std::fs::write(dir.join("etc/apt/sources.list"), s).map_err(err("sources.list"))?;
+        std::fs::write(dir.join("etc/apt/sources.list"), s).map_err(setup_err("sources.list"))?;
     }
     for e in std::fs::read_dir("/etc/apt/sources.list.d")
-        .map_err(err("host apt sources"))?
+        .map_err(setup_err("host apt sources"))?
         .flatten()
     {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "list" || x == "sources") {
-            std::fs::copy(&p, dst.join(e.file_name())).map_err(err("copying apt sources"))?;
+            std::fs::copy(&p, dst.join(e.file_name())).map_err(setup_err("copying apt sources"))?;
         }
     }
     Ok(())
 }
 
 fn quiet_boot(dir: &Path) -> Result<(), HarnessError> {
-    std::fs::write(dir.join("etc/hostname"), "dahdi-guest\n").map_err(err("hostname"))?;
-    std::fs::write(dir.join("etc/fstab"), "/dev/vda / ext4 rw 0 1\n").map_err(err("fstab"))?;
+    std::fs::write(dir.join("etc/hostname"), "dahdi-guest\n").map_err(setup_err("hostname"))?;
+    std::fs::write(dir.join("etc/fstab"), "/dev/vda / ext4 rw 0 1\n")
+        .map_err(setup_err("fstab"))?;
     for unit in [
         "serial-getty@ttyS0.service",
         "serial-getty@ttyS1.service",
@@ -197,10 +174,12 @@ fn quiet_boot(dir: &Path) -> Result<(), HarnessError> {
     // initramfs-tools: only what a virtio guest needs, so kernel installs
     // in the chroot stay quick.
     let conf = dir.join("etc/initramfs-tools/conf.d");
-    std::fs::create_dir_all(&conf).map_err(err("initramfs conf"))?;
-    std::fs::write(conf.join("dahdi-tests"), "MODULES=list\n").map_err(err("initramfs conf"))?;
+    std::fs::create_dir_all(&conf).map_err(setup_err("initramfs conf"))?;
+    std::fs::write(conf.join("dahdi-tests"), "MODULES=list\n")
+        .map_err(setup_err("initramfs conf"))?;
     let modules = dir.join("etc/initramfs-tools/modules");
-    std::fs::write(modules, "virtio_pci\nvirtio_blk\next4\n").map_err(err("initramfs modules"))?;
+    std::fs::write(modules, "virtio_pci\nvirtio_blk\next4\n")
+        .map_err(setup_err("initramfs modules"))?;
     Ok(())
 }
 
@@ -224,22 +203,22 @@ impl Chroot {
             ("/dev/pts", None, "dev/pts"),
         ] {
             let t = dir.join(target);
-            std::fs::create_dir_all(&t).map_err(err("chroot mount point"))?;
+            std::fs::create_dir_all(&t).map_err(setup_err("chroot mount point"))?;
             let mut cmd = Command::new("mount");
             match fstype {
                 Some(fs) => cmd.args(["-t", fs, what]),
                 None => cmd.args(["--bind", what]),
             };
-            must(cmd.arg(&t), "mounting for the chroot")?;
+            run_checked(cmd.arg(&t), "mounting for the chroot")?;
             c.mounts.push(t);
         }
         std::fs::copy("/etc/resolv.conf", dir.join("etc/resolv.conf")).ok();
         // No daemons start inside the chroot during package installs.
         let policy = dir.join("usr/sbin/policy-rc.d");
-        std::fs::write(&policy, "#!/bin/sh\nexit 101\n").map_err(err("policy-rc.d"))?;
+        std::fs::write(&policy, "#!/bin/sh\nexit 101\n").map_err(setup_err("policy-rc.d"))?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755))
-            .map_err(err("policy-rc.d"))?;
+            .map_err(setup_err("policy-rc.d"))?;
         Ok(c)
     }
 
@@ -256,7 +235,7 @@ impl Chroot {
             .env("DEBIAN_FRONTEND", "noninteractive")
             .env("LANG", "C.UTF-8")
             .output()
-            .map_err(err("chroot"))
+            .map_err(setup_err("chroot"))
     }
 }
 
@@ -281,9 +260,9 @@ impl Workspace {
         let work = tempfile::Builder::new()
             .prefix("dahdi-rootfs-")
             .tempdir()
-            .map_err(err("tempdir"))?;
+            .map_err(setup_err("tempdir"))?;
         let rootfs = work.path().join("rootfs");
-        std::fs::create_dir_all(&rootfs).map_err(err("workspace"))?;
+        std::fs::create_dir_all(&rootfs).map_err(setup_err("workspace"))?;
         copy_tree(&stage.dir, &rootfs)?;
         Ok(Workspace { work, rootfs })
     }
@@ -297,21 +276,21 @@ impl Workspace {
         use std::os::unix::fs::PermissionsExt;
         let p = self.path(guest);
         if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).map_err(err("workspace dir"))?;
+            std::fs::create_dir_all(d).map_err(setup_err("workspace dir"))?;
         }
-        std::fs::write(&p, data).map_err(err("workspace file"))?;
+        std::fs::write(&p, data).map_err(setup_err("workspace file"))?;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
-            .map_err(err("workspace mode"))?;
+            .map_err(setup_err("workspace mode"))?;
         Ok(())
     }
 
     pub fn symlink(&self, guest: &str, target: &str) -> Result<(), HarnessError> {
         let p = self.path(guest);
         if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).map_err(err("workspace dir"))?;
+            std::fs::create_dir_all(d).map_err(setup_err("workspace dir"))?;
         }
         let _ = std::fs::remove_file(&p);
-        std::os::unix::fs::symlink(target, &p).map_err(err("workspace symlink"))
+        std::os::unix::fs::symlink(target, &p).map_err(setup_err("workspace symlink"))
     }
 
     /// Enters the workspace as a chroot (mounts until the value is dropped).
@@ -339,7 +318,7 @@ impl Workspace {
             }
         }
         let image = self.work.path().join("root.img");
-        must(
+        run_checked(
             Command::new("mke2fs")
                 .args(["-q", "-F", "-t", "ext4", "-d"])
                 .arg(&self.rootfs)

@@ -16,38 +16,11 @@ use std::time::{Duration, Instant};
 
 use crate::kernel::KernelUnderTest;
 use crate::qemu::{Accel, QemuConfig};
-use crate::HarnessError;
+use crate::{run_checked, setup_err, HarnessError};
 
 /// Bump when the way the image is prepared changes, to invalidate caches.
 const RECIPE: u32 = 2;
 const IMAGE_SIZE: &str = "3G";
-
-fn setup<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> HarnessError + '_ {
-    move |e| HarnessError::Setup(format!("{what}: {e}"))
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<(), HarnessError> {
-    let out = cmd.output().map_err(|e| {
-        HarnessError::Setup(format!(
-            "{what}: cannot run {:?}: {e} (scripts/install.sh installs it)",
-            cmd.get_program()
-        ))
-    })?;
-    if !out.status.success() {
-        let err = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let tail: Vec<&str> = err.lines().rev().take(15).collect();
-        return Err(HarnessError::Setup(format!(
-            "{what} failed ({}):\n{}",
-            out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        )));
-    }
-    Ok(())
-}
 
 /// The Debian mirror apt on this machine already uses (so the harness needs
 /// no address of its own); `DAHDI_DEBIAN_MIRROR` overrides.
@@ -112,9 +85,9 @@ impl DebianImage {
                 kernel: kernel.clone(),
             });
         }
-        std::fs::create_dir_all(&dir).map_err(setup("cache directory"))?;
+        std::fs::create_dir_all(&dir).map_err(setup_err("cache directory"))?;
         // One builder at a time; a second test process waits for the first.
-        let lock = std::fs::File::create(dir.join("lock")).map_err(setup("cache lock"))?;
+        let lock = std::fs::File::create(dir.join("lock")).map_err(setup_err("cache lock"))?;
         nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
             .map(|held| {
                 let r = if image.is_file() {
@@ -153,28 +126,28 @@ fn build(kernel: &KernelUnderTest, dir: &Path, image: &Path) -> Result<(), Harne
     let base = crate::chroot::StageCache::new(dir.parent().unwrap_or(dir)).base()?;
     let rootfs = dir.join("rootfs");
     if rootfs.exists() {
-        std::fs::remove_dir_all(&rootfs).map_err(setup("removing a stale rootfs"))?;
+        std::fs::remove_dir_all(&rootfs).map_err(setup_err("removing a stale rootfs"))?;
     }
-    std::fs::create_dir_all(&rootfs).map_err(setup("rootfs dir"))?;
+    std::fs::create_dir_all(&rootfs).map_err(setup_err("rootfs dir"))?;
     crate::chroot::copy_tree(&base.dir, &rootfs)?;
     // The kernel's module tree (in-tree and DKMS-built), without the
     // build/source links into the host's headers.
     let dst = rootfs.join("lib/modules").join(&kernel.release);
-    std::fs::create_dir_all(&dst).map_err(setup("modules dir"))?;
+    std::fs::create_dir_all(&dst).map_err(setup_err("modules dir"))?;
     for e in std::fs::read_dir(&kernel.modules_dir)
-        .map_err(setup("reading modules dir"))?
+        .map_err(setup_err("reading modules dir"))?
         .flatten()
     {
         let n = e.file_name();
         if n == "build" || n == "source" {
             continue;
         }
-        run(
+        run_checked(
             Command::new("cp").arg("-a").arg(e.path()).arg(&dst),
             "copying kernel modules",
         )?;
     }
-    run(
+    run_checked(
         Command::new("depmod")
             .arg("-b")
             .arg(&rootfs)
@@ -182,7 +155,7 @@ fn build(kernel: &KernelUnderTest, dir: &Path, image: &Path) -> Result<(), Harne
         "depmod",
     )?;
     let tmp_image = image.with_extension("img.partial");
-    run(
+    run_checked(
         Command::new("mke2fs")
             .args(["-q", "-F", "-t", "ext4", "-d"])
             .arg(&rootfs)
@@ -190,8 +163,8 @@ fn build(kernel: &KernelUnderTest, dir: &Path, image: &Path) -> Result<(), Harne
             .arg(IMAGE_SIZE),
         "mke2fs",
     )?;
-    std::fs::rename(&tmp_image, image).map_err(setup("publishing the image"))?;
-    std::fs::remove_dir_all(&rootfs).map_err(setup("removing the rootfs"))?;
+    std::fs::rename(&tmp_image, image).map_err(setup_err("publishing the image"))?;
+    std::fs::remove_dir_all(&rootfs).map_err(setup_err("removing the rootfs"))?;
     eprintln!(
         "vm: boot-level image built in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -225,9 +198,9 @@ impl DebianBoot {
         let work = tempfile::Builder::new()
             .prefix("dahdi-boot-")
             .tempdir()
-            .map_err(setup("tempdir"))?;
+            .map_err(setup_err("tempdir"))?;
         let disk = work.path().join("disk.img");
-        run(
+        run_checked(
             Command::new("cp")
                 .arg("--sparse=always")
                 .arg(&image.path)
@@ -263,7 +236,7 @@ impl DebianBoot {
     pub fn file(&mut self, guest: &str, mode: u32, data: &[u8]) -> Result<&mut Self, HarnessError> {
         let n = self.debugfs.len();
         let host = self.work.path().join(format!("inject-{n}"));
-        std::fs::write(&host, data).map_err(setup("staging a file"))?;
+        std::fs::write(&host, data).map_err(setup_err("staging a file"))?;
         self.host_file(&host, guest, mode)
     }
 
@@ -341,8 +314,8 @@ impl DebianBoot {
         if !self.debugfs.is_empty() {
             let cmds = self.work.path().join("debugfs.cmds");
             std::fs::write(&cmds, self.debugfs.join("\n") + "\n")
-                .map_err(setup("debugfs script"))?;
-            run(
+                .map_err(setup_err("debugfs script"))?;
+            run_checked(
                 Command::new("debugfs")
                     .arg("-w")
                     .arg("-f")

@@ -75,3 +75,36 @@ impl std::fmt::Display for HarnessError {
 }
 
 impl std::error::Error for HarnessError {}
+
+/// Maps any error to a setup error that says what the harness was doing.
+pub(crate) fn setup_err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> HarnessError + '_ {
+    move |e| HarnessError::Setup(format!("{what}: {e}"))
+}
+
+/// Runs a host command that must succeed; on failure the error carries the
+/// tail of what it printed.
+pub(crate) fn run_checked(
+    cmd: &mut std::process::Command,
+    what: &str,
+) -> Result<std::process::Output, HarnessError> {
+    let out = cmd.output().map_err(|e| {
+        HarnessError::Setup(format!(
+            "{what}: cannot run {:?}: {e} (scripts/install.sh installs what the harness needs)",
+            cmd.get_program()
+        ))
+    })?;
+    if !out.status.success() {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tail: Vec<&str> = text.lines().rev().take(25).collect();
+        return Err(HarnessError::Setup(format!(
+            "{what} failed ({}):\n{}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        )));
+    }
+    Ok(out)
+}

@@ -1,5 +1,5 @@
-//! Shared by the `mix` and `g711` benchmarks: a criterion measurement of the
-//! benchmark thread's CPU time.
+//! Shared by the benchmarks: a criterion measurement of the benchmark thread's CPU
+//! time, and the short configuration they all run with.
 //!
 //! The machines these run on are shared (2 cores, other builds and VMs running), and
 //! wall-clock time then mostly measures how often the scheduler lets the benchmark
@@ -10,7 +10,19 @@
 use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::Throughput;
+use criterion::{Criterion, Throughput};
+
+/// The configuration every CPU-time bench runs with: ten samples after a short
+/// warm-up, over `measurement` (about a second). The whole `cargo bench -p dahdi-benches`
+/// must fit in a few minutes on a 2-core machine; ten samples separate the implementations
+/// by the factors at stake, and the machine's other load is the larger source of noise.
+pub fn short_config(measurement: Duration) -> Criterion<ThreadCpuTime> {
+    Criterion::default()
+        .with_measurement(ThreadCpuTime)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(measurement)
+        .sample_size(10)
+}
 
 /// Criterion measurement: CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
 pub struct ThreadCpuTime;

@@ -221,36 +221,34 @@ fn law_pseudo(law: c_int, numbufs: c_int) -> File {
     f
 }
 
+/// Puts `members` into a new conference (the first creates it with confno
+/// -1), all as talkers and listeners.
+fn new_conference(members: &[&File]) {
+    let mode = (sys::DAHDI_CONF_CONF | sys::DAHDI_CONF_TALKER | sys::DAHDI_CONF_LISTENER) as c_int;
+    let mut confno = -1;
+    for m in members {
+        let mut ci = sys::dahdi_confinfo {
+            chan: 0,
+            confno,
+            confmode: mode,
+        };
+        unsafe { sys::dahdi_setconf(m.as_raw_fd(), &mut ci) }.expect("DAHDI_SETCONF");
+        confno = ci.confno;
+    }
+}
+
 /// Streams `input` (linear) into a one-talker conference through a linear
 /// pseudo channel stored in `law`, and returns what a law-mode member reads.
 /// The kernel converts three times on the way: LIN2X when the talker writes,
 /// X2LIN when the conference sums, LIN2X for the listener's buffer.
 fn kernel_conversion(law: c_int, input: &[i16]) -> Vec<u8> {
-    let talker = open_rw(sys::DAHDI_PSEUDO_PATH);
-    let mut bi = sys::dahdi_bufferinfo::zeroed();
-    bi.numbufs = 8;
-    bi.bufsize = BLOCK as c_int;
-    unsafe { sys::dahdi_set_bufinfo(talker.as_raw_fd(), &bi) }.expect("DAHDI_SET_BUFINFO");
-    unsafe { sys::dahdi_setlaw(talker.as_raw_fd(), &law) }.expect("DAHDI_SETLAW");
+    let mut talker = law_pseudo(law, 8);
     let one: c_int = 1;
     unsafe { sys::dahdi_setlinear(talker.as_raw_fd(), &one) }.expect("DAHDI_SETLINEAR");
     // The listener keeps many buffers so a stalled guest never makes the
     // kernel drop what it mixed.
     let mut listener = law_pseudo(law, 32);
-    let mut talker = talker;
-    let mode = (sys::DAHDI_CONF_CONF | sys::DAHDI_CONF_TALKER | sys::DAHDI_CONF_LISTENER) as c_int;
-    let mut ci = sys::dahdi_confinfo {
-        chan: 0,
-        confno: -1,
-        confmode: mode,
-    };
-    unsafe { sys::dahdi_setconf(talker.as_raw_fd(), &mut ci) }.expect("SETCONF talker");
-    let mut lci = sys::dahdi_confinfo {
-        chan: 0,
-        confno: ci.confno,
-        confmode: mode,
-    };
-    unsafe { sys::dahdi_setconf(listener.as_raw_fd(), &mut lci) }.expect("SETCONF listener");
+    new_conference(&[&talker, &listener]);
 
     let blocks: Vec<&[i16]> = input.chunks(BLOCK).collect();
     let mut out = Vec::new();
@@ -275,15 +273,19 @@ fn kernel_conversion(law: c_int, input: &[i16]) -> Vec<u8> {
 /// Walks `got` along `expected`: the kernel may insert its idle code where
 /// the talker's buffer ran dry (a stalled guest), but never reorders or
 /// alters audio.  Returns how many expected samples were matched.
-fn match_stream(got: &[u8], expected: &[u8], idle: u8) -> Result<usize, String> {
+fn match_stream<T: Copy + PartialEq + std::fmt::Debug>(
+    got: &[T],
+    expected: &[T],
+    idle: T,
+) -> Result<usize, String> {
     let mut k = 0;
     for (i, &g) in got.iter().enumerate() {
         if k < expected.len() && g == expected[k] {
             k += 1;
         } else if g != idle {
             return Err(format!(
-                "sample {i}: kernel gave 0x{g:02x}, expected 0x{:02x} (input #{k})",
-                expected.get(k).copied().unwrap_or(0)
+                "sample {i}: kernel gave {g:?}, expected {:?} (input #{k})",
+                expected.get(k)
             ));
         }
     }
@@ -385,20 +387,7 @@ fn kernel_decoding_matches_compat_codec() {
         let mut talker = law_pseudo(law, 8);
         let mut listener = linear_pseudo();
         unsafe { sys::dahdi_setlaw(listener.as_raw_fd(), &law) }.expect("DAHDI_SETLAW");
-        let mode =
-            (sys::DAHDI_CONF_CONF | sys::DAHDI_CONF_TALKER | sys::DAHDI_CONF_LISTENER) as c_int;
-        let mut ci = sys::dahdi_confinfo {
-            chan: 0,
-            confno: -1,
-            confmode: mode,
-        };
-        unsafe { sys::dahdi_setconf(talker.as_raw_fd(), &mut ci) }.expect("SETCONF");
-        let mut lci = sys::dahdi_confinfo {
-            chan: 0,
-            confno: ci.confno,
-            confmode: mode,
-        };
-        unsafe { sys::dahdi_setconf(listener.as_raw_fd(), &mut lci) }.expect("SETCONF");
+        new_conference(&[&talker, &listener]);
         let codes: Vec<u8> = (0..=255u8).collect();
         let mut stream = codes.clone();
         stream.resize(BLOCK * 2, codec.encode(0));
@@ -415,19 +404,7 @@ fn kernel_decoding_matches_compat_codec() {
             assert_eq!(talker.write(b).expect("write codes"), BLOCK);
             got.extend(read_block(&mut listener));
         }
-        let mut k = 0;
-        for &g in &got {
-            if k < expected.len() && g == expected[k] {
-                k += 1;
-            } else {
-                assert_eq!(
-                    g,
-                    idle,
-                    "code #{k}: kernel decoded {g}, expected {}",
-                    expected.get(k).copied().unwrap_or(0)
-                );
-            }
-        }
+        let k = match_stream(&got, &expected, idle).unwrap_or_else(|e| panic!("law {law}: {e}"));
         assert_eq!(k, expected.len(), "law {law}: only {k} codes came back");
     }
 }
