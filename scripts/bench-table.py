@@ -112,8 +112,11 @@ def mix_sections(r, out, verdicts):
                 "ns per participant-frame (160 samples); ratios are baseline / ours "
                 "(higher means ours is faster).\n"
             )
+            floor = path == "linear"
             head = ["N", "ours", "ours (portable)"] + [b[1] for b in BASELINES]
             head += [f"{b[1]} / ours" for b in BASELINES]
+            if floor:
+                head += ["memory floor (copy)", "ours / floor"]
             out.append("| " + " | ".join(head) + " |")
             out.append("|" + "---|" * len(head))
             for n in sizes:
@@ -125,9 +128,20 @@ def mix_sections(r, out, verdicts):
                 row = [f"{n:,}", fmt_ns(ours), fmt_ns(per("ours_portable"))]
                 row += [fmt_ns(per(b[0])) for b in BASELINES]
                 row += [fmt_ratio(per(b[0]), ours) for b in BASELINES]
+                if floor:
+                    row += [fmt_ns(per("copy")), fmt_ratio(ours, per("copy"))]
                 out.append("| " + " | ".join(row) + " |")
                 if n == 1000:
-                    verdicts.append((path, shape, ours, per("freeswitch"), per("dahdi")))
+                    verdicts.append((path, shape, ours, per("freeswitch"), per("dahdi"),
+                                     per("copy")))
+            if floor:
+                out.append("")
+                out.append(
+                    "'memory floor (copy)' is not a mixer: every input row memcpy'd to its "
+                    "output row, the least memory traffic any mix-minus that writes each "
+                    "participant's frame to its own buffer must move (it reads every input "
+                    "once; a mixer reads each talker's twice). 'ours / floor' is how many "
+                    "such copies our whole tick costs.")
             out.append("")
 
 
@@ -169,7 +183,7 @@ def targets_section(verdicts, g711_verdicts, out):
     def yes(ok):
         return "yes" if ok else "**no**"
 
-    for path, shape, ours, fs, dahdi in verdicts:
+    for path, shape, ours, fs, dahdi, copy in verdicts:
         if ours is None:
             continue
         if path == "linear":
@@ -178,6 +192,10 @@ def targets_section(verdicts, g711_verdicts, out):
             if fs:
                 out.append(f"| >= 5x faster than FreeSWITCH-style | {shape} | "
                            f"{fs / ours:.1f}x | {yes(fs / ours >= 5)} |")
+                if copy and shape == "alltalk":
+                    out.append(f"| (for reference: FreeSWITCH-style / 5 against the "
+                               f"memory floor) | {shape} | {fmt_ns(fs / 5)} ns vs "
+                               f"{fmt_ns(copy)} ns | - |")
             if dahdi:
                 out.append(f"| >= 30x faster than DAHDI-style | {shape} | "
                            f"{dahdi / ours:.1f}x | {yes(dahdi / ours >= 30)} |")

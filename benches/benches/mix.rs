@@ -1,7 +1,9 @@
 //! Conference mixing: our engine against the C baselines, on the same conferences.
 //!
 //! Group names: `mix_{linear|ulaw}_{alltalk|talk3}`; functions: `ours` (best SIMD
-//! level of this machine), `ours_portable`, `asterisk`, `freeswitch`, `dahdi`;
+//! level of this machine), `ours_portable`, `asterisk`, `freeswitch`, `dahdi`, and
+//! for linear `copy` (not a mixer: each input row memcpy'd to its output row, the
+//! memory floor of any mix-minus with an output buffer per participant);
 //! parameter: the number of participants N. One iteration is one 160-sample tick of
 //! the whole conference; `scripts/bench-table.py` divides by N to get ns per
 //! participant-frame.
@@ -92,6 +94,9 @@ fn bench_linear(c: &mut Criterion<ThreadCpuTime>, shape: Shape) {
         });
         g.bench_with_input(BenchmarkId::new("dahdi", n), &n, |b, _| {
             b.iter(|| cc.dahdi_linear(black_box(&input)))
+        });
+        g.bench_with_input(BenchmarkId::new("copy", n), &n, |b, _| {
+            b.iter(|| cc.copy_linear(black_box(&input)))
         });
     }
     g.finish();

@@ -243,6 +243,19 @@ static void freeswitch_mix(size_t n, size_t s, const int16_t *in, const uint8_t 
     }
 }
 
+/* -------------------------------------------------------------------------------
+ * Memory floor, not a mixer: every participant's input row copied to its output
+ * row with memcpy. Any mix-minus that writes each participant's frame to a buffer
+ * of its own reads at least every input once and writes every output once, so it
+ * cannot beat this; the tables print it next to the mixers so that the ratios can
+ * be read against what the machine's memory allows.
+ * ----------------------------------------------------------------------------- */
+void bl_copy_linear(const struct bl_conf *c, const int16_t *in)
+{
+    for (size_t m = 0; m < c->n; m++)
+        memcpy(c->out + m * c->s, in + m * c->s, c->s * sizeof(int16_t));
+}
+
 void bl_freeswitch_linear(const struct bl_conf *c, const int16_t *in)
 {
     freeswitch_mix(c->n, c->s, in, c->talking, c->out, c->main_frame);

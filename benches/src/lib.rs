@@ -30,6 +30,7 @@ mod ffi {
         pub fn bl_asterisk_linear(c: *const Conf, input: *const i16);
         pub fn bl_asterisk_ulaw(c: *const Conf, input: *const u8);
         pub fn bl_freeswitch_linear(c: *const Conf, input: *const i16);
+        pub fn bl_copy_linear(c: *const Conf, input: *const i16);
         pub fn bl_freeswitch_ulaw(c: *const Conf, input: *const u8);
         pub fn bl_dahdi_linear(c: *const Conf, input: *const i16);
         pub fn bl_dahdi_ulaw(c: *const Conf, input: *const u8);
@@ -199,6 +200,12 @@ impl CConference {
     /// FreeSWITCH mod_conference, linear.
     pub fn freeswitch_linear(&mut self, input: &[i16]) {
         self.run(input, ffi::bl_freeswitch_linear)
+    }
+
+    /// Not a mixer: every input row copied to its output row (the memory floor of
+    /// any mix-minus with an output buffer per participant).
+    pub fn copy_linear(&mut self, input: &[i16]) {
+        self.run(input, ffi::bl_copy_linear)
     }
 
     /// DAHDI conference (8-sample chunks), linear.

@@ -20,12 +20,18 @@
 //! the kernels skip the add. The identity is also checked over a dense grid of `T` and
 //! `own` values by a unit test below.
 //!
-//! **Column blocks.** Both steps run block by block over the frame (64 samples with
-//! AVX2, 128 with AVX-512, 32 portable): the block's sums stay in registers while
-//! streaming over the talkers, and the mix-minus of the same block follows at once,
-//! while those 128-byte pieces of the inputs are still in L1/L2. With a thousand
-//! talkers the inputs and outputs together do not fit in L2, so a second full pass
-//! over the inputs would come from L3.
+//! **Column blocks.** Both steps run block by block over the frame: the block's sums
+//! stay in registers while streaming over the talkers, and the mix-minus of the same
+//! block follows at once, while those pieces of the inputs are still in L1/L2. With
+//! AVX2 a block is at most 80 samples (ten 32-bit accumulators of 8 lanes, with room
+//! left for the operands), and the frame is cut into as few blocks of even width as
+//! that allows: a 160-sample frame is two passes over the rows. (AVX-512 uses blocks
+//! of 128, the portable path blocks of 32.) The mix-minus walks the rows backwards,
+//! so that it starts with the rows the sum read last, which are still in L1.
+//!
+//! **Summing two rows at once.** Interleaving two rows' samples (`vpunpck{l,h}wd`)
+//! and multiplying by ones (`vpmaddwd`) adds each pair in 32 bits: one shuffle per
+//! row and vector, where widening each row separately (`vpmovsxwd`) takes two.
 //!
 //! Frames are laid out at `stride` samples (a multiple of 16); lanes past the block
 //! size are padding that is computed and never read by callers.
@@ -37,11 +43,15 @@ use crate::audio::isa::Isa;
 /// `i32::MIN`). The engine refuses more participants than this.
 pub(crate) const MAX_TALKERS: usize = 65_536;
 
-/// The per-participant frames: rows of `stride` samples (bytes for `law`).
+/// Where each row's frames are: a pointer per row to its input and to its linear
+/// output (each `stride` samples), and the G.711 outputs as rows of `stride` bytes.
+///
+/// The row tables are what lets the engine mix frames it does not own (a port's
+/// queue slot, lent for one tick) exactly as it mixes its own buffers.
 #[derive(Debug)]
 pub(crate) struct Frames<'a> {
-    pub(crate) input: &'a [i16],
-    pub(crate) output: &'a mut [i16],
+    pub(crate) input_rows: &'a [*const i16],
+    pub(crate) output_rows: &'a [*mut i16],
     pub(crate) law: &'a mut [u8],
     pub(crate) stride: usize,
 }
@@ -49,50 +59,89 @@ pub(crate) struct Frames<'a> {
 /// A row that gets a mix-minus output, and the codec to also encode it in, if any.
 pub(crate) type Row = (u32, Option<Codec>);
 
-/// One tick: `hi`/`carry` (each `stride` long) from the input rows in `talkers`, and
-/// for every row `(p, codec)` in `rows`, `sat16(sat16(hi - input[p]) + carry)`,
-/// stored in `output[p]` when `codec` is `None` and otherwise only encoded into `law[p]`
-/// (fused, while the block is still in registers). Returns whether any lane clipped
-/// (whether `carry` is non-zero anywhere).
-pub(crate) fn mix(
+/// Which rows are summed (`talkers`) and which get a mix-minus output (`rows`),
+/// with the largest row index pushed so far: the kernels index rows without bounds
+/// checks, and this lets `mix` check them all in O(1) per tick instead of scanning
+/// both lists every tick.
+#[derive(Debug, Default)]
+pub(crate) struct RowLists {
+    talkers: Vec<u32>,
+    rows: Vec<Row>,
+    /// One past the largest row index in either list (0 when both are empty).
+    end: usize,
+}
+
+impl RowLists {
+    pub(crate) fn clear(&mut self) {
+        self.talkers.clear();
+        self.rows.clear();
+        self.end = 0;
+    }
+
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.talkers.reserve(additional);
+        self.rows.reserve(additional);
+    }
+
+    pub(crate) fn push_talker(&mut self, row: u32) {
+        self.talkers.push(row);
+        self.end = self.end.max(row as usize + 1);
+    }
+
+    pub(crate) fn push_row(&mut self, row: u32, codec: Option<Codec>) {
+        self.rows.push((row, codec));
+        self.end = self.end.max(row as usize + 1);
+    }
+
+    pub(crate) fn talker_count(&self) -> usize {
+        self.talkers.len()
+    }
+}
+
+/// One tick: `hi`/`carry` (each `stride` long) from the input rows in
+/// `lists.talkers`, and for every row `(p, codec)` in `lists.rows`,
+/// `sat16(sat16(hi - input[p]) + carry)`, stored in `output[p]` when `codec` is
+/// `None` and otherwise only encoded into `law[p]` (fused, while the block is still
+/// in registers). Returns whether any lane clipped (whether `carry` is non-zero
+/// anywhere).
+///
+/// # Safety
+/// Every pointer in `frames.input_rows` must be valid for reads of `stride`
+/// samples, and every pointer in `frames.output_rows` of a row in `lists.rows`
+/// without a codec valid for writes of `stride` samples, for the whole call; no
+/// output frame may overlap any input frame or another output frame.
+pub(crate) unsafe fn mix(
     isa: Isa,
     frames: Frames<'_>,
-    talkers: &[u32],
-    rows: &[Row],
+    lists: &RowLists,
     hi: &mut [i16],
     carry: &mut [i16],
 ) -> bool {
     let Frames {
-        input,
-        output,
+        input_rows,
+        output_rows,
         law,
         stride,
     } = frames;
+    let RowLists { talkers, rows, end } = lists;
     assert!(
         stride > 0 && stride.is_multiple_of(16),
         "stride must be a positive multiple of 16"
     );
-    assert!(input.len().is_multiple_of(stride));
-    assert!(input.len() == output.len() && input.len() == law.len());
+    let nrows = input_rows.len();
+    assert!(output_rows.len() == nrows && law.len() >= nrows * stride);
     assert!(hi.len() == stride && carry.len() == stride);
     assert!(talkers.len() <= MAX_TALKERS);
     // The kernels index rows without bounds checks; this makes that sound.
-    let nrows = input.len() / stride;
-    assert!(
-        talkers.iter().all(|&r| (r as usize) < nrows),
-        "talker row out of range"
-    );
-    assert!(
-        rows.iter().all(|&(r, _)| (r as usize) < nrows),
-        "output row out of range"
-    );
+    assert!(*end <= nrows, "row out of range");
     let f = Flat {
-        input: input.as_ptr(),
-        output: output.as_mut_ptr(),
+        input_rows: input_rows.as_ptr(),
+        output_rows: output_rows.as_ptr(),
         law: law.as_mut_ptr(),
         stride,
     };
-    // SAFETY (all arms): the layout was checked above; the SIMD arms check the CPU.
+    // SAFETY (all arms): the tables were checked above and their pointers are the
+    // caller's contract; the SIMD arms check the CPU.
     match isa {
         Isa::Portable => unsafe { portable::mix(f, talkers, rows, hi, carry) },
         #[cfg(target_arch = "x86_64")]
@@ -111,11 +160,11 @@ pub(crate) fn mix(
 }
 
 /// The frames as raw pointers, so that one column block of a row can be read from
-/// `input` and written to `output`/`law` without re-slicing (bounds checked in `mix`).
+/// its input and written to its output without re-slicing (checked in `mix`).
 #[derive(Clone, Copy)]
 struct Flat {
-    input: *const i16,
-    output: *mut i16,
+    input_rows: *const *const i16,
+    output_rows: *const *mut i16,
     law: *mut u8,
     stride: usize,
 }
@@ -127,9 +176,16 @@ impl Flat {
     /// Row `r` must exist and `c + n <= stride`.
     #[inline(always)]
     unsafe fn at(self, r: u32, c: usize) -> (*const i16, *mut i16, *mut u8) {
-        let o = r as usize * self.stride + c;
-        // SAFETY: within the row by the caller's contract.
-        unsafe { (self.input.add(o), self.output.add(o), self.law.add(o)) }
+        let r = r as usize;
+        // SAFETY: row r exists (its table entries too) and the samples are within
+        // the row, by the caller's contract.
+        unsafe {
+            (
+                (*self.input_rows.add(r)).add(c),
+                (*self.output_rows.add(r)).add(c),
+                self.law.add(r * self.stride + c),
+            )
+        }
     }
 }
 
@@ -233,34 +289,48 @@ mod x86 {
     use super::{Flat, Row};
     use crate::audio::g711::avx2::encode_store;
 
-    /// How many rows ahead to prefetch. The column blocks walk the rows with a stride of
-    /// a whole frame, which the hardware prefetchers follow poorly once the rows no
-    /// longer fit in L2 (thousands of talkers).
-    const PREFETCH_ROWS: usize = 8;
-
-    /// Prefetches `bytes` bytes (whole cache lines) from `p`.
-    #[inline(always)]
-    fn prefetch(p: *const u8, bytes: usize) {
-        let mut off = 0;
-        while off < bytes {
-            // SAFETY: prefetching never faults; `wrapping_add` keeps the pointer
-            // arithmetic defined whatever the offset.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off).cast()) };
-            off += 64;
+    /// Adds the rows `a` and `b` (pointers to this block of each, `b` may be a block
+    /// of zeros) into the accumulators, two rows at once: interleaving their samples
+    /// (`vpunpck{l,h}wd`) and multiplying by ones (`vpmaddwd`) sums each pair in 32
+    /// bits with one shuffle per row and vector, where widening each row
+    /// (`vpmovsxwd`) takes two.
+    ///
+    /// `acc[m][0]` gets samples 0-3 and 8-11 of vector `m`, `acc[m][1]` samples 4-7
+    /// and 12-15 (the unpacks work within 128-bit lanes); `vpackssdw` of the two
+    /// restores sample order.
+    ///
+    /// # Safety
+    /// AVX2; `16 * M` samples readable at `a` and `b`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn add_pair<const M: usize>(acc: &mut [[__m256i; 2]; M], a: *const i16, b: *const i16) {
+        let ones = _mm256_set1_epi16(1);
+        for (m, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: within the block by the caller's contract.
+            let (x, y) = unsafe {
+                (
+                    _mm256_loadu_si256(a.add(16 * m).cast()),
+                    _mm256_loadu_si256(b.add(16 * m).cast()),
+                )
+            };
+            let lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(x, y), ones);
+            let hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(x, y), ones);
+            acc[0] = _mm256_add_epi32(acc[0], lo);
+            acc[1] = _mm256_add_epi32(acc[1], hi);
         }
     }
 
-    /// One column block of 8*K samples (M = K/2 vectors of 16 samples): sums over all
-    /// talkers with the K accumulators in registers, stores hi/carry, then the
+    /// One column block of `16 * M` samples (M <= 5, so that the 2M accumulators
+    /// stay in registers): sums over all talkers, stores hi/carry, then the
     /// mix-minus (and encoding) of this block for every row with hi/carry still in
     /// registers.
     ///
     /// # Safety
-    /// AVX2; `c + 8 * K <= stride`; every row in `talkers` and `rows` exists;
+    /// AVX2; `c + 16 * M <= stride`; every row in `talkers` and `rows` exists;
     /// `hi`/`carry` hold `stride` samples.
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub(super) unsafe fn block<const K: usize, const M: usize>(
+    pub(super) unsafe fn block<const M: usize>(
         f: Flat,
         talkers: &[u32],
         rows: &[Row],
@@ -268,71 +338,59 @@ mod x86 {
         hi: *mut i16,
         carry: *mut i16,
     ) -> bool {
-        debug_assert_eq!(K, 2 * M);
-        let mut acc = [_mm256_setzero_si256(); K];
+        let mut acc = [[_mm256_setzero_si256(); 2]; M];
         let mut hv = [_mm256_setzero_si256(); M];
         let mut cv = [_mm256_setzero_si256(); M];
         let mut any = _mm256_setzero_si256();
+        const ZEROS: [i16; 80] = [0; 80];
         // SAFETY: see the function's contract.
         unsafe {
-            for (i, &t) in talkers.iter().enumerate() {
-                if let Some(&ahead) = talkers.get(i + PREFETCH_ROWS) {
-                    prefetch(f.at(ahead, c).0.cast(), 16 * K);
-                }
-                let p = f.at(t, c).0;
-                for (k, a) in acc.iter_mut().enumerate() {
-                    let x = _mm256_cvtepi16_epi32(_mm_loadu_si128(p.add(8 * k).cast()));
-                    *a = _mm256_add_epi32(*a, x);
-                }
+            let mut pairs = talkers.chunks_exact(2);
+            for pair in pairs.by_ref() {
+                add_pair(&mut acc, f.at(pair[0], c).0, f.at(pair[1], c).0);
+            }
+            if let [last] = pairs.remainder() {
+                add_pair(&mut acc, f.at(*last, c).0, ZEROS.as_ptr());
             }
             let lo_t = _mm256_set1_epi32(-65_536);
             let hi_t = _mm256_set1_epi32(65_534);
             let lo_h = _mm256_set1_epi32(-32_768);
             let hi_h = _mm256_set1_epi32(32_767);
             for m in 0..M {
-                let ta = _mm256_min_epi32(_mm256_max_epi32(acc[2 * m], lo_t), hi_t);
-                let tb = _mm256_min_epi32(_mm256_max_epi32(acc[2 * m + 1], lo_t), hi_t);
+                let ta = _mm256_min_epi32(_mm256_max_epi32(acc[m][0], lo_t), hi_t);
+                let tb = _mm256_min_epi32(_mm256_max_epi32(acc[m][1], lo_t), hi_t);
                 let ha = _mm256_min_epi32(_mm256_max_epi32(ta, lo_h), hi_h);
                 let hb = _mm256_min_epi32(_mm256_max_epi32(tb, lo_h), hi_h);
                 // Both halves are in 16-bit range now, so the saturating pack is a
-                // plain narrowing; it interleaves 128-bit halves, the permute undoes it.
-                hv[m] = _mm256_permute4x64_epi64(_mm256_packs_epi32(ha, hb), 0b11_01_10_00);
-                cv[m] = _mm256_permute4x64_epi64(
-                    _mm256_packs_epi32(_mm256_sub_epi32(ta, ha), _mm256_sub_epi32(tb, hb)),
-                    0b11_01_10_00,
-                );
+                // plain narrowing, and it puts the samples back in order.
+                hv[m] = _mm256_packs_epi32(ha, hb);
+                cv[m] = _mm256_packs_epi32(_mm256_sub_epi32(ta, ha), _mm256_sub_epi32(tb, hb));
                 _mm256_storeu_si256(hi.add(c + 16 * m).cast(), hv[m]);
                 _mm256_storeu_si256(carry.add(c + 16 * m).cast(), cv[m]);
                 any = _mm256_or_si256(any, cv[m]);
             }
             let clipped = _mm256_testz_si256(any, any) == 0;
-            let mut dv = [_mm256_setzero_si256(); M];
-            for (i, &(p, codec)) in rows.iter().enumerate() {
-                if let Some(&(ahead, ahead_codec)) = rows.get(i + PREFETCH_ROWS) {
-                    let (own, out, law) = f.at(ahead, c);
-                    prefetch(own.cast(), 16 * K);
-                    match ahead_codec {
-                        None => prefetch(out.cast(), 16 * K),
-                        Some(_) => prefetch(law, 8 * K),
-                    }
-                }
+            // Backwards: the rows summed last are the ones still in L1.
+            for &(p, codec) in rows.iter().rev() {
                 let (own, out, law) = f.at(p, c);
-                for (m, d) in dv.iter_mut().enumerate() {
-                    let x = _mm256_loadu_si256(own.add(16 * m).cast());
-                    *d = _mm256_subs_epi16(hv[m], x);
+                let minus = |m: usize| {
+                    let d = _mm256_subs_epi16(hv[m], _mm256_loadu_si256(own.add(16 * m).cast()));
                     if clipped {
-                        *d = _mm256_adds_epi16(*d, cv[m]);
+                        _mm256_adds_epi16(d, cv[m])
+                    } else {
+                        d
                     }
-                }
-                // A participant gets its output in its own format only: encoding from
-                // registers saves storing (and reloading) a linear copy.
+                };
                 match codec {
+                    // Straight from registers to the output row.
                     None => {
-                        for (m, d) in dv.iter().enumerate() {
-                            _mm256_storeu_si256(out.add(16 * m).cast(), *d);
+                        for m in 0..M {
+                            _mm256_storeu_si256(out.add(16 * m).cast(), minus(m));
                         }
                     }
-                    Some(codec) => encode_store(codec, &dv, law),
+                    // A participant gets its output in its own format only: encoding
+                    // from registers saves storing (and reloading) a linear copy.
+                    Some(codec) => encode_store(codec, &std::array::from_fn::<_, M, _>(minus), law),
                 }
             }
             clipped
@@ -353,7 +411,9 @@ mod x86 {
         unsafe { mix_avx2_from(0, f, talkers, rows, hi, carry) }
     }
 
-    /// The column blocks from sample `start` (a multiple of 16) to the stride.
+    /// The column blocks from sample `start` (a multiple of 16) to the stride: as
+    /// few passes over the rows as the 16 registers allow (blocks of at most five
+    /// vectors), of even widths (a 160-sample frame is two blocks of 80).
     ///
     /// # Safety
     /// As for [`mix_avx2`].
@@ -367,17 +427,22 @@ mod x86 {
         carry: &mut [i16],
     ) -> bool {
         let (h, k) = (hi.as_mut_ptr(), carry.as_mut_ptr());
+        let vectors = (f.stride - start) / 16;
+        let passes = vectors.div_ceil(5);
         let mut clipped = false;
         let mut c = start;
-        // SAFETY: blocks stay within `stride`; rows were checked by the caller.
+        // SAFETY: the blocks tile `start..stride`; rows were checked by the caller.
         unsafe {
-            while c + 64 <= f.stride {
-                clipped |= block::<8, 4>(f, talkers, rows, c, h, k);
-                c += 64;
-            }
-            while c < f.stride {
-                clipped |= block::<2, 1>(f, talkers, rows, c, h, k);
-                c += 16;
+            for i in 0..passes {
+                let m = vectors * (i + 1) / passes - vectors * i / passes;
+                clipped |= match m {
+                    1 => block::<1>(f, talkers, rows, c, h, k),
+                    2 => block::<2>(f, talkers, rows, c, h, k),
+                    3 => block::<3>(f, talkers, rows, c, h, k),
+                    4 => block::<4>(f, talkers, rows, c, h, k),
+                    _ => block::<5>(f, talkers, rows, c, h, k),
+                };
+                c += 16 * m;
             }
         }
         clipped
@@ -536,13 +601,23 @@ mod tests {
             let mut carry = vec![0; stride];
             let mut out = vec![0; rows * stride];
             let mut law = vec![0; rows * stride];
+            let input_rows: Vec<*const i16> =
+                data.chunks_exact(stride).map(|r| r.as_ptr()).collect();
+            let output_rows: Vec<*mut i16> = out
+                .chunks_exact_mut(stride)
+                .map(|r| r.as_mut_ptr())
+                .collect();
             let frames = Frames {
-                input: data,
-                output: &mut out,
+                input_rows: &input_rows,
+                output_rows: &output_rows,
                 law: &mut law,
                 stride,
             };
-            let clipped = mix(isa, frames, talkers, &out_rows, &mut hi, &mut carry);
+            let mut lists = RowLists::default();
+            talkers.iter().for_each(|&t| lists.push_talker(t));
+            out_rows.iter().for_each(|&(r, c)| lists.push_row(r, c));
+            // SAFETY: every row points into `data` or `out`, `stride` samples each.
+            let clipped = unsafe { mix(isa, frames, &lists, &mut hi, &mut carry) };
             assert_eq!(clipped, total.iter().any(|&t| sat(t) as i64 != t), "{isa}");
             for s in 0..stride {
                 assert_eq!(hi[s], sat(total[s]), "{isa} hi[{s}]");

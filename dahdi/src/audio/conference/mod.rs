@@ -199,7 +199,40 @@ pub enum ConferenceError {
     /// The conference holds [`MAX_PARTICIPANTS`] already.
     #[error("conference is full ({MAX_PARTICIPANTS} participants)")]
     Full,
+    /// [`Conference::mix_lent`] was given two frames for the same participant's input
+    /// or output.
+    #[error("a participant's frame was lent twice in one tick")]
+    LentTwice,
 }
+
+/// One participant's frames, lent to [`Conference::mix_lent`] for one tick: the
+/// engine reads the input from where it lies and writes the output straight to
+/// where it is wanted (a port's queue slot, say), instead of the caller copying
+/// both through the engine's own buffers.
+#[derive(Debug)]
+pub struct Lent<'a> {
+    /// The participant.
+    pub id: ParticipantId,
+    /// This tick's input (`block_size` samples), read instead of the participant's
+    /// input buffer, which is left as it was. `None`: the input buffer is used.
+    pub input: Option<&'a [i16]>,
+    /// Receives what the participant hears (`block_size` samples; linear
+    /// participants only). `None`: the output goes to the engine's buffers as with
+    /// [`Conference::mix`].
+    pub output: Option<&'a mut [i16]>,
+}
+
+/// Scratch tables of per-row frame pointers for the kernels, refilled from fresh
+/// pointers at the start of every mix and never read outside one.
+#[derive(Debug, Default)]
+struct RowTable<T>(Vec<T>);
+
+// SAFETY: the pointers are only dereferenced inside `Conference::run`, which
+// refills the table from borrows it holds for the duration of the call; between
+// calls the entries are dead values that are never read.
+unsafe impl<T> Send for RowTable<T> {}
+// SAFETY: as above; `&RowTable` gives no access to the pointers.
+unsafe impl<T> Sync for RowTable<T> {}
 
 /// Engine configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,9 +301,12 @@ pub struct Conference {
     /// Set when roles or membership changed; the lists below are then rebuilt by the
     /// next `mix` (in place, without allocating once they have reached full size).
     dirty: bool,
-    talkers: Vec<u32>,
-    /// Talkers that listen, with the codec their output is also encoded in.
-    mix_minus_rows: Vec<kernels::Row>,
+    /// The talkers, and the talkers that listen (with the codec their output is
+    /// also encoded in).
+    lists: kernels::RowLists,
+    /// Per row, where its input and its linear output are for the current mix.
+    input_rows: RowTable<*const i16>,
+    output_rows: RowTable<*mut i16>,
     shared_listeners: [usize; 4],
 }
 
@@ -305,8 +341,9 @@ impl Conference {
             shared_law: silence_law.clone(),
             silence_law,
             dirty: false,
-            talkers: Vec::new(),
-            mix_minus_rows: Vec::new(),
+            lists: kernels::RowLists::default(),
+            input_rows: RowTable::default(),
+            output_rows: RowTable::default(),
             shared_listeners: [0; 4],
         };
         conf.reserve(config.capacity.min(MAX_PARTICIPANTS));
@@ -344,8 +381,9 @@ impl Conference {
         }
         self.slots.reserve(slots - self.slots.len());
         self.free.reserve(slots);
-        self.talkers.reserve(slots);
-        self.mix_minus_rows.reserve(slots);
+        self.lists.reserve(slots);
+        self.input_rows.0.reserve(slots);
+        self.output_rows.0.reserve(slots);
     }
 
     /// Adds a participant. Its input starts as silence; it hears silence until the
@@ -485,30 +523,141 @@ impl Conference {
 
     /// Runs one tick: mixes all inputs into all outputs.
     pub fn mix(&mut self) {
+        self.run(&mut []).expect("nothing lent, nothing to refuse");
+    }
+
+    /// Runs one tick like [`mix`](Self::mix), with some participants' frames lent
+    /// instead of copied through the engine's buffers: each [`Lent`] input is read
+    /// where it lies, and each `Lent` output receives what that participant hears
+    /// (its mix-minus written there directly, or a copy of the shared mix or of
+    /// silence, depending on its role).
+    ///
+    /// The lent frames hold this tick; the engine's own input and output buffers of
+    /// a lent participant are left holding either what they held before or this
+    /// tick's frame (which one is not specified), so read this tick's audio from the
+    /// lent frames, and write the input of a participant whose input was lent
+    /// before relying on it persisting.
+    ///
+    /// Errors (checked before anything is mixed, so that nothing changes): an
+    /// unknown participant, a frame that is not `block_size` long, an output lent
+    /// for a G.711 participant, or the same participant's input or output lent
+    /// twice.
+    ///
+    /// When `block_size` is not a multiple of 16 the kernels' rows are longer than
+    /// a frame, so lent frames are copied in and out instead; the result is the
+    /// same.
+    pub fn mix_lent(&mut self, lent: &mut [Lent<'_>]) -> Result<(), ConferenceError> {
+        for l in lent.iter() {
+            let row = self.row(l.id)?;
+            if let Some(input) = l.input {
+                self.check_len(input.len())?;
+            }
+            if let Some(output) = &l.output {
+                self.check_len(output.len())?;
+                if self.slots[row].format != Format::Linear {
+                    return Err(ConferenceError::NotLinear);
+                }
+            }
+        }
+        self.run(lent)
+    }
+
+    /// The tick itself; `lent` has been validated (except for duplicates).
+    fn run(&mut self, lent: &mut [Lent<'_>]) -> Result<(), ConferenceError> {
         if self.dirty {
             self.rebuild();
         }
         let s = self.stride;
+        let rows = self.slots.len();
+        // The kernels walk `stride` samples per row: lent frames can stand in for
+        // rows only when that is exactly one frame.
+        let by_pointer = self.block == s;
+        // `reserve` keeps the buffers at least this long; the pointers below rely on it.
+        assert!(
+            self.input.as_slice().len() >= rows * s && self.output.as_slice().len() >= rows * s
+        );
+        let (inputs, outputs) = (&mut self.input_rows.0, &mut self.output_rows.0);
+        // First the lent frames, over null entries: a non-null one is a duplicate.
+        inputs.clear();
+        outputs.clear();
+        inputs.resize(rows, std::ptr::null());
+        outputs.resize(rows, std::ptr::null_mut());
+        for l in lent.iter_mut() {
+            let row = l.id.index();
+            if let Some(input) = l.input {
+                if !inputs[row].is_null() {
+                    return Err(ConferenceError::LentTwice);
+                }
+                inputs[row] = input.as_ptr();
+            }
+            if let Some(output) = l.output.as_deref_mut() {
+                if !outputs[row].is_null() {
+                    return Err(ConferenceError::LentTwice);
+                }
+                outputs[row] = output.as_mut_ptr();
+            }
+        }
+        if !by_pointer {
+            // Copy the lent inputs in; every row is then the engine's own.
+            for l in lent.iter() {
+                if let Some(input) = l.input {
+                    let at = l.id.index() * s;
+                    self.input.as_mut_slice()[at..at + self.block].copy_from_slice(input);
+                }
+            }
+            inputs.fill(std::ptr::null());
+            outputs.fill(std::ptr::null_mut());
+        }
+        // Then every other row points at the engine's own buffers.
+        let in_base = self.input.as_slice().as_ptr();
+        let out_base = self.output.as_mut_slice().as_mut_ptr();
+        for (r, (i, o)) in inputs.iter_mut().zip(outputs.iter_mut()).enumerate() {
+            if i.is_null() {
+                // SAFETY: `input` holds `rows * stride` samples (asserted above).
+                *i = unsafe { in_base.add(r * s) };
+            }
+            if o.is_null() {
+                // SAFETY: likewise `output`.
+                *o = unsafe { out_base.add(r * s) };
+            }
+        }
         let frames = kernels::Frames {
-            input: self.input.as_slice(),
-            output: self.output.as_mut_slice(),
+            input_rows: inputs,
+            output_rows: outputs,
             law: &mut self.output_law,
             stride: s,
         };
-        self.clipped = kernels::mix(
-            self.isa,
-            frames,
-            &self.talkers,
-            &self.mix_minus_rows,
-            self.hi.as_mut_slice(),
-            self.carry.as_mut_slice(),
-        );
+        // SAFETY: every input row points into `input` (`stride` samples) or at a
+        // lent input of `block == stride` samples borrowed for this call, likewise
+        // every output row into `output` or at a lent output; a lent `&mut` frame
+        // cannot overlap another lent frame or the engine's buffers, which are
+        // distinct allocations.
+        self.clipped = unsafe {
+            kernels::mix(
+                self.isa,
+                frames,
+                &self.lists,
+                self.hi.as_mut_slice(),
+                self.carry.as_mut_slice(),
+            )
+        };
         let hi = &self.hi.as_slice()[..self.block];
         for codec in Codec::ALL {
             if self.shared_listeners[codec.index()] > 0 {
                 codec.encode_slice_with(self.isa, hi, &mut self.shared_law[codec.index()]);
             }
         }
+        // Lent outputs the kernel did not write: shared mix, silence, or copies.
+        for l in lent.iter_mut() {
+            if let Some(output) = l.output.as_deref_mut() {
+                let row = l.id.index();
+                let source = self.slots[row].source;
+                if !(by_pointer && source == Source::Own) {
+                    output.copy_from_slice(self.linear_out(row, source));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// What a linear participant hears after the last [`mix`](Self::mix).
@@ -609,7 +758,7 @@ impl Conference {
 
     /// Number of participants whose input is mixed (as of the last `mix`).
     pub fn talker_count(&self) -> usize {
-        self.talkers.len()
+        self.lists.talker_count()
     }
 
     fn check_len(&self, got: usize) -> Result<(), ConferenceError> {
@@ -632,8 +781,7 @@ impl Conference {
     }
 
     fn rebuild(&mut self) {
-        self.talkers.clear();
-        self.mix_minus_rows.clear();
+        self.lists.clear();
         self.shared_listeners = [0; 4];
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if !slot.live {
@@ -641,12 +789,12 @@ impl Conference {
             }
             let row = i as u32;
             if slot.role.talks() {
-                self.talkers.push(row);
+                self.lists.push_talker(row);
             }
             slot.source = match slot.role {
                 Role::Talker => Source::Silence,
                 Role::Both => {
-                    self.mix_minus_rows.push((row, slot.format.codec()));
+                    self.lists.push_row(row, slot.format.codec());
                     Source::Own
                 }
                 Role::Listener | Role::Muted | Role::Monitor => {
@@ -723,6 +871,82 @@ mod tests {
         assert_ne!(a, b);
         assert!(c.input(b).unwrap().iter().all(|&x| x == 0));
         assert_eq!(c.remove(a), Err(ConferenceError::UnknownParticipant));
+    }
+
+    #[test]
+    fn mix_lent_refuses_bad_loans_before_mixing() {
+        let mut c = conf(160);
+        let a = c.add_participant(Role::Both, Format::Linear).unwrap();
+        let b = c.add_participant(Role::Both, Format::ULAW).unwrap();
+        c.write_input(a, &[100; 160]).unwrap();
+        c.write_input(b, &[7; 160]).unwrap();
+        c.mix();
+        let heard = c.output(a).unwrap().to_vec();
+        let input = [5i16; 160];
+        let short = [5i16; 159];
+        let (mut o1, mut o2) = ([0i16; 160], [0i16; 160]);
+        let cases: [(Vec<Lent<'_>>, ConferenceError); 4] = [
+            (
+                vec![Lent {
+                    id: a,
+                    input: Some(&short),
+                    output: None,
+                }],
+                ConferenceError::FrameLength {
+                    expected: 160,
+                    got: 159,
+                },
+            ),
+            (
+                vec![Lent {
+                    id: b,
+                    input: None,
+                    output: Some(&mut o1),
+                }],
+                ConferenceError::NotLinear,
+            ),
+            (
+                vec![
+                    Lent {
+                        id: a,
+                        input: Some(&input),
+                        output: None,
+                    },
+                    Lent {
+                        id: a,
+                        input: Some(&input),
+                        output: Some(&mut o2),
+                    },
+                ],
+                ConferenceError::LentTwice,
+            ),
+            (
+                vec![Lent {
+                    id: ParticipantId {
+                        index: 9,
+                        generation: 0,
+                    },
+                    input: None,
+                    output: None,
+                }],
+                ConferenceError::UnknownParticipant,
+            ),
+        ];
+        for (mut lent, err) in cases {
+            assert_eq!(c.mix_lent(&mut lent), Err(err));
+        }
+        // Nothing was mixed: a's output is still last tick's.
+        assert_eq!(c.output(a).unwrap(), &heard[..]);
+        // A good loan: a's input lent, its output lent.
+        let mut out = [0i16; 160];
+        c.mix_lent(&mut [Lent {
+            id: a,
+            input: Some(&input),
+            output: Some(&mut out),
+        }])
+        .unwrap();
+        assert_eq!(out, [7; 160]);
+        assert_eq!(c.full_mix(), &[12; 160][..]);
     }
 
     #[test]
