@@ -533,3 +533,74 @@ fn file_ports_play_into_the_conference_and_record_what_they_hear() {
     let got: Vec<i16> = got.split_whitespace().map(|x| x.parse().unwrap()).collect();
     assert_eq!(got, want);
 }
+
+/// Memory ports lend their queue slots to the engine; other ports (and memory
+/// ports whose frames are not one block) are copied. Both kinds mix together,
+/// and taps see the lent frames.
+#[test]
+fn lent_and_copied_ports_mix_together_and_taps_see_lent_frames() {
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let counter = pump
+        .add_port(
+            Counter {
+                n: 100,
+                stall_at: -1,
+                stall: Duration::ZERO,
+            },
+            Role::Talker,
+        )
+        .unwrap();
+    let (port, mut lent_app) = MemoryPort::new(BLOCK, 4);
+    let lent = pump.add_port(port, Role::Both).unwrap();
+    // Half-block frames: this port cannot lend, so it is copied (and padded).
+    let (port, mut short_app) = MemoryPort::new(BLOCK / 2, 4);
+    let short = pump.add_port(port, Role::Both).unwrap();
+    let sub = pump.subscribe(
+        &[
+            Stream::Input(lent),
+            Stream::Output(lent),
+            Stream::Input(short),
+            Stream::Output(counter),
+        ],
+        4,
+    );
+    for t in 0..3i16 {
+        let mine: Vec<i16> = (0..BLOCK as i16).map(|s| s * 10 + t).collect();
+        assert!(lent_app.push(&mine));
+        assert!(short_app.push(&[7; BLOCK / 2]));
+        pump.tick();
+        let mut heard = vec![0i16; BLOCK];
+        assert!(lent_app.pop(&mut heard));
+        // The counter talks 100 + t; the short port 7 in its first half only.
+        let want: Vec<i16> = (0..BLOCK)
+            .map(|s| 100 + t + if s < BLOCK / 2 { 7 } else { 0 })
+            .collect();
+        assert_eq!(heard, want, "tick {t}: the lent port hears the others");
+        let mut half = vec![0i16; BLOCK / 2];
+        assert!(short_app.pop(&mut half));
+        let want_half: Vec<i16> = (0..BLOCK / 2).map(|s| 100 + t + mine[s]).collect();
+        assert_eq!(
+            half, want_half,
+            "tick {t}: the copied port hears the lent one"
+        );
+        let batch = sub.try_recv().unwrap();
+        assert_eq!(
+            batch.frame(0),
+            &mine[..],
+            "the lent input, as the tap sees it"
+        );
+        assert_eq!(
+            batch.frame(1),
+            &want[..],
+            "the lent output, as the tap sees it"
+        );
+        assert_eq!(batch.frame(2)[..BLOCK / 2], [7; BLOCK / 2]);
+        assert!(batch.frame(2)[BLOCK / 2..].iter().all(|&x| x == 0));
+        assert!(
+            batch.frame(3).iter().all(|&x| x == 0),
+            "a talker hears silence"
+        );
+    }
+    let t = pump.stats().port_totals();
+    assert_eq!((t.underruns, t.overruns, t.drops), (0, 0, 0));
+}

@@ -15,7 +15,7 @@ use std::alloc::Layout;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::port::{Port, PortError};
+use super::port::{LentFrames, Port, PortError};
 use super::stats::PortStats;
 
 /// One port's queue indices. The pump writes `in_head` and `out_tail`, the
@@ -126,33 +126,76 @@ struct End {
     other: usize,
 }
 
-/// Pushes `frame` (padded with silence) into a queue whose producer is `end`.
-#[inline]
-fn push(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &[i16]) -> bool {
+/// A queue's (head, tail) indices.
+fn indices(bank: &Bank, port: usize, output: bool) -> (&AtomicUsize, &AtomicUsize) {
     let ctl = &bank.ctl[port];
-    let (head, tail) = if output {
+    if output {
         (&ctl.out_head, &ctl.out_tail)
     } else {
         (&ctl.in_head, &ctl.in_tail)
-    };
+    }
+}
+
+/// The free slot at the producer's position (`end`), if the queue has room. The
+/// consumer does not touch it until [`publish`].
+#[inline]
+fn back(bank: &Bank, port: usize, output: bool, end: &mut End) -> Option<*mut i16> {
     if end.pos - end.other == bank.depth {
-        end.other = head.load(Ordering::Acquire);
+        end.other = indices(bank, port, output).0.load(Ordering::Acquire);
         if end.pos - end.other == bank.depth {
-            return false;
+            return None;
         }
     }
+    Some(bank.frame(port, output, end.pos))
+}
+
+/// Hands the slot from [`back`] to the consumer.
+#[inline]
+fn publish(bank: &Bank, port: usize, output: bool, end: &mut End) {
+    end.pos += 1;
+    indices(bank, port, output)
+        .1
+        .store(end.pos, Ordering::Release);
+}
+
+/// The oldest published frame at the consumer's position (`end`), if any. The
+/// producer does not reuse it until [`consume`].
+#[inline]
+fn front(bank: &Bank, port: usize, output: bool, end: &mut End) -> Option<*mut i16> {
+    if end.pos == end.other {
+        end.other = indices(bank, port, output).1.load(Ordering::Acquire);
+        if end.pos == end.other {
+            return None;
+        }
+    }
+    Some(bank.frame(port, output, end.pos))
+}
+
+/// Hands the frame from [`front`] back to the producer.
+#[inline]
+fn consume(bank: &Bank, port: usize, output: bool, end: &mut End) {
+    end.pos += 1;
+    indices(bank, port, output)
+        .0
+        .store(end.pos, Ordering::Release);
+}
+
+/// Pushes `frame` (padded with silence) into a queue whose producer is `end`.
+#[inline]
+fn push(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &[i16]) -> bool {
+    let Some(dst) = back(bank, port, output, end) else {
+        return false;
+    };
     let n = frame.len().min(bank.block);
-    let dst = bank.frame(port, output, end.pos);
-    // SAFETY: the slot at `pos` is outside head..tail: the consumer does not
-    // touch it until the Release store below publishes it.
+    // SAFETY: the slot from `back` holds `block` samples and is ours until
+    // `publish` (its Release store orders these writes before it).
     unsafe {
         std::ptr::copy_nonoverlapping(frame.as_ptr(), dst, n);
         if n < bank.block {
             std::ptr::write_bytes(dst.add(n), 0, bank.block - n);
         }
     }
-    end.pos += 1;
-    tail.store(end.pos, Ordering::Release);
+    publish(bank, port, output, end);
     true
 }
 
@@ -160,29 +203,17 @@ fn push(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &[i16]) ->
 /// `end`.
 #[inline]
 fn pop(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &mut [i16]) -> bool {
-    let ctl = &bank.ctl[port];
-    let (head, tail) = if output {
-        (&ctl.out_head, &ctl.out_tail)
-    } else {
-        (&ctl.in_head, &ctl.in_tail)
+    let Some(src) = front(bank, port, output, end) else {
+        return false;
     };
-    if end.pos == end.other {
-        end.other = tail.load(Ordering::Acquire);
-        if end.pos == end.other {
-            return false;
-        }
-    }
     let n = frame.len().min(bank.block);
-    // SAFETY: the slot at `pos` is inside head..tail: published by the
-    // producer (Acquire above) and not reused until head moves past it.
-    unsafe {
-        std::ptr::copy_nonoverlapping(bank.frame(port, output, end.pos), frame.as_mut_ptr(), n)
-    };
+    // SAFETY: the frame from `front` holds `block` samples, published by the
+    // producer (Acquire in `front`) and not reused before `consume`.
+    unsafe { std::ptr::copy_nonoverlapping(src, frame.as_mut_ptr(), n) };
     if n < frame.len() {
         frame[n..].fill(0);
     }
-    end.pos += 1;
-    head.store(end.pos, Ordering::Release);
+    consume(bank, port, output, end);
     true
 }
 
@@ -199,6 +230,8 @@ pub struct MemoryPort {
     input: End,
     output: End,
     stats: PortStats,
+    /// What the last [`Port::lend`] lent: (an input frame, an output slot).
+    lent: (bool, bool),
 }
 
 impl std::fmt::Debug for MemoryPort {
@@ -255,6 +288,7 @@ impl MemoryPort {
                         input: end(),
                         output: end(),
                         stats: PortStats::default(),
+                        lent: (false, false),
                     },
                     MemoryEndpoint {
                         bank: bank.clone(),
@@ -271,6 +305,45 @@ impl MemoryPort {
 impl Port for MemoryPort {
     fn name(&self) -> String {
         "memory".into()
+    }
+
+    /// Lends the input queue's oldest frame and the output queue's free slot,
+    /// where they lie in the bank: the pump mixes without copying either.
+    fn lends(&self, block: usize) -> bool {
+        block == self.bank.block
+    }
+
+    #[inline]
+    fn lend(&mut self) -> LentFrames<'_> {
+        let block = self.bank.block;
+        let input = front(&self.bank, self.port, false, &mut self.input);
+        let output = back(&self.bank, self.port, true, &mut self.output);
+        self.lent = (input.is_some(), output.is_some());
+        // SAFETY: each pointer is a slot of `block` samples that the other side
+        // does not touch until `commit` moves the index past it (see `front` and
+        // `back`); the two are distinct slots of the bank, and the slices borrow
+        // `self`, so they end before `commit` can run.
+        LentFrames {
+            input: input.map(|p| unsafe { std::slice::from_raw_parts(p.cast_const(), block) }),
+            output: output.map(|p| unsafe { std::slice::from_raw_parts_mut(p, block) }),
+        }
+    }
+
+    #[inline]
+    fn commit(&mut self) {
+        let (input, output) = std::mem::take(&mut self.lent);
+        if input {
+            consume(&self.bank, self.port, false, &mut self.input);
+            self.stats.frames_in += 1;
+        } else {
+            self.stats.underruns += 1;
+        }
+        if output {
+            publish(&self.bank, self.port, true, &mut self.output);
+            self.stats.frames_out += 1;
+        } else {
+            self.stats.drops += 1;
+        }
     }
 
     #[inline]

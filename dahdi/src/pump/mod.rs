@@ -24,9 +24,13 @@
 //!
 //! # A tick
 //!
-//! [`Pump::tick`] reads one frame from every port straight into the engine's
-//! input buffers, mixes, writes every port's output from the engine's output
-//! buffers, then feeds the subscribers. Nothing in a tick allocates or blocks:
+//! [`Pump::tick`] gets one frame from every port, mixes, gives every port its
+//! output, then feeds the subscribers. Ports that can [lend](Port::lend) their
+//! frames in place (a [`MemoryPort`] lends its queue slots) are mixed without a
+//! copy: the engine reads the input where the application queued it and
+//! writes the output straight into the slot the application will pop. Other
+//! ports read straight into the engine's input buffers and are written from its
+//! output buffers. Nothing in a tick allocates or blocks:
 //! ports deliver silence and count an underrun when they have nothing, drop
 //! and count what their sinks refuse, and subscribers that fall behind lose
 //! whole ticks, counted.
@@ -95,7 +99,7 @@ use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
 use crate::audio::conference::{
-    Conference, ConferenceConfig, ConferenceError, Format, ParticipantId, Role,
+    Conference, ConferenceConfig, ConferenceError, Format, Lent, ParticipantId, Role,
 };
 use crate::audio::Isa;
 use crate::fd::Readiness;
@@ -103,7 +107,7 @@ use crate::fd::Readiness;
 pub use clock::{Clock, DahdiClock, SoftClock};
 pub use dahdi_port::{DahdiPort, DahdiPortConfig};
 pub use memory::{MemoryEndpoint, MemoryPort};
-pub use port::{Port, PortError};
+pub use port::{LentFrames, Port, PortError};
 pub use shm::{RingConfig, ShmError, ShmPort, ShmReader, ShmWriter};
 pub use stats::{Histogram, PortReport, PortStats, PumpStats, TapReport};
 pub use tap::{Published, Stream, Subscriber, TapBatch, TapPublisher};
@@ -174,6 +178,8 @@ struct Slot {
     last_error: Option<String>,
     /// Whether the port's fd is in the epoll set of the current run.
     watched: bool,
+    /// Whether the port lends its frames ([`Port::lends`], asked once).
+    lends: bool,
 }
 
 impl Slot {
@@ -206,6 +212,21 @@ pub struct Pump {
     max_due: u64,
     work: Histogram,
     period: Duration,
+    /// The lent frames of the tick being run (empty between ticks; kept for its
+    /// allocation).
+    lent: Vec<Lent<'static>>,
+    /// Per slot, its position in `lent` this tick, or [`NOT_LENT`].
+    lent_at: Vec<u32>,
+}
+
+const NOT_LENT: u32 = u32::MAX;
+
+/// An empty vector of lent frames of another lifetime, reusing `v`'s allocation
+/// (collecting a `vec::IntoIter` through `map` into a vector of a type of the
+/// same size and alignment is done in place), so that a tick does not allocate.
+fn recycle<'b>(mut v: Vec<Lent<'_>>) -> Vec<Lent<'b>> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("cleared")).collect()
 }
 
 impl std::fmt::Debug for Pump {
@@ -275,6 +296,8 @@ impl Pump {
             max_due: 0,
             work: Histogram::new(),
             period: Duration::ZERO,
+            lent: Vec::with_capacity(config.capacity),
+            lent_at: Vec::with_capacity(config.capacity),
         })
     }
 
@@ -307,6 +330,7 @@ impl Pump {
         }
         self.slots[i] = Some(Slot {
             id,
+            lends: port.lends(self.block),
             port,
             role,
             errors: 0,
@@ -379,9 +403,34 @@ impl Pump {
 
     /// Runs one tick now: read every port, mix, write every port, feed the
     /// subscribers. See the [module docs](self).
+    ///
+    /// Ports that [lend](Port::lend) their frames are mixed in place (no copy in
+    /// or out) and [committed](Port::commit) at the end; the others are
+    /// [read](Port::read) into the engine's buffers and [written](Port::write)
+    /// from them.
     pub fn tick(&mut self) {
         let t0 = Instant::now();
-        for slot in self.slots.iter_mut().flatten() {
+        let mut lent = recycle(std::mem::take(&mut self.lent));
+        self.lent_at.clear();
+        self.lent_at.resize(self.slots.len(), NOT_LENT);
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let Some(slot) = slot else { continue };
+            if slot.lends {
+                let frames = slot.port.lend();
+                if frames.input.is_none() {
+                    // An underrun: silence, from the engine's own buffer.
+                    if let Ok(f) = self.conf.input_mut(slot.id) {
+                        f.fill(0);
+                    }
+                }
+                self.lent_at[i] = lent.len() as u32;
+                lent.push(Lent {
+                    id: slot.id,
+                    input: frames.input,
+                    output: frames.output,
+                });
+                continue;
+            }
             let frame = match self.conf.input_mut(slot.id) {
                 Ok(f) => f,
                 Err(_) => continue,
@@ -391,26 +440,32 @@ impl Pump {
                 slot.fail(e);
             }
         }
-        self.conf.mix();
+        // Every lent frame is one block of a linear participant's, one per port:
+        // nothing `mix_lent` refuses.
+        self.conf
+            .mix_lent(&mut lent)
+            .expect("the pump lends one block per port");
         if self.conf.clipped() {
             self.clipped += 1;
         }
-        for slot in self.slots.iter_mut().flatten() {
-            let frame = match self.conf.output(slot.id) {
-                Ok(f) => f,
-                Err(_) => continue,
-            };
-            if let Err(e) = slot.port.write(frame) {
-                slot.fail(e);
-            }
-        }
         let conf = &self.conf;
         let silence = &self.silence[..];
+        let lent_at = &self.lent_at;
+        let lent_frames = |p: PortId| {
+            let k = *lent_at.get(p.index())?;
+            lent.get(k as usize).filter(|l| l.id == p)
+        };
         let resolve = |s: Stream| -> &[i16] {
             match s {
                 Stream::Mix => conf.full_mix(),
-                Stream::Input(p) => conf.input(p).unwrap_or(silence),
-                Stream::Output(p) => conf.output(p).unwrap_or(silence),
+                Stream::Input(p) => match lent_frames(p).and_then(|l| l.input) {
+                    Some(frame) => frame,
+                    None => conf.input(p).unwrap_or(silence),
+                },
+                Stream::Output(p) => match lent_frames(p).and_then(|l| l.output.as_deref()) {
+                    Some(frame) => frame,
+                    None => conf.output(p).unwrap_or(silence),
+                },
             }
         };
         let tick = self.tick;
@@ -419,12 +474,27 @@ impl Pump {
             let r = tap.publish(tick, |s, frame| frame.copy_from_slice(resolve(s)));
             disconnected |= r == Published::Disconnected;
         }
-        if disconnected {
-            self.taps.retain(|t| t.is_connected());
-        }
         for ring in &mut self.rings {
             for &s in &ring.streams {
                 ring.writer.write_frame(tick, s.tag(), resolve(s));
+            }
+        }
+        self.lent = recycle(lent);
+        if disconnected {
+            self.taps.retain(|t| t.is_connected());
+        }
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let Some(slot) = slot else { continue };
+            if self.lent_at[i] != NOT_LENT {
+                slot.port.commit();
+                continue;
+            }
+            let frame = match self.conf.output(slot.id) {
+                Ok(f) => f,
+                Err(_) => continue,
+            };
+            if let Err(e) = slot.port.write(frame) {
+                slot.fail(e);
             }
         }
         self.tick += 1;

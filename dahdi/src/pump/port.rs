@@ -25,6 +25,17 @@ pub enum PortError {
     Wav(#[from] super::wav::WavError),
 }
 
+/// A port's frames for one tick, lent in place (see [`Port::lend`]).
+#[derive(Debug, Default)]
+pub struct LentFrames<'a> {
+    /// This tick's input frame (one block), where it lies; `None` when the port
+    /// has none this tick.
+    pub input: Option<&'a [i16]>,
+    /// Where this tick's output goes (one block); `None` when the port has no
+    /// room for it.
+    pub output: Option<&'a mut [i16]>,
+}
+
 /// One participant's audio endpoint, driven by the [`Pump`](super::Pump) once per
 /// tick.
 ///
@@ -52,6 +63,35 @@ pub trait Port: Send {
 
     /// Takes this tick's output (one block): what the participant hears.
     fn write(&mut self, frame: &[i16]) -> Result<(), PortError>;
+
+    /// Whether this port lends its frames in place (see [`lend`](Self::lend))
+    /// when the pump's blocks are `block` samples; `false` (the default) means
+    /// the pump copies through [`read`](Self::read) and [`write`](Self::write).
+    /// Asked once, when the port is added to the pump.
+    fn lends(&self, block: usize) -> bool {
+        let _ = block;
+        false
+    }
+
+    /// Lends this tick's frames in place, instead of [`read`](Self::read) and
+    /// [`write`](Self::write) copying them: the input where it already lies and
+    /// the slot where the output should go (a queue slot, say), each one block
+    /// long. The engine then mixes straight from and into them
+    /// ([`Conference::mix_lent`]). Called instead of `read` and `write` when
+    /// [`lends`](Self::lends) is true, and followed by [`commit`](Self::commit)
+    /// once the tick is done with the frames.
+    ///
+    /// A lent input of `None` is an underrun (the participant is silent this
+    /// tick), a lent output of `None` a drop; the port counts both in `commit`.
+    ///
+    /// [`Conference::mix_lent`]: crate::audio::conference::Conference::mix_lent
+    fn lend(&mut self) -> LentFrames<'_> {
+        LentFrames::default()
+    }
+
+    /// Ends a tick in which the port [lent](Self::lend) its frames: the lent
+    /// input has been consumed and the lent output filled.
+    fn commit(&mut self) {}
 
     /// The port's counters.
     fn stats(&self) -> PortStats;
