@@ -5,11 +5,16 @@
 //!
 //! * `engine`: `Conference::mix` alone, inputs already in the engine's buffers:
 //!   the bare engine cost, the baseline.
-//! * `pump`: `Pump::tick` with N in-memory ports (one `MemoryPort::bank`): every port's frame is taken
-//!   from its input queue into the engine, the engine mixes, every output is
-//!   put on the port's output queue, and the stats are updated. Only the tick
-//!   is timed; the application's side (queueing the next inputs, taking the
-//!   outputs) runs between timed ticks, as another thread would.
+//! * `pump`: `Pump::tick` with N in-memory ports (one `MemoryPort::bank` with
+//!   the default queue depth): every port lends its queued input frame and its
+//!   free output slot, the engine mixes from the one into the other, and the
+//!   ports commit (queue indices and stats). Only the tick is timed; the
+//!   application's side (queueing the next inputs, taking the outputs) runs
+//!   between timed ticks, as another thread would.
+//! * `pump_depth1`: the same with queues one frame deep, so that exactly one
+//!   slot per port and direction exists, as the engine has one buffer. The
+//!   queues reuse the slot freed last, so with an exchange that keeps up the
+//!   default depth should cost the same; this shows whether it does.
 //! * `pump_with_app`: the same, with the application's side timed too.
 //! * `engine_io`: what an application using the engine directly pays for the
 //!   same exchange: copy every participant's frame in (`write_input`), mix,
@@ -59,14 +64,14 @@ fn engine(n: usize) -> Conference {
     c
 }
 
-fn pump(n: usize) -> (Pump, Vec<MemoryEndpoint>, Vec<Vec<i16>>) {
+fn pump(n: usize, depth: usize) -> (Pump, Vec<MemoryEndpoint>, Vec<Vec<i16>>) {
     let mut pump = Pump::new(PumpConfig {
         capacity: n,
         ..PumpConfig::default()
     })
     .unwrap();
     let mut apps = Vec::with_capacity(n);
-    for (port, app) in MemoryPort::bank(n, BLOCK, MemoryPort::DEFAULT_DEPTH) {
+    for (port, app) in MemoryPort::bank(n, BLOCK, depth) {
         pump.add_port(port, Role::Both).unwrap();
         apps.push(app);
     }
@@ -115,21 +120,24 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
         });
         drop(e);
 
-        let (mut p, mut apps, frames) = pump(n);
         let mut out = vec![0i16; BLOCK];
-        g.bench_with_input(BenchmarkId::new("pump", n), &n, |b, _| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    feed(&mut apps, &frames);
-                    let t = thread_cpu_time();
-                    p.tick();
-                    total += thread_cpu_time() - t;
-                    drain(&mut apps, &mut out);
-                }
-                total
-            })
-        });
+        for (name, depth) in [("pump_depth1", 1), ("pump", MemoryPort::DEFAULT_DEPTH)] {
+            let (mut p, mut apps, frames) = pump(n, depth);
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        feed(&mut apps, &frames);
+                        let t = thread_cpu_time();
+                        p.tick();
+                        total += thread_cpu_time() - t;
+                        drain(&mut apps, &mut out);
+                    }
+                    total
+                })
+            });
+        }
+        let (mut p, mut apps, frames) = pump(n, MemoryPort::DEFAULT_DEPTH);
         g.bench_with_input(BenchmarkId::new("pump_with_app", n), &n, |b, _| {
             b.iter(|| {
                 feed(&mut apps, &frames);

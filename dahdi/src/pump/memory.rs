@@ -8,11 +8,19 @@
 //! large), laid out so that the frames a tick touches are contiguous, and
 //! every port's four queue indices share one cache line in a second array. A
 //! tick then streams through memory instead of chasing one allocation per
-//! queue, which is what keeps the pump's cost per participant close to the two
-//! frame copies it cannot avoid.
+//! queue.
+//!
+//! A memory port [lends](Port::lend) its queue slots to the pump: the engine
+//! reads the frame the application queued where it lies and writes what the
+//! participant hears straight into the output slot the application pops, so
+//! the pump copies no audio for memory ports at all. A queue's producer fills
+//! the slot its consumer freed last, so an exchange that keeps up (a frame in
+//! and out per tick) uses the same slot every tick, still in cache, and since
+//! the layout puts each slot of every port of a bank side by side, the frames
+//! the engine walks in one tick are as contiguous as its own buffers.
 
 use std::alloc::Layout;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::port::{LentFrames, Port, PortError};
@@ -33,11 +41,18 @@ struct Ctl {
     refused: AtomicU64,
 }
 
+/// The most frames a queue holds: a queue's slots in use fit one `u64` mask.
+const MAX_DEPTH: usize = 64;
+
 /// The storage of a bank of ports.
 struct Bank {
     slab: *mut i16,
     layout: Layout,
     ctl: Box<[Ctl]>,
+    /// Per port, direction and queue position: which slot holds the frame
+    /// there. Written by the producer before it publishes the position, read by
+    /// the consumer after it has seen it published.
+    slot_ids: Box<[AtomicU8]>,
     /// Frames per queue, a power of two.
     depth: usize,
     block: usize,
@@ -45,9 +60,10 @@ struct Bank {
     stride: usize,
 }
 
-// SAFETY: a frame slot is written only by its queue's producer while it is
-// outside head..tail, and read only by the consumer while inside; the
-// Release/Acquire pairs on the indices order those accesses. The slab is owned
+// SAFETY: a frame slot is written only by its queue's producer while no
+// position in head..tail uses it, and read only by the consumer while the
+// position at its head does; the Release/Acquire pairs on the indices order
+// those accesses (and the slot ids published with them). The slab is owned
 // by the bank and freed once, on drop.
 unsafe impl Send for Bank {}
 // SAFETY: as above.
@@ -59,7 +75,7 @@ const HUGE: usize = 2 << 20;
 
 impl Bank {
     fn new(ports: usize, block: usize, depth: usize) -> Bank {
-        let depth = depth.max(1).next_power_of_two();
+        let depth = depth.clamp(1, MAX_DEPTH).next_power_of_two();
         let stride = block.div_ceil(32) * 32;
         let samples = ports.max(1) * 2 * depth * stride;
         let align = if samples * 2 >= HUGE { HUGE } else { 4096 };
@@ -87,25 +103,33 @@ impl Bank {
                     refused: AtomicU64::new(0),
                 })
                 .collect(),
+            slot_ids: (0..ports * 2 * depth).map(|_| AtomicU8::new(0)).collect(),
             depth,
             block,
             stride,
         }
     }
 
-    /// The frame at position `index` of port `port`'s queue (`output` or not).
+    /// Where the slot id of queue position `pos` is kept.
+    fn slot_id(&self, port: usize, output: bool, pos: usize) -> &AtomicU8 {
+        &self.slot_ids[(port * 2 + output as usize) * self.depth + (pos & (self.depth - 1))]
+    }
+
+    /// The frame in slot `slot` (`< depth`) of port `port`'s queue (`output` or
+    /// not).
     ///
-    /// Layout: all input queues, then all output queues; within each, queue
-    /// position major, port minor. Ports of a bank normally move in step (one
-    /// frame each per tick), so a tick's pass over the ports reads (or
-    /// writes) one contiguous run of frames, which the hardware prefetcher
-    /// streams; a port-major layout makes every port a separate, cold jump.
-    fn frame(&self, port: usize, output: bool, index: usize) -> *mut i16 {
+    /// Layout: all input queues, then all output queues; within each, slot
+    /// major, port minor. Ports of a bank normally move in step (one frame each
+    /// per tick, and each reusing the slot it freed last), so a tick's pass over
+    /// the ports reads (or writes) one contiguous run of frames, which the
+    /// hardware prefetcher streams; a port-major layout makes every port a
+    /// separate, cold jump.
+    fn frame(&self, port: usize, output: bool, slot: u8) -> *mut i16 {
         let ports = self.ctl.len();
-        let q = output as usize * self.depth + (index & (self.depth - 1));
+        let q = output as usize * self.depth + (slot as usize & (self.depth - 1));
         let off = (q * ports + port) * self.stride;
         debug_assert!(off + self.block <= self.layout.size() / 2);
-        // SAFETY: port < ports and the masked index < depth: inside the slab.
+        // SAFETY: port < ports and the masked slot < depth: inside the slab.
         unsafe { self.slab.add(off) }
     }
 }
@@ -118,12 +142,32 @@ impl Drop for Bank {
 }
 
 /// One direction of one port's queue, as seen by one side.
+///
+/// Queue positions are counters (head, tail); which of the `depth` slots holds
+/// the frame at a position is chosen by the producer when it fills it: the slot
+/// the consumer freed most recently, if it is free. A queue that is drained
+/// every tick therefore reuses one slot, still in cache, instead of rotating
+/// through all of them (which at thousands of ports means memory last touched
+/// `depth` ticks ago).
 struct End {
     /// This side's own index (head for the consumer, tail for the producer).
     pos: usize,
-    /// The other side's index as last read: re-read only when the queue looks
-    /// empty (consumer) or full (producer).
+    /// The other side's index as last read (the consumer re-reads it only
+    /// when the queue looks empty).
     other: usize,
+    /// Producer only: the slot used at each queue position, by position modulo
+    /// the depth (the producer's own copy of what it published).
+    slot_of: [u8; MAX_DEPTH],
+}
+
+impl End {
+    fn new() -> End {
+        End {
+            pos: 0,
+            other: 0,
+            slot_of: [0; MAX_DEPTH],
+        }
+    }
 }
 
 /// A queue's (head, tail) indices.
@@ -136,22 +180,34 @@ fn indices(bank: &Bank, port: usize, output: bool) -> (&AtomicUsize, &AtomicUsiz
     }
 }
 
-/// The free slot at the producer's position (`end`), if the queue has room. The
-/// consumer does not touch it until [`publish`].
+/// A free slot for the producer's next position (`end`), if the queue has room:
+/// the one the consumer freed last if that is free, else the lowest free one.
+/// The consumer does not touch it until [`publish`].
 #[inline]
-fn back(bank: &Bank, port: usize, output: bool, end: &mut End) -> Option<*mut i16> {
-    if end.pos - end.other == bank.depth {
-        end.other = indices(bank, port, output).0.load(Ordering::Acquire);
-        if end.pos - end.other == bank.depth {
-            return None;
-        }
+fn back(bank: &Bank, port: usize, output: bool, end: &mut End) -> Option<u8> {
+    let mask = bank.depth - 1;
+    // Always re-read: which slot was freed last is part of the answer.
+    let head = indices(bank, port, output).0.load(Ordering::Acquire);
+    end.other = head;
+    if end.pos - head == bank.depth {
+        return None;
     }
-    Some(bank.frame(port, output, end.pos))
+    let used = (head..end.pos).fold(0u64, |m, p| m | 1 << end.slot_of[p & mask]);
+    let last_freed = head.checked_sub(1).map(|p| end.slot_of[p & mask]);
+    Some(match last_freed {
+        Some(s) if used & 1 << s == 0 => s,
+        // Fewer than `depth` slots are in use, so one below `depth` is free.
+        _ => (!used).trailing_zeros() as u8,
+    })
 }
 
-/// Hands the slot from [`back`] to the consumer.
+/// Publishes the frame the producer wrote into `slot` at its position.
 #[inline]
-fn publish(bank: &Bank, port: usize, output: bool, end: &mut End) {
+fn publish(bank: &Bank, port: usize, output: bool, end: &mut End, slot: u8) {
+    end.slot_of[end.pos & (bank.depth - 1)] = slot;
+    // Ordered before the consumer's reading by the Release store of the tail.
+    bank.slot_id(port, output, end.pos)
+        .store(slot, Ordering::Relaxed);
     end.pos += 1;
     indices(bank, port, output)
         .1
@@ -159,7 +215,7 @@ fn publish(bank: &Bank, port: usize, output: bool, end: &mut End) {
 }
 
 /// The oldest published frame at the consumer's position (`end`), if any. The
-/// producer does not reuse it until [`consume`].
+/// producer does not reuse its slot until [`consume`].
 #[inline]
 fn front(bank: &Bank, port: usize, output: bool, end: &mut End) -> Option<*mut i16> {
     if end.pos == end.other {
@@ -168,7 +224,10 @@ fn front(bank: &Bank, port: usize, output: bool, end: &mut End) -> Option<*mut i
             return None;
         }
     }
-    Some(bank.frame(port, output, end.pos))
+    // Written before the tail that published this position (Acquired above or
+    // on an earlier call).
+    let slot = bank.slot_id(port, output, end.pos).load(Ordering::Relaxed);
+    Some(bank.frame(port, output, slot))
 }
 
 /// Hands the frame from [`front`] back to the producer.
@@ -183,9 +242,10 @@ fn consume(bank: &Bank, port: usize, output: bool, end: &mut End) {
 /// Pushes `frame` (padded with silence) into a queue whose producer is `end`.
 #[inline]
 fn push(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &[i16]) -> bool {
-    let Some(dst) = back(bank, port, output, end) else {
+    let Some(slot) = back(bank, port, output, end) else {
         return false;
     };
+    let dst = bank.frame(port, output, slot);
     let n = frame.len().min(bank.block);
     // SAFETY: the slot from `back` holds `block` samples and is ours until
     // `publish` (its Release store orders these writes before it).
@@ -195,7 +255,7 @@ fn push(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &[i16]) ->
             std::ptr::write_bytes(dst.add(n), 0, bank.block - n);
         }
     }
-    publish(bank, port, output, end);
+    publish(bank, port, output, end, slot);
     true
 }
 
@@ -230,8 +290,8 @@ pub struct MemoryPort {
     input: End,
     output: End,
     stats: PortStats,
-    /// What the last [`Port::lend`] lent: (an input frame, an output slot).
-    lent: (bool, bool),
+    /// What the last [`Port::lend`] lent: an input frame, an output slot.
+    lent: (bool, Option<u8>),
 }
 
 impl std::fmt::Debug for MemoryPort {
@@ -265,7 +325,7 @@ impl MemoryPort {
     pub const DEFAULT_DEPTH: usize = 4;
 
     /// A port and its endpoint, with queues of `depth` frames (rounded up to a
-    /// power of two) of `block` samples each way. All memory is allocated here.
+    /// power of two, at most 64) of `block` samples each way. All memory is allocated here.
     pub fn new(block: usize, depth: usize) -> (MemoryPort, MemoryEndpoint) {
         Self::bank(1, block, depth).pop().expect("one port")
     }
@@ -278,7 +338,7 @@ impl MemoryPort {
     /// streams through memory instead of visiting one allocation per queue.
     pub fn bank(count: usize, block: usize, depth: usize) -> Vec<(MemoryPort, MemoryEndpoint)> {
         let bank = Arc::new(Bank::new(count, block, depth));
-        let end = || End { pos: 0, other: 0 };
+        let end = End::new;
         (0..count)
             .map(|port| {
                 (
@@ -288,7 +348,7 @@ impl MemoryPort {
                         input: end(),
                         output: end(),
                         stats: PortStats::default(),
-                        lent: (false, false),
+                        lent: (false, None),
                     },
                     MemoryEndpoint {
                         bank: bank.clone(),
@@ -317,8 +377,9 @@ impl Port for MemoryPort {
     fn lend(&mut self) -> LentFrames<'_> {
         let block = self.bank.block;
         let input = front(&self.bank, self.port, false, &mut self.input);
-        let output = back(&self.bank, self.port, true, &mut self.output);
-        self.lent = (input.is_some(), output.is_some());
+        let slot = back(&self.bank, self.port, true, &mut self.output);
+        self.lent = (input.is_some(), slot);
+        let output = slot.map(|s| self.bank.frame(self.port, true, s));
         // SAFETY: each pointer is a slot of `block` samples that the other side
         // does not touch until `commit` moves the index past it (see `front` and
         // `back`); the two are distinct slots of the bank, and the slices borrow
@@ -338,8 +399,8 @@ impl Port for MemoryPort {
         } else {
             self.stats.underruns += 1;
         }
-        if output {
-            publish(&self.bank, self.port, true, &mut self.output);
+        if let Some(slot) = output {
+            publish(&self.bank, self.port, true, &mut self.output, slot);
             self.stats.frames_out += 1;
         } else {
             self.stats.drops += 1;
@@ -499,5 +560,92 @@ mod tests {
             }
         }
         producer.join().unwrap();
+    }
+
+    /// A queue drained every tick reuses one slot each way (the memory a tick
+    /// touches stays the same), and lent frames carry the right audio.
+    #[test]
+    fn a_drained_queue_reuses_one_slot() {
+        let (mut port, mut ep) = MemoryPort::new(8, 4);
+        let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+        for t in 0..10i16 {
+            assert!(ep.push(&[t; 8]));
+            let f = port.lend();
+            let (input, output) = (f.input.unwrap(), f.output.unwrap());
+            assert_eq!(input, &[t; 8]);
+            inputs.push(input.as_ptr() as usize);
+            outputs.push(output.as_ptr() as usize);
+            output.fill(-t);
+            port.commit();
+            let mut o = [0i16; 8];
+            assert!(ep.pop(&mut o));
+            assert_eq!(o, [-t; 8]);
+        }
+        inputs.dedup();
+        outputs.dedup();
+        assert_eq!((inputs.len(), outputs.len()), (1, 1), "one slot each way");
+    }
+
+    /// Random pushes and pops on both queues against a model: FIFO order, room
+    /// and emptiness exactly as a queue of `depth` frames, whichever slots the
+    /// producer picks.
+    #[test]
+    fn queues_behave_as_fifos_of_their_depth() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for depth in [1usize, 2, 4, 8] {
+            let (mut port, mut ep) = MemoryPort::new(16, depth);
+            let (mut model_in, mut model_out) = (
+                std::collections::VecDeque::new(),
+                std::collections::VecDeque::new(),
+            );
+            let mut v = 0i16;
+            for _ in 0..4000 {
+                let mut f = [0i16; 16];
+                match next() % 4 {
+                    0 => {
+                        v = v.wrapping_add(1);
+                        let ok = ep.push(&[v; 16]);
+                        assert_eq!(ok, model_in.len() < depth, "input room");
+                        if ok {
+                            model_in.push_back(v);
+                        }
+                    }
+                    1 => {
+                        let before = port.stats().frames_in;
+                        port.read(&mut f).unwrap();
+                        match model_in.pop_front() {
+                            Some(want) => {
+                                assert_eq!(port.stats().frames_in, before + 1);
+                                assert_eq!(f, [want; 16]);
+                            }
+                            None => assert_eq!(f, [0; 16]),
+                        }
+                    }
+                    2 => {
+                        v = v.wrapping_add(1);
+                        let before = port.stats().drops;
+                        port.write(&[v; 16]).unwrap();
+                        if model_out.len() < depth {
+                            model_out.push_back(v);
+                        } else {
+                            assert_eq!(port.stats().drops, before + 1);
+                        }
+                    }
+                    _ => {
+                        let ok = ep.pop(&mut f);
+                        assert_eq!(ok, !model_out.is_empty());
+                        if let Some(want) = model_out.pop_front() {
+                            assert_eq!(f, [want; 16]);
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -311,7 +311,10 @@ impl Pump {
         self.tick
     }
 
-    /// The conference engine (read-only: what everyone heard last tick).
+    /// The conference engine (read-only: what everyone heard last tick). The
+    /// engine's own buffers do not hold the frames of ports that lend them
+    /// ([`Port::lends`], e.g. memory ports): their audio is in the ports, and a
+    /// [`Stream`] subscription sees it.
     pub fn conference(&self) -> &Conference {
         &self.conf
     }

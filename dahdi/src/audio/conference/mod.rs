@@ -532,9 +532,9 @@ impl Conference {
     /// (its mix-minus written there directly, or a copy of the shared mix or of
     /// silence, depending on its role).
     ///
-    /// The lent frames hold this tick; the engine's own input and output buffers of
-    /// a lent participant are left holding either what they held before or this
-    /// tick's frame (which one is not specified), so read this tick's audio from the
+    /// The lent frames hold this tick. What the engine's own input and output
+    /// buffers hold for a lent participant afterwards is not specified (whether
+    /// they are used depends on the block size): read this tick's audio from the
     /// lent frames, and write the input of a participant whose input was lent
     /// before relying on it persisting.
     ///
