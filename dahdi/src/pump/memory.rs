@@ -155,18 +155,11 @@ struct End {
     /// The other side's index as last read (the consumer re-reads it only
     /// when the queue looks empty).
     other: usize,
-    /// Producer only: the slot used at each queue position, by position modulo
-    /// the depth (the producer's own copy of what it published).
-    slot_of: [u8; MAX_DEPTH],
 }
 
 impl End {
     fn new() -> End {
-        End {
-            pos: 0,
-            other: 0,
-            slot_of: [0; MAX_DEPTH],
-        }
+        End { pos: 0, other: 0 }
     }
 }
 
@@ -185,15 +178,18 @@ fn indices(bank: &Bank, port: usize, output: bool) -> (&AtomicUsize, &AtomicUsiz
 /// The consumer does not touch it until [`publish`].
 #[inline]
 fn back(bank: &Bank, port: usize, output: bool, end: &mut End) -> Option<u8> {
-    let mask = bank.depth - 1;
     // Always re-read: which slot was freed last is part of the answer.
     let head = indices(bank, port, output).0.load(Ordering::Acquire);
     end.other = head;
     if end.pos - head == bank.depth {
         return None;
     }
-    let used = (head..end.pos).fold(0u64, |m, p| m | 1 << end.slot_of[p & mask]);
-    let last_freed = head.checked_sub(1).map(|p| end.slot_of[p & mask]);
+    // The slot ids of positions head - 1 .. pos are the producer's own writes,
+    // still in place: position pos reuses the entry of pos - depth <= head - 1
+    // only when it is published.
+    let slot_at = |p: usize| bank.slot_id(port, output, p).load(Ordering::Relaxed);
+    let used = (head..end.pos).fold(0u64, |m, p| m | 1 << slot_at(p));
+    let last_freed = head.checked_sub(1).map(slot_at);
     Some(match last_freed {
         Some(s) if used & 1 << s == 0 => s,
         // Fewer than `depth` slots are in use, so one below `depth` is free.
@@ -204,7 +200,6 @@ fn back(bank: &Bank, port: usize, output: bool, end: &mut End) -> Option<u8> {
 /// Publishes the frame the producer wrote into `slot` at its position.
 #[inline]
 fn publish(bank: &Bank, port: usize, output: bool, end: &mut End, slot: u8) {
-    end.slot_of[end.pos & (bank.depth - 1)] = slot;
     // Ordered before the consumer's reading by the Release store of the tail.
     bank.slot_id(port, output, end.pos)
         .store(slot, Ordering::Relaxed);
