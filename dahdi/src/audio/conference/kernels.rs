@@ -96,6 +96,12 @@ impl RowLists {
     pub(crate) fn talker_count(&self) -> usize {
         self.talkers.len()
     }
+
+    /// Calls `f` with every row the kernels read (rows in both lists twice).
+    pub(crate) fn for_each_row(&self, mut f: impl FnMut(usize)) {
+        self.talkers.iter().for_each(|&r| f(r as usize));
+        self.rows.iter().for_each(|&(r, _)| f(r as usize));
+    }
 }
 
 /// One tick: `hi`/`carry` (each `stride` long) from the input rows in
@@ -106,10 +112,11 @@ impl RowLists {
 /// anywhere).
 ///
 /// # Safety
-/// Every pointer in `frames.input_rows` must be valid for reads of `stride`
-/// samples, and every pointer in `frames.output_rows` of a row in `lists.rows`
-/// without a codec valid for writes of `stride` samples, for the whole call; no
-/// output frame may overlap any input frame or another output frame.
+/// For every row in `lists`, its `frames.input_rows` entry must be valid for
+/// reads of `stride` samples, and for every row in `lists.rows` without a codec
+/// its `frames.output_rows` entry valid for writes of `stride` samples, for the
+/// whole call; no output frame may overlap any input frame or another output
+/// frame. (Entries of other rows are not read.)
 pub(crate) unsafe fn mix(
     isa: Isa,
     frames: Frames<'_>,

@@ -304,9 +304,14 @@ pub struct Conference {
     /// The talkers, and the talkers that listen (with the codec their output is
     /// also encoded in).
     lists: kernels::RowLists,
-    /// Per row, where its input and its linear output are for the current mix.
+    /// Per row, where its input and its linear output are for the current mix
+    /// (entries are set for the rows the kernels read, every mix).
     input_rows: RowTable<*const i16>,
     output_rows: RowTable<*mut i16>,
+    /// Per row, the last mix in which its input and its output were lent.
+    lent_stamps: Vec<(u64, u64)>,
+    /// Counts mixes, for `lent_stamps`.
+    stamp: u64,
     shared_listeners: [usize; 4],
 }
 
@@ -344,6 +349,8 @@ impl Conference {
             lists: kernels::RowLists::default(),
             input_rows: RowTable::default(),
             output_rows: RowTable::default(),
+            lent_stamps: Vec::new(),
+            stamp: 0,
             shared_listeners: [0; 4],
         };
         conf.reserve(config.capacity.min(MAX_PARTICIPANTS));
@@ -382,8 +389,14 @@ impl Conference {
         self.slots.reserve(slots - self.slots.len());
         self.free.reserve(slots);
         self.lists.reserve(slots);
-        self.input_rows.0.reserve(slots);
-        self.output_rows.0.reserve(slots);
+        self.input_rows
+            .0
+            .reserve(slots.saturating_sub(self.input_rows.0.len()));
+        self.output_rows
+            .0
+            .reserve(slots.saturating_sub(self.output_rows.0.len()));
+        self.lent_stamps
+            .reserve(slots.saturating_sub(self.lent_stamps.len()));
     }
 
     /// Adds a participant. Its input starts as silence; it hears silence until the
@@ -563,6 +576,10 @@ impl Conference {
     }
 
     /// The tick itself; `lent` has been validated (except for duplicates).
+    ///
+    /// Only the rows the kernels read (talkers, and talkers that listen) get
+    /// table entries, so that a tick stays `O(talkers)` however many listeners
+    /// there are.
     fn run(&mut self, lent: &mut [Lent<'_>]) -> Result<(), ConferenceError> {
         if self.dirty {
             self.rebuild();
@@ -577,23 +594,30 @@ impl Conference {
             self.input.as_slice().len() >= rows * s && self.output.as_slice().len() >= rows * s
         );
         let (inputs, outputs) = (&mut self.input_rows.0, &mut self.output_rows.0);
-        // First the lent frames, over null entries: a non-null one is a duplicate.
-        inputs.clear();
-        outputs.clear();
-        inputs.resize(rows, std::ptr::null());
-        outputs.resize(rows, std::ptr::null_mut());
+        if inputs.len() < rows {
+            inputs.resize(rows, std::ptr::null());
+            outputs.resize(rows, std::ptr::null_mut());
+            self.lent_stamps.resize(rows, (0, 0));
+        }
+        // A fresh stamp marks this tick's lent rows (duplicates, and rows whose
+        // default entry must not replace the lent one).
+        self.stamp += 1;
+        let stamp = self.stamp;
+        let stamps = &mut self.lent_stamps;
         for l in lent.iter_mut() {
             let row = l.id.index();
             if let Some(input) = l.input {
-                if !inputs[row].is_null() {
+                if stamps[row].0 == stamp {
                     return Err(ConferenceError::LentTwice);
                 }
+                stamps[row].0 = stamp;
                 inputs[row] = input.as_ptr();
             }
             if let Some(output) = l.output.as_deref_mut() {
-                if !outputs[row].is_null() {
+                if stamps[row].1 == stamp {
                     return Err(ConferenceError::LentTwice);
                 }
+                stamps[row].1 = stamp;
                 outputs[row] = output.as_mut_ptr();
             }
         }
@@ -605,22 +629,21 @@ impl Conference {
                     self.input.as_mut_slice()[at..at + self.block].copy_from_slice(input);
                 }
             }
-            inputs.fill(std::ptr::null());
-            outputs.fill(std::ptr::null_mut());
         }
-        // Then every other row points at the engine's own buffers.
+        // Every other row the kernels read points at the engine's own buffers.
         let in_base = self.input.as_slice().as_ptr();
         let out_base = self.output.as_mut_slice().as_mut_ptr();
-        for (r, (i, o)) in inputs.iter_mut().zip(outputs.iter_mut()).enumerate() {
-            if i.is_null() {
+        self.lists.for_each_row(|r| {
+            let (lent_in, lent_out) = stamps[r];
+            if !(by_pointer && lent_in == stamp) {
                 // SAFETY: `input` holds `rows * stride` samples (asserted above).
-                *i = unsafe { in_base.add(r * s) };
+                inputs[r] = unsafe { in_base.add(r * s) };
             }
-            if o.is_null() {
+            if !(by_pointer && lent_out == stamp) {
                 // SAFETY: likewise `output`.
-                *o = unsafe { out_base.add(r * s) };
+                outputs[r] = unsafe { out_base.add(r * s) };
             }
-        }
+        });
         let frames = kernels::Frames {
             input_rows: inputs,
             output_rows: outputs,
