@@ -270,6 +270,8 @@ enum Source {
 struct Slot {
     generation: u32,
     live: bool,
+    /// `live` and linear: listed by `outputs` (one test per slot there).
+    linear: bool,
     role: Role,
     format: Format,
     source: Source,
@@ -421,6 +423,7 @@ impl Conference {
                 self.slots.push(Slot {
                     generation: 0,
                     live: false,
+                    linear: false,
                     role,
                     format,
                     source: Source::Silence,
@@ -430,6 +433,7 @@ impl Conference {
         };
         let slot = &mut self.slots[index as usize];
         slot.live = true;
+        slot.linear = format == Format::Linear;
         slot.role = role;
         slot.format = format;
         slot.source = Source::Silence;
@@ -446,6 +450,7 @@ impl Conference {
         let row = self.row(id)?;
         let slot = &mut self.slots[row];
         slot.live = false;
+        slot.linear = false;
         slot.generation = slot.generation.wrapping_add(1);
         self.live -= 1;
         // The next participant in this slot must start silent.
@@ -713,9 +718,17 @@ impl Conference {
     /// slot order. Equivalent to calling [`output`](Self::output) for each, without
     /// validating a handle per participant.
     pub fn outputs(&self) -> impl Iterator<Item = (ParticipantId, &[i16])> + '_ {
-        self.live_slots()
-            .filter(|(_, slot)| slot.format == Format::Linear)
-            .map(|(id, slot)| (id, self.linear_out(id.index(), slot.source)))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.linear)
+            .map(|(i, s)| {
+                let id = ParticipantId {
+                    index: i as u32,
+                    generation: s.generation,
+                };
+                (id, self.linear_out(i, s.source))
+            })
     }
 
     /// Every G.711 participant with its encoded output of the last
