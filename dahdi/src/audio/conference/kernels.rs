@@ -88,6 +88,7 @@ impl RowLists {
         self.end = self.end.max(row as usize + 1);
     }
 
+    /// A row with a mix-minus output; it must also be pushed as a talker.
     pub(crate) fn push_row(&mut self, row: u32, codec: Option<Codec>) {
         self.rows.push((row, codec));
         self.end = self.end.max(row as usize + 1);
@@ -97,10 +98,18 @@ impl RowLists {
         self.talkers.len()
     }
 
-    /// Calls `f` with every row the kernels read (rows in both lists twice).
-    pub(crate) fn for_each_row(&self, mut f: impl FnMut(usize)) {
-        self.talkers.iter().for_each(|&r| f(r as usize));
-        self.rows.iter().for_each(|&(r, _)| f(r as usize));
+    /// The rows whose input the kernels read: the talkers (a row with a
+    /// mix-minus output is a talker too).
+    pub(crate) fn input_rows(&self) -> impl Iterator<Item = usize> + '_ {
+        self.talkers.iter().map(|&r| r as usize)
+    }
+
+    /// The rows whose linear output the kernels write.
+    pub(crate) fn output_rows(&self) -> impl Iterator<Item = usize> + '_ {
+        self.rows
+            .iter()
+            .filter(|(_, codec)| codec.is_none())
+            .map(|&(r, _)| r as usize)
     }
 }
 
@@ -112,10 +121,10 @@ impl RowLists {
 /// anywhere).
 ///
 /// # Safety
-/// For every row in `lists`, its `frames.input_rows` entry must be valid for
-/// reads of `stride` samples, and for every row in `lists.rows` without a codec
-/// its `frames.output_rows` entry valid for writes of `stride` samples, for the
-/// whole call; no output frame may overlap any input frame or another output
+/// For every row in `lists` (each of which is a talker), its
+/// `frames.input_rows` entry must be valid for reads of `stride` samples, and
+/// for every row in `lists.rows` without a codec its `frames.output_rows` entry
+/// valid for writes of `stride` samples, for the whole call; no output frame may overlap any input frame or another output
 /// frame. (Entries of other rows are not read.)
 pub(crate) unsafe fn mix(
     isa: Isa,
@@ -185,11 +194,12 @@ impl Flat {
     unsafe fn at(self, r: u32, c: usize) -> (*const i16, *mut i16, *mut u8) {
         let r = r as usize;
         // SAFETY: row r exists (its table entries too) and the samples are within
-        // the row, by the caller's contract.
+        // the row, by the caller's contract. The output entry of a row encoded
+        // instead is not valid (nor used): `wrapping_add` keeps that defined.
         unsafe {
             (
                 (*self.input_rows.add(r)).add(c),
-                (*self.output_rows.add(r)).add(c),
+                (*self.output_rows.add(r)).wrapping_add(c),
                 self.law.add(r * self.stride + c),
             )
         }

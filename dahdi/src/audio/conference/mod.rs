@@ -638,17 +638,18 @@ impl Conference {
         // Every other row the kernels read points at the engine's own buffers.
         let in_base = self.input.as_slice().as_ptr();
         let out_base = self.output.as_mut_slice().as_mut_ptr();
-        self.lists.for_each_row(|r| {
-            let (lent_in, lent_out) = stamps[r];
-            if !(by_pointer && lent_in == stamp) {
+        for r in self.lists.input_rows() {
+            if !(by_pointer && stamps[r].0 == stamp) {
                 // SAFETY: `input` holds `rows * stride` samples (asserted above).
                 inputs[r] = unsafe { in_base.add(r * s) };
             }
-            if !(by_pointer && lent_out == stamp) {
+        }
+        for r in self.lists.output_rows() {
+            if !(by_pointer && stamps[r].1 == stamp) {
                 // SAFETY: likewise `output`.
                 outputs[r] = unsafe { out_base.add(r * s) };
             }
-        });
+        }
         let frames = kernels::Frames {
             input_rows: inputs,
             output_rows: outputs,
