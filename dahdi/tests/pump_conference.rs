@@ -5,14 +5,14 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use dahdi::audio::conference::Role;
 use dahdi::pump::{
-    FilePort, MemoryEndpoint, MemoryPort, Port, PortError, PortStats, Pump, PumpConfig, SoftClock,
-    Stream, WavReader, WavWriter,
+    FilePort, LentFrames, MemoryEndpoint, MemoryPort, Port, PortError, PortStats, Pump, PumpConfig,
+    SoftClock, Stream, WavReader, WavWriter,
 };
 
 const BLOCK: usize = 160;
@@ -603,4 +603,74 @@ fn lent_and_copied_ports_mix_together_and_taps_see_lent_frames() {
     }
     let t = pump.stats().port_totals();
     assert_eq!((t.underruns, t.overruns, t.drops), (0, 0, 0));
+}
+
+/// A port that lends frames of the wrong size breaks the lending contract: the
+/// pump does not use them (silence in, nothing out), counts an error on that
+/// port, and the rest of the conference carries on.
+struct BadLender {
+    input: Vec<i16>,
+    output: Vec<i16>,
+    commits: Arc<AtomicUsize>,
+}
+
+impl Port for BadLender {
+    fn name(&self) -> String {
+        "bad lender".into()
+    }
+    fn read(&mut self, _: &mut [i16]) -> Result<(), PortError> {
+        unreachable!("a lending port is not read")
+    }
+    fn write(&mut self, _: &[i16]) -> Result<(), PortError> {
+        unreachable!("a lending port is not written")
+    }
+    fn stats(&self) -> PortStats {
+        PortStats::default()
+    }
+    fn lends(&self, _: usize) -> bool {
+        true
+    }
+    fn lend(&mut self) -> LentFrames<'_> {
+        LentFrames {
+            input: Some(&self.input),
+            output: Some(&mut self.output),
+        }
+    }
+    fn commit(&mut self) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_port_lending_wrong_sized_frames_is_counted_and_ignored() {
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let commits = Arc::new(AtomicUsize::new(0));
+    let bad = pump
+        .add_port(
+            BadLender {
+                input: vec![9_999; BLOCK - 1],
+                output: vec![0; BLOCK - 1],
+                commits: commits.clone(),
+            },
+            Role::Both,
+        )
+        .unwrap();
+    let (port, mut app) = MemoryPort::new(BLOCK, 4);
+    pump.add_port(port, Role::Both).unwrap();
+    for _ in 0..3 {
+        assert!(app.push(&[5; BLOCK]));
+        pump.tick();
+        let mut heard = [1i16; BLOCK];
+        assert!(app.pop(&mut heard));
+        assert_eq!(heard, [0; BLOCK], "the bad port's frame is silence");
+    }
+    let report = pump.stats();
+    let bad_report = report.ports.iter().find(|p| p.id == bad).unwrap();
+    assert_eq!(bad_report.stats.errors, 3);
+    assert!(bad_report.last_error.as_deref().unwrap().contains("159"));
+    assert_eq!(
+        commits.load(Ordering::Relaxed),
+        0,
+        "its frames were not used"
+    );
 }

@@ -222,6 +222,9 @@ pub struct Pump {
 }
 
 const NOT_LENT: u32 = u32::MAX;
+/// In `lent_at`: the port lent frames of the wrong size; neither committed nor
+/// written this tick.
+const REFUSED: u32 = u32::MAX - 1;
 
 /// How many ports ahead the tick's loops prefetch: every port is its own
 /// allocation, which with thousands of ports and an application touching
@@ -450,6 +453,25 @@ impl Pump {
             let Some(slot) = slot else { continue };
             if slot.lends {
                 let frames = slot.port.lend();
+                let block = self.block;
+                let bad = |f: Option<usize>| f.is_some_and(|n| n != block);
+                if bad(frames.input.map(<[i16]>::len))
+                    || bad(frames.output.as_ref().map(|f| f.len()))
+                {
+                    // A port breaking the lending contract: its frames are not
+                    // used this tick (silence in, output lost), and it is counted.
+                    slot.errors += 1;
+                    slot.last_error = Some(format!(
+                        "lent frames of {:?}/{:?} samples, the block is {block}",
+                        frames.input.map(<[i16]>::len),
+                        frames.output.as_ref().map(|f| f.len())
+                    ));
+                    if let Ok(f) = self.conf.input_mut(slot.id) {
+                        f.fill(0);
+                    }
+                    self.lent_at[i] = REFUSED;
+                    continue;
+                }
                 if frames.input.is_none() {
                     // An underrun: silence, from the engine's own buffer.
                     if let Ok(f) = self.conf.input_mut(slot.id) {
@@ -519,9 +541,13 @@ impl Pump {
         for (i, slot) in self.slots.iter_mut().enumerate() {
             prefetch_port(self.port_addrs.get(i + PREFETCH_PORTS));
             let Some(slot) = slot else { continue };
-            if self.lent_at[i] != NOT_LENT {
-                slot.port.commit();
-                continue;
+            match self.lent_at[i] {
+                NOT_LENT => {}
+                REFUSED => continue,
+                _ => {
+                    slot.port.commit();
+                    continue;
+                }
             }
             let frame = match self.conf.output(slot.id) {
                 Ok(f) => f,
