@@ -43,7 +43,9 @@ pub struct LentFrames<'a> {
 /// calls [`write`](Self::write) on every port with what that participant hears
 /// (silence for a talk-only participant). Both are called whatever the
 /// participant's role, so that a muted or listen-only port still drains its
-/// source and never piles up input.
+/// source and never piles up input. A port whose frames already lie in memory
+/// (a queue slot) can [lend](Self::lend) them instead: the pump then calls
+/// `lend` and, after the tick, [`commit`](Self::commit), and copies nothing.
 ///
 /// Ports must never block: a port that has no frame ready delivers silence and
 /// counts an underrun; a sink that cannot take a frame drops it and counts a
