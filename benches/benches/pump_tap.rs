@@ -60,6 +60,25 @@ fn wait_for(mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// A subscriber thread: polls `try_recv` (see `poll_pause`), looks at one
+/// sample of every frame of each message (`look` returns how many frames it
+/// held), and returns the number of frames seen once the sender is gone.
+fn spawn_subscriber<M: 'static>(
+    mut try_recv: impl FnMut() -> Result<M, TryRecvError> + Send + 'static,
+    look: fn(&M) -> usize,
+) -> thread::JoinHandle<u64> {
+    thread::spawn(move || {
+        let mut seen = 0u64;
+        loop {
+            match try_recv() {
+                Ok(message) => seen += look(&message) as u64,
+                Err(TryRecvError::Empty) => poll_pause(),
+                Err(TryRecvError::Disconnected) => return seen,
+            }
+        }
+    })
+}
+
 const BLOCK: usize = 160;
 const DEPTH: usize = 8;
 const FRAMES: [usize; 3] = [16, 100, 1000];
@@ -79,21 +98,17 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
         let streams = vec![Stream::Mix; f];
 
         let (mut publisher, sub) = TapPublisher::new(&streams, BLOCK, DEPTH);
-        let consumer = thread::spawn(move || {
-            let mut seen = 0u64;
-            loop {
-                match sub.try_recv() {
-                    Ok(batch) => {
-                        for (_, frame) in batch.frames() {
-                            black_box(frame[0]);
-                            seen += 1;
-                        }
-                    }
-                    Err(TryRecvError::Empty) => poll_pause(),
-                    Err(TryRecvError::Disconnected) => return seen,
-                }
-            }
-        });
+        let consumer = spawn_subscriber(
+            move || sub.try_recv(),
+            |batch| {
+                batch
+                    .frames()
+                    .inspect(|(_, frame)| {
+                        black_box(frame[0]);
+                    })
+                    .count()
+            },
+        );
         let mut tick = 0u64;
         g.bench_with_input(BenchmarkId::new("batched", f), &f, |b, _| {
             b.iter_custom(|iters| {
@@ -123,19 +138,13 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
         );
 
         let (tx, rx) = crossbeam_channel::bounded::<[i16; BLOCK]>(DEPTH * f);
-        let consumer = thread::spawn(move || {
-            let mut seen = 0u64;
-            loop {
-                match rx.try_recv() {
-                    Ok(frame) => {
-                        black_box(frame[0]);
-                        seen += 1;
-                    }
-                    Err(TryRecvError::Empty) => poll_pause(),
-                    Err(TryRecvError::Disconnected) => return seen,
-                }
-            }
-        });
+        let consumer = spawn_subscriber(
+            move || rx.try_recv(),
+            |frame| {
+                black_box(frame[0]);
+                1
+            },
+        );
         let mut sent = 0u64;
         g.bench_with_input(BenchmarkId::new("per_frame", f), &f, |b, _| {
             b.iter_custom(|iters| {

@@ -152,8 +152,9 @@ impl Drop for Bank {
 struct End {
     /// This side's own index (head for the consumer, tail for the producer).
     pos: usize,
-    /// The other side's index as last read (the consumer re-reads it only
-    /// when the queue looks empty).
+    /// Consumer only: the producer's tail as last read, re-read only when the
+    /// queue looks empty. (The producer re-reads the head on every push: which
+    /// slot was freed last is part of what it needs.)
     other: usize,
 }
 
@@ -177,10 +178,8 @@ fn indices(bank: &Bank, port: usize, output: bool) -> (&AtomicUsize, &AtomicUsiz
 /// the one the consumer freed last if that is free, else the lowest free one.
 /// The consumer does not touch it until [`publish`].
 #[inline]
-fn back(bank: &Bank, port: usize, output: bool, end: &mut End) -> Option<u8> {
-    // Always re-read: which slot was freed last is part of the answer.
+fn back(bank: &Bank, port: usize, output: bool, end: &End) -> Option<u8> {
     let head = indices(bank, port, output).0.load(Ordering::Acquire);
-    end.other = head;
     if end.pos - head == bank.depth {
         return None;
     }
@@ -372,7 +371,7 @@ impl Port for MemoryPort {
     fn lend(&mut self) -> LentFrames<'_> {
         let block = self.bank.block;
         let input = front(&self.bank, self.port, false, &mut self.input);
-        let slot = back(&self.bank, self.port, true, &mut self.output);
+        let slot = back(&self.bank, self.port, true, &self.output);
         self.lent = (input.is_some(), slot);
         let output = slot.map(|s| self.bank.frame(self.port, true, s));
         // SAFETY: each pointer is a slot of `block` samples that the other side

@@ -448,35 +448,37 @@ impl Pump {
         let mut lent = recycle(std::mem::take(&mut self.lent));
         self.lent_at.clear();
         self.lent_at.resize(self.slots.len(), NOT_LENT);
+        let block = self.block;
         for (i, slot) in self.slots.iter_mut().enumerate() {
             prefetch_port(self.port_addrs.get(i + PREFETCH_PORTS));
             let Some(slot) = slot else { continue };
             if slot.lends {
                 let frames = slot.port.lend();
-                let block = self.block;
-                let bad = |f: Option<usize>| f.is_some_and(|n| n != block);
-                if bad(frames.input.map(<[i16]>::len))
-                    || bad(frames.output.as_ref().map(|f| f.len()))
-                {
+                let lens = (
+                    frames.input.map(<[i16]>::len),
+                    frames.output.as_ref().map(|f| f.len()),
+                );
+                let wrong = |n: Option<usize>| n.is_some_and(|n| n != block);
+                let refused = wrong(lens.0) || wrong(lens.1);
+                if refused || frames.input.is_none() {
+                    // An underrun, or frames the pump cannot use: silence, from
+                    // the engine's own buffer.
+                    if let Ok(f) = self.conf.input_mut(slot.id) {
+                        f.fill(0);
+                    }
+                }
+                if refused {
                     // A port breaking the lending contract: its frames are not
-                    // used this tick (silence in, output lost), and it is counted.
+                    // used this tick (output lost too), and it is counted
+                    // (by hand: `Slot::fail` needs the whole slot, which the lent
+                    // frames still borrow).
                     slot.errors += 1;
                     slot.last_error = Some(format!(
                         "lent frames of {:?}/{:?} samples, the block is {block}",
-                        frames.input.map(<[i16]>::len),
-                        frames.output.as_ref().map(|f| f.len())
+                        lens.0, lens.1
                     ));
-                    if let Ok(f) = self.conf.input_mut(slot.id) {
-                        f.fill(0);
-                    }
                     self.lent_at[i] = REFUSED;
                     continue;
-                }
-                if frames.input.is_none() {
-                    // An underrun: silence, from the engine's own buffer.
-                    if let Ok(f) = self.conf.input_mut(slot.id) {
-                        f.fill(0);
-                    }
                 }
                 self.lent_at[i] = lent.len() as u32;
                 lent.push(Lent {
