@@ -1,4 +1,4 @@
-//! The conference engine does not allocate per tick after warm-up.
+//! The conference engine and the pump do not allocate per tick after warm-up.
 //!
 //! A counting global allocator counts allocations made by this test's thread while
 //! counting is switched on (other threads of the test harness may allocate at any
@@ -6,22 +6,23 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dahdi::audio::conference::{Conference, ConferenceConfig, Format, Role};
+use dahdi::pump::{MemoryPort, Port, PortError, PortStats, Pump, PumpConfig, Stream};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
-    // `const` initialisation: reading it never allocates, so it is safe in `alloc`.
+    // `const` initialisation: reading them never allocates, so they are safe in
+    // `alloc`. Both are per thread, so that tests running side by side do not
+    // count each other's allocations.
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note() {
     if COUNTING.with(|c| c.get()) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
     }
 }
 
@@ -55,11 +56,11 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn counted<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = ALLOCATIONS.with(Cell::get);
     COUNTING.with(|c| c.set(true));
     let r = f();
     COUNTING.with(|c| c.set(false));
-    (r, ALLOCATIONS.load(Ordering::Relaxed) - before)
+    (r, ALLOCATIONS.with(Cell::get) - before)
 }
 
 #[test]
@@ -128,4 +129,79 @@ fn ticks_do_not_allocate_after_warm_up() {
         }
     });
     assert_eq!(allocations, 0, "ticks allocated {allocations} times");
+}
+
+/// A port that does not lend: the pump reads and writes it (and, when it is
+/// tapped, makes its frames in the taps' batches).
+struct Copied(i16);
+
+impl Port for Copied {
+    fn name(&self) -> String {
+        "copied".into()
+    }
+    fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
+        self.0 = self.0.wrapping_add(1);
+        frame.fill(self.0);
+        Ok(())
+    }
+    fn write(&mut self, frame: &[i16]) -> Result<(), PortError> {
+        std::hint::black_box(frame[0]);
+        Ok(())
+    }
+    fn stats(&self) -> PortStats {
+        PortStats::default()
+    }
+}
+
+#[test]
+fn pump_ticks_with_taps_do_not_allocate_after_warm_up() {
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let mut apps = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        if i % 3 == 0 {
+            ids.push(pump.add_port(Copied(i), Role::Both).unwrap());
+        } else {
+            let (port, app) = MemoryPort::new(160, 4);
+            ids.push(pump.add_port(port, Role::Both).unwrap());
+            apps.push(app);
+        }
+    }
+    let mut streams = vec![Stream::Mix];
+    for &id in &ids {
+        streams.push(Stream::Input(id));
+        streams.push(Stream::Output(id));
+    }
+    let all = pump.subscribe(&streams, 4);
+    let some = pump.subscribe(&streams[..9], 2);
+    let pcm = [1000i16; 160];
+    let mut heard = [0i16; 160];
+    let mut run = |pump: &mut Pump, ticks: usize| {
+        let mut acc = 0i64;
+        for tick in 0..ticks {
+            for app in &mut apps {
+                app.push(&pcm);
+            }
+            pump.tick();
+            for app in &mut apps {
+                app.pop(&mut heard);
+            }
+            let batch = all.try_recv().expect("a batch every tick");
+            acc += i64::from(batch.frame(1)[0]);
+            // The other subscriber reads every third tick and loses ticks.
+            if tick % 3 == 0 {
+                while let Ok(batch) = some.try_recv() {
+                    acc += i64::from(batch.frame(0)[0]);
+                }
+            }
+        }
+        std::hint::black_box(acc);
+    };
+    run(&mut pump, 10);
+    let ((), allocations) = counted(|| run(&mut pump, 200));
+    assert_eq!(allocations, 0, "pump ticks allocated {allocations} times");
+    assert!(
+        some.ticks_dropped() > 0,
+        "the slow subscriber was meant to lose ticks"
+    );
 }

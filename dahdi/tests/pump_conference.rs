@@ -674,3 +674,233 @@ fn a_port_lending_wrong_sized_frames_is_counted_and_ignored() {
         "its frames were not used"
     );
 }
+
+/// What a [`Scripted`] port read and heard, tick by tick.
+#[derive(Default)]
+struct Script {
+    /// The input it gave each tick (silence when its read failed).
+    said: Vec<Vec<i16>>,
+    /// Every frame written to it.
+    heard: Vec<Vec<i16>>,
+}
+
+/// A port that does not lend (so the pump reads and writes it, and makes its
+/// tapped streams in the taps' batches): random input from its own generator,
+/// a failing read every `fail_every` ticks (after scribbling over the frame,
+/// which the pump must replace by silence).
+struct Scripted {
+    rng: Lcg,
+    fail_every: usize,
+    script: Arc<std::sync::Mutex<Script>>,
+}
+
+impl Port for Scripted {
+    fn name(&self) -> String {
+        "scripted".into()
+    }
+    fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
+        let mut script = self.script.lock().unwrap();
+        if (script.said.len() + 1).is_multiple_of(self.fail_every) {
+            frame.fill(12345);
+            script.said.push(vec![0; frame.len()]);
+            return Err(std::io::Error::other("scripted read failure").into());
+        }
+        for s in frame.iter_mut() {
+            *s = self.rng.sample();
+        }
+        script.said.push(frame.to_vec());
+        Ok(())
+    }
+    fn write(&mut self, frame: &[i16]) -> Result<(), PortError> {
+        self.script.lock().unwrap().heard.push(frame.to_vec());
+        Ok(())
+    }
+    fn stats(&self) -> PortStats {
+        PortStats::default()
+    }
+}
+
+/// One tick of the model: every port's input, what everyone heard, the full
+/// mix.
+type Heard = (Vec<Vec<i16>>, Vec<Vec<i16>>, Vec<i16>);
+
+/// Taps on ports that do not lend get their frames made in their batches, not
+/// copied; this checks every frame every subscriber receives, and everything
+/// every port hears, against the naive mixer, with lending and non-lending
+/// ports, failing reads, streams tapped twice (in one tap and across taps), a
+/// first tap that keeps losing ticks (so the second makes the shared frames),
+/// a subscriber that goes away, role changes and a removed port.
+#[test]
+fn taps_made_in_place_match_the_naive_mixer() {
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let mut rng = Lcg(99);
+    // Ports 0, 2, 4, ... are scripted (copy path), 1, 3, 5, ... memory (lent).
+    let n = 12;
+    let mut ids = Vec::new();
+    let mut roles = Vec::new();
+    let mut scripts = Vec::new();
+    let mut apps = Vec::new();
+    for i in 0..n {
+        let role = ROLES[(i / 2) % ROLES.len()];
+        if i % 2 == 0 {
+            let script = Arc::new(std::sync::Mutex::new(Script::default()));
+            let port = Scripted {
+                rng: Lcg(1000 + i as u64),
+                fail_every: 5 + i,
+                script: script.clone(),
+            };
+            ids.push(pump.add_port(port, role).unwrap());
+            scripts.push(Some(script));
+            apps.push(None);
+        } else {
+            let (port, app) = MemoryPort::new(BLOCK, 4);
+            ids.push(pump.add_port(port, role).unwrap());
+            scripts.push(None);
+            apps.push(Some(app));
+        }
+        roles.push(role);
+    }
+    let pick = |rng: &mut Lcg| {
+        let p = ids[rng.next() as usize % n];
+        match rng.next() % 5 {
+            0 => Stream::Mix,
+            1 | 2 => Stream::Input(p),
+            _ => Stream::Output(p),
+        }
+    };
+    let streams_of = |rng: &mut Lcg, k: usize| {
+        let mut v: Vec<Stream> = (0..k).map(|_| pick(rng)).collect();
+        v.push(v[0]); // the same stream twice in one tap
+        v
+    };
+    let stalling_streams = streams_of(&mut rng, 14);
+    // The live tap shares the stalling tap's streams and adds its own, and
+    // watches every scripted port both ways.
+    let mut live_streams = stalling_streams.clone();
+    live_streams.extend(streams_of(&mut rng, 6));
+    for i in (0..n).step_by(2) {
+        live_streams.push(Stream::Input(ids[i]));
+        live_streams.push(Stream::Output(ids[i]));
+    }
+    let leaving_streams = streams_of(&mut rng, 4);
+    let stalling = pump.subscribe(&stalling_streams, 2);
+    let live = pump.subscribe(&live_streams, 3);
+    let mut leaving = Some(pump.subscribe(&leaving_streams, 3));
+
+    // Per tick: every port's input, what everyone heard, the full mix.
+    let mut history: Vec<Heard> = Vec::new();
+    let mut removed = None;
+    let mut stalled_batches = 0;
+    let check =
+        |batch: &dahdi::pump::TapBatch, history: &[Heard], removed: Option<(usize, u64)>| {
+            let (inputs, outputs, mix) = &history[batch.tick() as usize];
+            for (k, (s, frame)) in batch.frames().enumerate() {
+                let index = |p: dahdi::pump::PortId| {
+                    let i = ids.iter().position(|&id| id == p).unwrap();
+                    // A removed port's streams are silence from then on.
+                    match removed {
+                        Some((r, at)) if r == i && batch.tick() >= at => None,
+                        _ => Some(i),
+                    }
+                };
+                let silence = vec![0i16; BLOCK];
+                let want = match s {
+                    Stream::Mix => mix,
+                    Stream::Input(p) => index(p).map_or(&silence, |i| &inputs[i]),
+                    Stream::Output(p) => index(p).map_or(&silence, |i| &outputs[i]),
+                };
+                assert_eq!(frame, &want[..], "tick {}, frame {k} ({s:?})", batch.tick());
+            }
+        };
+    for tick in 0..60u64 {
+        if tick == 20 {
+            for (i, &id) in ids.iter().enumerate() {
+                roles[i] = ROLES[(i / 2 + 1) % ROLES.len()];
+                pump.set_role(id, roles[i]).unwrap();
+            }
+        }
+        if tick == 30 {
+            leaving = None;
+        }
+        if tick == 40 {
+            // A scripted port leaves; its tapped streams become silence.
+            pump.remove_port(ids[4]).unwrap();
+            removed = Some((4, tick));
+            roles[4] = Role::Muted; // (no input counted from now on)
+        }
+        let mut inputs = vec![vec![0i16; BLOCK]; n];
+        for (i, app) in apps.iter_mut().enumerate() {
+            if let Some(app) = app {
+                // One frame in seven never comes: an underrun, silence.
+                if !rng.next().is_multiple_of(7) {
+                    inputs[i] = (0..BLOCK).map(|_| rng.sample()).collect();
+                    assert!(app.push(&inputs[i]));
+                }
+            }
+        }
+        pump.tick();
+        for (i, script) in scripts.iter().enumerate() {
+            if let Some(script) = script {
+                if removed.is_some_and(|(r, _)| r == i) {
+                    continue;
+                }
+                inputs[i] = script.lock().unwrap().said.last().unwrap().clone();
+            }
+        }
+        let mut active_roles = roles.clone();
+        if let Some((r, _)) = removed {
+            active_roles[r] = Role::Muted;
+            inputs[r].fill(0);
+        }
+        let outputs = naive_mix(&active_roles, &inputs);
+        let mix: Vec<i16> = (0..BLOCK)
+            .map(|s| {
+                let sum: i64 = (0..n)
+                    .filter(|&o| {
+                        matches!(active_roles[o], Role::Talker | Role::Both | Role::Monitor)
+                    })
+                    .map(|o| i64::from(inputs[o][s]))
+                    .sum();
+                sum.clamp(-32768, 32767) as i16
+            })
+            .collect();
+        for i in 0..n {
+            if removed.is_some_and(|(r, _)| r == i) {
+                continue;
+            }
+            let heard = match (&scripts[i], &mut apps[i]) {
+                (Some(script), _) => script.lock().unwrap().heard.last().unwrap().clone(),
+                (None, Some(app)) => {
+                    let mut f = vec![0i16; BLOCK];
+                    assert!(app.pop(&mut f));
+                    f
+                }
+                _ => unreachable!(),
+            };
+            assert_eq!(heard, outputs[i], "tick {tick}: port {i} ({:?})", roles[i]);
+        }
+        history.push((inputs, outputs, mix));
+
+        let batch = live.try_recv().expect("the live tap gets every tick");
+        assert_eq!(batch.tick(), tick);
+        check(&batch, &history, removed);
+        // The stalling tap reads two ticks in every seven, so it holds both of
+        // its buffers most of the time and loses ticks.
+        if tick % 7 >= 5 {
+            while let Ok(batch) = stalling.try_recv() {
+                check(&batch, &history, removed);
+                stalled_batches += 1;
+            }
+        }
+        if let Some(leaving) = &leaving {
+            if tick % 2 == 1 {
+                while let Ok(batch) = leaving.try_recv() {
+                    check(&batch, &history, removed);
+                }
+            }
+        }
+    }
+    assert!(stalled_batches > 0 && stalling.ticks_dropped() > 20);
+    assert_eq!(live.ticks_dropped(), 0);
+    assert_eq!(pump.stats().taps.len(), 2, "the tap that left is gone");
+}

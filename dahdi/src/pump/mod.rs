@@ -99,7 +99,7 @@ use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
 use crate::audio::conference::{
-    Conference, ConferenceConfig, ConferenceError, Format, Lent, ParticipantId, Role,
+    reserve_total, Conference, ConferenceConfig, ConferenceError, Format, Lent, ParticipantId, Role,
 };
 use crate::audio::Isa;
 use crate::fd::Readiness;
@@ -183,6 +183,16 @@ struct Slot {
 }
 
 impl Slot {
+    /// Reads this tick's input into `frame`: silence, and the error counted,
+    /// if the port fails.
+    #[inline]
+    fn read(&mut self, frame: &mut [i16]) {
+        if let Err(e) = self.port.read(frame) {
+            frame.fill(0);
+            self.fail(e);
+        }
+    }
+
     #[cold]
     fn fail(&mut self, e: PortError) {
         self.errors += 1;
@@ -219,7 +229,26 @@ pub struct Pump {
     lent_at: Vec<u32>,
     /// Per slot, the address of its port object (0: none), to prefetch.
     port_addrs: Vec<usize>,
+    /// Per tap, this tick's batch buffer (`None`: the tap loses this tick).
+    pending: Vec<Option<Vec<i16>>>,
+    /// The tick's tap frames, one per stream of every tap that has a buffer:
+    /// `Some` until the pump lends it to the engine or a port (empty between
+    /// ticks; kept for its allocation).
+    tap_frames: Vec<Option<&'static mut [i16]>>,
+    /// Per tap frame: its tap and its first sample in that tap's buffer.
+    tap_frame_at: Vec<(usize, usize)>,
+    /// Per tap frame: its stream.
+    tap_frame_streams: Vec<Stream>,
+    /// Per slot, the tap frame its port reads its input into this tick, or
+    /// [`NO_CLAIM`] (only ports that do not lend; see [`Pump::tick`]).
+    claim_in: Vec<u32>,
+    /// Per slot, the tap frame the engine writes its output into this tick, or
+    /// [`NO_CLAIM`].
+    claim_out: Vec<u32>,
 }
+
+/// In `claim_in` and `claim_out`: no tap frame.
+const NO_CLAIM: u32 = u32::MAX;
 
 const NOT_LENT: u32 = u32::MAX;
 /// In `lent_at`: the port lent frames of the wrong size; neither committed nor
@@ -249,10 +278,11 @@ fn prefetch_port(addr: Option<&usize>) {
     let _ = addr;
 }
 
-/// An empty vector of lent frames of another lifetime, reusing `v`'s allocation
-/// (collecting a `vec::IntoIter` through `map` into a vector of a type of the
-/// same size and alignment is done in place), so that a tick does not allocate.
-fn recycle<'b>(mut v: Vec<Lent<'_>>) -> Vec<Lent<'b>> {
+/// An empty vector of borrowed frames of another lifetime, reusing `v`'s
+/// allocation (collecting a `vec::IntoIter` through `map` into a vector of a
+/// type of the same size and alignment is done in place), so that a tick does
+/// not allocate.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
     v.clear();
     v.into_iter().map(|_| unreachable!("cleared")).collect()
 }
@@ -327,6 +357,12 @@ impl Pump {
             lent: Vec::with_capacity(config.capacity),
             lent_at: Vec::with_capacity(config.capacity),
             port_addrs: Vec::with_capacity(config.capacity),
+            pending: Vec::new(),
+            tap_frames: Vec::new(),
+            tap_frame_at: Vec::new(),
+            tap_frame_streams: Vec::new(),
+            claim_in: Vec::with_capacity(config.capacity),
+            claim_out: Vec::with_capacity(config.capacity),
         })
     }
 
@@ -341,9 +377,11 @@ impl Pump {
     }
 
     /// The conference engine (read-only: what everyone heard last tick). The
-    /// engine's own buffers do not hold the frames of ports that lend them
-    /// ([`Port::lends`], e.g. memory ports): their audio is in the ports, and a
-    /// [`Stream`] subscription sees it.
+    /// engine's own buffers do not hold the frames the pump lent it: those of
+    /// ports that lend them ([`Port::lends`], e.g. memory ports), whose audio is
+    /// in the ports, and the tapped streams of other ports, which are made in
+    /// the subscribers' batches (see [`Pump::tick`]). A [`Stream`]
+    /// subscription sees them all.
     pub fn conference(&self) -> &Conference {
         &self.conf
     }
@@ -360,6 +398,8 @@ impl Pump {
         if self.slots.len() <= i {
             self.slots.resize_with(i + 1, || None);
             self.port_addrs.resize(i + 1, 0);
+            self.claim_in.resize(i + 1, NO_CLAIM);
+            self.claim_out.resize(i + 1, NO_CLAIM);
         }
         self.port_addrs[i] = (&*port as *const dyn Port).cast::<u8>() as usize;
         self.slots[i] = Some(Slot {
@@ -424,6 +464,12 @@ impl Pump {
     pub fn subscribe(&mut self, streams: &[Stream], depth: usize) -> Subscriber {
         let (tap, sub) = TapPublisher::new(streams, self.block, depth);
         self.taps.push(tap);
+        // Room for every tap's frames, so that ticks do not allocate.
+        let frames: usize = self.taps.iter().map(|t| t.streams().len()).sum();
+        reserve_total(&mut self.pending, self.taps.len());
+        reserve_total(&mut self.tap_frames, frames);
+        reserve_total(&mut self.tap_frame_at, frames);
+        reserve_total(&mut self.tap_frame_streams, frames);
         sub
     }
 
@@ -442,13 +488,65 @@ impl Pump {
     /// Ports that [lend](Port::lend) their frames are mixed in place (no copy in
     /// or out) and [committed](Port::commit) at the end; the others are
     /// [read](Port::read) into the engine's buffers and [written](Port::write)
-    /// from them.
+    /// from them. Subscribers' frames are made where they are delivered: each
+    /// tap takes a free batch buffer first, and a port that does not lend reads
+    /// a tapped input straight into it, the engine writes a tapped output
+    /// straight into it, and the port is written from there. Only frames that
+    /// lie elsewhere (the mix, a lending port's frames, a stream two taps share)
+    /// are copied into a batch.
     pub fn tick(&mut self) {
         let t0 = Instant::now();
+        let block = self.block;
+        let tick = self.tick;
         let mut lent = recycle(std::mem::take(&mut self.lent));
         self.lent_at.clear();
         self.lent_at.resize(self.slots.len(), NOT_LENT);
-        let block = self.block;
+
+        let mut disconnected = false;
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear();
+        for tap in &mut self.taps {
+            pending.push(match tap.take_buffer() {
+                Ok(buf) => Some(buf),
+                Err(r) => {
+                    disconnected |= r == Published::Disconnected;
+                    None
+                }
+            });
+        }
+        let mut tap_frames = recycle(std::mem::take(&mut self.tap_frames));
+        self.tap_frame_at.clear();
+        self.tap_frame_streams.clear();
+        for (t, (tap, buf)) in self.taps.iter().zip(&mut pending).enumerate() {
+            let Some(buf) = buf else { continue };
+            for (k, (&s, frame)) in tap
+                .streams()
+                .iter()
+                .zip(buf.chunks_exact_mut(block))
+                .enumerate()
+            {
+                let g = tap_frames.len() as u32;
+                let (p, claims) = match s {
+                    Stream::Mix => (None, &mut self.claim_in),
+                    Stream::Input(p) => (Some(p), &mut self.claim_in),
+                    Stream::Output(p) => (Some(p), &mut self.claim_out),
+                };
+                // The first tap frame of a stream of a port that does not lend
+                // is where that frame is made; the others are copies of it.
+                if let Some(p) = p {
+                    let copy_path = self.slots.get(p.index()).and_then(Option::as_ref);
+                    if copy_path.is_some_and(|slot| slot.id == p && !slot.lends)
+                        && claims[p.index()] == NO_CLAIM
+                    {
+                        claims[p.index()] = g;
+                    }
+                }
+                tap_frames.push(Some(frame));
+                self.tap_frame_at.push((t, k * block));
+                self.tap_frame_streams.push(s);
+            }
+        }
+
         for (i, slot) in self.slots.iter_mut().enumerate() {
             prefetch_port(self.port_addrs.get(i + PREFETCH_PORTS));
             let Some(slot) = slot else { continue };
@@ -488,14 +586,39 @@ impl Pump {
                 });
                 continue;
             }
-            let frame = match self.conf.input_mut(slot.id) {
-                Ok(f) => f,
-                Err(_) => continue,
-            };
-            if let Err(e) = slot.port.read(frame) {
-                frame.fill(0);
-                slot.fail(e);
+            let tapped_in = tap_frames
+                .get_mut(self.claim_in[i] as usize)
+                .and_then(Option::take);
+            let tapped_out = tap_frames
+                .get_mut(self.claim_out[i] as usize)
+                .and_then(Option::take);
+            if tapped_in.is_none() && tapped_out.is_none() {
+                // The common case: nothing of this port's is tapped.
+                if let Ok(f) = self.conf.input_mut(slot.id) {
+                    slot.read(f);
+                }
+                continue;
             }
+            // The engine mixes from and into the tap frames.
+            let input: Option<&[i16]> = match tapped_in {
+                Some(frame) => {
+                    slot.read(frame);
+                    let frame: &[i16] = frame;
+                    Some(frame)
+                }
+                None => {
+                    if let Ok(f) = self.conf.input_mut(slot.id) {
+                        slot.read(f);
+                    }
+                    None
+                }
+            };
+            self.lent_at[i] = lent.len() as u32;
+            lent.push(Lent {
+                id: slot.id,
+                input,
+                output: tapped_out,
+            });
         }
         // Every lent frame is one block of a linear participant's, one per port:
         // nothing `mix_lent` refuses.
@@ -505,6 +628,7 @@ impl Pump {
         if self.conf.clipped() {
             self.clipped += 1;
         }
+
         let conf = &self.conf;
         let silence = &self.silence[..];
         let lent_at = &self.lent_at;
@@ -525,11 +649,11 @@ impl Pump {
                 },
             }
         };
-        let tick = self.tick;
-        let mut disconnected = false;
-        for tap in &mut self.taps {
-            let r = tap.publish(tick, |s, frame| frame.copy_from_slice(resolve(s)));
-            disconnected |= r == Published::Disconnected;
+        // The tap frames not made in place: copies.
+        for (frame, &s) in tap_frames.iter_mut().zip(&self.tap_frame_streams) {
+            if let Some(frame) = frame {
+                frame.copy_from_slice(resolve(s));
+            }
         }
         for ring in &mut self.rings {
             for &s in &ring.streams {
@@ -537,27 +661,51 @@ impl Pump {
             }
         }
         self.lent = recycle(lent);
-        if disconnected {
-            self.taps.retain(|t| t.is_connected());
-        }
+        self.tap_frames = recycle(tap_frames);
+
         for (i, slot) in self.slots.iter_mut().enumerate() {
             prefetch_port(self.port_addrs.get(i + PREFETCH_PORTS));
             let Some(slot) = slot else { continue };
-            match self.lent_at[i] {
-                NOT_LENT => {}
-                REFUSED => continue,
-                _ => {
+            if slot.lends {
+                if self.lent_at[i] != REFUSED {
                     slot.port.commit();
-                    continue;
                 }
+                continue;
             }
-            let frame = match self.conf.output(slot.id) {
-                Ok(f) => f,
-                Err(_) => continue,
+            let frame = match self.claim_out[i] {
+                NO_CLAIM => match self.conf.output(slot.id) {
+                    Ok(f) => f,
+                    Err(_) => continue,
+                },
+                g => {
+                    let (t, at) = self.tap_frame_at[g as usize];
+                    let buf = pending[t].as_deref().expect("claimed in a taken buffer");
+                    &buf[at..at + block]
+                }
             };
             if let Err(e) = slot.port.write(frame) {
                 slot.fail(e);
             }
+        }
+        for &s in &self.tap_frame_streams {
+            let claim = match s {
+                Stream::Mix => None,
+                Stream::Input(p) => self.claim_in.get_mut(p.index()),
+                Stream::Output(p) => self.claim_out.get_mut(p.index()),
+            };
+            if let Some(claim) = claim {
+                *claim = NO_CLAIM;
+            }
+        }
+
+        for (tap, buf) in self.taps.iter_mut().zip(&mut pending) {
+            if let Some(buf) = buf.take() {
+                disconnected |= tap.send(tick, buf) == Published::Disconnected;
+            }
+        }
+        self.pending = pending;
+        if disconnected {
+            self.taps.retain(|t| t.is_connected());
         }
         self.tick += 1;
         self.work.record(t0.elapsed());

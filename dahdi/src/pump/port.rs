@@ -58,9 +58,11 @@ pub trait Port: Send {
     /// "wav /tmp/a.wav").
     fn name(&self) -> String;
 
-    /// Fills `frame` (one block) with this tick's input. `frame` is the
-    /// conference engine's input buffer itself, holding the previous input; a
-    /// port without input this tick writes silence.
+    /// Fills `frame` (one block) with this tick's input. `frame` is where the
+    /// pump wants the input: the conference engine's input buffer, or a
+    /// subscriber's batch when this port's input is tapped. What it holds
+    /// before the call is unspecified, so a port writes every sample; one
+    /// without input this tick writes silence.
     fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError>;
 
     /// Takes this tick's output (one block): what the participant hears.

@@ -297,26 +297,46 @@ impl TapPublisher {
     /// stream's frame into the batch.
     #[inline]
     pub fn publish(&mut self, tick: u64, mut fill: impl FnMut(Stream, &mut [i16])) -> Published {
-        if !self.connected {
-            return Published::Disconnected;
+        let mut buf = match self.take_buffer() {
+            Ok(buf) => buf,
+            Err(r) => return r,
+        };
+        for (s, frame) in self.streams.iter().zip(buf.chunks_exact_mut(self.block)) {
+            fill(*s, frame);
         }
-        let mut buf = match self.free.try_recv() {
-            Ok(b) => b,
+        self.send(tick, buf)
+    }
+
+    /// The first half of [`publish`](Self::publish), for a producer that writes
+    /// frames straight into the batch while it makes them (the pump does): a
+    /// free buffer of `streams × block` samples, one frame per stream in
+    /// subscription order, to be handed to [`send`](Self::send) within the same
+    /// tick. When every buffer is with the subscriber the tick is counted as
+    /// lost and `Err(Published::Dropped)` comes back.
+    pub(crate) fn take_buffer(&mut self) -> Result<Vec<i16>, Published> {
+        if !self.connected {
+            return Err(Published::Disconnected);
+        }
+        match self.free.try_recv() {
+            Ok(mut buf) => {
+                buf.resize(self.streams.len() * self.block, 0);
+                Ok(buf)
+            }
             Err(_) => {
                 // Every buffer is with the subscriber: lose this tick.
                 self.drop_tick();
-                return Published::Dropped;
+                Err(Published::Dropped)
             }
-        };
-        let block = self.block;
-        buf.resize(self.streams.len() * block, 0);
-        for (s, frame) in self.streams.iter().zip(buf.chunks_exact_mut(block)) {
-            fill(*s, frame);
         }
+    }
+
+    /// Sends a buffer from [`take_buffer`](Self::take_buffer), filled, as tick
+    /// `tick`.
+    pub(crate) fn send(&mut self, tick: u64, buf: Vec<i16>) -> Published {
         let batch = TapBatch {
             tick,
             lost_before: self.lost_since_sent,
-            block,
+            block: self.block,
             samples: buf,
             pool: self.pool.clone(),
         };
@@ -337,6 +357,11 @@ impl TapPublisher {
                 Published::Disconnected
             }
         }
+    }
+
+    /// The streams published, in subscription order.
+    pub fn streams(&self) -> &[Stream] {
+        &self.streams
     }
 
     fn drop_tick(&mut self) {

@@ -223,7 +223,7 @@ pub struct Lent<'a> {
 }
 
 /// Reserves room for `total` elements in all (not `total` more).
-fn reserve_total<T>(v: &mut Vec<T>, total: usize) {
+pub(crate) fn reserve_total<T>(v: &mut Vec<T>, total: usize) {
     v.reserve(total.saturating_sub(v.len()));
 }
 
