@@ -1,40 +1,53 @@
-//! In-process taps: frames per tick delivered to a subscriber thread, batched
-//! (one crossbeam message per tick, pooled buffers) against crossbeam-channel
-//! with one frame per message, measured in the same run.
+//! In-process taps: frames per tick delivered to a subscriber thread, against
+//! crossbeam-channel with one frame per message, measured in the same run.
 //!
 //! Group `pump_tap`, parameter F frames per tick (160 samples, 320 bytes each);
-//! one iteration is one tick: F frames go from the publishing thread (the
-//! bench's, playing the pump) to a subscriber thread that looks at one sample
-//! of every frame and polls for more (see `poll_pause` for why it does not
-//! block). Measured is what the publisher spends per tick when the
-//! subscriber keeps up, which is what a tap costs the pump: before each tick
-//! the bench waits, untimed, until the subscriber has made room (a pump never
-//! waits, it would drop; at 50 ticks a second a subscriber has all the time it
-//! needs), then times the publishing alone with the monotonic clock (a window
-//! of a microsecond or two; the median of the samples discards the rare
-//! preemption).
+//! one iteration is one tick. What a tap costs the pump is measured on the pump
+//! itself:
 //!
-//! * `batched`: [`TapPublisher::publish`], the pump's own tap, with a pool of 8
-//!   batches.
+//! * `untapped`: a [`Pump`] tick with F ports that do not lend (each reads its
+//!   input from a frame of its own and writes its output to another, as a
+//!   DAHDI channel port copies to and from its kernel buffers), everyone
+//!   talking.
+//! * `tapped`: the same pump with one subscriber to every port's output (what
+//!   a recorder of the whole conference asks for), in a thread that reads every
+//!   sample of every frame. The pump makes those frames in the subscriber's
+//!   batch (the engine writes each output there and the port is written from
+//!   there), so `tapped - untapped`, divided by F, is the tap's cost per frame;
+//!   the table computes it.
+//!
+//! Before each tick the bench waits, untimed, until the subscriber has made
+//! room (a pump never waits, it would drop the tick; at 50 ticks a second a
+//! subscriber has all the time it needs), then times the tick alone with the
+//! monotonic clock (the median of the samples discards the rare preemption).
+//! Both pump benches are timed the same way.
+//!
+//! Baselines, on the publishing side alone, timed the same way:
+//!
 //! * `per_frame`: a bounded crossbeam channel of `[i16; 160]` messages with
 //!   the same buffering (8 ticks' worth), one `try_send` per frame.
+//! * `copied`: [`TapPublisher::publish`] copying F frames into a batch: what a
+//!   tap costs when the frames lie elsewhere (the mix, ports that lend).
 //! * `memcpy`: copying the F frames into a buffer, nothing else: the floor for
 //!   any tap that hands out copies.
 //!
-//! Target (issue 7): `batched` at most 10 ns per frame; the table divides by F.
+//! Target (issue 7): a tap at most 10 ns per frame.
 
 mod common;
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::ThreadCpuTime;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use dahdi::pump::{Published, Stream, TapPublisher};
-use std::time::Instant;
-
 use crossbeam_channel::TryRecvError;
+use dahdi::audio::conference::Role;
+use dahdi::pump::{
+    Port, PortError, PortStats, Published, Pump, PumpConfig, Stream, TapBatch, TapPublisher,
+};
 
 /// The subscribers poll instead of blocking in `recv`: a parked subscriber
 /// costs its publisher a futex wake-up per message (for the tap, per tick),
@@ -60,23 +73,93 @@ fn wait_for(mut ready: impl FnMut() -> bool) {
     }
 }
 
-/// A subscriber thread: polls `try_recv` (see `poll_pause`), looks at one
-/// sample of every frame of each message (`look` returns how many frames it
-/// held), and returns the number of frames seen once the sender is gone.
+/// A subscriber thread: polls `try_recv` (see `poll_pause`), looks at each
+/// message (`look` returns how many frames it held), drops it and counts it in
+/// `done`, and returns the number of frames seen once the sender is gone.
 fn spawn_subscriber<M: 'static>(
     mut try_recv: impl FnMut() -> Result<M, TryRecvError> + Send + 'static,
     look: fn(&M) -> usize,
+    done: Arc<AtomicU64>,
 ) -> thread::JoinHandle<u64> {
     thread::spawn(move || {
         let mut seen = 0u64;
         loop {
             match try_recv() {
-                Ok(message) => seen += look(&message) as u64,
+                Ok(message) => {
+                    seen += look(&message) as u64;
+                    drop(message);
+                    done.fetch_add(1, Ordering::Release);
+                }
                 Err(TryRecvError::Empty) => poll_pause(),
                 Err(TryRecvError::Disconnected) => return seen,
             }
         }
     })
+}
+
+/// What a recorder does with a batch: reads every sample of every frame.
+fn read_batch(batch: &TapBatch) -> usize {
+    let sum = batch
+        .samples()
+        .iter()
+        .fold(0i32, |a, &x| a.wrapping_add(i32::from(x)));
+    black_box(sum);
+    batch.streams().len()
+}
+
+/// A port that does not lend, standing for a DAHDI channel: it copies its input
+/// from a frame of its own and its output into another.
+struct Channel {
+    input: [i16; BLOCK],
+    output: [i16; BLOCK],
+}
+
+impl Port for Channel {
+    fn name(&self) -> String {
+        "channel".into()
+    }
+    fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
+        frame.copy_from_slice(&self.input);
+        Ok(())
+    }
+    fn write(&mut self, frame: &[i16]) -> Result<(), PortError> {
+        self.output.copy_from_slice(frame);
+        Ok(())
+    }
+    fn stats(&self) -> PortStats {
+        PortStats::default()
+    }
+}
+
+/// A pump with `f` [`Channel`] ports, everyone talking.
+fn channel_pump(f: usize) -> Pump {
+    let mut pump = Pump::new(PumpConfig {
+        capacity: f,
+        ..PumpConfig::default()
+    })
+    .unwrap();
+    for i in 0..f {
+        let port = Channel {
+            input: std::array::from_fn(|s| ((i * 31 + s) % 2000) as i16 - 1000),
+            output: [0; BLOCK],
+        };
+        pump.add_port(port, Role::Both).unwrap();
+    }
+    pump
+}
+
+/// Times `iters` ticks of `pump` with the monotonic clock, each started (untimed)
+/// once `ready(ticks run so far)`.
+fn time_ticks(pump: &mut Pump, iters: u64, mut ready: impl FnMut(u64) -> bool) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let ticks = pump.ticks();
+        wait_for(|| ready(ticks));
+        let t = Instant::now();
+        pump.tick();
+        total += t.elapsed();
+    }
+    total
 }
 
 const BLOCK: usize = 160;
@@ -97,20 +180,38 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
         // The pump tags streams by port; here the streams are only labels.
         let streams = vec![Stream::Mix; f];
 
+        let mut pump = channel_pump(f);
+        g.bench_with_input(BenchmarkId::new("untapped", f), &f, |b, _| {
+            b.iter_custom(|iters| time_ticks(&mut pump, iters, |_| true))
+        });
+        let outputs: Vec<Stream> = pump.port_ids().into_iter().map(Stream::Output).collect();
+        let sub = pump.subscribe(&outputs, DEPTH);
+        let first = pump.ticks();
+        let done = Arc::new(AtomicU64::new(0));
+        let consumer = spawn_subscriber(move || sub.try_recv(), read_batch, done.clone());
+        // The pump has a free buffer once the subscriber is fewer than DEPTH
+        // ticks behind.
+        g.bench_with_input(BenchmarkId::new("tapped", f), &f, |b, _| {
+            b.iter_custom(|iters| {
+                time_ticks(&mut pump, iters, |ticks| {
+                    ticks - first - done.load(Ordering::Acquire) < DEPTH as u64
+                })
+            })
+        });
+        let stats = pump.stats();
+        assert_eq!(stats.taps[0].frames_dropped, 0, "the bench waited for room");
+        let sent = stats.taps[0].frames_sent;
+        drop(pump);
+        assert_eq!(consumer.join().unwrap(), sent, "every batch was received");
+
         let (mut publisher, sub) = TapPublisher::new(&streams, BLOCK, DEPTH);
         let consumer = spawn_subscriber(
             move || sub.try_recv(),
-            |batch| {
-                batch
-                    .frames()
-                    .inspect(|(_, frame)| {
-                        black_box(frame[0]);
-                    })
-                    .count()
-            },
+            read_batch,
+            Arc::new(AtomicU64::new(0)),
         );
         let mut tick = 0u64;
-        g.bench_with_input(BenchmarkId::new("batched", f), &f, |b, _| {
+        g.bench_with_input(BenchmarkId::new("copied", f), &f, |b, _| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -144,6 +245,7 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
                 black_box(frame[0]);
                 1
             },
+            Arc::new(AtomicU64::new(0)),
         );
         let mut sent = 0u64;
         g.bench_with_input(BenchmarkId::new("per_frame", f), &f, |b, _| {
