@@ -6,9 +6,9 @@
 //! * `engine`: `Conference::mix` alone, inputs already in the engine's buffers:
 //!   the bare engine cost, the baseline.
 //! * `pump`: `Pump::tick` with N in-memory ports (one `MemoryPort::bank` with
-//!   the default queue depth): every port lends its queued input frame and its
-//!   free output slot, the engine mixes from the one into the other, and the
-//!   ports commit (queue indices and stats). Only the tick is timed; the
+//!   the default queue depth): the bank lends every port's queued input frame
+//!   and free output slot in one pass, the engine mixes from the one into the
+//!   other, and a second pass commits (queue positions and counters). Only the tick is timed; the
 //!   application's side (queueing the next inputs, taking the outputs) runs
 //!   between timed ticks, as another thread would.
 //! * `pump_depth1`: the same with queues one frame deep, so that exactly one

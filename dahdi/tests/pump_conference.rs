@@ -904,3 +904,202 @@ fn taps_made_in_place_match_the_naive_mixer() {
     assert_eq!(live.ticks_dropped(), 0);
     assert_eq!(pump.stats().taps.len(), 2, "the tap that left is gone");
 }
+
+/// One participant of [`banked_ports_are_lent_by_group_through_removals`] and
+/// the model of its output queue.
+struct Member {
+    id: dahdi::pump::PortId,
+    role: Role,
+    side: Side,
+}
+
+enum Side {
+    /// A memory port of a bank: its endpoint, the frames the model says its
+    /// output queue holds, and the drops and underruns the model counted.
+    Banked {
+        app: MemoryEndpoint,
+        queue: std::collections::VecDeque<Vec<i16>>,
+        drops: u64,
+        underruns: u64,
+    },
+    /// A port that does not lend.
+    Loose(Arc<std::sync::Mutex<Script>>),
+    /// Removed from the pump.
+    Gone,
+}
+
+/// The ports of a bank are lent and committed by their group, in one pass per
+/// tick, not one by one. This checks everything each participant hears, every
+/// tap frame and every counter against the naive mixer and a model of the
+/// queues, with two banks whose ports are interleaved with each other and with
+/// a port that does not lend, underruns, an application that stops popping (so
+/// its queue fills and drops), a banked port removed and its slot reused by a
+/// port that does not lend, and a whole bank removed, dropped, and its slots
+/// reused by a new bank.
+#[test]
+fn banked_ports_are_lent_by_group_through_removals() {
+    const DEPTH: usize = 2;
+    let mut pump = Pump::new(PumpConfig::default()).unwrap();
+    let mut rng = Lcg(4242);
+    let mut members: Vec<Member> = Vec::new();
+    let add = |pump: &mut Pump, members: &mut Vec<Member>, port: Box<dyn Port>, side| {
+        let role = ROLES[members.len() % ROLES.len()];
+        let id = pump.add_boxed(port, role).unwrap();
+        members.push(Member { id, role, side });
+    };
+    let banked = |(port, app): (MemoryPort, MemoryEndpoint)| {
+        let side = Side::Banked {
+            app,
+            queue: Default::default(),
+            drops: 0,
+            underruns: 0,
+        };
+        (Box::new(port) as Box<dyn Port>, side)
+    };
+    let loose = |seed: u64| {
+        let script = Arc::new(std::sync::Mutex::new(Script::default()));
+        let port = Scripted {
+            rng: Lcg(seed),
+            fail_every: 1000,
+            script: script.clone(),
+        };
+        (Box::new(port) as Box<dyn Port>, Side::Loose(script))
+    };
+    let mut a = MemoryPort::bank(5, BLOCK, DEPTH).into_iter();
+    let mut b = MemoryPort::bank(3, BLOCK, DEPTH).into_iter();
+    // Rows: A0 L B0 A1 B1 A2 B2 A3 A4.
+    for k in 0..9 {
+        let (port, side) = match k {
+            1 => loose(1),
+            2 | 4 | 6 => banked(b.next().unwrap()),
+            _ => banked(a.next().unwrap()),
+        };
+        add(&mut pump, &mut members, port, side);
+    }
+    let watched: Vec<Stream> = vec![
+        Stream::Mix,
+        Stream::Input(members[0].id),
+        Stream::Output(members[0].id),
+        Stream::Output(members[4].id),
+        Stream::Input(members[6].id),
+        Stream::Output(members[3].id),
+    ];
+    let tap = pump.subscribe(&watched, 64);
+    let silence = vec![0i16; BLOCK];
+
+    for tick in 0..40u64 {
+        match tick {
+            15 => {
+                // A1 leaves; a port that does not lend takes its slot, which
+                // must not see A1's frames.
+                let gone = members[3].id;
+                pump.remove_port(gone).unwrap();
+                members[3].side = Side::Gone;
+                let (port, side) = loose(2);
+                add(&mut pump, &mut members, port, side);
+                assert_eq!(members.last().unwrap().id.index(), gone.index());
+            }
+            25 => {
+                // Bank B leaves and its memory is freed; bank C takes its slots.
+                for i in [2, 4, 6] {
+                    pump.remove_port(members[i].id).unwrap();
+                    members[i].side = Side::Gone;
+                }
+                for (port, side) in MemoryPort::bank(3, BLOCK, DEPTH).into_iter().map(banked) {
+                    add(&mut pump, &mut members, port, side);
+                }
+            }
+            _ => {}
+        }
+        let n = members.len();
+        let mut inputs = vec![vec![0i16; BLOCK]; n];
+        for (m, input) in members.iter_mut().zip(&mut inputs) {
+            if let Side::Banked { app, underruns, .. } = &mut m.side {
+                if rng.next().is_multiple_of(6) {
+                    *underruns += 1;
+                } else {
+                    *input = (0..BLOCK).map(|_| rng.sample()).collect();
+                    assert!(app.push(input));
+                }
+            }
+        }
+        pump.tick();
+        for (m, input) in members.iter().zip(&mut inputs) {
+            if let Side::Loose(script) = &m.side {
+                *input = script.lock().unwrap().said.last().unwrap().clone();
+            }
+        }
+        let roles: Vec<Role> = members
+            .iter()
+            .map(|m| match m.side {
+                Side::Gone => Role::Muted,
+                _ => m.role,
+            })
+            .collect();
+        let heard = naive_mix(&roles, &inputs);
+        // The full mix: what one more, purely listening, participant hears.
+        let mix = {
+            let (mut all, mut ins) = (roles.clone(), inputs.clone());
+            all.push(Role::Listener);
+            ins.push(silence.clone());
+            naive_mix(&all, &ins).pop().unwrap()
+        };
+        for (i, m) in members.iter_mut().enumerate() {
+            match &mut m.side {
+                Side::Banked {
+                    app, queue, drops, ..
+                } => {
+                    if queue.len() < DEPTH {
+                        queue.push_back(heard[i].clone());
+                    } else {
+                        *drops += 1;
+                    }
+                    // Member 5 (A2) stops collecting for a while.
+                    if i == 5 && (5..12).contains(&tick) {
+                        continue;
+                    }
+                    let mut f = vec![0i16; BLOCK];
+                    assert!(app.pop(&mut f), "tick {tick}: member {i} has a frame");
+                    assert_eq!(Some(f), queue.pop_front(), "tick {tick}: member {i}");
+                }
+                Side::Loose(script) => {
+                    let got = script.lock().unwrap().heard.last().unwrap().clone();
+                    assert_eq!(got, heard[i], "tick {tick}: member {i} (loose)");
+                }
+                Side::Gone => {}
+            }
+        }
+        let batch = tap.try_recv().expect("a batch every tick");
+        for (k, (s, frame)) in batch.frames().enumerate() {
+            let of = |p: dahdi::pump::PortId, what: &Vec<Vec<i16>>| {
+                let i = members.iter().position(|m| m.id == p).unwrap();
+                match members[i].side {
+                    Side::Gone => silence.clone(),
+                    _ => what[i].clone(),
+                }
+            };
+            let want = match s {
+                Stream::Mix => mix.clone(),
+                Stream::Input(p) => of(p, &inputs),
+                Stream::Output(p) => of(p, &heard),
+            };
+            assert_eq!(frame, &want[..], "tick {tick}: tap frame {k} ({s:?})");
+        }
+    }
+    let report = pump.stats();
+    for m in &members {
+        if let Side::Banked {
+            drops, underruns, ..
+        } = &m.side
+        {
+            let r = report.ports.iter().find(|r| r.id == m.id).unwrap();
+            assert_eq!((r.stats.drops, r.stats.underruns), (*drops, *underruns));
+            assert_eq!(r.stats.overruns, 0);
+        }
+    }
+    let dropped = match &members[5].side {
+        Side::Banked { drops, .. } => *drops,
+        _ => unreachable!(),
+    };
+    assert!(dropped >= 5, "A2's queue filled and dropped ({dropped})");
+}

@@ -6,46 +6,67 @@
 //! Ports are made in banks ([`MemoryPort::bank`]): every queue of a bank lives
 //! in one page-aligned slab (with transparent huge pages requested when it is
 //! large), laid out so that the frames a tick touches are contiguous, and
-//! every port's four queue indices share one cache line in a second array. A
-//! tick then streams through memory instead of chasing one allocation per
-//! queue.
+//! every port's queue positions and counters share one cache line in a second
+//! array. A tick then streams through memory instead of chasing one
+//! allocation per queue.
 //!
 //! A memory port [lends](Port::lend) its queue slots to the pump: the engine
 //! reads the frame the application queued where it lies and writes what the
 //! participant hears straight into the output slot the application pops, so
-//! the pump copies no audio for memory ports at all. A queue's producer fills
-//! the slot its consumer freed last, so an exchange that keeps up (a frame in
-//! and out per tick) uses the same slot every tick, still in cache, and since
-//! the layout puts each slot of every port of a bank side by side, the frames
-//! the engine walks in one tick are as contiguous as its own buffers.
+//! the pump copies no audio for memory ports at all. A memory port is only a
+//! handle on its bank, and a pump lends and commits all the ports it holds of
+//! a bank in one tight pass over the bank ([`Port::lend_group`]) instead of two
+//! virtual calls per port. A queue's producer fills the slot its consumer freed
+//! last, so an exchange that keeps up (a frame in and out per tick) uses the
+//! same slot every tick, still in cache, and since the layout puts each slot of
+//! every port of a bank side by side, the frames the engine walks in one tick
+//! are as contiguous as its own buffers.
 
 use std::alloc::Layout;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use super::port::{LentFrames, Port, PortError};
+use super::port::{LendGroup, LentFrames, Port, PortError};
 use super::stats::PortStats;
 
-/// One port's queue indices. The pump writes `in_head` and `out_tail`, the
-/// application `in_tail` and `out_head`; they share a line because in normal
-/// use the two sides take turns (the application queues, a tick runs, the
-/// application collects), so the line moves twice per tick either way, and a
-/// bank of 10,000 ports keeps 640 KB of indices instead of 2.5 MB.
+/// One port's whole state: its two queues' positions and the pump's counters.
+/// The pump writes `in_head`, `out_tail`, `lent` and the counters, the
+/// application `in_tail`, `out_head` and `refused`; they share a line because in
+/// normal use the two sides take turns (the application queues, a tick runs,
+/// the application collects), so the line moves twice per tick either way, and
+/// a tick touches one line of state per port.
+///
+/// Positions are counters that wrap at 2^32 (`depth` divides 2^32, and a queue
+/// never holds more than `depth`, so wrapping differences are exact).
 #[repr(C, align(64))]
 struct Ctl {
-    in_head: AtomicUsize,
-    in_tail: AtomicUsize,
-    out_head: AtomicUsize,
-    out_tail: AtomicUsize,
+    in_head: AtomicU32,
+    in_tail: AtomicU32,
+    out_head: AtomicU32,
+    out_tail: AtomicU32,
+    /// What the pump's last lend lent, until its commit: bit 0, an input frame;
+    /// bits 8.., the output slot plus one (0: none).
+    lent: AtomicU32,
     /// Input frames refused because the queue was full (application side).
     refused: AtomicU64,
+    frames_in: AtomicU64,
+    frames_out: AtomicU64,
+    underruns: AtomicU64,
+    drops: AtomicU64,
+}
+
+/// Adds one to a counter that only this side writes (no read-modify-write
+/// instruction needed).
+#[inline]
+fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
 /// The most frames a queue holds: a queue's slots in use fit one `u64` mask.
 const MAX_DEPTH: usize = 64;
 
 /// The storage of a bank of ports.
-struct Bank {
+pub(crate) struct Bank {
     slab: *mut i16,
     layout: Layout,
     ctl: Box<[Ctl]>,
@@ -63,8 +84,9 @@ struct Bank {
 // SAFETY: a frame slot is written only by its queue's producer while no
 // position in head..tail uses it, and read only by the consumer while the
 // position at its head does; the Release/Acquire pairs on the indices order
-// those accesses (and the slot ids published with them). The slab is owned
-// by the bank and freed once, on drop.
+// those accesses (and the slot ids published with them). The silent frame at
+// the end of the slab is never written after `new`. The slab is owned by the
+// bank and freed once, on drop.
 unsafe impl Send for Bank {}
 // SAFETY: as above.
 unsafe impl Sync for Bank {}
@@ -77,7 +99,8 @@ impl Bank {
     fn new(ports: usize, block: usize, depth: usize) -> Bank {
         let depth = depth.clamp(1, MAX_DEPTH).next_power_of_two();
         let stride = block.div_ceil(32) * 32;
-        let samples = ports.max(1) * 2 * depth * stride;
+        // Every queue's slots, then one silent frame.
+        let samples = (ports * 2 * depth + 1) * stride;
         let align = if samples * 2 >= HUGE { HUGE } else { 4096 };
         let layout = Layout::from_size_align(samples * 2, align).expect("slab layout");
         // SAFETY: a non-zero size.
@@ -91,16 +114,22 @@ impl Bank {
                 libc::madvise(slab.cast(), layout.size(), libc::MADV_HUGEPAGE);
             }
         }
+        let zero = || AtomicU64::new(0);
         Bank {
             slab,
             layout,
             ctl: (0..ports)
                 .map(|_| Ctl {
-                    in_head: AtomicUsize::new(0),
-                    in_tail: AtomicUsize::new(0),
-                    out_head: AtomicUsize::new(0),
-                    out_tail: AtomicUsize::new(0),
-                    refused: AtomicU64::new(0),
+                    in_head: AtomicU32::new(0),
+                    in_tail: AtomicU32::new(0),
+                    out_head: AtomicU32::new(0),
+                    out_tail: AtomicU32::new(0),
+                    lent: AtomicU32::new(0),
+                    refused: zero(),
+                    frames_in: zero(),
+                    frames_out: zero(),
+                    underruns: zero(),
+                    drops: zero(),
                 })
                 .collect(),
             slot_ids: (0..ports * 2 * depth).map(|_| AtomicU8::new(0)).collect(),
@@ -111,8 +140,10 @@ impl Bank {
     }
 
     /// Where the slot id of queue position `pos` is kept.
-    fn slot_id(&self, port: usize, output: bool, pos: usize) -> &AtomicU8 {
-        &self.slot_ids[(port * 2 + output as usize) * self.depth + (pos & (self.depth - 1))]
+    #[inline]
+    fn slot_id(&self, port: usize, output: bool, pos: u32) -> &AtomicU8 {
+        &self.slot_ids
+            [(port * 2 + output as usize) * self.depth + (pos as usize & (self.depth - 1))]
     }
 
     /// The frame in slot `slot` (`< depth`) of port `port`'s queue (`output` or
@@ -124,6 +155,7 @@ impl Bank {
     /// the ports reads (or writes) one contiguous run of frames, which the
     /// hardware prefetcher streams; a port-major layout makes every port a
     /// separate, cold jump.
+    #[inline]
     fn frame(&self, port: usize, output: bool, slot: u8) -> *mut i16 {
         let ports = self.ctl.len();
         let q = output as usize * self.depth + (slot as usize & (self.depth - 1));
@@ -131,6 +163,194 @@ impl Bank {
         debug_assert!(off + self.block <= self.layout.size() / 2);
         // SAFETY: port < ports and the masked slot < depth: inside the slab.
         unsafe { self.slab.add(off) }
+    }
+
+    /// A frame of silence (never written after `new`).
+    #[inline]
+    fn silence(&self) -> *const i16 {
+        // SAFETY: the slab ends with one frame after every queue's slots.
+        unsafe { self.slab.add(self.ctl.len() * 2 * self.depth * self.stride) }
+    }
+
+    /// A queue's (head, tail) positions.
+    #[inline]
+    fn positions(&self, port: usize, output: bool) -> (&AtomicU32, &AtomicU32) {
+        let ctl = &self.ctl[port];
+        if output {
+            (&ctl.out_head, &ctl.out_tail)
+        } else {
+            (&ctl.in_head, &ctl.in_tail)
+        }
+    }
+
+    /// A free slot for the producer's next position, if the queue has room: the
+    /// one the consumer freed last if that is free, else the lowest free one.
+    /// The consumer does not touch it until [`publish`](Self::publish). Only the
+    /// queue's producer calls this.
+    ///
+    /// Queue positions are counters; which of the `depth` slots holds the frame
+    /// at a position is chosen by the producer when it fills it. A queue that is
+    /// drained every tick therefore reuses one slot, still in cache, instead of
+    /// rotating through all of them (which at thousands of ports means memory
+    /// last touched `depth` ticks ago).
+    #[inline(always)]
+    fn back(&self, port: usize, output: bool) -> Option<u8> {
+        let (head, tail) = self.positions(port, output);
+        let head = head.load(Ordering::Acquire);
+        let tail = tail.load(Ordering::Relaxed);
+        let queued = tail.wrapping_sub(head);
+        if queued as usize == self.depth {
+            return None;
+        }
+        // The slot ids of positions head - 1 .. tail are the producer's own
+        // writes, still in place: position tail reuses the entry of
+        // tail - depth <= head - 1 only when it is published. (Before the first
+        // frame, "head - 1" names an entry still at its initial slot 0.)
+        let slot_at = |p: u32| self.slot_id(port, output, p).load(Ordering::Relaxed);
+        let used = (0..queued).fold(0u64, |m, k| m | 1 << slot_at(head.wrapping_add(k)));
+        let last_freed = slot_at(head.wrapping_sub(1));
+        Some(if used & 1 << last_freed == 0 {
+            last_freed
+        } else {
+            // Fewer than `depth` slots are in use, so one below `depth` is free.
+            (!used).trailing_zeros() as u8
+        })
+    }
+
+    /// Publishes the frame the producer wrote into `slot` at its position.
+    #[inline(always)]
+    fn publish(&self, port: usize, output: bool, slot: u8) {
+        let tail = self.positions(port, output).1;
+        let pos = tail.load(Ordering::Relaxed);
+        // Ordered before the consumer's reading by the Release store of the tail.
+        self.slot_id(port, output, pos)
+            .store(slot, Ordering::Relaxed);
+        tail.store(pos.wrapping_add(1), Ordering::Release);
+    }
+
+    /// The oldest published frame at the consumer's position, if any. The
+    /// producer does not reuse its slot until [`consume`](Self::consume). Only the
+    /// queue's consumer calls this.
+    #[inline(always)]
+    fn front(&self, port: usize, output: bool) -> Option<*mut i16> {
+        let (head, tail) = self.positions(port, output);
+        let head = head.load(Ordering::Relaxed);
+        if head == tail.load(Ordering::Acquire) {
+            return None;
+        }
+        // Written before the tail that published this position (Acquired above).
+        let slot = self.slot_id(port, output, head).load(Ordering::Relaxed);
+        Some(self.frame(port, output, slot))
+    }
+
+    /// Hands the frame from [`front`](Self::front) back to the producer.
+    #[inline(always)]
+    fn consume(&self, port: usize, output: bool) {
+        let head = self.positions(port, output).0;
+        head.store(
+            head.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Release,
+        );
+    }
+
+    /// Pushes `frame` (padded with silence) into a queue.
+    #[inline]
+    fn push(&self, port: usize, output: bool, frame: &[i16]) -> bool {
+        let Some(slot) = self.back(port, output) else {
+            return false;
+        };
+        let dst = self.frame(port, output, slot);
+        let n = frame.len().min(self.block);
+        // SAFETY: the slot from `back` holds `block` samples and is ours until
+        // `publish` (its Release store orders these writes before it).
+        unsafe {
+            std::ptr::copy_nonoverlapping(frame.as_ptr(), dst, n);
+            if n < self.block {
+                std::ptr::write_bytes(dst.add(n), 0, self.block - n);
+            }
+        }
+        self.publish(port, output, slot);
+        true
+    }
+
+    /// Pops into `frame` (extra samples zeroed) from a queue.
+    #[inline]
+    fn pop(&self, port: usize, output: bool, frame: &mut [i16]) -> bool {
+        let Some(src) = self.front(port, output) else {
+            return false;
+        };
+        let n = frame.len().min(self.block);
+        // SAFETY: the frame from `front` holds `block` samples, published by the
+        // producer (Acquire in `front`) and not reused before `consume`.
+        unsafe { std::ptr::copy_nonoverlapping(src, frame.as_mut_ptr(), n) };
+        if n < frame.len() {
+            frame[n..].fill(0);
+        }
+        self.consume(port, output);
+        true
+    }
+
+    /// The pump's side of a tick, first half: port `port`'s queued input frame
+    /// (if any) and a free output slot (if any), remembered for
+    /// [`commit`](Self::commit).
+    #[inline(always)]
+    fn lend(&self, port: usize) -> (Option<*const i16>, Option<*mut i16>) {
+        let input = self.front(port, false);
+        let slot = self.back(port, true);
+        let lent = u32::from(input.is_some()) | slot.map_or(0, |s| (u32::from(s) + 1) << 8);
+        self.ctl[port].lent.store(lent, Ordering::Relaxed);
+        (
+            input.map(<*mut i16>::cast_const),
+            slot.map(|s| self.frame(port, true, s)),
+        )
+    }
+
+    /// The pump's side of a tick, second half: the lent input consumed, the lent
+    /// output published, and both counted.
+    #[inline(always)]
+    fn commit(&self, port: usize) {
+        let ctl = &self.ctl[port];
+        // Only the pump writes `lent`: no read-modify-write instruction needed.
+        let lent = ctl.lent.load(Ordering::Relaxed);
+        ctl.lent.store(0, Ordering::Relaxed);
+        if lent & 1 != 0 {
+            self.consume(port, false);
+            bump(&ctl.frames_in);
+        } else {
+            bump(&ctl.underruns);
+        }
+        match lent >> 8 {
+            0 => bump(&ctl.drops),
+            s => {
+                self.publish(port, true, (s - 1) as u8);
+                bump(&ctl.frames_out);
+            }
+        }
+    }
+
+    /// Lends the frames of every `(port, row)` of `members` for one tick, into
+    /// the pump's loan tables indexed by row: the queued input, or a frame of
+    /// silence (an underrun), and the free output slot, or null (a drop).
+    /// [`Bank::commit_all`] ends the tick.
+    pub(crate) fn lend_all(
+        &self,
+        members: &[(u32, u32)],
+        loan_in: &mut [*const i16],
+        loan_out: &mut [*mut i16],
+    ) {
+        let silence = self.silence();
+        for &(port, row) in members {
+            let (input, output) = self.lend(port as usize);
+            loan_in[row as usize] = input.unwrap_or(silence);
+            loan_out[row as usize] = output.unwrap_or(std::ptr::null_mut());
+        }
+    }
+
+    /// Commits every port of `members` (see [`Bank::lend_all`]).
+    pub(crate) fn commit_all(&self, members: &[(u32, u32)]) {
+        for &(port, _) in members {
+            self.commit(port as usize);
+        }
     }
 }
 
@@ -141,136 +361,6 @@ impl Drop for Bank {
     }
 }
 
-/// One direction of one port's queue, as seen by one side.
-///
-/// Queue positions are counters (head, tail); which of the `depth` slots holds
-/// the frame at a position is chosen by the producer when it fills it: the slot
-/// the consumer freed most recently, if it is free. A queue that is drained
-/// every tick therefore reuses one slot, still in cache, instead of rotating
-/// through all of them (which at thousands of ports means memory last touched
-/// `depth` ticks ago).
-struct End {
-    /// This side's own index (head for the consumer, tail for the producer).
-    pos: usize,
-    /// Consumer only: the producer's tail as last read, re-read only when the
-    /// queue looks empty. (The producer re-reads the head on every push: which
-    /// slot was freed last is part of what it needs.)
-    other: usize,
-}
-
-impl End {
-    fn new() -> End {
-        End { pos: 0, other: 0 }
-    }
-}
-
-/// A queue's (head, tail) indices.
-fn indices(bank: &Bank, port: usize, output: bool) -> (&AtomicUsize, &AtomicUsize) {
-    let ctl = &bank.ctl[port];
-    if output {
-        (&ctl.out_head, &ctl.out_tail)
-    } else {
-        (&ctl.in_head, &ctl.in_tail)
-    }
-}
-
-/// A free slot for the producer's next position (`end`), if the queue has room:
-/// the one the consumer freed last if that is free, else the lowest free one.
-/// The consumer does not touch it until [`publish`].
-#[inline]
-fn back(bank: &Bank, port: usize, output: bool, end: &End) -> Option<u8> {
-    let head = indices(bank, port, output).0.load(Ordering::Acquire);
-    if end.pos - head == bank.depth {
-        return None;
-    }
-    // The slot ids of positions head - 1 .. pos are the producer's own writes,
-    // still in place: position pos reuses the entry of pos - depth <= head - 1
-    // only when it is published.
-    let slot_at = |p: usize| bank.slot_id(port, output, p).load(Ordering::Relaxed);
-    let used = (head..end.pos).fold(0u64, |m, p| m | 1 << slot_at(p));
-    let last_freed = head.checked_sub(1).map(slot_at);
-    Some(match last_freed {
-        Some(s) if used & 1 << s == 0 => s,
-        // Fewer than `depth` slots are in use, so one below `depth` is free.
-        _ => (!used).trailing_zeros() as u8,
-    })
-}
-
-/// Publishes the frame the producer wrote into `slot` at its position.
-#[inline]
-fn publish(bank: &Bank, port: usize, output: bool, end: &mut End, slot: u8) {
-    // Ordered before the consumer's reading by the Release store of the tail.
-    bank.slot_id(port, output, end.pos)
-        .store(slot, Ordering::Relaxed);
-    end.pos += 1;
-    indices(bank, port, output)
-        .1
-        .store(end.pos, Ordering::Release);
-}
-
-/// The oldest published frame at the consumer's position (`end`), if any. The
-/// producer does not reuse its slot until [`consume`].
-#[inline]
-fn front(bank: &Bank, port: usize, output: bool, end: &mut End) -> Option<*mut i16> {
-    if end.pos == end.other {
-        end.other = indices(bank, port, output).1.load(Ordering::Acquire);
-        if end.pos == end.other {
-            return None;
-        }
-    }
-    // Written before the tail that published this position (Acquired above or
-    // on an earlier call).
-    let slot = bank.slot_id(port, output, end.pos).load(Ordering::Relaxed);
-    Some(bank.frame(port, output, slot))
-}
-
-/// Hands the frame from [`front`] back to the producer.
-#[inline]
-fn consume(bank: &Bank, port: usize, output: bool, end: &mut End) {
-    end.pos += 1;
-    indices(bank, port, output)
-        .0
-        .store(end.pos, Ordering::Release);
-}
-
-/// Pushes `frame` (padded with silence) into a queue whose producer is `end`.
-#[inline]
-fn push(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &[i16]) -> bool {
-    let Some(slot) = back(bank, port, output, end) else {
-        return false;
-    };
-    let dst = bank.frame(port, output, slot);
-    let n = frame.len().min(bank.block);
-    // SAFETY: the slot from `back` holds `block` samples and is ours until
-    // `publish` (its Release store orders these writes before it).
-    unsafe {
-        std::ptr::copy_nonoverlapping(frame.as_ptr(), dst, n);
-        if n < bank.block {
-            std::ptr::write_bytes(dst.add(n), 0, bank.block - n);
-        }
-    }
-    publish(bank, port, output, end, slot);
-    true
-}
-
-/// Pops into `frame` (extra samples zeroed) from a queue whose consumer is
-/// `end`.
-#[inline]
-fn pop(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &mut [i16]) -> bool {
-    let Some(src) = front(bank, port, output, end) else {
-        return false;
-    };
-    let n = frame.len().min(bank.block);
-    // SAFETY: the frame from `front` holds `block` samples, published by the
-    // producer (Acquire in `front`) and not reused before `consume`.
-    unsafe { std::ptr::copy_nonoverlapping(src, frame.as_mut_ptr(), n) };
-    if n < frame.len() {
-        frame[n..].fill(0);
-    }
-    consume(bank, port, output, end);
-    true
-}
-
 /// The pump's side of an in-memory participant: input frames come from the
 /// paired [`MemoryEndpoint`], output frames go back to it.
 ///
@@ -278,14 +368,13 @@ fn pop(bank: &Bank, port: usize, output: bool, end: &mut End, frame: &mut [i16])
 /// overrun is a frame the endpoint could not queue because the pump had not
 /// consumed the earlier ones (the endpoint's push returned false); a drop is an
 /// output frame the endpoint had no room for because it did not pop.
+///
+/// A memory port is a handle: its queues and counters live in its bank, and a
+/// [`Pump`](super::Pump) lends every port of a bank it holds in one pass over
+/// the bank ([`Port::lend_group`]).
 pub struct MemoryPort {
     bank: Arc<Bank>,
     port: usize,
-    input: End,
-    output: End,
-    stats: PortStats,
-    /// What the last [`Port::lend`] lent: an input frame, an output slot.
-    lent: (bool, Option<u8>),
 }
 
 impl std::fmt::Debug for MemoryPort {
@@ -300,8 +389,6 @@ impl std::fmt::Debug for MemoryPort {
 pub struct MemoryEndpoint {
     bank: Arc<Bank>,
     port: usize,
-    input: End,
-    output: End,
 }
 
 impl std::fmt::Debug for MemoryEndpoint {
@@ -328,27 +415,21 @@ impl MemoryPort {
     /// many participants: every queue of the bank lives in one page-aligned
     /// slab (transparent huge pages requested when large), laid out so that
     /// the frames one tick touches are contiguous (queue position major, port
-    /// minor), and each port's queue indices share one cache line. A tick then
-    /// streams through memory instead of visiting one allocation per queue.
+    /// minor), and each port's state is one cache line. A tick then
+    /// streams through memory instead of visiting one allocation per queue,
+    /// and a pump lends the whole bank in one pass.
     pub fn bank(count: usize, block: usize, depth: usize) -> Vec<(MemoryPort, MemoryEndpoint)> {
         let bank = Arc::new(Bank::new(count, block, depth));
-        let end = End::new;
         (0..count)
             .map(|port| {
                 (
                     MemoryPort {
                         bank: bank.clone(),
                         port,
-                        input: end(),
-                        output: end(),
-                        stats: PortStats::default(),
-                        lent: (false, None),
                     },
                     MemoryEndpoint {
                         bank: bank.clone(),
                         port,
-                        input: end(),
-                        output: end(),
                     },
                 )
             })
@@ -370,62 +451,59 @@ impl Port for MemoryPort {
     #[inline]
     fn lend(&mut self) -> LentFrames<'_> {
         let block = self.bank.block;
-        let input = front(&self.bank, self.port, false, &mut self.input);
-        let slot = back(&self.bank, self.port, true, &self.output);
-        self.lent = (input.is_some(), slot);
-        let output = slot.map(|s| self.bank.frame(self.port, true, s));
+        let (input, output) = self.bank.lend(self.port);
         // SAFETY: each pointer is a slot of `block` samples that the other side
         // does not touch until `commit` moves the index past it (see `front` and
         // `back`); the two are distinct slots of the bank, and the slices borrow
         // `self`, so they end before `commit` can run.
         LentFrames {
-            input: input.map(|p| unsafe { std::slice::from_raw_parts(p.cast_const(), block) }),
+            input: input.map(|p| unsafe { std::slice::from_raw_parts(p, block) }),
             output: output.map(|p| unsafe { std::slice::from_raw_parts_mut(p, block) }),
         }
     }
 
     #[inline]
     fn commit(&mut self) {
-        let (input, output) = std::mem::take(&mut self.lent);
-        if input {
-            consume(&self.bank, self.port, false, &mut self.input);
-            self.stats.frames_in += 1;
-        } else {
-            self.stats.underruns += 1;
-        }
-        if let Some(slot) = output {
-            publish(&self.bank, self.port, true, &mut self.output, slot);
-            self.stats.frames_out += 1;
-        } else {
-            self.stats.drops += 1;
-        }
+        self.bank.commit(self.port);
+    }
+
+    fn lend_group(&self) -> Option<(LendGroup, u32)> {
+        Some((LendGroup(self.bank.clone()), self.port as u32))
     }
 
     #[inline]
     fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
-        if pop(&self.bank, self.port, false, &mut self.input, frame) {
-            self.stats.frames_in += 1;
+        let ctl = &self.bank.ctl[self.port];
+        if self.bank.pop(self.port, false, frame) {
+            bump(&ctl.frames_in);
         } else {
             frame.fill(0);
-            self.stats.underruns += 1;
+            bump(&ctl.underruns);
         }
         Ok(())
     }
 
     #[inline]
     fn write(&mut self, frame: &[i16]) -> Result<(), PortError> {
-        if push(&self.bank, self.port, true, &mut self.output, frame) {
-            self.stats.frames_out += 1;
+        let ctl = &self.bank.ctl[self.port];
+        if self.bank.push(self.port, true, frame) {
+            bump(&ctl.frames_out);
         } else {
-            self.stats.drops += 1;
+            bump(&ctl.drops);
         }
         Ok(())
     }
 
     fn stats(&self) -> PortStats {
+        let ctl = &self.bank.ctl[self.port];
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         PortStats {
-            overruns: self.bank.ctl[self.port].refused.load(Ordering::Relaxed),
-            ..self.stats
+            frames_in: get(&ctl.frames_in),
+            frames_out: get(&ctl.frames_out),
+            underruns: get(&ctl.underruns),
+            overruns: get(&ctl.refused),
+            drops: get(&ctl.drops),
+            ..PortStats::default()
         }
     }
 }
@@ -435,23 +513,23 @@ impl MemoryEndpoint {
     /// silence). False if the queue is full: the frame is refused and the port
     /// counts an overrun.
     pub fn push(&mut self, frame: &[i16]) -> bool {
-        let ok = push(&self.bank, self.port, false, &mut self.input, frame);
+        let ok = self.bank.push(self.port, false, frame);
         if !ok {
-            self.bank.ctl[self.port]
-                .refused
-                .fetch_add(1, Ordering::Relaxed);
+            bump(&self.bank.ctl[self.port].refused);
         }
         ok
     }
 
     /// Takes the oldest output frame, if any.
     pub fn pop(&mut self, frame: &mut [i16]) -> bool {
-        pop(&self.bank, self.port, true, &mut self.output, frame)
+        self.bank.pop(self.port, true, frame)
     }
 
     /// Input frames the pump has not taken yet.
     pub fn queued_input(&self) -> usize {
-        self.input.pos - self.bank.ctl[self.port].in_head.load(Ordering::Acquire)
+        let (head, tail) = self.bank.positions(self.port, false);
+        tail.load(Ordering::Relaxed)
+            .wrapping_sub(head.load(Ordering::Acquire)) as usize
     }
 
     /// Room for this many more input frames.
@@ -461,7 +539,9 @@ impl MemoryEndpoint {
 
     /// Output frames waiting to be popped.
     pub fn queued_output(&self) -> usize {
-        self.bank.ctl[self.port].out_tail.load(Ordering::Acquire) - self.output.pos
+        let (head, tail) = self.bank.positions(self.port, true);
+        tail.load(Ordering::Acquire)
+            .wrapping_sub(head.load(Ordering::Relaxed)) as usize
     }
 
     /// Samples per frame.

@@ -28,7 +28,9 @@
 //! output, then feeds the subscribers. Ports that can [lend](Port::lend) their
 //! frames in place (a [`MemoryPort`] lends its queue slots) are mixed without a
 //! copy: the engine reads the input where the application queued it and
-//! writes the output straight into the slot the application will pop. Other
+//! writes the output straight into the slot the application will pop. The
+//! memory ports of one [bank](MemoryPort::bank) are lent together, in one pass
+//! over the bank per tick ([`LendGroup`]), not through a call per port. Other
 //! ports read straight into the engine's input buffers and are written from its
 //! output buffers. Nothing in a tick allocates or blocks:
 //! ports deliver silence and count an underrun when they have nothing, drop
@@ -99,7 +101,7 @@ use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
 use crate::audio::conference::{
-    reserve_total, Conference, ConferenceConfig, ConferenceError, Format, Lent, ParticipantId, Role,
+    reserve_total, Conference, ConferenceConfig, ConferenceError, Format, ParticipantId, Role,
 };
 use crate::audio::Isa;
 use crate::fd::Readiness;
@@ -107,7 +109,7 @@ use crate::fd::Readiness;
 pub use clock::{Clock, DahdiClock, SoftClock};
 pub use dahdi_port::{DahdiPort, DahdiPortConfig};
 pub use memory::{MemoryEndpoint, MemoryPort};
-pub use port::{LentFrames, Port, PortError};
+pub use port::{LendGroup, LentFrames, Port, PortError};
 pub use shm::{RingConfig, ShmError, ShmPort, ShmReader, ShmWriter};
 pub use stats::{Histogram, PortReport, PortStats, PumpStats, TapReport};
 pub use tap::{Published, Stream, Subscriber, TapBatch, TapPublisher};
@@ -178,8 +180,15 @@ struct Slot {
     last_error: Option<String>,
     /// Whether the port's fd is in the epoll set of the current run.
     watched: bool,
-    /// Whether the port lends its frames ([`Port::lends`], asked once).
+    /// Whether the port lends its frames ([`Port::lends`], asked once, and
+    /// only where the engine can use lent frames in place).
     lends: bool,
+    /// Whether its group lends its frames ([`Port::lend_group`]): the tick
+    /// then never visits the port itself.
+    grouped: bool,
+    /// This tick, the port lent frames of the wrong size: they are not used,
+    /// and the port is not committed.
+    refused: bool,
 }
 
 impl Slot {
@@ -222,19 +231,22 @@ pub struct Pump {
     max_due: u64,
     work: Histogram,
     period: Duration,
-    /// The lent frames of the tick being run (empty between ticks; kept for its
-    /// allocation).
-    lent: Vec<Lent<'static>>,
-    /// Per slot, its position in `lent` this tick, or [`NOT_LENT`].
-    lent_at: Vec<u32>,
+    /// Per slot (= engine row), the frames lent to the engine this tick: by
+    /// ports that lend, and tap frames standing in for other ports' streams.
+    loans: Loans,
+    /// The slots of ports that are not in a group, which the tick visits one
+    /// by one.
+    loose: Vec<u32>,
+    /// The lending groups, each with its members: (place in the group, slot).
+    groups: Vec<(LendGroup, Vec<(u32, u32)>)>,
     /// Per slot, the address of its port object (0: none), to prefetch.
     port_addrs: Vec<usize>,
     /// Per tap, this tick's batch buffer (`None`: the tap loses this tick).
     pending: Vec<Option<Vec<i16>>>,
-    /// The tick's tap frames, one per stream of every tap that has a buffer:
-    /// `Some` until the pump lends it to the engine or a port (empty between
-    /// ticks; kept for its allocation).
-    tap_frames: Vec<Option<&'static mut [i16]>>,
+    /// The tick's tap frames, one per stream of every tap that has a buffer
+    /// (pointers into `pending`'s buffers): null once the pump lent it to the
+    /// engine or a port (empty between ticks; kept for its allocation).
+    tap_frames: Scratch<*mut i16>,
     /// Per tap frame: its tap and its first sample in that tap's buffer.
     tap_frame_at: Vec<(usize, usize)>,
     /// Per tap frame: its stream.
@@ -250,15 +262,70 @@ pub struct Pump {
 /// In `claim_in` and `claim_out`: no tap frame.
 const NO_CLAIM: u32 = u32::MAX;
 
-const NOT_LENT: u32 = u32::MAX;
-/// In `lent_at`: the port lent frames of the wrong size; neither committed nor
-/// written this tick.
-const REFUSED: u32 = u32::MAX - 1;
+/// A vector of frame pointers that are only dereferenced inside one
+/// [`Pump::tick`], which sets them from borrows that outlive their use; between
+/// ticks every entry is null or dead and never read.
+#[derive(Default)]
+struct Scratch<T>(Vec<T>);
+
+// SAFETY: see `Scratch`: no pointer in it is dereferenced outside the tick that
+// set it, on the thread running that tick.
+unsafe impl<T> Send for Scratch<T> {}
+// SAFETY: `&Scratch` gives access to no frame.
+unsafe impl<T> Sync for Scratch<T> {}
+
+/// Per slot, the frames lent to the engine for this tick's
+/// [`Conference::mix_rows`]. Between ticks the entries of loose ports and of
+/// empty slots are null; those of grouped ports keep last tick's frames, which
+/// their group rewrites at every tick before any use (and which are nulled when
+/// the port is removed).
+#[derive(Default)]
+struct Loans {
+    input: Scratch<*const i16>,
+    output: Scratch<*mut i16>,
+}
+
+impl Loans {
+    fn resize(&mut self, slots: usize) {
+        self.input.0.resize(slots, std::ptr::null());
+        self.output.0.resize(slots, std::ptr::null_mut());
+    }
+
+    /// The lent input of the live port `p` this tick, if any.
+    ///
+    /// # Safety
+    ///
+    /// Within a tick, between the loans and the port's commit.
+    unsafe fn input(&self, p: PortId, block: usize) -> Option<&[i16]> {
+        let ptr = *self.input.0.get(p.index())?;
+        // SAFETY: a non-null entry is a lent frame of `block` samples, valid
+        // until the port commits (the caller's contract).
+        (!ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(ptr, block) })
+    }
+
+    /// The lent output of the live port `p` this tick, if any; see [`Loans::input`].
+    unsafe fn output(&self, p: PortId, block: usize) -> Option<&[i16]> {
+        let ptr = *self.output.0.get(p.index())?;
+        // SAFETY: as in `input`.
+        (!ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(ptr.cast_const(), block) })
+    }
+}
 
 /// How many ports ahead the tick's loops prefetch: every port is its own
 /// allocation, which with thousands of ports and an application touching
 /// megabytes between ticks is out of cache by the next tick.
 const PREFETCH_PORTS: usize = 8;
+
+/// Prefetches the port object of the loose port `PREFETCH_PORTS` places after
+/// the `k`th.
+#[inline(always)]
+fn prefetch_loose(port_addrs: &[usize], loose: &[u32], k: usize) {
+    prefetch_port(
+        loose
+            .get(k + PREFETCH_PORTS)
+            .and_then(|&i| port_addrs.get(i as usize)),
+    );
+}
 
 /// Starts loading the first two cache lines of the port object at `addr` (0:
 /// none). The address is only prefetched, never dereferenced.
@@ -276,15 +343,6 @@ fn prefetch_port(addr: Option<&usize>) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = addr;
-}
-
-/// An empty vector of borrowed frames of another lifetime, reusing `v`'s
-/// allocation (collecting a `vec::IntoIter` through `map` into a vector of a
-/// type of the same size and alignment is done in place), so that a tick does
-/// not allocate.
-fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
-    v.clear();
-    v.into_iter().map(|_| unreachable!("cleared")).collect()
 }
 
 impl std::fmt::Debug for Pump {
@@ -354,11 +412,12 @@ impl Pump {
             max_due: 0,
             work: Histogram::new(),
             period: Duration::ZERO,
-            lent: Vec::with_capacity(config.capacity),
-            lent_at: Vec::with_capacity(config.capacity),
+            loans: Loans::default(),
+            loose: Vec::with_capacity(config.capacity),
+            groups: Vec::new(),
             port_addrs: Vec::with_capacity(config.capacity),
             pending: Vec::new(),
-            tap_frames: Vec::new(),
+            tap_frames: Scratch::default(),
             tap_frame_at: Vec::new(),
             tap_frame_streams: Vec::new(),
             claim_in: Vec::with_capacity(config.capacity),
@@ -400,11 +459,27 @@ impl Pump {
             self.port_addrs.resize(i + 1, 0);
             self.claim_in.resize(i + 1, NO_CLAIM);
             self.claim_out.resize(i + 1, NO_CLAIM);
+            self.loans.resize(i + 1);
         }
         self.port_addrs[i] = (&*port as *const dyn Port).cast::<u8>() as usize;
+        let lends = port.lends(self.block) && self.conf.lends_in_place();
+        let group = port.lend_group().filter(|_| lends);
+        let grouped = group.is_some();
+        match group {
+            Some((group, place)) => {
+                let member = (place, i as u32);
+                match self.groups.iter_mut().find(|(g, _)| g.same(&group)) {
+                    Some((_, members)) => members.push(member),
+                    None => self.groups.push((group, vec![member])),
+                }
+            }
+            None => self.loose.push(i as u32),
+        }
         self.slots[i] = Some(Slot {
             id,
-            lends: port.lends(self.block),
+            lends,
+            grouped,
+            refused: false,
             port,
             role,
             errors: 0,
@@ -432,8 +507,19 @@ impl Pump {
     pub fn remove_port(&mut self, id: PortId) -> Result<Box<dyn Port>, PumpError> {
         self.slot(id).ok_or(PumpError::UnknownPort)?;
         self.conf.remove(id)?;
-        let slot = self.slots[id.index()].take().expect("checked above");
-        self.port_addrs[id.index()] = 0;
+        let i = id.index();
+        let slot = self.slots[i].take().expect("checked above");
+        self.port_addrs[i] = 0;
+        self.loans.input.0[i] = std::ptr::null();
+        self.loans.output.0[i] = std::ptr::null_mut();
+        if slot.grouped {
+            for (_, members) in &mut self.groups {
+                members.retain(|&(_, row)| row as usize != i);
+            }
+            self.groups.retain(|(_, members)| !members.is_empty());
+        } else {
+            self.loose.retain(|&row| row as usize != i);
+        }
         Ok(slot.port)
     }
 
@@ -467,7 +553,7 @@ impl Pump {
         // Room for every tap's frames, so that ticks do not allocate.
         let frames: usize = self.taps.iter().map(|t| t.streams().len()).sum();
         reserve_total(&mut self.pending, self.taps.len());
-        reserve_total(&mut self.tap_frames, frames);
+        reserve_total(&mut self.tap_frames.0, frames);
         reserve_total(&mut self.tap_frame_at, frames);
         reserve_total(&mut self.tap_frame_streams, frames);
         sub
@@ -486,7 +572,8 @@ impl Pump {
     /// subscribers. See the [module docs](self).
     ///
     /// Ports that [lend](Port::lend) their frames are mixed in place (no copy in
-    /// or out) and [committed](Port::commit) at the end; the others are
+    /// or out) and [committed](Port::commit) at the end (the ports of a
+    /// [`LendGroup`] by their group, in one pass each); the others are
     /// [read](Port::read) into the engine's buffers and [written](Port::write)
     /// from them. Subscribers' frames are made where they are delivered: each
     /// tap takes a free batch buffer first, and a port that does not lend reads
@@ -498,9 +585,8 @@ impl Pump {
         let t0 = Instant::now();
         let block = self.block;
         let tick = self.tick;
-        let mut lent = recycle(std::mem::take(&mut self.lent));
-        self.lent_at.clear();
-        self.lent_at.resize(self.slots.len(), NOT_LENT);
+        // Tap frames stand in for a port's streams only where lent frames can.
+        let in_place = self.conf.lends_in_place();
 
         let mut disconnected = false;
         let mut pending = std::mem::take(&mut self.pending);
@@ -514,7 +600,8 @@ impl Pump {
                 }
             });
         }
-        let mut tap_frames = recycle(std::mem::take(&mut self.tap_frames));
+        let tap_frames = &mut self.tap_frames.0;
+        tap_frames.clear();
         self.tap_frame_at.clear();
         self.tap_frame_streams.clear();
         for (t, (tap, buf)) in self.taps.iter().zip(&mut pending).enumerate() {
@@ -533,7 +620,7 @@ impl Pump {
                 };
                 // The first tap frame of a stream of a port that does not lend
                 // is where that frame is made; the others are copies of it.
-                if let Some(p) = p {
+                if let Some(p) = p.filter(|_| in_place) {
                     let copy_path = self.slots.get(p.index()).and_then(Option::as_ref);
                     if copy_path.is_some_and(|slot| slot.id == p && !slot.lends)
                         && claims[p.index()] == NO_CLAIM
@@ -541,15 +628,22 @@ impl Pump {
                         claims[p.index()] = g;
                     }
                 }
-                tap_frames.push(Some(frame));
+                tap_frames.push(frame.as_mut_ptr());
                 self.tap_frame_at.push((t, k * block));
                 self.tap_frame_streams.push(s);
             }
         }
 
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            prefetch_port(self.port_addrs.get(i + PREFETCH_PORTS));
-            let Some(slot) = slot else { continue };
+        let (loan_in, loan_out) = (&mut self.loans.input.0, &mut self.loans.output.0);
+        for (group, members) in &self.groups {
+            group.0.lend_all(members, loan_in, loan_out);
+        }
+        for (k, &i) in self.loose.iter().enumerate() {
+            let i = i as usize;
+            prefetch_loose(&self.port_addrs, &self.loose, k);
+            let Some(slot) = &mut self.slots[i] else {
+                continue;
+            };
             if slot.lends {
                 let frames = slot.port.lend();
                 let lens = (
@@ -575,84 +669,73 @@ impl Pump {
                         "lent frames of {:?}/{:?} samples, the block is {block}",
                         lens.0, lens.1
                     ));
-                    self.lent_at[i] = REFUSED;
+                    slot.refused = true;
                     continue;
                 }
-                self.lent_at[i] = lent.len() as u32;
-                lent.push(Lent {
-                    id: slot.id,
-                    input: frames.input,
-                    output: frames.output,
-                });
+                // The frames stay valid until the port's commit (the `Port`
+                // contract), after every use of the loans below.
+                if let Some(f) = frames.input {
+                    loan_in[i] = f.as_ptr();
+                }
+                if let Some(f) = frames.output {
+                    loan_out[i] = f.as_mut_ptr();
+                }
                 continue;
             }
-            let tapped_in = tap_frames
-                .get_mut(self.claim_in[i] as usize)
-                .and_then(Option::take);
-            let tapped_out = tap_frames
-                .get_mut(self.claim_out[i] as usize)
-                .and_then(Option::take);
-            if tapped_in.is_none() && tapped_out.is_none() {
-                // The common case: nothing of this port's is tapped.
+            let mut claimed = |g: u32| {
+                tap_frames
+                    .get_mut(g as usize)
+                    .map_or(std::ptr::null_mut(), |f| {
+                        std::mem::replace(f, std::ptr::null_mut())
+                    })
+            };
+            let tapped_in = claimed(self.claim_in[i]);
+            let tapped_out = claimed(self.claim_out[i]);
+            if tapped_in.is_null() {
                 if let Ok(f) = self.conf.input_mut(slot.id) {
                     slot.read(f);
                 }
-                continue;
+            } else {
+                // SAFETY: a tap frame is `block` samples of a buffer in
+                // `pending`, claimed by this port alone, and nothing else refers
+                // to it while the port reads into it.
+                slot.read(unsafe { std::slice::from_raw_parts_mut(tapped_in, block) });
+                loan_in[i] = tapped_in;
             }
-            // The engine mixes from and into the tap frames.
-            let input: Option<&[i16]> = match tapped_in {
-                Some(frame) => {
-                    slot.read(frame);
-                    let frame: &[i16] = frame;
-                    Some(frame)
-                }
-                None => {
-                    if let Ok(f) = self.conf.input_mut(slot.id) {
-                        slot.read(f);
-                    }
-                    None
-                }
-            };
-            self.lent_at[i] = lent.len() as u32;
-            lent.push(Lent {
-                id: slot.id,
-                input,
-                output: tapped_out,
-            });
+            // The engine mixes this port's output into its tap frame.
+            loan_out[i] = tapped_out;
         }
-        // Every lent frame is one block of a linear participant's, one per port:
-        // nothing `mix_lent` refuses.
-        self.conf
-            .mix_lent(&mut lent)
-            .expect("the pump lends one block per port");
+        // SAFETY: every non-null loan is one block (checked above for lent
+        // frames; tap frames are blocks) valid until the commits and writes
+        // below; loans exist only when `lends_in_place`; a lent output is a
+        // port's own output slot or a tap frame claimed once, neither of which
+        // overlaps any other frame or the engine's buffers.
+        unsafe { self.conf.mix_rows(loan_in, loan_out) };
         if self.conf.clipped() {
             self.clipped += 1;
         }
 
         let conf = &self.conf;
         let silence = &self.silence[..];
-        let lent_at = &self.lent_at;
-        let lent_frames = |p: PortId| {
-            let k = *lent_at.get(p.index())?;
-            lent.get(k as usize).filter(|l| l.id == p)
-        };
+        let loans = &self.loans;
         let resolve = |s: Stream| -> &[i16] {
+            // SAFETY (both loans): within the tick, before any port commits.
             match s {
                 Stream::Mix => conf.full_mix(),
-                Stream::Input(p) => match lent_frames(p).and_then(|l| l.input) {
-                    Some(frame) => frame,
-                    None => conf.input(p).unwrap_or(silence),
-                },
-                Stream::Output(p) => match lent_frames(p).and_then(|l| l.output.as_deref()) {
-                    Some(frame) => frame,
-                    None => conf.output(p).unwrap_or(silence),
-                },
+                Stream::Input(p) if conf.contains(p) => unsafe { loans.input(p, block) }
+                    .unwrap_or_else(|| conf.input(p).unwrap_or(silence)),
+                Stream::Output(p) if conf.contains(p) => unsafe { loans.output(p, block) }
+                    .unwrap_or_else(|| conf.output(p).unwrap_or(silence)),
+                Stream::Input(_) | Stream::Output(_) => silence,
             }
         };
         // The tap frames not made in place: copies.
-        for (frame, &s) in tap_frames.iter_mut().zip(&self.tap_frame_streams) {
-            if let Some(frame) = frame {
-                frame.copy_from_slice(resolve(s));
+        for (&frame, &s) in self.tap_frames.0.iter().zip(&self.tap_frame_streams) {
+            if !frame.is_null() {
+                // SAFETY: an unclaimed tap frame: `block` samples of a buffer in
+                // `pending` that nothing else refers to (the frame copied from is
+                // another tap frame, the engine's, or a port's).
+                unsafe { std::slice::from_raw_parts_mut(frame, block) }.copy_from_slice(resolve(s));
             }
         }
         for ring in &mut self.rings {
@@ -660,28 +743,34 @@ impl Pump {
                 ring.writer.write_frame(tick, s.tag(), resolve(s));
             }
         }
-        self.lent = recycle(lent);
-        self.tap_frames = recycle(tap_frames);
+        self.tap_frames.0.clear();
 
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            prefetch_port(self.port_addrs.get(i + PREFETCH_PORTS));
-            let Some(slot) = slot else { continue };
+        for (group, members) in &self.groups {
+            group.0.commit_all(members);
+        }
+        let (loan_in, loan_out) = (&mut self.loans.input.0, &mut self.loans.output.0);
+        for (k, &i) in self.loose.iter().enumerate() {
+            let i = i as usize;
+            prefetch_loose(&self.port_addrs, &self.loose, k);
+            let Some(slot) = &mut self.slots[i] else {
+                continue;
+            };
+            loan_in[i] = std::ptr::null();
+            let lent_out = std::mem::replace(&mut loan_out[i], std::ptr::null_mut());
             if slot.lends {
-                if self.lent_at[i] != REFUSED {
+                if !std::mem::take(&mut slot.refused) {
                     slot.port.commit();
                 }
                 continue;
             }
-            let frame = match self.claim_out[i] {
-                NO_CLAIM => match self.conf.output(slot.id) {
+            let frame = if lent_out.is_null() {
+                match self.conf.output(slot.id) {
                     Ok(f) => f,
                     Err(_) => continue,
-                },
-                g => {
-                    let (t, at) = self.tap_frame_at[g as usize];
-                    let buf = pending[t].as_deref().expect("claimed in a taken buffer");
-                    &buf[at..at + block]
                 }
+            } else {
+                // SAFETY: this port's claimed tap frame, which the engine wrote.
+                unsafe { std::slice::from_raw_parts(lent_out.cast_const(), block) }
             };
             if let Err(e) = slot.port.write(frame) {
                 slot.fail(e);

@@ -317,10 +317,13 @@ pub struct Conference {
     /// (entries are set for the rows the kernels read, every mix).
     input_rows: RowTable<*const i16>,
     output_rows: RowTable<*mut i16>,
-    /// Per row, the last mix in which its input and its output were lent.
-    lent_stamps: Vec<(u64, u64)>,
-    /// Counts mixes, for `lent_stamps`.
-    stamp: u64,
+    /// [`Conference::mix_lent`]'s loans by row (null: not lent), null again
+    /// between calls; a row found already set while recording is lent twice.
+    loan_in: RowTable<*const i16>,
+    loan_out: RowTable<*mut i16>,
+    /// The linear rows whose output the kernels do not write (silence or the
+    /// shared mix): a lent output there gets a copy.
+    unmixed: Vec<u32>,
     shared_listeners: [usize; 4],
 }
 
@@ -358,8 +361,9 @@ impl Conference {
             lists: kernels::RowLists::default(),
             input_rows: RowTable::default(),
             output_rows: RowTable::default(),
-            lent_stamps: Vec::new(),
-            stamp: 0,
+            loan_in: RowTable::default(),
+            loan_out: RowTable::default(),
+            unmixed: Vec::new(),
             shared_listeners: [0; 4],
         };
         conf.reserve(config.capacity.min(MAX_PARTICIPANTS));
@@ -400,7 +404,9 @@ impl Conference {
         self.lists.reserve(slots);
         reserve_total(&mut self.input_rows.0, slots);
         reserve_total(&mut self.output_rows.0, slots);
-        reserve_total(&mut self.lent_stamps, slots);
+        reserve_total(&mut self.loan_in.0, slots);
+        reserve_total(&mut self.loan_out.0, slots);
+        reserve_total(&mut self.unmixed, slots);
     }
 
     /// Adds a participant. Its input starts as silence; it hears silence until the
@@ -543,8 +549,8 @@ impl Conference {
 
     /// Runs one tick: mixes all inputs into all outputs.
     pub fn mix(&mut self) {
-        self.next_stamp();
-        self.run(&mut []);
+        // SAFETY: nothing is lent.
+        unsafe { self.mix_rows(&[], &[]) }
     }
 
     /// Runs one tick like [`mix`](Self::mix), with some participants' frames lent
@@ -568,94 +574,144 @@ impl Conference {
     /// a frame, so lent frames are copied in and out instead; the result is the
     /// same.
     pub fn mix_lent(&mut self, lent: &mut [Lent<'_>]) -> Result<(), ConferenceError> {
-        // A fresh stamp marks this tick's lent rows: a row stamped twice is a
-        // duplicate, and `run` keeps the lent entries of stamped rows.
-        let stamp = self.next_stamp();
-        for l in lent.iter() {
-            let row = self.row(l.id)?;
-            if let Some(input) = l.input {
-                self.check_len(input.len())?;
-                if std::mem::replace(&mut self.lent_stamps[row].0, stamp) == stamp {
-                    return Err(ConferenceError::LentTwice);
+        let rows = self.slots.len();
+        if self.loan_in.0.len() < rows {
+            self.loan_in.0.resize(rows, std::ptr::null());
+            self.loan_out.0.resize(rows, std::ptr::null_mut());
+        }
+        // Record every loan in the (null) tables; a row already recorded is lent
+        // twice. On an error the tables are cleared and nothing was mixed.
+        for k in 0..lent.len() {
+            if let Err(e) = self.record_loan(&mut lent[k]) {
+                self.clear_loans(&lent[..=k]);
+                return Err(e);
+            }
+        }
+        if self.lends_in_place() {
+            let (loan_in, loan_out) = (
+                std::mem::take(&mut self.loan_in),
+                std::mem::take(&mut self.loan_out),
+            );
+            // SAFETY: the tables hold pointers to the lent frames, `block` samples
+            // each (checked), borrowed for this call, inputs shared and outputs
+            // exclusive (`&mut`), which cannot overlap each other or the engine's
+            // own buffers; block == stride.
+            unsafe { self.mix_rows(&loan_in.0, &loan_out.0) };
+            (self.loan_in, self.loan_out) = (loan_in, loan_out);
+        } else {
+            let s = self.stride;
+            for l in lent.iter() {
+                if let Some(input) = l.input {
+                    let at = l.id.index() * s;
+                    self.input.as_mut_slice()[at..at + self.block].copy_from_slice(input);
                 }
             }
-            if let Some(output) = &l.output {
-                self.check_len(output.len())?;
-                if self.slots[row].format != Format::Linear {
-                    return Err(ConferenceError::NotLinear);
-                }
-                if std::mem::replace(&mut self.lent_stamps[row].1, stamp) == stamp {
-                    return Err(ConferenceError::LentTwice);
+            self.mix();
+            for l in lent.iter_mut() {
+                if let Some(output) = l.output.as_deref_mut() {
+                    let row = l.id.index();
+                    output.copy_from_slice(self.linear_out(row, self.slots[row].source));
                 }
             }
         }
-        self.run(lent);
+        self.clear_loans(lent);
         Ok(())
     }
 
-    /// Starts a tick: a new stamp (nothing is lent under it yet), with the row
-    /// tables and stamps as long as there are slots.
-    fn next_stamp(&mut self) -> u64 {
-        let rows = self.slots.len();
-        if self.lent_stamps.len() < rows {
-            self.input_rows.0.resize(rows, std::ptr::null());
-            self.output_rows.0.resize(rows, std::ptr::null_mut());
-            self.lent_stamps.resize(rows, (0, 0));
+    /// Checks one loan and records it in `loan_in`/`loan_out`.
+    fn record_loan(&mut self, l: &mut Lent<'_>) -> Result<(), ConferenceError> {
+        let row = self.row(l.id)?;
+        if let Some(input) = l.input {
+            self.check_len(input.len())?;
+            if !self.loan_in.0[row].is_null() {
+                return Err(ConferenceError::LentTwice);
+            }
         }
-        self.stamp += 1;
-        self.stamp
+        if let Some(output) = &l.output {
+            self.check_len(output.len())?;
+            if self.slots[row].format != Format::Linear {
+                return Err(ConferenceError::NotLinear);
+            }
+            if !self.loan_out.0[row].is_null() {
+                return Err(ConferenceError::LentTwice);
+            }
+        }
+        if let Some(input) = l.input {
+            self.loan_in.0[row] = input.as_ptr();
+        }
+        if let Some(output) = l.output.as_deref_mut() {
+            self.loan_out.0[row] = output.as_mut_ptr();
+        }
+        Ok(())
     }
 
-    /// The tick itself, with `lent` validated and stamped by `mix_lent` (or
-    /// empty).
+    /// Nulls the table entries of `lent`'s rows (whoever recorded them).
+    fn clear_loans(&mut self, lent: &[Lent<'_>]) {
+        for l in lent {
+            if let Ok(row) = self.row(l.id) {
+                self.loan_in.0[row] = std::ptr::null();
+                self.loan_out.0[row] = std::ptr::null_mut();
+            }
+        }
+    }
+
+    /// Whether lent frames can stand in for the engine's rows: the block is a
+    /// whole number of kernel vectors, so a row is exactly one frame. When it is
+    /// not, [`mix_rows`](Self::mix_rows) must not be given loans.
+    #[inline]
+    pub(crate) fn lends_in_place(&self) -> bool {
+        self.block == self.stride
+    }
+
+    /// The tick itself, with frames lent by row: `loan_in[r]` (when there and not
+    /// null) is read instead of row `r`'s input buffer, and what a linear row `r`
+    /// hears is written to `loan_out[r]` (when there and not null) instead of its
+    /// output buffer. Loans for rows that are not live, and output loans for
+    /// G.711 rows, are ignored. This is the one mechanism behind
+    /// [`mix`](Self::mix) (no loans), [`mix_lent`](Self::mix_lent) (validated
+    /// loans) and the pump (which lends by row and owns the tables).
     ///
     /// Only the rows the kernels read (talkers, and talkers that listen) get
     /// table entries, so that a tick stays `O(talkers)` however many listeners
-    /// there are.
-    fn run(&mut self, lent: &mut [Lent<'_>]) {
+    /// there are; lent outputs of other linear rows get a copy of what they hear.
+    ///
+    /// # Safety
+    ///
+    /// If any entry is not null, [`lends_in_place`](Self::lends_in_place) holds;
+    /// every non-null `loan_in` entry is valid for reads of `block_size` samples
+    /// and every non-null `loan_out` entry for writes of `block_size` samples,
+    /// for the whole call, and no output frame overlaps another lent frame or the
+    /// engine's own buffers.
+    pub(crate) unsafe fn mix_rows(&mut self, loan_in: &[*const i16], loan_out: &[*mut i16]) {
         if self.dirty {
             self.rebuild();
         }
         let s = self.stride;
         let rows = self.slots.len();
-        // The kernels walk `stride` samples per row: lent frames can stand in for
-        // rows only when that is exactly one frame.
-        let by_pointer = self.block == s;
+        if self.input_rows.0.len() < rows {
+            self.input_rows.0.resize(rows, std::ptr::null());
+            self.output_rows.0.resize(rows, std::ptr::null_mut());
+        }
         // `reserve` keeps the buffers at least this long; the pointers below rely on it.
         assert!(
             self.input.as_slice().len() >= rows * s && self.output.as_slice().len() >= rows * s
         );
         let (inputs, outputs) = (&mut self.input_rows.0, &mut self.output_rows.0);
-        let (stamp, stamps) = (self.stamp, &self.lent_stamps);
-        for l in lent.iter_mut() {
-            let row = l.id.index();
-            if by_pointer {
-                if let Some(input) = l.input {
-                    inputs[row] = input.as_ptr();
-                }
-                if let Some(output) = l.output.as_deref_mut() {
-                    outputs[row] = output.as_mut_ptr();
-                }
-            } else if let Some(input) = l.input {
-                // Copied in instead; the row is then the engine's own.
-                let at = row * s;
-                self.input.as_mut_slice()[at..at + self.block].copy_from_slice(input);
-            }
-        }
-        // Every other row the kernels read points at the engine's own buffers.
         let in_base = self.input.as_slice().as_ptr();
         let out_base = self.output.as_mut_slice().as_mut_ptr();
         for r in self.lists.input_rows() {
-            if !(by_pointer && stamps[r].0 == stamp) {
+            inputs[r] = match loan_in.get(r) {
+                Some(&p) if !p.is_null() => p,
                 // SAFETY: `input` holds `rows * stride` samples (asserted above).
-                inputs[r] = unsafe { in_base.add(r * s) };
-            }
+                _ => unsafe { in_base.add(r * s) },
+            };
         }
         for r in self.lists.output_rows() {
-            if !(by_pointer && stamps[r].1 == stamp) {
+            outputs[r] = match loan_out.get(r) {
+                Some(&p) if !p.is_null() => p,
                 // SAFETY: likewise `output`.
-                outputs[r] = unsafe { out_base.add(r * s) };
-            }
+                _ => unsafe { out_base.add(r * s) },
+            };
         }
         let frames = kernels::Frames {
             input_rows: inputs,
@@ -664,10 +720,9 @@ impl Conference {
             stride: s,
         };
         // SAFETY: every input row points into `input` (`stride` samples) or at a
-        // lent input of `block == stride` samples borrowed for this call, likewise
-        // every output row into `output` or at a lent output; a lent `&mut` frame
-        // cannot overlap another lent frame or the engine's buffers, which are
-        // distinct allocations.
+        // lent input of `block == stride` samples valid for this call, likewise
+        // every output row into `output` or at a lent output that overlaps
+        // nothing else (the caller's contract).
         self.clipped = unsafe {
             kernels::mix(
                 self.isa,
@@ -683,14 +738,14 @@ impl Conference {
                 codec.encode_slice_with(self.isa, hi, &mut self.shared_law[codec.index()]);
             }
         }
-        // Lent outputs the kernel did not write: shared mix, silence, or copies.
-        for l in lent.iter_mut() {
-            if let Some(output) = l.output.as_deref_mut() {
-                let row = l.id.index();
-                let source = self.slots[row].source;
-                if !(by_pointer && source == Source::Own) {
-                    output.copy_from_slice(self.linear_out(row, source));
-                }
+        // Lent outputs the kernels did not write: silence or the shared mix.
+        for &r in &self.unmixed {
+            let r = r as usize;
+            if let Some(&p) = loan_out.get(r).filter(|p| !p.is_null()) {
+                let heard = self.linear_out(r, self.slots[r].source);
+                // SAFETY: `p` is valid for `block` samples of writes and overlaps
+                // none of the engine's buffers (the caller's contract).
+                unsafe { std::ptr::copy_nonoverlapping(heard.as_ptr(), p, self.block) };
             }
         }
     }
@@ -825,6 +880,7 @@ impl Conference {
 
     fn rebuild(&mut self) {
         self.lists.clear();
+        self.unmixed.clear();
         self.shared_listeners = [0; 4];
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if !slot.live {
@@ -847,6 +903,9 @@ impl Conference {
                     Source::Shared
                 }
             };
+            if slot.linear && slot.source != Source::Own {
+                self.unmixed.push(row);
+            }
         }
         self.dirty = false;
     }
