@@ -14,20 +14,27 @@
 //!   sample of every frame. The pump makes those frames in the subscriber's
 //!   batch (the engine writes each output there and the port is written from
 //!   there), so `tapped - untapped`, divided by F, is the tap's cost per frame;
-//!   the table computes it.
+//!   the table computes it. It includes moving every frame's five cache lines
+//!   to the subscriber's core and back, which any consumer on another core
+//!   costs whatever the queue.
+//! * `tapped_glance`: the same, with a subscriber that looks at one sample of
+//!   each frame, so that most of each frame stays in the pump's cache: the
+//!   cost of the tap's own mechanism (the batch, the channel, the bookkeeping).
 //!
 //! Before each tick the bench waits, untimed, until the subscriber has made
 //! room (a pump never waits, it would drop the tick; at 50 ticks a second a
 //! subscriber has all the time it needs), then times the tick alone with the
 //! monotonic clock (the median of the samples discards the rare preemption).
-//! Both pump benches are timed the same way.
+//! All pump benches are timed the same way.
 //!
 //! Baselines, on the publishing side alone, timed the same way:
 //!
 //! * `per_frame`: a bounded crossbeam channel of `[i16; 160]` messages with
-//!   the same buffering (8 ticks' worth), one `try_send` per frame.
-//! * `copied`: [`TapPublisher::publish`] copying F frames into a batch: what a
-//!   tap costs when the frames lie elsewhere (the mix, ports that lend).
+//!   the same buffering (8 ticks' worth), one `try_send` per frame, read by a
+//!   subscriber that reads every sample, as for `tapped`.
+//! * `copied`: [`TapPublisher::publish`] copying F frames into a batch (read
+//!   the same way): what a tap costs when the frames lie elsewhere (the mix,
+//!   ports that lend).
 //! * `memcpy`: copying the F frames into a buffer, nothing else: the floor for
 //!   any tap that hands out copies.
 //!
@@ -97,14 +104,35 @@ fn spawn_subscriber<M: 'static>(
     })
 }
 
+/// The sum of every sample of a frame (what a recorder's reading costs).
+fn read_all(samples: &[i16]) -> i32 {
+    samples
+        .iter()
+        .fold(0i32, |a, &x| a.wrapping_add(i32::from(x)))
+}
+
 /// What a recorder does with a batch: reads every sample of every frame.
 fn read_batch(batch: &TapBatch) -> usize {
-    let sum = batch
-        .samples()
-        .iter()
-        .fold(0i32, |a, &x| a.wrapping_add(i32::from(x)));
-    black_box(sum);
+    black_box(read_all(batch.samples()));
     batch.streams().len()
+}
+
+/// A subscriber that only glances at each frame (one sample), so that the
+/// frames' cache lines mostly stay with the pump: what the tap's own mechanism
+/// costs, without moving the audio to another core.
+fn glance_batch(batch: &TapBatch) -> usize {
+    let mut glanced = 0i32;
+    for (_, frame) in batch.frames() {
+        glanced = glanced.wrapping_add(i32::from(frame[0]));
+    }
+    black_box(glanced);
+    batch.streams().len()
+}
+
+/// A per-message subscriber reading every sample of its frame.
+fn read_frame(frame: &[i16; BLOCK]) -> usize {
+    black_box(read_all(frame));
+    1
 }
 
 /// A port that does not lend, standing for a DAHDI channel: it copies its input
@@ -172,6 +200,36 @@ fn source(f: usize) -> Vec<[i16; BLOCK]> {
         .collect()
 }
 
+/// Benches `pump` ticks with one subscriber to every port's output, reading
+/// each batch with `look`, as `name`; the pump is dropped at the end.
+fn bench_tapped(
+    g: &mut criterion::BenchmarkGroup<'_, ThreadCpuTime>,
+    name: &str,
+    f: usize,
+    mut pump: Pump,
+    look: fn(&TapBatch) -> usize,
+) {
+    let outputs: Vec<Stream> = pump.port_ids().into_iter().map(Stream::Output).collect();
+    let sub = pump.subscribe(&outputs, DEPTH);
+    let first = pump.ticks();
+    let done = Arc::new(AtomicU64::new(0));
+    let consumer = spawn_subscriber(move || sub.try_recv(), look, done.clone());
+    // The pump has a free buffer once the subscriber is fewer than DEPTH
+    // ticks behind.
+    g.bench_with_input(BenchmarkId::new(name, f), &f, |b, _| {
+        b.iter_custom(|iters| {
+            time_ticks(&mut pump, iters, |ticks| {
+                ticks - first - done.load(Ordering::Acquire) < DEPTH as u64
+            })
+        })
+    });
+    let stats = pump.stats();
+    assert_eq!(stats.taps[0].frames_dropped, 0, "the bench waited for room");
+    let sent = stats.taps[0].frames_sent;
+    drop(pump);
+    assert_eq!(consumer.join().unwrap(), sent, "every batch was received");
+}
+
 fn bench(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("pump_tap");
     for &f in &FRAMES {
@@ -184,25 +242,8 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
         g.bench_with_input(BenchmarkId::new("untapped", f), &f, |b, _| {
             b.iter_custom(|iters| time_ticks(&mut pump, iters, |_| true))
         });
-        let outputs: Vec<Stream> = pump.port_ids().into_iter().map(Stream::Output).collect();
-        let sub = pump.subscribe(&outputs, DEPTH);
-        let first = pump.ticks();
-        let done = Arc::new(AtomicU64::new(0));
-        let consumer = spawn_subscriber(move || sub.try_recv(), read_batch, done.clone());
-        // The pump has a free buffer once the subscriber is fewer than DEPTH
-        // ticks behind.
-        g.bench_with_input(BenchmarkId::new("tapped", f), &f, |b, _| {
-            b.iter_custom(|iters| {
-                time_ticks(&mut pump, iters, |ticks| {
-                    ticks - first - done.load(Ordering::Acquire) < DEPTH as u64
-                })
-            })
-        });
-        let stats = pump.stats();
-        assert_eq!(stats.taps[0].frames_dropped, 0, "the bench waited for room");
-        let sent = stats.taps[0].frames_sent;
-        drop(pump);
-        assert_eq!(consumer.join().unwrap(), sent, "every batch was received");
+        bench_tapped(&mut g, "tapped", f, pump, read_batch);
+        bench_tapped(&mut g, "tapped_glance", f, channel_pump(f), glance_batch);
 
         let (mut publisher, sub) = TapPublisher::new(&streams, BLOCK, DEPTH);
         let consumer = spawn_subscriber(
@@ -241,10 +282,7 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
         let (tx, rx) = crossbeam_channel::bounded::<[i16; BLOCK]>(DEPTH * f);
         let consumer = spawn_subscriber(
             move || rx.try_recv(),
-            |frame| {
-                black_box(frame[0]);
-                1
-            },
+            read_frame,
             Arc::new(AtomicU64::new(0)),
         );
         let mut sent = 0u64;
