@@ -738,7 +738,11 @@ impl Conference {
                 codec.encode_slice_with(self.isa, hi, &mut self.shared_law[codec.index()]);
             }
         }
-        // Lent outputs the kernels did not write: silence or the shared mix.
+        // Lent outputs the kernels did not write: silence or the shared mix
+        // (a walk over the listeners, so only when anything is lent).
+        if loan_out.is_empty() {
+            return;
+        }
         for &r in &self.unmixed {
             let r = r as usize;
             if let Some(&p) = loan_out.get(r).filter(|p| !p.is_null()) {
