@@ -258,19 +258,18 @@ def pump_section(r, out):
         out.append("### In-process tap: F frames per tick to a subscriber thread\n")
         out.append("ns per frame on the publishing (pump) side. 'tap' is what subscribing to "
                    "every port's output adds to a pump tick of F ports that do not lend "
-                   "(tapped minus untapped, divided by F), with a subscriber that reads every "
-                   "sample ('reader') or glances at one sample per frame ('glance'); "
-                   "'per message' is crossbeam-channel with one frame per message and a "
-                   "reader; 'copied' is the tap publishing copies of frames that lie "
-                   "elsewhere, with a reader; 'memcpy' the copy alone.\n")
+                   "(a tapped and an untapped pump ticked side by side, the difference "
+                   "divided by F), with a subscriber that reads every sample ('reader') or "
+                   "glances at one sample per frame ('glance'); 'per message' is "
+                   "crossbeam-channel with one frame per message and a reader; 'copied' is "
+                   "the tap publishing copies of frames that lie elsewhere, with a reader; "
+                   "'memcpy' the copy alone.\n")
         out.append("| F | untapped tick | tap, reader | tap, glance | crossbeam, frame per "
                    "message | copied | memcpy | per message / tap (reader) |")
         out.append("|---|---|---|---|---|---|---|---|")
         for f in frames:
-            u, t, tg, m, c, mc = (get("pump_tap", fn, str(f)) for fn in (
-                "untapped", "tapped", "tapped_glance", "per_frame", "copied", "memcpy"))
-            tap = None if t is None or u is None else max(t - u, 0)
-            glance = None if tg is None or u is None else max(tg - u, 0)
+            u, tap, glance, m, c, mc = (get("pump_tap", fn, str(f)) for fn in (
+                "untapped", "tap_cost", "tap_cost_glance", "per_frame", "copied", "memcpy"))
             out.append(f"| {f:,} | {fmt_ns(per(u, f))} | {fmt_ns(per(tap, f))} "
                        f"| {fmt_ns(per(glance, f))} | {fmt_ns(per(m, f))} "
                        f"| {fmt_ns(per(c, f))} | {fmt_ns(per(mc, f))} "

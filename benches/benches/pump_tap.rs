@@ -9,23 +9,23 @@
 //!   input from a frame of its own and writes its output to another, as a
 //!   DAHDI channel port copies to and from its kernel buffers), everyone
 //!   talking.
-//! * `tapped`: the same pump with one subscriber to every port's output (what
-//!   a recorder of the whole conference asks for), in a thread that reads every
-//!   sample of every frame. The pump makes those frames in the subscriber's
-//!   batch (the engine writes each output there and the port is written from
-//!   there), so `tapped - untapped`, divided by F, is the tap's cost per frame;
-//!   the table computes it. It includes moving every frame's five cache lines
-//!   to the subscriber's core and back, which any consumer on another core
-//!   costs whatever the queue.
-//! * `tapped_glance`: the same, with a subscriber that looks at one sample of
-//!   each frame, so that most of each frame stays in the pump's cache: the
+//! * `tap_cost`: what one subscriber to every port's output (what a recorder
+//!   of the whole conference asks for), in a thread that reads every sample of
+//!   every frame, adds to that tick. The pump makes those frames in the
+//!   subscriber's batch (the engine writes each output there and the port is
+//!   written from there). Each iteration runs one tick of a tapped pump and one
+//!   of an identical untapped one, alternating the order, and counts the
+//!   difference; divided by F it is the tap's cost per frame. It includes
+//!   moving every frame's five cache lines to the subscriber's core and back,
+//!   which any consumer on another core costs whatever the queue.
+//! * `tap_cost_glance`: the same, with a subscriber that looks at one sample
+//!   of each frame, so that most of each frame stays in the pump's cache: the
 //!   cost of the tap's own mechanism (the batch, the channel, the bookkeeping).
 //!
-//! Before each tick the bench waits, untimed, until the subscriber has made
-//! room (a pump never waits, it would drop the tick; at 50 ticks a second a
-//! subscriber has all the time it needs), then times the tick alone with the
+//! Before each tapped tick the bench waits, untimed, until the subscriber has
+//! made room (a pump never waits, it would drop the tick; at 50 ticks a second
+//! a subscriber has all the time it needs), then times the ticks alone with the
 //! monotonic clock (the median of the samples discards the rare preemption).
-//! All pump benches are timed the same way.
 //!
 //! Baselines, on the publishing side alone, timed the same way:
 //!
@@ -176,13 +176,10 @@ fn channel_pump(f: usize) -> Pump {
     pump
 }
 
-/// Times `iters` ticks of `pump` with the monotonic clock, each started (untimed)
-/// once `ready(ticks run so far)`.
-fn time_ticks(pump: &mut Pump, iters: u64, mut ready: impl FnMut(u64) -> bool) -> Duration {
+/// Times `iters` ticks of `pump` with the monotonic clock.
+fn time_ticks(pump: &mut Pump, iters: u64) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
-        let ticks = pump.ticks();
-        wait_for(|| ready(ticks));
         let t = Instant::now();
         pump.tick();
         total += t.elapsed();
@@ -200,33 +197,54 @@ fn source(f: usize) -> Vec<[i16; BLOCK]> {
         .collect()
 }
 
-/// Benches `pump` ticks with one subscriber to every port's output, reading
-/// each batch with `look`, as `name`; the pump is dropped at the end.
-fn bench_tapped(
+/// Benches what one subscriber to every port's output, reading each batch with
+/// `look`, adds to a tick of [`channel_pump`]`(f)`, as `name`: every iteration
+/// runs one tick of a tapped pump and one of an identical untapped pump,
+/// alternating which goes first, and counts the tapped tick's time minus the
+/// untapped one's. Measured side by side, the two see the same machine (the
+/// difference of two separately measured benches drowns in the shared
+/// machine's drift), and each finds its memory as cold as the other has left
+/// it.
+fn bench_tap_cost(
     g: &mut criterion::BenchmarkGroup<'_, ThreadCpuTime>,
     name: &str,
     f: usize,
-    mut pump: Pump,
     look: fn(&TapBatch) -> usize,
 ) {
-    let outputs: Vec<Stream> = pump.port_ids().into_iter().map(Stream::Output).collect();
-    let sub = pump.subscribe(&outputs, DEPTH);
-    let first = pump.ticks();
+    let mut plain = channel_pump(f);
+    let mut tapped = channel_pump(f);
+    let outputs: Vec<Stream> = tapped.port_ids().into_iter().map(Stream::Output).collect();
+    let sub = tapped.subscribe(&outputs, DEPTH);
     let done = Arc::new(AtomicU64::new(0));
     let consumer = spawn_subscriber(move || sub.try_recv(), look, done.clone());
-    // The pump has a free buffer once the subscriber is fewer than DEPTH
-    // ticks behind.
+    let time_tick = |pump: &mut Pump| {
+        let t = Instant::now();
+        pump.tick();
+        t.elapsed()
+    };
     g.bench_with_input(BenchmarkId::new(name, f), &f, |b, _| {
         b.iter_custom(|iters| {
-            time_ticks(&mut pump, iters, |ticks| {
-                ticks - first - done.load(Ordering::Acquire) < DEPTH as u64
-            })
+            let (mut with, mut without) = (Duration::ZERO, Duration::ZERO);
+            for i in 0..iters {
+                // The pump has a free buffer once the subscriber is fewer than
+                // DEPTH ticks behind.
+                let ticks = tapped.ticks();
+                wait_for(|| ticks - done.load(Ordering::Acquire) < DEPTH as u64);
+                if i % 2 == 0 {
+                    without += time_tick(&mut plain);
+                    with += time_tick(&mut tapped);
+                } else {
+                    with += time_tick(&mut tapped);
+                    without += time_tick(&mut plain);
+                }
+            }
+            with.saturating_sub(without)
         })
     });
-    let stats = pump.stats();
+    let stats = tapped.stats();
     assert_eq!(stats.taps[0].frames_dropped, 0, "the bench waited for room");
     let sent = stats.taps[0].frames_sent;
-    drop(pump);
+    drop(tapped);
     assert_eq!(consumer.join().unwrap(), sent, "every batch was received");
 }
 
@@ -240,10 +258,11 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
 
         let mut pump = channel_pump(f);
         g.bench_with_input(BenchmarkId::new("untapped", f), &f, |b, _| {
-            b.iter_custom(|iters| time_ticks(&mut pump, iters, |_| true))
+            b.iter_custom(|iters| time_ticks(&mut pump, iters))
         });
-        bench_tapped(&mut g, "tapped", f, pump, read_batch);
-        bench_tapped(&mut g, "tapped_glance", f, channel_pump(f), glance_batch);
+        drop(pump);
+        bench_tap_cost(&mut g, "tap_cost", f, read_batch);
+        bench_tap_cost(&mut g, "tap_cost_glance", f, glance_batch);
 
         let (mut publisher, sub) = TapPublisher::new(&streams, BLOCK, DEPTH);
         let consumer = spawn_subscriber(
