@@ -234,24 +234,43 @@ def pump_section(r, out):
     sizes = sorted({int(k[2]) for k in r if k[0] == "pump_tick" and k[2]})
     if sizes:
         out.append("### Pump tick with N in-memory participants against the bare engine\n")
-        out.append("ns per participant per tick (160 samples, everyone talking); the "
-                   "ratio is pump / engine (the target: at most 2x at N=10,000).\n")
+        out.append("ns per participant per tick (160 samples, everyone talking). 'pump / "
+                   "engine' divides two benches run one after the other, the engine "
+                   "mixing the same buffers tick after tick, so they stay in cache; 'side "
+                   "by side' runs an engine mix and a pump tick (with the application's "
+                   "side) in every iteration, alternating the order, and measures the "
+                   "pump's overhead over the engine within the same iterations, so the "
+                   "machine's drift between benches cannot move the ratio, (engine + "
+                   "overhead) / engine; there the engine finds its buffers as far out of "
+                   "cache as the pump does, as it would in an application that does other "
+                   "work between ticks, which makes the engine slower and the ratio lower. "
+                   "The target (at most 2x at N=10,000) is shown both ways.\n")
         out.append("| N | engine (mix alone) | pump tick | pump / engine "
+                   "| side by side: engine | side by side: pump overhead "
+                   "| side by side: pump / engine "
                    "| pump tick, queues 1 deep | that / engine "
                    "| engine + copies in and out | pump tick + application side "
                    "| ratio of those two |")
-        out.append("|---|---|---|---|---|---|---|---|---|")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for n in sizes:
-            e, p, p1, pa, eio = (get("pump_tick", f, str(n))
-                                 for f in ("engine", "pump", "pump_depth1", "pump_with_app",
-                                           "engine_io"))
+            e, p, p1, pa, eio, se, so = (get("pump_tick", f, str(n))
+                                         for f in ("engine", "pump", "pump_depth1",
+                                                   "pump_with_app", "engine_io",
+                                                   "side_by_side_engine",
+                                                   "side_by_side_overhead"))
+            side = None if se is None or so is None else se + so
             out.append(f"| {n:,} | {fmt_ns(per(e, n))} | {fmt_ns(per(p, n))} "
-                       f"| {fmt_ratio(p, e)} | {fmt_ns(per(p1, n))} | {fmt_ratio(p1, e)} "
+                       f"| {fmt_ratio(p, e)} | {fmt_ns(per(se, n))} | {fmt_ns(per(so, n))} "
+                       f"| {fmt_ratio(side, se)} "
+                       f"| {fmt_ns(per(p1, n))} | {fmt_ratio(p1, e)} "
                        f"| {fmt_ns(per(eio, n))} | {fmt_ns(per(pa, n))} "
                        f"| {fmt_ratio(pa, eio)} |")
+            if n == 10_000 and se and side:
+                verdicts.append(("pump tick at N=10,000 <= 2x the bare engine (side by side)",
+                                 f"{side / se:.1f}x", side / se <= 2))
             if n == 10_000 and e and p:
-                verdicts.append(("pump tick at N=10,000 <= 2x the bare engine",
-                                 f"{p / e:.1f}x", p / e <= 2))
+                verdicts.append(("pump tick at N=10,000 <= 2x the bare engine (separate "
+                                 "benches)", f"{p / e:.1f}x", p / e <= 2))
         out.append("")
     frames = sorted({int(k[2]) for k in r if k[0] == "pump_tap" and k[2]})
     if frames:

@@ -22,6 +22,15 @@
 //!   the one `pump_with_app` compares to like for like: the pump's cost for an
 //!   embedding application over doing without it.
 //!
+//! * `side_by_side_engine` and `side_by_side_overhead`: the target's ratio
+//!   measured so that the shared machine's drift between two benches cannot
+//!   move it. Every iteration queues the application's frames (untimed), runs
+//!   one `Conference::mix` of the bare engine and one `Pump::tick` (as in
+//!   `pump`), alternating which goes first, and collects the outputs
+//!   (untimed). `side_by_side_engine` counts the engine's time,
+//!   `side_by_side_overhead` the pump's time minus the engine's, within the
+//!   same iterations; the table divides `engine + overhead` by `engine`.
+//!
 //! Target (issue 7): `pump` at most 2x `engine` at N = 10,000.
 //!
 //! Times are the benchmark thread's CPU time (see `common`), so other processes
@@ -137,6 +146,46 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
                 })
             });
         }
+        // Side by side: (engine time, pump time minus engine time) per iteration.
+        let mut e = engine(n);
+        let (mut p, mut apps, frames) = pump(n, MemoryPort::DEFAULT_DEPTH);
+        let mut side_by_side = |iters: u64| {
+            let (mut engine_time, mut pump_time) = (Duration::ZERO, Duration::ZERO);
+            for i in 0..iters {
+                feed(&mut apps, &frames);
+                let mut time_engine = || {
+                    let t = thread_cpu_time();
+                    e.mix();
+                    black_box(e.full_mix().as_ptr());
+                    engine_time += thread_cpu_time() - t;
+                };
+                if i % 2 == 0 {
+                    time_engine();
+                }
+                let t = thread_cpu_time();
+                p.tick();
+                pump_time += thread_cpu_time() - t;
+                if i % 2 == 1 {
+                    time_engine();
+                }
+                drain(&mut apps, &mut out);
+            }
+            (engine_time, pump_time.saturating_sub(engine_time))
+        };
+        g.bench_with_input(BenchmarkId::new("side_by_side_engine", n), &n, |b, _| {
+            b.iter_custom(|iters| side_by_side(iters).0)
+        });
+        g.bench_with_input(BenchmarkId::new("side_by_side_overhead", n), &n, |b, _| {
+            b.iter_custom(|iters| side_by_side(iters).1)
+        });
+        let s = p.stats().port_totals();
+        assert_eq!(
+            (s.underruns, s.overruns, s.drops),
+            (0, 0, 0),
+            "every side-by-side tick had every frame"
+        );
+        drop(e);
+
         let (mut p, mut apps, frames) = pump(n, MemoryPort::DEFAULT_DEPTH);
         g.bench_with_input(BenchmarkId::new("pump_with_app", n), &n, |b, _| {
             b.iter(|| {
