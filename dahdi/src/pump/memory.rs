@@ -38,6 +38,7 @@ use super::stats::PortStats;
 ///
 /// Positions are counters that wrap at 2^32 (`depth` divides 2^32, and a queue
 /// never holds more than `depth`, so wrapping differences are exact).
+#[derive(Default)]
 #[repr(C, align(64))]
 struct Ctl {
     in_head: AtomicU32,
@@ -60,6 +61,28 @@ struct Ctl {
 #[inline]
 fn bump(counter: &AtomicU64) {
     counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+impl Ctl {
+    /// Counts a tick's input: a frame taken, or an underrun.
+    #[inline(always)]
+    fn count_input(&self, taken: bool) {
+        bump(if taken {
+            &self.frames_in
+        } else {
+            &self.underruns
+        });
+    }
+
+    /// Counts a tick's output: a frame queued, or a drop.
+    #[inline(always)]
+    fn count_output(&self, queued: bool) {
+        bump(if queued {
+            &self.frames_out
+        } else {
+            &self.drops
+        });
+    }
 }
 
 /// The most frames a queue holds: a queue's slots in use fit one `u64` mask.
@@ -114,24 +137,10 @@ impl Bank {
                 libc::madvise(slab.cast(), layout.size(), libc::MADV_HUGEPAGE);
             }
         }
-        let zero = || AtomicU64::new(0);
         Bank {
             slab,
             layout,
-            ctl: (0..ports)
-                .map(|_| Ctl {
-                    in_head: AtomicU32::new(0),
-                    in_tail: AtomicU32::new(0),
-                    out_head: AtomicU32::new(0),
-                    out_tail: AtomicU32::new(0),
-                    lent: AtomicU32::new(0),
-                    refused: zero(),
-                    frames_in: zero(),
-                    frames_out: zero(),
-                    underruns: zero(),
-                    drops: zero(),
-                })
-                .collect(),
+            ctl: (0..ports).map(|_| Ctl::default()).collect(),
             slot_ids: (0..ports * 2 * depth).map(|_| AtomicU8::new(0)).collect(),
             depth,
             block,
@@ -315,17 +324,12 @@ impl Bank {
         ctl.lent.store(0, Ordering::Relaxed);
         if lent & 1 != 0 {
             self.consume(port, false);
-            bump(&ctl.frames_in);
-        } else {
-            bump(&ctl.underruns);
         }
-        match lent >> 8 {
-            0 => bump(&ctl.drops),
-            s => {
-                self.publish(port, true, (s - 1) as u8);
-                bump(&ctl.frames_out);
-            }
+        ctl.count_input(lent & 1 != 0);
+        if let Some(slot) = (lent >> 8).checked_sub(1) {
+            self.publish(port, true, slot as u8);
         }
+        ctl.count_output(lent >> 8 != 0);
     }
 
     /// Lends the frames of every `(port, row)` of `members` for one tick, into
@@ -473,24 +477,18 @@ impl Port for MemoryPort {
 
     #[inline]
     fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
-        let ctl = &self.bank.ctl[self.port];
-        if self.bank.pop(self.port, false, frame) {
-            bump(&ctl.frames_in);
-        } else {
+        let taken = self.bank.pop(self.port, false, frame);
+        if !taken {
             frame.fill(0);
-            bump(&ctl.underruns);
         }
+        self.bank.ctl[self.port].count_input(taken);
         Ok(())
     }
 
     #[inline]
     fn write(&mut self, frame: &[i16]) -> Result<(), PortError> {
-        let ctl = &self.bank.ctl[self.port];
-        if self.bank.push(self.port, true, frame) {
-            bump(&ctl.frames_out);
-        } else {
-            bump(&ctl.drops);
-        }
+        let queued = self.bank.push(self.port, true, frame);
+        self.bank.ctl[self.port].count_output(queued);
         Ok(())
     }
 

@@ -247,8 +247,6 @@ pub struct Pump {
     /// (pointers into `pending`'s buffers): null once the pump lent it to the
     /// engine or a port (empty between ticks; kept for its allocation).
     tap_frames: Scratch<*mut i16>,
-    /// Per tap frame: its tap and its first sample in that tap's buffer.
-    tap_frame_at: Vec<(usize, usize)>,
     /// Per tap frame: its stream.
     tap_frame_streams: Vec<Stream>,
     /// Per slot, the tap frame its port reads its input into this tick, or
@@ -291,23 +289,21 @@ impl Loans {
         self.output.0.resize(slots, std::ptr::null_mut());
     }
 
-    /// The lent input of the live port `p` this tick, if any.
+    /// The frame lent for stream `s` of the live port `p` this tick, if any
+    /// (the mix is never lent).
     ///
     /// # Safety
     ///
     /// Within a tick, between the loans and the port's commit.
-    unsafe fn input(&self, p: PortId, block: usize) -> Option<&[i16]> {
-        let ptr = *self.input.0.get(p.index())?;
+    unsafe fn frame(&self, s: Stream, block: usize) -> Option<&[i16]> {
+        let ptr = match s {
+            Stream::Mix => return None,
+            Stream::Input(p) => *self.input.0.get(p.index())?,
+            Stream::Output(p) => self.output.0.get(p.index())?.cast_const(),
+        };
         // SAFETY: a non-null entry is a lent frame of `block` samples, valid
         // until the port commits (the caller's contract).
         (!ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(ptr, block) })
-    }
-
-    /// The lent output of the live port `p` this tick, if any; see [`Loans::input`].
-    unsafe fn output(&self, p: PortId, block: usize) -> Option<&[i16]> {
-        let ptr = *self.output.0.get(p.index())?;
-        // SAFETY: as in `input`.
-        (!ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(ptr.cast_const(), block) })
     }
 }
 
@@ -418,7 +414,6 @@ impl Pump {
             port_addrs: Vec::with_capacity(config.capacity),
             pending: Vec::new(),
             tap_frames: Scratch::default(),
-            tap_frame_at: Vec::new(),
             tap_frame_streams: Vec::new(),
             claim_in: Vec::with_capacity(config.capacity),
             claim_out: Vec::with_capacity(config.capacity),
@@ -554,7 +549,6 @@ impl Pump {
         let frames: usize = self.taps.iter().map(|t| t.streams().len()).sum();
         reserve_total(&mut self.pending, self.taps.len());
         reserve_total(&mut self.tap_frames.0, frames);
-        reserve_total(&mut self.tap_frame_at, frames);
         reserve_total(&mut self.tap_frame_streams, frames);
         sub
     }
@@ -602,16 +596,10 @@ impl Pump {
         }
         let tap_frames = &mut self.tap_frames.0;
         tap_frames.clear();
-        self.tap_frame_at.clear();
         self.tap_frame_streams.clear();
-        for (t, (tap, buf)) in self.taps.iter().zip(&mut pending).enumerate() {
+        for (tap, buf) in self.taps.iter().zip(&mut pending) {
             let Some(buf) = buf else { continue };
-            for (k, (&s, frame)) in tap
-                .streams()
-                .iter()
-                .zip(buf.chunks_exact_mut(block))
-                .enumerate()
-            {
+            for (&s, frame) in tap.streams().iter().zip(buf.chunks_exact_mut(block)) {
                 let g = tap_frames.len() as u32;
                 let (p, claims) = match s {
                     Stream::Mix => (None, &mut self.claim_in),
@@ -629,7 +617,6 @@ impl Pump {
                     }
                 }
                 tap_frames.push(frame.as_mut_ptr());
-                self.tap_frame_at.push((t, k * block));
                 self.tap_frame_streams.push(s);
             }
         }
@@ -719,14 +706,13 @@ impl Pump {
         let silence = &self.silence[..];
         let loans = &self.loans;
         let resolve = |s: Stream| -> &[i16] {
-            // SAFETY (both loans): within the tick, before any port commits.
+            // SAFETY: within the tick, before any port commits.
+            let lent = || unsafe { loans.frame(s, block) };
             match s {
                 Stream::Mix => conf.full_mix(),
-                Stream::Input(p) if conf.contains(p) => unsafe { loans.input(p, block) }
-                    .unwrap_or_else(|| conf.input(p).unwrap_or(silence)),
-                Stream::Output(p) if conf.contains(p) => unsafe { loans.output(p, block) }
-                    .unwrap_or_else(|| conf.output(p).unwrap_or(silence)),
-                Stream::Input(_) | Stream::Output(_) => silence,
+                Stream::Input(p) | Stream::Output(p) if !conf.contains(p) => silence,
+                Stream::Input(p) => lent().unwrap_or_else(|| conf.input(p).unwrap_or(silence)),
+                Stream::Output(p) => lent().unwrap_or_else(|| conf.output(p).unwrap_or(silence)),
             }
         };
         // The tap frames not made in place: copies.
