@@ -42,7 +42,8 @@
 //! Environment: `DAHDI_TEST_KERNEL` picks a kernel release (default: the
 //! newest with DKMS-built DAHDI modules); `DAHDI_VM_ACCEL` = `tcg`, `kvm` or
 //! `auto` (default: `auto`, which uses KVM only after a probe boot with it
-//! succeeded on this machine, and TCG otherwise).
+//! succeeded on this machine, and TCG otherwise); `DAHDI_VM_SHOW_OUTPUT` set
+//! prints what passing guest tests printed too (failing ones always are).
 
 pub mod chroot;
 pub mod cpio;

@@ -365,10 +365,9 @@ const FAR_BLOCK: usize = 800;
 /// direction), so a phone may go unscheduled for seconds without losing audio.
 const FAR_BUFFERS: usize = 32;
 
-/// How far each phone's voice runs ahead of real time: 1.6 s, half its
-/// transmit queue, so the queue neither runs dry (which would put silence into
-/// the voice) when the phones thread is not scheduled, nor overflows when
-/// DAHDI's timing lags the wall clock before catching up.
+/// How far each phone's voice runs ahead of what it has heard: 1.6 s, half
+/// its transmit queue, so the queue neither runs dry (which would put silence
+/// into the voice) when the phones thread is not scheduled, nor overflows.
 const FAR_LEAD: usize = 16 * FAR_BLOCK;
 
 /// What the phones thread produced.
@@ -402,17 +401,18 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
     // Still, the emulated machine stalls now and then, for hundreds of
     // milliseconds when the host is busy; DAHDI's core timer then catches up
     // in one burst, and no user-space thread runs in between. So the pump's
-    // channels get as many kernel buffers as there are (32), three quarters
-    // of them prefilled on the transmit side so that a burst does not drain
-    // them, 64 queued frames on the receive side, and the pump catches up to
-    // 50 late ticks (all of which the channels' buffers hold) instead of
-    // skipping them. How long a stall that survives is depends on the block:
-    // 32 blocks of 20 ms are 640 ms.
+    // channels get as many kernel buffers as there are (32), 28 of them
+    // prefilled on the transmit side so that a burst does not drain them (the
+    // pump writes one block a tick after the kernel took one, so at most 30
+    // are ever queued), 64 queued frames on the receive side, and the pump
+    // catches up to 50 late ticks (all of which the channels' buffers hold)
+    // instead of skipping them. How long a stall that survives is depends on
+    // the block: 28 blocks of 20 ms are 560 ms, of 80 ms 2.24 s.
     let cfg = DahdiPortConfig {
         block,
         kernel_buffers: 32,
         queue_frames: 64,
-        tx_prefill: 24,
+        tx_prefill: 28,
     };
     let mut pump = Pump::new(PumpConfig {
         block_size: block,
@@ -442,12 +442,12 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
     let done = Arc::new(AtomicBool::new(false));
 
     // The phones: silent until the pump's first tick, then each speaks its
-    // voice, FAR_LEAD ahead of the time since then (8 samples a millisecond;
-    // DAHDI's core timer follows the same clock). Neither the pump's tick
-    // count (it reaches this thread late when the collector is not
-    // scheduled) nor the blocks heard (they include what was queued before
-    // the phone started speaking) would be as steady. Reads are driven by
-    // epoll, one read per readiness.
+    // voice, FAR_LEAD ahead of what it has heard since then. What a phone
+    // hears is what the kernel's clock has moved through its channel, so the
+    // voice follows the kernel, not the wall clock: under emulation on a
+    // loaded host DAHDI's core processed 10 s of audio in 12.3 s of wall
+    // time, and a phone paced by the wall clock overflowed its queue. Reads
+    // are driven by epoll, one read per readiness.
     let phones = {
         let (done, voices, ticks_seen) = (done.clone(), voices.clone(), ticks_seen.clone());
         thread::spawn(move || {
@@ -460,20 +460,39 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
             let mut events = vec![EpollEvent::empty(); n];
             let mut heard: Vec<Vec<i16>> = vec![Vec::with_capacity(voice_len); n];
             let mut spoken = vec![0usize; n];
-            let mut speaking_from = None;
+            // The samples each phone had heard when it started speaking.
+            let mut speaking_from: Option<Vec<usize>> = None;
             let mut refused = 0u64;
             let mut buf = vec![0i16; FAR_BLOCK];
             let mut stop_at = None;
             loop {
                 if speaking_from.is_none() && ticks_seen.load(Ordering::Acquire) > 0 {
-                    speaking_from = Some(Instant::now());
+                    // Whatever the phones' receive queues hold from before
+                    // (they fill from the moment the channels were opened,
+                    // seconds earlier under emulation) is heard now, so that
+                    // only what the kernel moves from here on paces the
+                    // voices.
+                    for (j, p) in far.iter_mut().enumerate() {
+                        loop {
+                            match p.read_samples(&mut buf) {
+                                Ok(ReadOutcome::Audio(got)) => {
+                                    assert_eq!(got, FAR_BLOCK, "a read is one block");
+                                    heard[j].extend_from_slice(&buf);
+                                }
+                                Ok(ReadOutcome::Event(_)) => {}
+                                Err(e) if e.is_would_block() => break,
+                                Err(e) => panic!("phone {j} read: {e}"),
+                            }
+                        }
+                    }
+                    speaking_from = Some(heard.iter().map(Vec::len).collect());
                 }
                 if stop_at.is_none() && done.load(Ordering::Acquire) {
                     // Keep listening: the last outputs are still on their
-                    // way (up to 24 blocks of the pump's transmit prefill,
-                    // then a far-end block to fill), and the emulated
-                    // machine may stall on the way.
-                    stop_at = Some(Instant::now() + Duration::from_millis(3000));
+                    // way (28 blocks of the pump's transmit prefill, up to
+                    // 2.24 s, then a far-end block to fill), and the
+                    // emulated machine may stall on the way.
+                    stop_at = Some(Instant::now() + Duration::from_millis(5000));
                 }
                 if stop_at.is_some_and(|t| Instant::now() >= t) {
                     break;
@@ -495,10 +514,9 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
                         Err(e) => panic!("phone {j} read: {e}"),
                     }
                 }
-                let Some(from) = speaking_from else { continue };
-                let elapsed = from.elapsed().as_micros() as usize * 8 / 1000;
-                let target = (elapsed + FAR_LEAD).min(voice_len);
+                let Some(from) = &speaking_from else { continue };
                 for (j, p) in far.iter_mut().enumerate() {
+                    let target = (heard[j].len() - from[j] + FAR_LEAD).min(voice_len);
                     while spoken[j] + FAR_BLOCK <= target {
                         let chunk = &voices[j][spoken[j]..spoken[j] + FAR_BLOCK];
                         match p.write_samples(chunk) {
@@ -548,15 +566,21 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
 
     realtime();
     let mut clock = DahdiClock::new(block).expect("/dev/dahdi/timer");
+    let cpu0 = cpu_times();
     let t0 = Instant::now();
     pump.run_for(&mut clock, ticks).expect("pump run");
     let wall = t0.elapsed();
+    let cpu1 = cpu_times();
     done.store(true, Ordering::Release);
     let (inputs, outputs, collected) = collector.join().expect("collector");
     let Phones { heard, refused } = phones.join().expect("phones");
     let stats = pump.stats();
     println!("{stats}");
-    println!("{ticks} ticks in {:.2} s", wall.as_secs_f64());
+    println!(
+        "{ticks} ticks in {:.2} s; the guest's CPUs were {:.0}% busy",
+        wall.as_secs_f64(),
+        busy_percent(cpu0, cpu1)
+    );
 
     // ---- counters -----------------------------------------------------
     assert_eq!(refused, 0, "the phones' transmit queues overflowed");
@@ -638,19 +662,44 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
     );
 }
 
+/// The guest's CPU time so far, all CPUs: (busy, total) in clock ticks, from
+/// /proc/stat. How busy the guest was tells how close to its limit a run
+/// came; under emulation the pump test is mostly CPU.
+fn cpu_times() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+    let line = stat.lines().next().expect("the cpu line");
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().expect("a /proc/stat counter"))
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let idle = v[3] + v[4];
+    let total: u64 = v.iter().take(8).sum();
+    (total - idle, total)
+}
+
+fn busy_percent(a: (u64, u64), b: (u64, u64)) -> f64 {
+    100.0 * (b.0 - a.0) as f64 / (b.1 - a.1).max(1) as f64
+}
+
 /// A short run first: ten channels, two seconds, 20 ms ticks.
 fn pump_10_channels_2_seconds() {
     pump_conference(10, 2, 160);
 }
 
-/// The test: one hundred channels, ten seconds. With 40 ms ticks:
-/// the kernel buffers at most 32 blocks per direction, and under TCG on a
-/// busy host the guest stalls now and then for longer than 32 x 20 ms (seen:
-/// 680 ms), after which the kernel has dropped audio; 32 x 40 ms ride that
-/// out. It also halves the system calls per second, which under emulation is
-/// what the CPU goes to.
+/// The test: one hundred channels, ten seconds, with 80 ms ticks.
+/// Under TCG the guest's two CPUs are about three quarters busy with it (the
+/// kernel's 1 kHz processing of 200 pseudo channels and 100 two-member
+/// conferences, the pump's and the phones' system calls), and when the host
+/// is loud the guest stalls now and then for longer than the kernel's 32
+/// buffers of 20 ms (seen: 680 ms) or even of 40 ms (seen in CI with one
+/// guest CPU: about 1.8 s), after which the kernel has dropped audio; 80 ms
+/// blocks ride out 2.24 s (the transmit prefill), close to the 3 s after which
+/// DAHDI's core timer gives up catching up anyway. Longer blocks also mean
+/// fewer system calls a second, which under emulation is what the CPU goes to.
 fn pump_100_channels_10_seconds() {
-    pump_conference(100, 10, 320);
+    pump_conference(100, 10, 640);
 }
 
 fn main() {
