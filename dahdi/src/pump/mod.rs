@@ -242,7 +242,7 @@ pub struct Pump {
     /// Per slot, the address of its port object (0: none), to prefetch.
     port_addrs: Vec<usize>,
     /// Per tap, this tick's batch buffer (`None`: the tap loses this tick).
-    pending: Vec<Option<Vec<i16>>>,
+    pending: Vec<Option<tap::BatchBuffer>>,
     /// The tick's tap frames, one per stream of every tap that has a buffer
     /// (pointers into `pending`'s buffers): null once the pump lent it to the
     /// engine or a port (empty between ticks; kept for its allocation).
@@ -599,7 +599,11 @@ impl Pump {
         self.tap_frame_streams.clear();
         for (tap, buf) in self.taps.iter().zip(&mut pending) {
             let Some(buf) = buf else { continue };
-            for (&s, frame) in tap.streams().iter().zip(buf.chunks_exact_mut(block)) {
+            for (&s, frame) in tap
+                .streams()
+                .iter()
+                .zip(buf.samples_mut().chunks_exact_mut(block))
+            {
                 let g = tap_frames.len() as u32;
                 let (p, claims) = match s {
                     Stream::Mix => (None, &mut self.claim_in),
