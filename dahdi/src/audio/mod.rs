@@ -7,7 +7,7 @@
 //! * [`Isa`]: the SIMD level the kernels run on, detected at run time; every level
 //!   gives bit-identical results.
 
-mod aligned;
+pub(crate) mod aligned;
 pub mod conference;
 pub mod g711;
 mod isa;

@@ -37,6 +37,7 @@ use crossbeam_channel::{
 use crossbeam_utils::CachePadded;
 
 use super::PortId;
+use crate::audio::aligned::AlignedI16;
 
 /// A frame source a subscriber can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -87,7 +88,10 @@ struct Pool {
 /// the publisher into a [`TapBatch`] and back, holding its own handle on the
 /// pool, so a hand-over touches no reference count.
 struct Buffer {
-    samples: Box<[i16]>,
+    /// 64-byte aligned, as the engine's own buffers: the engine writes tapped
+    /// outputs straight into batches with the same SIMD stores, and with
+    /// frames of a multiple of 32 samples none of them straddles a cache line.
+    samples: AlignedI16,
     index: usize,
     pool: Arc<Pool>,
 }
@@ -127,7 +131,7 @@ pub(crate) struct BatchBuffer(Box<Buffer>);
 impl BatchBuffer {
     /// The buffer: one frame per stream, in subscription order.
     pub(crate) fn samples_mut(&mut self) -> &mut [i16] {
-        &mut self.0.samples
+        self.0.samples.as_mut_slice()
     }
 }
 
@@ -175,7 +179,7 @@ impl TapBatch {
 
     /// The frame of the `i`th stream.
     pub fn frame(&self, i: usize) -> &[i16] {
-        &self.buf.samples[i * self.block..(i + 1) * self.block]
+        &self.buf.samples.as_slice()[i * self.block..(i + 1) * self.block]
     }
 
     /// Every stream with its frame.
@@ -185,12 +189,12 @@ impl TapBatch {
             .streams
             .iter()
             .copied()
-            .zip(self.buf.samples.chunks_exact(self.block))
+            .zip(self.buf.samples.as_slice().chunks_exact(self.block))
     }
 
     /// All frames back to back.
     pub fn samples(&self) -> &[i16] {
-        &self.buf.samples
+        self.buf.samples.as_slice()
     }
 }
 
@@ -317,7 +321,7 @@ impl TapPublisher {
             .rev()
             .map(|index| {
                 Box::new(Buffer {
-                    samples: vec![0i16; streams.len() * block].into_boxed_slice(),
+                    samples: AlignedI16::zeroed(streams.len() * block),
                     index,
                     pool: pool.clone(),
                 })
@@ -587,6 +591,20 @@ mod tests {
             // The others still hold what they were sent.
             for (k, b) in held.iter().enumerate() {
                 assert_eq!(b.frame(0)[0], k as i16);
+            }
+        }
+    }
+
+    /// Batches are 64-byte aligned like the engine's buffers, so 160-sample
+    /// frames start on cache lines.
+    #[test]
+    fn batch_frames_start_on_cache_lines() {
+        let (mut publisher, sub) = TapPublisher::new(&[Stream::Mix; 7], 160, 3);
+        for t in 0..3 {
+            publisher.publish(t, |_, _| {});
+            let b = sub.try_recv().unwrap();
+            for i in 0..7 {
+                assert_eq!(b.frame(i).as_ptr() as usize % 64, 0, "tick {t}, frame {i}");
             }
         }
     }
