@@ -341,7 +341,11 @@ def pump_section(r, out):
             "writing, which is most of the 'glance' figure at F=100 (compare F=16, where "
             "the hand-over dominates). With a subscriber that reads every sample "
             "('reader') every line of every frame also goes to the other core and back. "
-            "A per-message channel pays the hand-over for every frame.\n"
+            "A per-message channel pays the hand-over for every frame. "
+            "The 'memcpy' column gives the scale: on these machines copying a frame into "
+            "a buffer already in cache costs more than the 10 ns target by itself, and a "
+            "tap's frames must be written into memory that is not in the pump's cache "
+            "for writing (the subscriber holds or has just read the batches before).\n"
         )
     if ring:
         out.append(
