@@ -293,12 +293,10 @@ def pump_section(r, out):
                        f"| {fmt_ns(per(glance, f))} | {fmt_ns(per(m, f))} "
                        f"| {fmt_ns(per(c, f))} | {fmt_ns(per(mc, f))} "
                        f"| {fmt_ratio(m, tap)} |")
-            if f == 100 and tap is not None:
-                verdicts.append(("tap at 100 frames a tick <= 10 ns per frame (reader)",
-                                 f"{fmt_ns(tap / f)} ns", tap / f <= 10))
-            if f == 100 and glance is not None:
-                verdicts.append(("tap at 100 frames a tick <= 10 ns per frame (glance)",
-                                 f"{fmt_ns(glance / f)} ns", glance / f <= 10))
+            for subscriber, cost in (("reader", tap), ("glance", glance)):
+                if f == 100 and cost is not None:
+                    verdicts.append((f"tap at 100 frames a tick <= 10 ns per frame ({subscriber})",
+                                     f"{fmt_ns(cost / f)} ns", cost / f <= 10))
         out.append("")
     ring, copy = get("pump_shm", "ring_process"), get("pump_shm", "memcpy")
     if ring:
@@ -339,7 +337,7 @@ def pump_section(r, out):
             "into the batch (no copy), but into memory colder than the engine's own "
             "output buffers: five cache lines per frame that the pump must take for "
             "writing, which is most of the 'glance' figure at F=100 (compare F=16, where "
-            "the hand-over dominates). With a subscriber that reads every sample "
+            "the hand-over weighs more). With a subscriber that reads every sample "
             "('reader') every line of every frame also goes to the other core and back. "
             "A per-message channel pays the hand-over for every frame. "
             "The 'memcpy' column gives the scale: on these machines copying a frame into "

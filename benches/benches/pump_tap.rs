@@ -31,7 +31,7 @@
 //!
 //! * `per_frame`: a bounded crossbeam channel of `[i16; 160]` messages with
 //!   the same buffering (8 ticks' worth), one `try_send` per frame, read by a
-//!   subscriber that reads every sample, as for `tapped`.
+//!   subscriber that reads every sample, as for `tap_cost`.
 //! * `copied`: [`TapPublisher::publish`] copying F frames into a batch (read
 //!   the same way): what a tap costs when the frames lie elsewhere (the mix,
 //!   ports that lend).
@@ -176,15 +176,16 @@ fn channel_pump(f: usize) -> Pump {
     pump
 }
 
-/// Times `iters` ticks of `pump` with the monotonic clock.
+/// Times one tick of `pump` with the monotonic clock.
+fn time_tick(pump: &mut Pump) -> Duration {
+    let t = Instant::now();
+    pump.tick();
+    t.elapsed()
+}
+
+/// Times `iters` ticks of `pump`.
 fn time_ticks(pump: &mut Pump, iters: u64) -> Duration {
-    let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        let t = Instant::now();
-        pump.tick();
-        total += t.elapsed();
-    }
-    total
+    (0..iters).map(|_| time_tick(pump)).sum()
 }
 
 const BLOCK: usize = 160;
@@ -217,11 +218,6 @@ fn bench_tap_cost(
     let sub = tapped.subscribe(&outputs, DEPTH);
     let done = Arc::new(AtomicU64::new(0));
     let consumer = spawn_subscriber(move || sub.try_recv(), look, done.clone());
-    let time_tick = |pump: &mut Pump| {
-        let t = Instant::now();
-        pump.tick();
-        t.elapsed()
-    };
     g.bench_with_input(BenchmarkId::new(name, f), &f, |b, _| {
         b.iter_custom(|iters| {
             let (mut with, mut without) = (Duration::ZERO, Duration::ZERO);

@@ -8,9 +8,9 @@
 //! * `pump`: `Pump::tick` with N in-memory ports (one `MemoryPort::bank` with
 //!   the default queue depth): the bank lends every port's queued input frame
 //!   and free output slot in one pass, the engine mixes from the one into the
-//!   other, and a second pass commits (queue positions and counters). Only the tick is timed; the
-//!   application's side (queueing the next inputs, taking the outputs) runs
-//!   between timed ticks, as another thread would.
+//!   other, and a second pass commits (queue positions and counters). Only the
+//!   tick is timed; the application's side (queueing the next inputs, taking
+//!   the outputs) runs between timed ticks, as another thread would.
 //! * `pump_depth1`: the same with queues one frame deep, so that exactly one
 //!   slot per port and direction exists, as the engine has one buffer. The
 //!   queues reuse the slot freed last, so with an exchange that keeps up the

@@ -80,8 +80,30 @@ struct Pool {
     /// Bit `i` of word `w`: buffer `63 w + i` is in `returned`. Each word on a
     /// cache line of its own, as the subscriber's core writes it.
     returned_bits: Box<[CachePadded<AtomicU64>]>,
+    /// Written only by the publisher; read by the subscriber too.
     ticks_dropped: AtomicU64,
     frames_dropped: AtomicU64,
+}
+
+impl Pool {
+    /// Takes the buffers whose bits are set in `bits`, taken from word `word`
+    /// of `returned_bits`, highest index first.
+    ///
+    /// # Safety
+    ///
+    /// Only the publisher calls this, once per bit it took from the word (each
+    /// set bit says a batch parked its buffer in `returned`, the store ordered
+    /// before the bit).
+    unsafe fn take_parked(&self, word: usize, mut bits: u64, mut each: impl FnMut(Box<Buffer>)) {
+        while bits != 0 {
+            let top = 63 - bits.leading_zeros() as usize;
+            bits &= !(1 << top);
+            let raw = self.returned[word * PER_WORD + top].swap(ptr::null_mut(), Ordering::Relaxed);
+            // SAFETY: the caller's contract: a parked buffer that nobody else
+            // takes.
+            each(unsafe { Box::from_raw(raw) });
+        }
+    }
 }
 
 /// A batch buffer: one tick's frames, back to back. It moves as one box from
@@ -269,21 +291,18 @@ pub struct TapPublisher {
     /// batches and `Pool::returned` as one pointer.
     #[allow(clippy::vec_box)]
     stock: Vec<Box<Buffer>>,
-    streams: Arc<[Stream]>,
     block: usize,
     lost_since_sent: u64,
     frames_sent: u64,
-    frames_dropped: u64,
-    ticks_dropped: u64,
     connected: bool,
 }
 
 impl std::fmt::Debug for TapPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TapPublisher")
-            .field("streams", &self.streams.len())
+            .field("streams", &self.streams().len())
             .field("frames_sent", &self.frames_sent)
-            .field("frames_dropped", &self.frames_dropped)
+            .field("frames_dropped", &self.frames_dropped())
             .finish()
     }
 }
@@ -331,12 +350,9 @@ impl TapPublisher {
             tx,
             pool: pool.clone(),
             stock,
-            streams,
             block,
             lost_since_sent: 0,
             frames_sent: 0,
-            frames_dropped: 0,
-            ticks_dropped: 0,
             connected: true,
         };
         (tap, Subscriber { rx, pool })
@@ -349,12 +365,12 @@ impl TapPublisher {
 
     /// Frames lost because the subscriber held every buffer.
     pub fn frames_dropped(&self) -> u64 {
-        self.frames_dropped
+        self.pool.frames_dropped.load(Ordering::Relaxed)
     }
 
     /// Ticks lost because the subscriber held every buffer.
     pub fn ticks_dropped(&self) -> u64 {
-        self.ticks_dropped
+        self.pool.ticks_dropped.load(Ordering::Relaxed)
     }
 
     /// Whether a buffer is free, i.e. whether a publish now would be delivered
@@ -382,6 +398,7 @@ impl TapPublisher {
             Err(r) => return r,
         };
         for (s, frame) in self
+            .pool
             .streams
             .iter()
             .zip(buf.samples_mut().chunks_exact_mut(self.block))
@@ -400,17 +417,10 @@ impl TapPublisher {
             if bits.load(Ordering::Relaxed) == 0 {
                 continue;
             }
-            let mut taken = bits.swap(0, Ordering::Acquire);
-            while taken != 0 {
-                let top = 63 - taken.leading_zeros() as usize;
-                taken &= !(1 << top);
-                let index = w * PER_WORD + top;
-                let raw = self.pool.returned[index].swap(ptr::null_mut(), Ordering::Relaxed);
-                // SAFETY: the bit says a batch parked its buffer there (the
-                // store is ordered before the bit), and only the publisher
-                // takes it, once per bit.
-                self.stock.push(unsafe { Box::from_raw(raw) });
-            }
+            let taken = bits.swap(0, Ordering::Acquire);
+            let stock = &mut self.stock;
+            // SAFETY: the publisher, with the bits it took from word `w`.
+            unsafe { self.pool.take_parked(w, taken, |buf| stock.push(buf)) };
         }
     }
 
@@ -451,7 +461,7 @@ impl TapPublisher {
         match self.tx.try_send(batch) {
             Ok(()) => {
                 self.lost_since_sent = 0;
-                self.frames_sent += self.streams.len() as u64;
+                self.frames_sent += self.streams().len() as u64;
                 Published::Sent
             }
             Err(TrySendError::Full(_)) => {
@@ -469,14 +479,12 @@ impl TapPublisher {
 
     /// The streams published, in subscription order.
     pub fn streams(&self) -> &[Stream] {
-        &self.streams
+        &self.pool.streams
     }
 
     fn drop_tick(&mut self) {
-        let n = self.streams.len() as u64;
+        let n = self.streams().len() as u64;
         self.lost_since_sent += 1;
-        self.ticks_dropped += 1;
-        self.frames_dropped += n;
         self.pool.ticks_dropped.fetch_add(1, Ordering::Relaxed);
         self.pool.frames_dropped.fetch_add(n, Ordering::Relaxed);
     }
@@ -488,14 +496,9 @@ impl Drop for TapPublisher {
         // after sees the mark and frees itself. (Those in the stock drop with
         // it.)
         for (w, bits) in self.pool.returned_bits.iter().enumerate() {
-            let mut taken = bits.fetch_or(CLOSED, Ordering::AcqRel) & !CLOSED;
-            while taken != 0 {
-                let index = w * PER_WORD + taken.trailing_zeros() as usize;
-                taken &= taken - 1;
-                let raw = self.pool.returned[index].swap(ptr::null_mut(), Ordering::Relaxed);
-                // SAFETY: as in `restock`.
-                drop(unsafe { Box::from_raw(raw) });
-            }
+            let taken = bits.fetch_or(CLOSED, Ordering::AcqRel) & !CLOSED;
+            // SAFETY: the publisher, with the bits it took from word `w`.
+            unsafe { self.pool.take_parked(w, taken, drop) };
         }
     }
 }

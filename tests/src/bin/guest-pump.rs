@@ -370,6 +370,21 @@ const FAR_BUFFERS: usize = 32;
 /// into the voice) when the phones thread is not scheduled, nor overflows.
 const FAR_LEAD: usize = 16 * FAR_BLOCK;
 
+/// One read from phone `j`: a block it heard, appended to `heard`, or an event
+/// (skipped). False if it had nothing to read.
+fn hear(phone: &mut Pseudo, j: usize, buf: &mut [i16], heard: &mut Vec<i16>) -> bool {
+    match phone.read_samples(buf) {
+        Ok(ReadOutcome::Audio(got)) => {
+            assert_eq!(got, FAR_BLOCK, "a read is one block");
+            heard.extend_from_slice(buf);
+            true
+        }
+        Ok(ReadOutcome::Event(_)) => true,
+        Err(e) if e.is_would_block() => false,
+        Err(e) => panic!("phone {j} read: {e}"),
+    }
+}
+
 /// What the phones thread produced.
 struct Phones {
     heard: Vec<Vec<i16>>,
@@ -473,17 +488,7 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
                     // only what the kernel moves from here on paces the
                     // voices.
                     for (j, p) in far.iter_mut().enumerate() {
-                        loop {
-                            match p.read_samples(&mut buf) {
-                                Ok(ReadOutcome::Audio(got)) => {
-                                    assert_eq!(got, FAR_BLOCK, "a read is one block");
-                                    heard[j].extend_from_slice(&buf);
-                                }
-                                Ok(ReadOutcome::Event(_)) => {}
-                                Err(e) if e.is_would_block() => break,
-                                Err(e) => panic!("phone {j} read: {e}"),
-                            }
-                        }
+                        while hear(p, j, &mut buf, &mut heard[j]) {}
                     }
                     speaking_from = Some(heard.iter().map(Vec::len).collect());
                 }
@@ -504,15 +509,7 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
                 };
                 for ev in &events[..k] {
                     let j = ev.data() as usize;
-                    match far[j].read_samples(&mut buf) {
-                        Ok(ReadOutcome::Audio(got)) => {
-                            assert_eq!(got, FAR_BLOCK, "a read is one block");
-                            heard[j].extend_from_slice(&buf);
-                        }
-                        Ok(ReadOutcome::Event(_)) => {}
-                        Err(e) if e.is_would_block() => {}
-                        Err(e) => panic!("phone {j} read: {e}"),
-                    }
+                    hear(&mut far[j], j, &mut buf, &mut heard[j]);
                 }
                 let Some(from) = &speaking_from else { continue };
                 for (j, p) in far.iter_mut().enumerate() {
