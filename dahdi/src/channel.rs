@@ -54,6 +54,35 @@ fn errno_of(r: isize) -> std::result::Result<usize, Errno> {
 /// Pseudo channels are numbered from here (`FIRST_PSEUDO_CHANNEL`).
 pub const FIRST_PSEUDO_CHANNEL: i32 = 0x8000;
 
+/// The kernel's conference sums rotate through three buffers, one 1 ms
+/// chunk each (see `ChannelFd::enter_conference`).
+const SLOT_BUFFERS: u32 = 3;
+
+/// Samples in one of the kernel's processing chunks (`DAHDI_CHUNKSIZE` in
+/// the driver's `include/dahdi/kernel.h`, not part of the user ABI).
+const CHUNK_SAMPLES: u32 = 8;
+
+/// How long DAHDI's timing may take to advance a few chunks before a join
+/// gives up: a loaded or emulated system stalls for hundreds of
+/// milliseconds, never seconds while it works.
+const TIMING_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits until DAHDI's timing has processed `chunks` more 1 ms chunks,
+/// counted by a timer of its own (`/dev/dahdi/timer`) armed now.
+fn wait_for_chunks(chunks: u32) -> Result<()> {
+    let timer = crate::Timer::open()?;
+    timer.set_interval_samples(chunks * CHUNK_SAMPLES)?;
+    if timer.wait(Some(TIMING_WAIT))? {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::TimingStopped,
+            "DAHDI_TIMERCONFIG",
+            timer.path(),
+        ))
+    }
+}
+
 /// What a block read produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadOutcome {
@@ -380,6 +409,23 @@ impl ChannelFd {
 
     /// Joins conference `confno` (1..=1024) in `mode`, or changes this
     /// channel's mode in it; returns the conference number.
+    ///
+    /// Nothing of an earlier conference is heard (see [the module
+    /// documentation](crate::conference#joining-cleanly)): when the join
+    /// may give the conference a fresh kernel slot, the channel first
+    /// joins silent (neither talking nor listening) and takes `mode` only
+    /// after DAHDI's timing has rotated every slot buffer, about 3 ms; a
+    /// pseudo channel's unread audio, which came from before the join, is
+    /// discarded. A change of mode within the conference the channel is
+    /// already in takes effect at once.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] for a number outside 1..=1024 or a
+    /// mode that is not a conference mode; [`ErrorKind::TimingStopped`]
+    /// if DAHDI's timing did not advance (the channel is then back where
+    /// it was); any error of `DAHDI_SETCONF`, `DAHDI_FLUSH` or
+    /// `/dev/dahdi/timer`.
     pub fn join_conference(&self, confno: i32, mode: ConfMode) -> Result<i32> {
         if !(1..=sys::DAHDI_MAX_CONF).contains(&confno) || mode.mode() == crate::ConfKind::Normal {
             return Err(Error::new(
@@ -391,14 +437,76 @@ impl ChannelFd {
                 &self.path,
             ));
         }
-        Ok(self.setconf(0, confno, mode)?.confno)
+        self.enter_conference(0, confno, mode)
     }
 
     /// Creates a conference with a free number (`confno = -1`: the kernel
     /// picks the highest free number and writes it back), joins it in
-    /// `mode`, and returns its number.
+    /// `mode`, and returns its number. As with
+    /// [`join_conference`](Self::join_conference), nothing of an earlier
+    /// conference that used the same kernel slot is heard.
+    ///
+    /// # Errors
+    ///
+    /// As [`join_conference`](Self::join_conference); `EBUSY` from the
+    /// kernel when all 1024 conference numbers are taken.
     pub fn create_conference(&self, mode: ConfMode) -> Result<i32> {
-        Ok(self.setconf(0, -1, mode)?.confno)
+        self.enter_conference(0, -1, mode)
+    }
+
+    /// Puts channel `chan` (0: this one) into conference `confno` (-1: a
+    /// free one) in `mode` so that it hears nothing of an earlier
+    /// conference.
+    ///
+    /// Why a wait, from dahdi-base.c: the kernel mixes each conference in
+    /// a *slot* (`_confn`, the lowest free alias) of three rotating sum
+    /// buffers (`conf_sums_prev`, `conf_sums`, `conf_sums_next`).
+    /// `rotate_sums()` zeroes the slots of the buffer that becomes
+    /// `conf_sums_next`, but only those below `maxconfs`, one above the
+    /// highest slot in use. When the highest slot is released its three
+    /// buffers keep the last sums, and a conference that later gets that
+    /// slot mixes them into the first chunk(s) its members hear (one 1 ms
+    /// chunk for a pseudo listener, which reads `conf_sums`; two for
+    /// `CONFMON`, which reads `conf_sums_prev`). Once the slot is in use,
+    /// every rotation zeroes one of its buffers, so after three rotations
+    /// no stale sum is left. `/dev/dahdi/timer` counts those rotations:
+    /// `process_timers()` runs in the same `_process_masterspan()` pass as
+    /// `rotate_sums()`, so a timer armed for three chunks after the silent
+    /// join trips after at least three rotations, and the `DAHDI_SETCONF`
+    /// that follows waits for `chan_lock` until the pass is over.
+    fn enter_conference(&self, chan: i32, confno: i32, mode: ConfMode) -> Result<i32> {
+        if !mode.is_membership() {
+            return Ok(self.setconf(chan, confno, mode)?.confno);
+        }
+        let before = self.getconf(chan)?;
+        if confno > 0 && before.confno == confno && before.mode.is_membership() {
+            // Already a member: the slot is held and clean.
+            return Ok(self.setconf(chan, confno, mode)?.confno);
+        }
+        let joined = self.setconf(chan, confno, ConfMode::CONF)?.confno;
+        let settled = wait_for_chunks(SLOT_BUFFERS).and_then(|()| {
+            // A pseudo channel reads what it hears; a span channel reads its
+            // line, except in the monitor-style modes that read the mix.
+            let reads_the_mix = before.channel >= FIRST_PSEUDO_CHANNEL
+                || matches!(
+                    mode.mode(),
+                    crate::ConfKind::ConfMon | crate::ConfKind::ConfAnnMon
+                );
+            if chan == 0 && reads_the_mix {
+                self.flush(Flush::READ)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = settled {
+            // Leave the channel as it was; the error says why.
+            let _ = if before.mode.is_membership() || before.mode.targets_a_channel() {
+                self.setconf(chan, before.confno, before.mode)
+            } else {
+                self.setconf(chan, 0, ConfMode::NORMAL)
+            };
+            return Err(e);
+        }
+        Ok(self.setconf(chan, joined, mode)?.confno)
     }
 
     /// Leaves whatever conference or monitor this channel is in.
@@ -427,8 +535,19 @@ impl ChannelFd {
 
     /// Sets the conference of *another* channel by number (the kernel
     /// allows it from any channel fd); `confno` 0 with `NORMAL` removes it.
+    /// A conference membership is entered as cleanly as with
+    /// [`join_conference`](Self::join_conference), except that the other
+    /// channel's unread audio is not discarded (only its own descriptor
+    /// can flush it).
+    ///
+    /// # Errors
+    ///
+    /// As [`join_conference`](Self::join_conference).
     pub fn set_conference_of(&self, channel: i32, confno: i32, mode: ConfMode) -> Result<i32> {
-        Ok(self.setconf(channel, confno, mode)?.confno)
+        if confno == 0 && mode.mode() == crate::ConfKind::Normal {
+            return Ok(self.setconf(channel, 0, mode)?.confno);
+        }
+        self.enter_conference(channel, confno, mode)
     }
 
     fn getconf(&self, chan: i32) -> Result<ConfInfo> {

@@ -6,6 +6,37 @@
 //! asking for number -1 makes the kernel pick a free one (counting down
 //! from 1023) and write it back. In the monitor modes the "conference
 //! number" is the number of the channel to monitor.
+//!
+//! # Joining cleanly
+//!
+//! What the kernel does: DAHDI mixes each conference in a *slot* of three
+//! sum buffers that rotate every 1 ms chunk (`rotate_sums()` in
+//! dahdi-base.c). Each rotation zeroes the slots of the buffer that comes
+//! next, but only below `maxconfs`, one above the highest slot in use.
+//! When the conference in the highest slot ends, its last sums stay in
+//! the three buffers; the next conference to get that slot (the kernel
+//! hands out the lowest free one) mixes them into the first chunk its
+//! members hear: 8 samples of another call's audio (16 in `CONFMON`).
+//! Which of the three buffers comes first depends on the phase of the
+//! rotation, so the leak shows in some joins and not others. Span
+//! channels hear it on their line, pseudo channels in what they read.
+//!
+//! What this crate guarantees: [`ChannelFd::join_conference`],
+//! [`ChannelFd::create_conference`] and [`ChannelFd::set_conference_of`]
+//! (and everything built on them, such as the pump's
+//! `DahdiPort::with_far_end`) let a channel hear nothing of an earlier
+//! conference. A membership that may take a fresh slot starts silent
+//! (mode `CONF` without `TALKER` or `LISTENER`), waits on a
+//! `/dev/dahdi/timer` of its own until the kernel has rotated the buffers
+//! three times (about 3 ms; every stale sum is then zeroed), and only
+//! then takes the requested mode. A pseudo channel's unread audio is
+//! discarded at the join too: it was produced before the join (by the
+//! channel's previous conference, if any). The raw `DAHDI_SETCONF` of
+//! `dahdi-sys` gives none of this.
+//!
+//! [`ChannelFd::join_conference`]: crate::ChannelFd::join_conference
+//! [`ChannelFd::create_conference`]: crate::ChannelFd::create_conference
+//! [`ChannelFd::set_conference_of`]: crate::ChannelFd::set_conference_of
 
 use dahdi_sys as sys;
 
@@ -179,6 +210,21 @@ impl ConfMode {
         self & ConfMode::FLAG_MASK
     }
 
+    /// Whether the mode makes the channel a member of a numbered conference,
+    /// which the kernel mixes in one of its conference slots (`CONF`,
+    /// `CONFANN`, `CONFMON`, `CONFANNMON`, `REALANDPSEUDO`: the modes for
+    /// which `DAHDI_SETCONF` allocates a slot).
+    pub fn is_membership(self) -> bool {
+        matches!(
+            self.mode(),
+            ConfKind::Conf
+                | ConfKind::ConfAnn
+                | ConfKind::ConfMon
+                | ConfKind::ConfAnnMon
+                | ConfKind::RealAndPseudo
+        )
+    }
+
     /// Whether the mode's "conference number" is a channel number (the
     /// monitor modes and DIGITALMON), as the kernel interprets it.
     pub fn targets_a_channel(self) -> bool {
@@ -247,5 +293,26 @@ mod tests {
         assert!(ConfMode::MONITORBOTH.targets_a_channel());
         assert!(ConfMode::DIGITALMON.targets_a_channel());
         assert!(!ConfMode::conference().targets_a_channel());
+    }
+
+    #[test]
+    fn memberships_are_the_modes_that_take_a_kernel_slot() {
+        // dahdi_ioctl_setconf() calls dahdi_get_conf_alias() for exactly
+        // CONF, CONFANN, CONFMON, CONFANNMON and REALANDPSEUDO.
+        let members: Vec<i32> = (0..=12)
+            .filter(|&m| ConfMode::from_bits_retain(m).is_membership())
+            .collect();
+        assert_eq!(
+            members,
+            [
+                sys::DAHDI_CONF_CONF,
+                sys::DAHDI_CONF_CONFANN,
+                sys::DAHDI_CONF_CONFMON,
+                sys::DAHDI_CONF_CONFANNMON,
+                sys::DAHDI_CONF_REALANDPSEUDO
+            ]
+        );
+        assert!(ConfMode::listener().is_membership());
+        assert!(!ConfMode::MONITORBOTH.is_membership());
     }
 }

@@ -74,6 +74,10 @@ pub enum ErrorKind {
     Event(Event),
     /// A sysfs file or directory could not be read or parsed.
     Sysfs(String),
+    /// DAHDI's timing source did not advance within the wait (no span
+    /// provides timing and the core timer is not running, or the system is
+    /// stalled); the operation needed it to finish safely.
+    TimingStopped,
     /// Any other failure; see [`Error::errno`].
     Other,
 }
@@ -220,6 +224,10 @@ impl Error {
                 format!("{op} on {p}: event {e:?} was pending; no audio was lost, repeat the {op}")
             }
             ErrorKind::Sysfs(why) => format!("sysfs {op} at {p}: {why}{errno}"),
+            ErrorKind::TimingStopped => format!(
+                "{op} on {p}: DAHDI's timing did not advance (no span provides timing and \
+                 the core timer did not tick); check dmesg for the dahdi module{errno}"
+            ),
             ErrorKind::Other => format!("{op} on {p} failed{errno}"),
         }
     }

@@ -53,6 +53,7 @@ pub mod initramfs;
 pub mod kernel;
 pub mod qemu;
 pub mod runner;
+pub mod slots;
 pub mod suite;
 pub mod upgrade;
 

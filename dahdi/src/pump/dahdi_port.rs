@@ -1,5 +1,13 @@
 //! DAHDI channel ports: a pseudo channel or a span channel, non-blocking,
 //! serviced from the pump's epoll loop.
+//!
+//! Nothing older than the port reaches the pump: making a port sets the
+//! channel's buffers (`DAHDI_SET_BUFINFO`), which reallocates them and drops
+//! whatever the kernel had queued. A far end made by
+//! [`DahdiPort::with_far_end`] joins its kernel conference through
+//! [`ChannelFd::create_conference`] and [`ChannelFd::join_conference`], so
+//! neither side hears a conference that used the kernel's slot before
+//! (see [`crate::conference`]).
 
 use std::os::fd::{AsFd, BorrowedFd};
 

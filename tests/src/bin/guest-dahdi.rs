@@ -1698,6 +1698,97 @@ fn nothing_left_behind() {
     );
 }
 
+// ---- conferences: nothing of an earlier conference is heard ---------
+
+/// The samples a new member read that were not silent, over `blocks`
+/// blocks (the new conference has no talker: anything heard is stale).
+fn not_silent(member: &mut Pseudo, blocks: usize) -> Vec<i16> {
+    let mut ev = Vec::new();
+    let mut loud = Vec::new();
+    for _ in 0..blocks {
+        loud.extend(
+            read_samples(member, &mut ev)
+                .into_iter()
+                .filter(|&v| v != 0),
+        );
+    }
+    loud
+}
+
+/// create_conference, join_conference (into an empty number) and
+/// set_conference_of, in a listening mode each, after the highest slot was
+/// left holding another conference's sums (guest-driver's
+/// `reused_conference_slot_replays_the_last_conference` shows the raw
+/// kernel replaying them in every cycle of the same setup): every sample
+/// heard is silent, in every cycle.
+fn reused_conference_slot_is_heard_silent() {
+    type Join = fn(&Pseudo) -> i32;
+    let joins: [(&str, Join); 5] = [
+        ("create_conference(conference)", |m| {
+            m.create_conference(ConfMode::conference()).unwrap()
+        }),
+        ("create_conference(listener)", |m| {
+            m.create_conference(ConfMode::listener()).unwrap()
+        }),
+        ("create_conference(conference_monitor)", |m| {
+            m.create_conference(ConfMode::conference_monitor()).unwrap()
+        }),
+        ("join_conference(700, conference)", |m| {
+            m.join_conference(700, ConfMode::conference()).unwrap()
+        }),
+        ("set_conference_of(self, 701, conference)", |m| {
+            let me = m.number().unwrap();
+            m.set_conference_of(me, 701, ConfMode::conference())
+                .unwrap()
+        }),
+    ];
+    for cycle in 0..4 {
+        for (what, join) in &joins {
+            dahdi_tests::slots::leave_stale_sums(1);
+            let mut member = Pseudo::open().unwrap();
+            linear(&mut member);
+            let confno = join(&member);
+            assert_eq!(member.conference().unwrap().confno, confno);
+            let heard = not_silent(&mut member, 6);
+            assert!(
+                heard.is_empty(),
+                "cycle {cycle}, {what}: a new member heard {} samples of the last conference: \
+                 {heard:?}",
+                heard.len()
+            );
+            member.leave_conference().unwrap();
+        }
+    }
+}
+
+/// A pseudo channel that moves from conference X to Y hears nothing of X:
+/// what X mixed into its read queue before the move is discarded.
+fn moving_to_another_conference_hears_nothing_of_the_first() {
+    let mut talker = Pseudo::open().unwrap();
+    let mut mover = Pseudo::open().unwrap();
+    linear(&mut talker);
+    linear(&mut mover);
+    let x = talker.create_conference(ConfMode::talker()).unwrap();
+    mover.join_conference(x, ConfMode::listener()).unwrap();
+    // The talker talks while the mover does not read: its four buffers fill
+    // with X's mix (a blocking write paces at one block per 20 ms).
+    for b in 0..8 {
+        write_samples(&mut talker, &tone(1000.0, 8000.0, b * BLOCK, BLOCK));
+    }
+    let y = mover.create_conference(ConfMode::conference()).unwrap();
+    assert_ne!(x, y);
+    // The talker goes on talking in X.
+    for b in 8..12 {
+        write_samples(&mut talker, &tone(1000.0, 8000.0, b * BLOCK, BLOCK));
+    }
+    let heard = not_silent(&mut mover, 6);
+    assert!(
+        heard.is_empty(),
+        "after the move, {} samples of the first conference were heard",
+        heard.len()
+    );
+}
+
 fn main() {
     dahdi_tests::guest::guest_main(dahdi_tests::guest_tests![
         version_and_echo_cancellers,
@@ -1707,6 +1798,8 @@ fn main() {
         when_full_policy_holds_audio_back,
         law_and_linear_block_sizes,
         conference_modes,
+        reused_conference_slot_is_heard_silent,
+        moving_to_another_conference_hears_nothing_of_the_first,
         monitoring_a_pseudo_channel_is_refused,
         timers,
         gains,

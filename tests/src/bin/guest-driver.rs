@@ -215,6 +215,118 @@ fn conference_tone_reaches_other_members() {
     }
 }
 
+/// A linear pseudo channel with `numbufs` buffers of one block.
+fn linear_pseudo_bufs(numbufs: c_int) -> File {
+    let f = linear_pseudo();
+    let mut bi = sys::dahdi_bufferinfo::zeroed();
+    bi.txbufpolicy = sys::DAHDI_POLICY_IMMEDIATE as c_int;
+    bi.rxbufpolicy = sys::DAHDI_POLICY_IMMEDIATE as c_int;
+    bi.numbufs = numbufs;
+    bi.bufsize = BLOCK as c_int;
+    unsafe { sys::dahdi_set_bufinfo(f.as_raw_fd(), &bi) }.expect("DAHDI_SET_BUFINFO");
+    f
+}
+
+fn setconf(f: &File, confno: c_int, mode: c_int) -> c_int {
+    let mut ci = sys::dahdi_confinfo {
+        chan: 0,
+        confno,
+        confmode: mode,
+    };
+    unsafe { sys::dahdi_setconf(f.as_raw_fd(), &mut ci) }.expect("DAHDI_SETCONF");
+    ci.confno
+}
+
+/// Blocks until DAHDI's timing has processed `chunks` more 1 ms chunks,
+/// counted by a timer of its own armed now (the kernel runs its timers in
+/// the same pass that rotates the conference sums).
+fn wait_chunks(chunks: c_int) {
+    let t = open_rw(sys::DAHDI_TIMER_PATH);
+    let samples = chunks * 8;
+    unsafe { sys::dahdi_timerconfig(t.as_raw_fd(), &samples) }.expect("DAHDI_TIMERCONFIG");
+    let mut pfd = libc::pollfd {
+        fd: t.as_raw_fd(),
+        events: libc::POLLPRI,
+        revents: 0,
+    };
+    let n = unsafe { libc::poll(&mut pfd, 1, 5000) };
+    assert_eq!(n, 1, "the DAHDI timer did not expire within 5 s");
+}
+
+/// Fills conference slot `_confn` with the sums of a loud talker, then ends
+/// the conference, as the only one, so its slot is the highest and
+/// `rotate_sums()` stops zeroing it. The talker is a pseudo channel in
+/// REALANDPSEUDO with PSEUDO_TALKER: every chunk it adds what it writes to
+/// `conf_sums_next` (`__dahdi_process_getaudio_chunk`), so each of the
+/// slot's three rotating buffers holds its audio when it leaves, whatever
+/// the phase of the rotation. Returns the level it wrote.
+fn leave_loud_sums_in_a_free_slot() -> i16 {
+    const LEVEL: i16 = 6000;
+    let mut talker = linear_pseudo_bufs(32);
+    // 30 blocks queued (600 ms): the talker is still talking when it leaves.
+    let block = vec![LEVEL; BLOCK];
+    for _ in 0..30 {
+        write_block(&mut talker, &block);
+    }
+    let mode =
+        sys::DAHDI_CONF_REALANDPSEUDO | sys::DAHDI_CONF_TALKER | sys::DAHDI_CONF_PSEUDO_TALKER;
+    setconf(&talker, -1, mode as c_int);
+    wait_chunks(10);
+    setconf(&talker, 0, 0);
+    LEVEL
+}
+
+/// Reads `blocks` blocks from a fresh linear member that was put into a new
+/// conference by `join`, and returns the samples that were not silent (the
+/// new conference has no talker, so anything heard is stale).
+fn heard_in_a_new_conference(join: impl Fn(&File), blocks: usize) -> Vec<i16> {
+    let mut member = linear_pseudo_bufs(8);
+    // Whatever was read before the join was silence (mode NORMAL).
+    join(&member);
+    let mut loud = Vec::new();
+    for _ in 0..blocks {
+        loud.extend(read_block(&mut member).into_iter().filter(|&v| v != 0));
+    }
+    setconf(&member, 0, 0);
+    loud
+}
+
+/// The kernel's conference-slot reuse, on the raw ABI (dahdi-base.c):
+/// `rotate_sums()` zeroes the next buffer's slots only below `maxconfs`, so
+/// the highest slot keeps its last sums after its conference ends, and a
+/// new conference given that slot (`dahdi_get_conf_alias()` takes the
+/// lowest free alias) mixes them into the first chunk its members hear.
+/// Deterministic: every cycle leaks exactly one 1 ms chunk of the old
+/// talker, however the rotation is phased. This is what `dahdi`'s joins
+/// guard against (guest-dahdi's reused-slot tests).
+fn reused_conference_slot_replays_the_last_conference() {
+    let conf = (sys::DAHDI_CONF_CONF | sys::DAHDI_CONF_TALKER | sys::DAHDI_CONF_LISTENER) as c_int;
+    for cycle in 0..10 {
+        let level = leave_loud_sums_in_a_free_slot();
+        let heard = heard_in_a_new_conference(
+            |m| {
+                setconf(m, -1, conf);
+            },
+            6,
+        );
+        println!("cycle {cycle}: the new member heard {heard:?}");
+        assert!(
+            heard.len() == 8,
+            "cycle {cycle}: expected one chunk (8 samples) of the old conference, heard {} \
+             samples: {heard:?}",
+            heard.len()
+        );
+        // The old talker's level through the kernel's mu-law (a segment
+        // step at this level is 128: within 3%).
+        for &v in &heard {
+            assert!(
+                (f64::from(v) - f64::from(level)).abs() < 0.03 * f64::from(level),
+                "cycle {cycle}: heard {v}, not the old talker's {level}"
+            );
+        }
+    }
+}
+
 /// DAHDI's core timer paces pseudo channels in real time: 50 blocks of
 /// 20 ms take 1.0 s within 5%.
 fn kernel_paces_pseudo_reads_in_real_time() {
@@ -496,6 +608,7 @@ fn main() {
         version_matches_module,
         pseudo_takes_linear_mode_and_blocksize,
         conference_tone_reaches_other_members,
+        reused_conference_slot_replays_the_last_conference,
         kernel_paces_pseudo_reads_in_real_time,
         kernel_ulaw_conversion_matches_compat_codec,
         kernel_alaw_conversion_matches_compat_codec,
