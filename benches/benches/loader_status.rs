@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use dahdi_loader::status::system_report;
-use dahdi_loader::verify::{Checks, System};
+use dahdi_loader::system::System;
+use dahdi_loader::verify::Checks;
 use dahdi_loader::Root;
 
 /// The full status, as the CLI computes it (minus printing).

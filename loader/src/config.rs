@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::names::{Modalias, ModuleName};
 use crate::root::{list_dir, read_optional, Root};
-use crate::validate;
 
 /// Where configuration files live (each `*.conf` in it is read, in name order).
 pub const CONFIG_DIR: &str = "/etc/dahdi-loader";
@@ -33,11 +33,11 @@ pub const DEFAULT_DEV_TIMEOUT_SECS: u64 = 10;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Config {
     /// Modules to load in addition to `dahdi` and detected hardware.
-    pub add: Vec<String>,
+    pub add: Vec<ModuleName>,
     /// Modules never to load.
-    pub exclude: Vec<String>,
+    pub exclude: Vec<ModuleName>,
     /// Extra `(modalias pattern, module)` pairs.
-    pub aliases: Vec<(String, String)>,
+    pub aliases: Vec<(String, ModuleName)>,
     /// Seconds to wait for the control device.
     pub dev_timeout_secs: u64,
     /// Files that were read.
@@ -88,16 +88,12 @@ impl Config {
                 continue;
             };
             let args: Vec<&str> = words.collect();
-            let module_list = |args: &[&str]| -> Result<Vec<String>, Error> {
+            let module_list = |args: &[&str]| -> Result<Vec<ModuleName>, Error> {
                 if args.is_empty() {
                     return Err(err(format!("'{directive}' needs at least one module name")));
                 }
                 args.iter()
-                    .map(|a| {
-                        validate::module_name(a)
-                            .map(|_| validate::normalize_module_name(a))
-                            .map_err(|e| err(e.to_string()))
-                    })
+                    .map(|a| ModuleName::new(a).map_err(|e| err(e.to_string())))
                     .collect()
             };
             match directive {
@@ -109,13 +105,12 @@ impl Config {
                             "'alias' takes a modalias pattern and one module name".into()
                         ));
                     };
-                    validate::modalias(pattern).map_err(|e| err(e.to_string()))?;
+                    Modalias::new(pattern).map_err(|e| err(e.to_string()))?;
                     if !(pattern.starts_with("pci:") || pattern.starts_with("usb:")) {
                         return Err(err("an alias pattern must start with pci: or usb:".into()));
                     }
-                    validate::module_name(module).map_err(|e| err(e.to_string()))?;
-                    self.aliases
-                        .push((pattern.to_string(), validate::normalize_module_name(module)));
+                    let module = ModuleName::new(module).map_err(|e| err(e.to_string()))?;
+                    self.aliases.push((pattern.to_string(), module));
                 }
                 "dev-timeout" => {
                     let [secs] = args[..] else {
@@ -156,12 +151,11 @@ mod tests {
             "# c\n\nadd dahdi_echocan_oslec xpp-usb # trailing\nexclude wctdm\nalias pci:v0000D161d0000BEEF* wct4xxp\ndev-timeout 3\n",
         )
         .unwrap();
-        assert_eq!(c.add, vec!["dahdi_echocan_oslec", "xpp_usb"]);
-        assert_eq!(c.exclude, vec!["wctdm"]);
-        assert_eq!(
-            c.aliases,
-            vec![("pci:v0000D161d0000BEEF*".into(), "wct4xxp".into())]
-        );
+        assert_eq!(c.add, ["dahdi_echocan_oslec", "xpp_usb"]);
+        assert_eq!(c.exclude, ["wctdm"]);
+        assert_eq!(c.aliases.len(), 1);
+        assert_eq!(c.aliases[0].0, "pci:v0000D161d0000BEEF*");
+        assert_eq!(c.aliases[0].1, "wct4xxp");
         assert_eq!(c.dev_timeout_secs, 3);
     }
 

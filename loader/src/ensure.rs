@@ -1,28 +1,30 @@
 //! `ensure`: make DAHDI right for a kernel (build if needed) and, for the running kernel,
 //! load it and wait for `/dev/dahdi/ctl`. Idempotent, and safe to run many times at once.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::build::Dkms;
-use crate::dkms::State;
+use crate::dkms::{Dkms, State};
 use crate::error::Error;
 use crate::hw;
 use crate::load::{self, Expect, Inserter, Outcome};
 use crate::lock;
+use crate::modindex::KernelIndex;
+use crate::names::{KernelRelease, ModuleName, PackageName};
+use crate::report::Verdict;
 use crate::root::Root;
-use crate::verify::{self, Checks, KernelReport, System, Verdict, PACKAGE};
+use crate::system::{System, PACKAGE};
+use crate::verify::{self, Checks, KernelReport};
 
 /// What `ensure` should do.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Kernel to ensure; the running kernel when `None`.
-    pub kernel: Option<String>,
+    pub kernel: Option<KernelRelease>,
     /// Override of `uname -r` (tests and VM harnesses).
-    pub running: Option<String>,
+    pub running: Option<KernelRelease>,
     /// Load modules when the kernel is the running one.
     pub load: bool,
     /// Build when needed.
@@ -42,7 +44,7 @@ impl Default for Options {
             running: None,
             load: true,
             build: true,
-            dkms_program: crate::build::DEFAULT_DKMS.into(),
+            dkms_program: crate::dkms::run::DEFAULT_DKMS.into(),
             lock_timeout: lock::DEFAULT_TIMEOUT,
             quiet: false,
         }
@@ -53,7 +55,7 @@ impl Default for Options {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// The kernel.
-    pub kernel: String,
+    pub kernel: KernelRelease,
     /// A DKMS build was run.
     pub built: bool,
     /// Time spent waiting for another loader, in milliseconds.
@@ -61,7 +63,7 @@ pub struct Report {
     /// Hardware that asked for modules.
     pub hardware: Vec<hw::Match>,
     /// Modules loaded or found loaded, in order.
-    pub loaded: Vec<(String, Outcome)>,
+    pub loaded: Vec<(ModuleName, Outcome)>,
     /// Milliseconds until /dev/dahdi/ctl was present, when waited for.
     pub dev_ready_ms: Option<u128>,
     /// The kernel's verification after all this.
@@ -88,22 +90,23 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
             ))
         }
     };
-    crate::validate::kernel_release(&release)?;
     let kernel = match sys.kernel(&release) {
         Ok(k) => k,
         Err(Error::NoSuchKernel { .. })
-            if sys.running.as_deref() == Some(release.as_str())
-                && sys.loaded == crate::loaded::Loaded::Unknown =>
+            if sys.running.as_ref() == Some(&release)
+                && sys.loaded == crate::live::Loaded::Unknown =>
         {
-            return Err(Error::ModulesUnsupported { kernel: release });
+            return Err(Error::ModulesUnsupported {
+                kernel: release.to_string(),
+            });
         }
         Err(e) => return Err(e),
     };
-    if kernel.modules_dir.is_none()
-        && kernel.running
-        && sys.loaded == crate::loaded::Loaded::Unknown
+    if kernel.modules_dir.is_none() && kernel.running && sys.loaded == crate::live::Loaded::Unknown
     {
-        return Err(Error::ModulesUnsupported { kernel: release });
+        return Err(Error::ModulesUnsupported {
+            kernel: release.to_string(),
+        });
     }
 
     let mut report = verify::verify_kernel(&sys, &kernel, Checks::default());
@@ -113,18 +116,18 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
     // its modules came from somewhere other than DKMS.
     // A broken DKMS registration cannot build anything; its finding is reported below.
     let wants_build =
-        report.findings.iter().any(|f| f.fixed_by_build) && dkms_state != Some(State::Broken);
+        report.findings.iter().any(|f| f.fixed_by_build()) && dkms_state != Some(State::Broken);
     if wants_build && opts.build {
         // When no build can happen, still say what is wrong: "install dahdi-dkms" alone
         // would hide that the module on disk was built for another kernel.
-        let cannot_build = |why: String, fix: String| {
+        let cannot_build = |why: String, fix: crate::report::Fix| {
             let worst = report
                 .findings
                 .iter()
-                .filter(|f| f.fixed_by_build)
+                .filter(|f| f.fixed_by_build())
                 .max_by_key(|f| f.severity);
             Error::NotReady {
-                kernel: release.clone(),
+                kernel: release.to_string(),
                 verdict: report.verdict,
                 message: match worst {
                     Some(f) => format!("{}; it cannot be rebuilt here: {why}", f.message),
@@ -136,7 +139,7 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
         let Some(module) = sys.dkms.as_ref() else {
             return Err(cannot_build(
                 "dahdi is not registered with DKMS".into(),
-                format!("install dahdi-dkms (apt-get install dahdi-dkms), then run dahdi-loader ensure -k {release}"),
+                crate::report::Fix::manual(format!("install dahdi-dkms (apt-get install dahdi-dkms), then run dahdi-loader ensure -k {release}")),
             ));
         };
         if kernel.headers.is_none() {
@@ -156,27 +159,28 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
             program: opts.dkms_program.clone(),
             root: root.clone(),
         };
+        let package = PackageName::new(PACKAGE)?;
         if matches!(dkms_state, Some(State::Built) | Some(State::Installed)) {
             // DKMS says it is done, yet the files do not verify: DKMS will not rebuild on
             // its own ("already installed"), so the old build is removed first.
             if !opts.quiet {
                 eprintln!("dahdi-loader: the existing DKMS build for {release} does not verify; removing it to rebuild");
             }
-            dkms.remove(PACKAGE, &version, &release)?;
+            dkms.remove(&package, &version, &release)?;
         }
-        dkms.install(PACKAGE, &version, &release, opts.quiet)?;
+        dkms.install(&package, &version, &release, opts.quiet)?;
         built = true;
         let sys = System::load(root.clone(), opts.running.clone())?;
         let kernel = sys.kernel(&release)?;
         report = verify::verify_kernel(&sys, &kernel, Checks::default());
-        if let Some(f) = report.findings.iter().find(|f| f.fixed_by_build) {
+        if let Some(f) = report.findings.iter().find(|f| f.fixed_by_build()) {
             let detail = f.message.clone();
             if !opts.quiet {
                 eprintln!("dahdi-loader: the new build does not verify either; removing it so nothing half-working stays installed");
             }
-            let _ = dkms.remove(PACKAGE, &version, &release);
+            let _ = dkms.remove(&package, &version, &release);
             return Err(Error::BuildDidNotHelp {
-                kernel: release,
+                kernel: release.to_string(),
                 detail,
             });
         }
@@ -188,7 +192,7 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
         .filter(|_| report.verdict > Verdict::Ok)
     {
         return Err(Error::NotReady {
-            kernel: release,
+            kernel: release.to_string(),
             verdict: report.verdict,
             message: worst.message.clone(),
             fix: worst.fix.clone(),
@@ -210,15 +214,20 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
 
     let wanted = report.wanted.clone();
     out.hardware = report.hardware.clone();
-    let known: HashMap<String, (PathBuf, crate::elf::ModuleInfo)> = report
+    let known: Vec<(ModuleName, PathBuf, Vec<ModuleName>)> = report
         .modules
         .iter()
-        .filter_map(|m| Some((m.name.clone(), (m.path.clone()?, m.info.clone()?))))
+        .filter_map(|m| {
+            m.info.as_ref()?;
+            Some((m.name.clone(), m.path.clone()?, m.dependency_names()))
+        })
         .collect();
-    let steps = load::plan(root, &release, &wanted, &known)?;
+    let names: std::collections::HashSet<ModuleName> = sys.module_names().into_iter().collect();
+    let index = KernelIndex::build(root, &release, &names, &sys.depmod)?;
+    let steps = load::plan(root, &release, &index, &wanted, &known)?;
     let expect = match &report.abi {
         Some(a) => Expect::Full(a.vermagic.clone()),
-        None => Expect::Release(release.clone()),
+        None => Expect::Release(release.to_string()),
     };
     out.loaded = load::execute(root, &steps, &expect, inserter)?;
     if out.loaded.iter().any(|(n, _)| n == "dahdi") {

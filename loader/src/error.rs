@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ExitCode;
+use crate::report::{ExitCode, Fix, Verdict};
 
 /// Everything that can stop a loader command.
 ///
@@ -22,15 +22,8 @@ pub enum Error {
     },
 
     /// A name or path from the command line, a config file or udev was refused.
-    #[error("invalid {what} {value:?}: {reason}")]
-    InvalidInput {
-        /// Which kind of value ("module name", "kernel release").
-        what: &'static str,
-        /// The value, escaped for printing.
-        value: String,
-        /// Why it was refused.
-        reason: String,
-    },
+    #[error(transparent)]
+    InvalidInput(#[from] crate::names::InvalidName),
 
     /// A module file that a non-root user could have written.
     #[error("refusing {}: {reason}", path.display())]
@@ -177,11 +170,11 @@ pub enum Error {
         /// Kernel release.
         kernel: String,
         /// The verdict of the kernel.
-        verdict: crate::verify::Verdict,
+        verdict: Verdict,
         /// The worst finding's message.
         message: String,
         /// The worst finding's fix.
-        fix: Option<String>,
+        fix: Option<Fix>,
     },
 
     /// Something on the command line is wrong.
@@ -202,7 +195,7 @@ impl Error {
     /// The exit code this error maps to (see [`ExitCode`]).
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::InvalidInput { .. } | Error::Usage(_) | Error::Config { .. } => ExitCode::Usage,
+            Error::InvalidInput(_) | Error::Usage(_) | Error::Config { .. } => ExitCode::Usage,
             Error::NoHeaders { .. } => ExitCode::NeedsBuild,
             Error::VermagicRefused { .. } | Error::BuildDidNotHelp { .. } => ExitCode::Mismatch,
             Error::LockTimeout { .. } => ExitCode::TempFail,
@@ -212,45 +205,51 @@ impl Error {
     }
 
     /// What the operator should do, when the loader knows.
-    pub fn fix(&self) -> Option<String> {
+    pub fn fix(&self) -> Option<Fix> {
+        let manual = |t: String| Some(Fix::manual(t));
         match self {
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
-                Some("run dahdi-loader as root".into())
+                manual("run dahdi-loader as root".into())
             }
-            Error::UntrustedFile { path, .. } => Some(format!(
-                "check where {} came from; if it is genuine, run chown root:root and chmod 644 on it",
-                path.display()
-            )),
-            Error::BadModule { .. } => {
-                Some("rebuild it with dahdi-loader ensure -k KERNEL (the kernel it belongs to)".into())
-            }
-            Error::Config { .. } => Some(
+            Error::UntrustedFile { path, .. } => Some(Fix::FixOwnership {
+                path: path.display().to_string(),
+            }),
+            Error::BadModule { .. } => manual(
+                "rebuild it with dahdi-loader ensure -k KERNEL (the kernel it belongs to)".into(),
+            ),
+            Error::Config { .. } => manual(
                 "fix the line; the format is described in dahdi-loader --help (add, exclude, alias, dev-timeout)".into(),
             ),
-            Error::NoDkms { .. } => Some("install the DKMS source package: apt-get install dahdi-dkms".into()),
-            Error::NoHeaders { kernel } => Some(format!(
+            Error::NoDkms { .. } => Some(Fix::InstallPackage {
+                package: "dahdi-dkms".into(),
+            }),
+            Error::NoHeaders { kernel } => manual(format!(
                 "install linux-headers-{kernel}, then run dahdi-loader ensure -k {kernel}"
             )),
-            Error::NoSuchKernel { kernel, .. } => Some(format!(
+            Error::NoSuchKernel { kernel, .. } => manual(format!(
                 "check the kernel release (ls /lib/modules), or install linux-image-{kernel}"
             )),
-            Error::Build { log_path, .. } => Some(match log_path {
+            Error::Build { log_path, .. } => manual(match log_path {
                 Some(p) => format!("read {} for the compiler's errors", p.display()),
                 None => "run the same dkms command by hand to see its errors".into(),
             }),
-            Error::BuildDidNotHelp { kernel, .. } => Some(format!(
+            Error::BuildDidNotHelp { kernel, .. } => manual(format!(
                 "run dahdi-loader verify {kernel} for details; the DKMS build may target another kernel"
             )),
-            Error::VermagicRefused { .. } => Some(
+            Error::VermagicRefused { .. } => manual(
                 "run dahdi-loader ensure to rebuild DAHDI for the running kernel (it needs the running kernel's headers)".into(),
             ),
-            Error::Load { .. } => Some("see dmesg for the kernel's own message".into()),
-            Error::ModuleMissing { kernel, .. } => Some(format!("run dahdi-loader ensure -k {kernel}")),
-            Error::LockTimeout { .. } => Some("wait for the other dahdi-loader (a DKMS build may be running) and try again".into()),
-            Error::DeviceTimeout { .. } => Some("check dmesg for errors from dahdi, and that devtmpfs or udev is running".into()),
+            Error::Load { .. } => manual("see dmesg for the kernel's own message".into()),
+            Error::ModuleMissing { kernel, .. } => manual(format!("run dahdi-loader ensure -k {kernel}")),
+            Error::LockTimeout { .. } => manual(
+                "wait for the other dahdi-loader (a DKMS build may be running) and try again".into(),
+            ),
+            Error::DeviceTimeout { .. } => manual(
+                "check dmesg for errors from dahdi, and that devtmpfs or udev is running".into(),
+            ),
             Error::Io { .. } => None,
-            Error::Usage(_) | Error::InvalidInput { .. } => Some("see dahdi-loader --help".into()),
-            Error::ModulesUnsupported { .. } => Some(
+            Error::Usage(_) | Error::InvalidInput(_) => manual("see dahdi-loader --help".into()),
+            Error::ModulesUnsupported { .. } => manual(
                 "boot an installed kernel to load DAHDI; dahdi-loader ensure -k KVER builds for an installed kernel".into(),
             ),
             Error::NotReady { fix, .. } => fix.clone(),

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::names::{Modalias, ModuleName};
 use crate::root::{list_dir, read_optional, Root};
-use crate::validate;
 
 /// Buses whose devices DAHDI drivers claim.
 pub const BUSES: &[&str] = &["pci", "usb"];
@@ -25,7 +25,7 @@ pub struct Device {
     /// sysfs name (`0000:03:00.0`, `1-1:1.0`).
     pub sysname: String,
     /// Its modalias.
-    pub modalias: String,
+    pub modalias: Modalias,
 }
 
 /// A device and the DAHDI module whose alias matches it.
@@ -34,7 +34,7 @@ pub struct Match {
     /// The device.
     pub device: Device,
     /// Module name.
-    pub module: String,
+    pub module: ModuleName,
     /// The alias pattern that matched.
     pub alias: String,
 }
@@ -51,10 +51,9 @@ pub fn scan(root: &Root) -> Result<Vec<Device>, Error> {
             let Ok(Some(text)) = read_optional(&path) else {
                 continue;
             };
-            let modalias = text.trim().to_string();
-            if validate::modalias(&modalias).is_err() {
+            let Ok(modalias) = Modalias::new(text.trim()) else {
                 continue;
-            }
+            };
             out.push(Device {
                 bus: bus.to_string(),
                 sysname: name,
@@ -67,12 +66,12 @@ pub fn scan(root: &Root) -> Result<Vec<Device>, Error> {
 
 /// Matches devices against `(pattern, module)` pairs; only `pci:` and `usb:` patterns count,
 /// since DAHDI modules also carry plain-name aliases (`alias=dahdi_dummy`).
-pub fn match_devices(devices: &[Device], aliases: &[(String, String)]) -> Vec<Match> {
+pub fn match_devices(devices: &[Device], aliases: &[(String, ModuleName)]) -> Vec<Match> {
     let mut out = Vec::new();
     for d in devices {
         for (pattern, module) in aliases {
             let bus_pattern = pattern.starts_with("pci:") || pattern.starts_with("usb:");
-            if bus_pattern && glob_match(pattern, &d.modalias) {
+            if bus_pattern && glob_match(pattern, d.modalias.as_str()) {
                 out.push(Match {
                     device: d.clone(),
                     module: module.clone(),
@@ -218,15 +217,13 @@ mod tests {
         let dev = Device {
             bus: "pci".into(),
             sysname: "0000:00:01.0".into(),
-            modalias: "pci:v0000D161d00000220sv00sd00bc02sc80i00".into(),
+            modalias: Modalias::new("pci:v0000D161d00000220sv00sd00bc02sc80i00").unwrap(),
         };
+        let m = |n: &str| ModuleName::new(n).unwrap();
         let aliases = vec![
-            ("dahdi_dummy".into(), "dahdi".into()),
-            ("*".into(), "evil".into()),
-            (
-                "pci:v0000D161d00000220sv*sd*bc*sc*i*".into(),
-                "wct4xxp".into(),
-            ),
+            ("dahdi_dummy".into(), m("dahdi")),
+            ("*".into(), m("evil")),
+            ("pci:v0000D161d00000220sv*sd*bc*sc*i*".into(), m("wct4xxp")),
         ];
         let m = match_devices(&[dev], &aliases);
         assert_eq!(m.len(), 1);

@@ -5,16 +5,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::elf::ModuleInfo;
 use crate::error::Error;
+use crate::module_file::{self, Compression, ModuleInfo};
+use crate::names::{relative_path, KernelRelease, ModuleName};
 use crate::root::{list_dir, read_optional, Root};
-use crate::validate;
 
 /// One kernel known to the system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Kernel {
     /// `uname -r` of that kernel.
-    pub release: String,
+    pub release: KernelRelease,
     /// It is the kernel this process runs on.
     pub running: bool,
     /// `/lib/modules/RELEASE`, if it exists.
@@ -39,16 +39,14 @@ impl Kernel {
 }
 
 /// The release of the kernel this process runs on (`uname -r`).
-pub fn running_release() -> Option<String> {
+pub fn running_release() -> Option<KernelRelease> {
     let u = nix::sys::utsname::uname().ok()?;
-    let r = u.release().to_str()?.to_string();
-    validate::kernel_release(&r).ok()?;
-    Some(r)
+    KernelRelease::new(u.release().to_str()?).ok()
 }
 
 /// Finds the headers of `release`: `/lib/modules/R/build` or `/usr/src/linux-headers-R`,
 /// whichever has a Makefile (the same test akmods and DKMS make).
-pub fn find_headers(root: &Root, release: &str) -> Option<PathBuf> {
+pub fn find_headers(root: &Root, release: &KernelRelease) -> Option<PathBuf> {
     let build = root.join(format!("/lib/modules/{release}/build"));
     let build = match root.read_link(&build) {
         Ok(Some(target)) => target,
@@ -62,38 +60,42 @@ pub fn find_headers(root: &Root, release: &str) -> Option<PathBuf> {
 
 /// Every kernel that has a module directory or a boot image, plus the running one.
 /// Sorted oldest to newest by version.
-pub fn installed(root: &Root, running: Option<&str>) -> Result<Vec<Kernel>, Error> {
-    let mut releases: Vec<String> = Vec::new();
+pub fn installed(root: &Root, running: Option<&KernelRelease>) -> Result<Vec<Kernel>, Error> {
+    let mut releases: Vec<KernelRelease> = Vec::new();
     for name in list_dir(&root.join("/lib/modules"))? {
-        if validate::kernel_release(&name).is_ok() && root.join("/lib/modules").join(&name).is_dir()
-        {
-            releases.push(name);
+        if let Ok(r) = KernelRelease::new(&name) {
+            if root.join("/lib/modules").join(&name).is_dir() {
+                releases.push(r);
+            }
         }
     }
     for name in list_dir(&root.join("/boot"))? {
         if let Some(r) = name.strip_prefix("vmlinuz-") {
-            if validate::kernel_release(r).is_ok() {
-                releases.push(r.to_string());
+            if let Ok(r) = KernelRelease::new(r) {
+                releases.push(r);
             }
         }
     }
     if let Some(r) = running {
-        releases.push(r.to_string());
+        releases.push(r.clone());
     }
-    releases.sort_by(|a, b| compare_versions(a, b));
+    releases.sort_by(|a, b| compare_versions(a.as_str(), b.as_str()));
     releases.dedup();
     Ok(releases
         .into_iter()
-        .map(|r| describe(root, &r, running == Some(r.as_str())))
+        .map(|r| {
+            let is_running = running == Some(&r);
+            describe(root, &r, is_running)
+        })
         .collect())
 }
 
 /// Describes one kernel release.
-pub fn describe(root: &Root, release: &str, running: bool) -> Kernel {
+pub fn describe(root: &Root, release: &KernelRelease, running: bool) -> Kernel {
     let modules_dir = root.join(format!("/lib/modules/{release}"));
     let image = root.join(format!("/boot/vmlinuz-{release}"));
     Kernel {
-        release: release.to_string(),
+        release: release.clone(),
         running,
         modules_dir: modules_dir.is_dir().then_some(modules_dir),
         image: image.exists().then_some(image),
@@ -159,9 +161,9 @@ pub struct KernelAbi {
 
 /// Finds the vermagic `release` expects: from an in-tree module if there is one, else from
 /// its headers, else from `/boot/config-RELEASE`.
-pub fn expected_abi(root: &Root, release: &str) -> Option<KernelAbi> {
+pub fn expected_abi(root: &Root, release: &KernelRelease) -> Option<KernelAbi> {
     let dir = root.join(format!("/lib/modules/{release}"));
-    if let Some((path, info)) = first_in_tree_module(&dir) {
+    if let Some((path, info)) = first_in_tree_module(root, &dir) {
         if let Some(v) = info.vermagic() {
             return Some(KernelAbi {
                 vermagic: v.to_string(),
@@ -193,7 +195,7 @@ pub fn expected_abi(root: &Root, release: &str) -> Option<KernelAbi> {
     let boot_config = root.join(format!("/boot/config-{release}"));
     if let Ok(Some(config)) = read_optional(&boot_config) {
         return Some(KernelAbi {
-            vermagic: compose_vermagic(release, &config, None),
+            vermagic: compose_vermagic(release.as_str(), &config, None),
             source: VermagicSource::BootConfig(boot_config),
             this_module_size: None,
             machine: None,
@@ -204,29 +206,38 @@ pub fn expected_abi(root: &Root, release: &str) -> Option<KernelAbi> {
 
 /// Reads the first in-tree module named in modules.order (or, without it, found under
 /// `kernel/`). Any one will do: every in-tree module carries the kernel's own vermagic.
-fn first_in_tree_module(dir: &Path) -> Option<(PathBuf, ModuleInfo)> {
+fn first_in_tree_module(root: &Root, dir: &Path) -> Option<(PathBuf, ModuleInfo)> {
+    // modules.order names `kernel/x/y.ko` even where the files are compressed.
     let order = read_optional(&dir.join("modules.order")).ok().flatten();
     let listed = order
         .iter()
         .flat_map(|o| o.lines())
-        .filter(|l| validate::relative_path(l).is_ok())
-        .map(|l| dir.join(l))
+        .filter(|l| relative_path(l).is_ok())
+        .filter_map(|l| with_any_suffix(&dir.join(l)))
         .take(8);
     let mut candidates: Vec<PathBuf> = listed.collect();
     if candidates.is_empty() {
         candidates.extend(find_ko(&dir.join("kernel"), 6));
     }
-    candidates.into_iter().find_map(|p| {
-        let data = std::fs::read(&p).ok()?;
-        let info = ModuleInfo::parse(&data).ok()?;
-        Some((p, info))
+    candidates
+        .into_iter()
+        .find_map(|p| module_file::read_info(&p, root).ok().map(|(_, i)| (p, i)))
+}
+
+/// The file a `.ko` path names, as installed: itself or its compressed form.
+fn with_any_suffix(ko: &Path) -> Option<PathBuf> {
+    ["", ".xz", ".zst", ".gz"].iter().find_map(|ext| {
+        let mut p = ko.as_os_str().to_owned();
+        p.push(ext);
+        let p = PathBuf::from(p);
+        p.is_file().then_some(p)
     })
 }
 
 fn find_ko(dir: &Path, depth: u32) -> Option<PathBuf> {
     let names = list_dir(dir).ok()?;
     for n in &names {
-        if n.ends_with(".ko") {
+        if ModuleName::from_file_name(Path::new(n)).is_some() {
             return Some(dir.join(n));
         }
     }
@@ -293,6 +304,68 @@ pub fn config_enabled(config: &str, option: &str) -> bool {
         .any(|l| l.strip_prefix(option).is_some_and(|r| r == "=y"))
 }
 
+/// What a kernel's build configuration says about loading modules.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KernelConfig {
+    /// Where it was read (`/boot/config-R` or the headers' `.config`).
+    pub source: Option<PathBuf>,
+    /// `CONFIG_MODULE_DECOMPRESS`: `finit_module` takes compressed files
+    /// (`MODULE_INIT_COMPRESSED_FILE`) in the format below.
+    pub decompresses: Option<Compression>,
+    /// `CONFIG_MODVERSIONS`: imported symbols carry CRCs the kernel compares.
+    pub modversions: bool,
+    /// `CONFIG_MODULE_SIG_FORCE`: unsigned or untrusted modules are refused.
+    pub sig_force: bool,
+    /// `CONFIG_MODULE_FORCE_LOAD`: a module without vermagic taints but loads.
+    pub force_load: bool,
+}
+
+impl KernelConfig {
+    /// Parses a kernel `.config`.
+    pub fn parse(text: &str, source: Option<PathBuf>) -> Self {
+        let on = |o: &str| config_enabled(text, o);
+        // The kernel decompresses the one format its own modules are compressed with
+        // (kernel/module/decompress.c is built for CONFIG_MODULE_COMPRESS_{GZIP,XZ,ZSTD}).
+        let format = [
+            ("CONFIG_MODULE_COMPRESS_XZ", Compression::Xz),
+            ("CONFIG_MODULE_COMPRESS_ZSTD", Compression::Zstd),
+            ("CONFIG_MODULE_COMPRESS_GZIP", Compression::Gzip),
+        ]
+        .into_iter()
+        .find(|(o, _)| on(o))
+        .map(|(_, c)| c);
+        KernelConfig {
+            source,
+            decompresses: if on("CONFIG_MODULE_DECOMPRESS") {
+                format
+            } else {
+                None
+            },
+            modversions: on("CONFIG_MODVERSIONS"),
+            sig_force: on("CONFIG_MODULE_SIG_FORCE"),
+            force_load: on("CONFIG_MODULE_FORCE_LOAD"),
+        }
+    }
+
+    /// Reads the configuration of `kernel`: its headers' `.config`, else
+    /// `/boot/config-RELEASE`; `None` when neither exists.
+    pub fn read(root: &Root, kernel: &Kernel) -> Option<Self> {
+        let candidates = kernel
+            .headers
+            .iter()
+            .map(|h| h.join(".config"))
+            .chain(std::iter::once(
+                root.join(format!("/boot/config-{}", kernel.release)),
+            ));
+        for path in candidates {
+            if let Ok(Some(text)) = read_optional(&path) {
+                return Some(Self::parse(&text, Some(path)));
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +389,28 @@ mod tests {
             ]
         );
         assert_eq!(compare_versions("6.1", "6.1.0"), Ordering::Less);
+    }
+
+    #[test]
+    fn config_of_debian_13_kernels() {
+        // The options Debian 13's 6.12 kernel is built with (its /boot/config).
+        let c = KernelConfig::parse(
+            "CONFIG_MODULE_COMPRESS_XZ=y\nCONFIG_MODULE_COMPRESS_ALL=y\n\
+             CONFIG_MODULE_DECOMPRESS=y\nCONFIG_MODVERSIONS=y\nCONFIG_MODULE_SIG=y\n\
+             CONFIG_MODULE_FORCE_LOAD=y\n# CONFIG_MODULE_SIG_FORCE is not set\n",
+            None,
+        );
+        assert_eq!(c.decompresses, Some(Compression::Xz));
+        assert!(c.modversions && c.force_load && !c.sig_force);
+        // Debian 12's 6.1: nothing compressed, nothing decompressed.
+        let c = KernelConfig::parse(
+            "CONFIG_MODULE_COMPRESS_NONE=y\nCONFIG_MODVERSIONS=y\n",
+            None,
+        );
+        assert_eq!(c.decompresses, None);
+        // Compressing without in-kernel decompression (5.x kernels, or the option off).
+        let c = KernelConfig::parse("CONFIG_MODULE_COMPRESS_ZSTD=y\n", None);
+        assert_eq!(c.decompresses, None);
     }
 
     #[test]

@@ -1,30 +1,42 @@
-//! Loading modules into the running kernel with `finit_module(2)`, dependencies first.
+//! Loading modules into the running kernel with `finit_module(2)`, dependencies first (not
+//! to be confused with [`crate::live`], which reads what is loaded).
 //!
-//! Each file is opened once; ownership and mode are checked on that open file, its vermagic
-//! is read from the same bytes, and that same descriptor is handed to the kernel, so nothing
-//! can be swapped in between. A module built for another kernel is refused here, with both
-//! vermagic strings shown, before the kernel is asked.
+//! Each file is opened once and judged by [`ModuleFile::open`] (the judgement `verify` makes
+//! too); its vermagic is read from the same bytes, and that same descriptor is handed to the
+//! kernel, so nothing can be swapped in between. A compressed module goes to the kernel as
+//! it is, with `MODULE_INIT_COMPRESSED_FILE`, when the kernel decompresses that format
+//! itself (`/sys/module/compression`, Linux 6.4+ as Debian 13 builds it); otherwise the
+//! image decompressed here goes to the kernel through a sealed memory file. A module built
+//! for another kernel is refused here, with both vermagic strings shown, before the kernel
+//! is asked.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::ffi::CString;
 use std::fs::File;
-use std::io::Read;
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use serde::Serialize;
 
-use crate::elf::ModuleInfo;
 use crate::error::Error;
-use crate::loaded::{sys_state, SysState};
+use crate::live::{sys_state, SysState};
+use crate::modindex::KernelIndex;
+use crate::module_file::{Compression, ModuleFile, ModuleImage};
+use crate::names::{relative_path, KernelRelease, ModuleName};
 use crate::root::{read_optional, Root};
-use crate::validate;
+
+/// `MODULE_INIT_COMPRESSED_FILE` from `include/uapi/linux/module.h` (Linux 5.17+): the fd
+/// holds a compressed module for the kernel to decompress.
+pub const MODULE_INIT_COMPRESSED_FILE: u32 = 4;
 
 /// One module to load.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
     /// Module name.
-    pub name: String,
+    pub name: ModuleName,
     /// Its file.
     pub path: PathBuf,
 }
@@ -41,19 +53,51 @@ pub enum Outcome {
     BuiltIn,
 }
 
-/// Something that can insert a module: the kernel, or a fake in tests.
-pub trait Inserter {
-    /// Inserts the module open on `file`.
-    fn insert(&mut self, name: &str, file: &File) -> Result<(), Errno>;
+/// How a module is handed to the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// The file itself, uncompressed.
+    File,
+    /// The compressed file, for the kernel to decompress (`MODULE_INIT_COMPRESSED_FILE`).
+    CompressedFile,
+    /// A memory file holding the image decompressed here.
+    Decompressed,
 }
 
-/// The real thing: `finit_module(fd, "", 0)`.
+/// Something that can insert a module: the kernel, or a fake in tests.
+pub trait Inserter {
+    /// Inserts the module whose file (or image) is open on `fd`, with `params`.
+    fn insert(
+        &mut self,
+        name: &ModuleName,
+        fd: BorrowedFd<'_>,
+        params: &str,
+        handover: Handover,
+    ) -> Result<(), Errno>;
+}
+
+/// The real thing: `finit_module(fd, params, flags)`.
 #[derive(Debug, Default)]
 pub struct KernelInserter;
 
 impl Inserter for KernelInserter {
-    fn insert(&mut self, _name: &str, file: &File) -> Result<(), Errno> {
-        nix::kmod::finit_module(file, c"", nix::kmod::ModuleInitFlags::empty())
+    fn insert(
+        &mut self,
+        _name: &ModuleName,
+        fd: BorrowedFd<'_>,
+        params: &str,
+        handover: Handover,
+    ) -> Result<(), Errno> {
+        let params = CString::new(params).map_err(|_| Errno::EINVAL)?;
+        let flags = match handover {
+            Handover::CompressedFile => MODULE_INIT_COMPRESSED_FILE,
+            Handover::File | Handover::Decompressed => 0,
+        };
+        nix::kmod::finit_module(
+            fd,
+            &params,
+            nix::kmod::ModuleInitFlags::from_bits_retain(flags),
+        )
     }
 }
 
@@ -75,51 +119,21 @@ pub fn explain(errno: Errno) -> &'static str {
     }
 }
 
-/// A module's entry in modules.dep: its path and its dependencies (paths, in the order
-/// depmod wrote them, which lists the deepest dependency last).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DepEntry {
-    /// Path relative to /lib/modules/KVER.
-    pub relpath: String,
-    /// Dependency paths.
-    pub deps: Vec<String>,
-}
-
-/// Reads modules.dep of `kernel` into name → entry (first entry of a name wins, as kmod).
-pub fn read_modules_dep(root: &Root, kernel: &str) -> Result<HashMap<String, DepEntry>, Error> {
-    validate::kernel_release(kernel)?;
-    let mut out = HashMap::new();
-    let path = root.join(format!("/lib/modules/{kernel}/modules.dep"));
-    for line in read_optional(&path)?.iter().flat_map(|t| t.lines()) {
-        let Some((p, deps)) = line.split_once(':') else {
-            continue;
-        };
-        let Some(name) = crate::dkms::module_stem(Path::new(p)) else {
-            continue;
-        };
-        out.entry(name).or_insert_with(|| DepEntry {
-            relpath: p.to_string(),
-            deps: deps.split_whitespace().map(String::from).collect(),
-        });
-    }
-    Ok(out)
-}
-
 /// Orders `wanted` and their dependencies so every module comes after what it needs.
 ///
-/// `known` gives the DAHDI modules already resolved (name → file and parsed info, whose
-/// `depends=` is used); anything else is looked up in modules.dep.
+/// `known` gives the DAHDI modules already resolved (name → file and its `depends=`);
+/// anything else is looked up in the kernel's index (modules.dep).
 pub fn plan(
     root: &Root,
-    kernel: &str,
-    wanted: &[String],
-    known: &HashMap<String, (PathBuf, ModuleInfo)>,
+    kernel: &KernelRelease,
+    index: &KernelIndex,
+    wanted: &[ModuleName],
+    known: &[(ModuleName, PathBuf, Vec<ModuleName>)],
 ) -> Result<Vec<Step>, Error> {
-    let dep = read_modules_dep(root, kernel)?;
     let base = root.join(format!("/lib/modules/{kernel}"));
     let mut planner = Planner {
         known,
-        dep: &dep,
+        index,
         base: &base,
         kernel,
         order: Vec::new(),
@@ -134,20 +148,18 @@ pub fn plan(
 
 /// Depth-first walk that emits a module after everything it depends on.
 struct Planner<'a> {
-    known: &'a HashMap<String, (PathBuf, ModuleInfo)>,
-    dep: &'a HashMap<String, DepEntry>,
+    known: &'a [(ModuleName, PathBuf, Vec<ModuleName>)],
+    index: &'a KernelIndex,
     base: &'a Path,
-    kernel: &'a str,
+    kernel: &'a KernelRelease,
     order: Vec<Step>,
-    done: HashSet<String>,
-    visiting: HashSet<String>,
+    done: HashSet<ModuleName>,
+    visiting: HashSet<ModuleName>,
 }
 
 impl Planner<'_> {
-    fn visit(&mut self, name: &str, depth: usize) -> Result<(), Error> {
-        let name = validate::normalize_module_name(name);
-        validate::module_name(&name)?;
-        if self.done.contains(&name) {
+    fn visit(&mut self, name: &ModuleName, depth: usize) -> Result<(), Error> {
+        if self.done.contains(name) {
             return Ok(());
         }
         if depth > 64 || !self.visiting.insert(name.clone()) {
@@ -155,31 +167,35 @@ impl Planner<'_> {
                 "module dependencies form a loop through {name}; the module files are inconsistent"
             )));
         }
-        let (path, deps): (PathBuf, Vec<String>) = if let Some((p, info)) = self.known.get(&name) {
-            (p.clone(), info.depends())
-        } else if let Some(e) = self.dep.get(&name) {
-            validate::relative_path(&e.relpath)?;
-            // modules.dep lists the whole closure; depmod's order puts the module's own
-            // direct needs first and the deepest last, so load from the end.
-            let deps = e
-                .deps
-                .iter()
-                .rev()
-                .filter_map(|d| crate::dkms::module_stem(Path::new(d)))
-                .collect();
-            (self.base.join(&e.relpath), deps)
-        } else {
-            return Err(Error::ModuleMissing {
-                module: name.clone(),
-                kernel: self.kernel.to_string(),
-            });
-        };
-        for d in deps {
-            self.visit(&d, depth + 1)?;
+        let (path, deps): (PathBuf, Vec<ModuleName>) =
+            if let Some((_, p, d)) = self.known.iter().find(|(n, _, _)| n == name) {
+                (p.clone(), d.clone())
+            } else if let Some(e) = self.index.deps.get(name) {
+                relative_path(&e.relpath)?;
+                // modules.dep lists the whole closure; depmod's order puts the module's own
+                // direct needs first and the deepest last, so load from the end.
+                let deps = e
+                    .deps
+                    .iter()
+                    .rev()
+                    .filter_map(|d| ModuleName::from_file_name(Path::new(d)))
+                    .collect();
+                (self.base.join(&e.relpath), deps)
+            } else {
+                return Err(Error::ModuleMissing {
+                    module: name.to_string(),
+                    kernel: self.kernel.to_string(),
+                });
+            };
+        for d in &deps {
+            self.visit(d, depth + 1)?;
         }
-        self.visiting.remove(&name);
+        self.visiting.remove(name);
         self.done.insert(name.clone());
-        self.order.push(Step { name, path });
+        self.order.push(Step {
+            name: name.clone(),
+            path,
+        });
         Ok(())
     }
 }
@@ -193,6 +209,14 @@ pub enum Expect {
     Release(String),
 }
 
+/// The format the running kernel decompresses itself (`/sys/module/compression`), if any.
+pub fn kernel_decompresses(root: &Root) -> Option<Compression> {
+    read_optional(&root.join("/sys/module/compression"))
+        .ok()
+        .flatten()
+        .and_then(|s| Compression::from_kernel_name(&s))
+}
+
 /// Loads the steps in order. Already-loaded and built-in modules are skipped; EEXIST counts
 /// as success. Stops at the first failure.
 pub fn execute(
@@ -200,10 +224,10 @@ pub fn execute(
     steps: &[Step],
     expect: &Expect,
     inserter: &mut dyn Inserter,
-) -> Result<Vec<(String, Outcome)>, Error> {
+) -> Result<Vec<(ModuleName, Outcome)>, Error> {
+    let decompresses = kernel_decompresses(root);
     let mut out = Vec::new();
     for step in steps {
-        validate::module_name(&step.name)?;
         match sys_state(root, &step.name)? {
             SysState::BuiltIn => {
                 out.push((step.name.clone(), Outcome::BuiltIn));
@@ -215,12 +239,9 @@ pub fn execute(
             }
             _ => {}
         }
-        let mut file = File::open(&step.path).map_err(|e| Error::io("open", &step.path, e))?;
-        validate::trusted_module_file(&file, &step.path)?;
-        let mut data = Vec::new();
-        file.read_to_end(&mut data)
-            .map_err(|e| Error::io("read", &step.path, e))?;
-        let info = ModuleInfo::parse(&data).map_err(|e| Error::BadModule {
+        let mut file = ModuleFile::open(&step.path, root)?;
+        let image = file.read()?;
+        let info = image.info().map_err(|e| Error::BadModule {
             path: step.path.clone(),
             reason: e.to_string(),
         })?;
@@ -231,7 +252,7 @@ pub fn execute(
         };
         if !ok {
             return Err(Error::VermagicRefused {
-                module: step.name.clone(),
+                module: step.name.to_string(),
                 path: step.path.clone(),
                 found,
                 expected: match expect {
@@ -240,12 +261,14 @@ pub fn execute(
                 },
             });
         }
-        match inserter.insert(&step.name, &file) {
+        let result = hand_over(&step.name, &file, &image, decompresses, inserter)
+            .map_err(|e| Error::io("prepare", &step.path, e))?;
+        match result {
             Ok(()) => out.push((step.name.clone(), Outcome::Loaded)),
             Err(Errno::EEXIST) => out.push((step.name.clone(), Outcome::AlreadyLoaded)),
             Err(errno) => {
                 return Err(Error::Load {
-                    module: step.name.clone(),
+                    module: step.name.to_string(),
                     path: step.path.clone(),
                     errno,
                     explanation: explain(errno).to_string(),
@@ -254,6 +277,52 @@ pub fn execute(
         }
     }
     Ok(out)
+}
+
+/// Gives one module to the inserter in the form the kernel takes.
+fn hand_over(
+    name: &ModuleName,
+    file: &ModuleFile,
+    image: &ModuleImage,
+    decompresses: Option<Compression>,
+    inserter: &mut dyn Inserter,
+) -> std::io::Result<Result<(), Errno>> {
+    match image.compression {
+        None => Ok(inserter.insert(name, file.file().as_fd(), "", Handover::File)),
+        Some(c) if decompresses == Some(c) => {
+            Ok(inserter.insert(name, file.file().as_fd(), "", Handover::CompressedFile))
+        }
+        Some(_) => {
+            let mem = sealed_memory_file(name, &image.elf)?;
+            Ok(inserter.insert(name, mem.as_fd(), "", Handover::Decompressed))
+        }
+    }
+}
+
+/// A read-only descriptor of an in-memory file holding `data`, sealed against any change.
+///
+/// `finit_module` refuses a file that is open for writing (ETXTBSY), so the writable
+/// descriptor is closed and the file reopened read-only through /proc/self/fd.
+fn sealed_memory_file(name: &ModuleName, data: &[u8]) -> std::io::Result<File> {
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    let label = CString::new(format!("dahdi-loader:{name}")).expect("no NUL in a module name");
+    let fd = memfd_create(
+        &label,
+        MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
+    )?;
+    let mut w = File::from(fd);
+    w.write_all(data)?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&w),
+        nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_retain(seals)),
+    )?;
+    let ro = File::open(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&w)
+    ))?;
+    drop(w);
+    Ok(ro)
 }
 
 /// Waits until `path` exists, polling, for at most `timeout`.
@@ -290,6 +359,36 @@ mod tests {
         assert_eq!(texts.len(), all.len());
         assert!(explain(Errno::ENOEXEC).contains("vermagic"));
         assert!(explain(Errno::EKEYREJECTED).contains("mokutil"));
+    }
+
+    #[test]
+    fn compressed_file_flag_is_the_kernel_headers() {
+        // linux-libc-dev's copy of include/uapi/linux/module.h, an independent source.
+        let header = std::fs::read_to_string("/usr/include/linux/module.h")
+            .expect("/usr/include/linux/module.h (linux-libc-dev) is needed for this test");
+        let line = header
+            .lines()
+            .find(|l| l.contains("MODULE_INIT_COMPRESSED_FILE"))
+            .expect("the header defines MODULE_INIT_COMPRESSED_FILE");
+        let value: u32 = line.split_whitespace().last().unwrap().parse().unwrap();
+        assert_eq!(value, MODULE_INIT_COMPRESSED_FILE);
+    }
+
+    #[test]
+    fn memory_file_is_read_only_and_sealed() {
+        let m = ModuleName::new("dahdi").unwrap();
+        let f = sealed_memory_file(&m, b"\x7fELF image").unwrap();
+        let mut back = Vec::new();
+        use std::io::Read;
+        (&f).read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"\x7fELF image");
+        assert!((&f).write_all(b"x").is_err(), "read-only");
+        let flags = nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&f),
+            nix::fcntl::FcntlArg::F_GET_SEALS,
+        )
+        .unwrap();
+        assert_ne!(flags & libc::F_SEAL_WRITE, 0);
     }
 
     #[test]

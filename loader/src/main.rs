@@ -1,6 +1,6 @@
-//! `dahdi-loader`: status, verify, ensure (see `dahdi-loader --help`).
+//! `dahdi-loader`: status, verify, ensure (see `dahdi-loader --help`). This file parses the
+//! command line and dispatches to the library; every decision and every sentence is there.
 
-use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode as ProcessExit;
@@ -10,8 +10,11 @@ use clap::{Parser, Subcommand};
 
 use dahdi_loader::ensure::{self, Options};
 use dahdi_loader::load::KernelInserter;
-use dahdi_loader::verify::{self, Checks, KernelReport, Severity, System};
-use dahdi_loader::{hw, modindex, status, validate, Error, ExitCode, Root, EXIT_CODES_HELP};
+use dahdi_loader::names::{KernelRelease, Modalias};
+use dahdi_loader::report::{exit_codes_help, Verdict};
+use dahdi_loader::system::System;
+use dahdi_loader::verify::{self, Checks, KernelReport};
+use dahdi_loader::{modalias, render, status, Error, ExitCode, Root};
 
 const CONFIG_HELP: &str = "\
 Configuration: /etc/dahdi-loader/*.conf (read in name order; # starts a comment)
@@ -25,7 +28,7 @@ Configuration: /etc/dahdi-loader/*.conf (read in name order; # starts a comment)
     name = "dahdi-loader",
     version,
     about = "Checks that DKMS-built DAHDI matches every installed kernel, builds it when needed, and loads it",
-    after_help = format!("{EXIT_CODES_HELP}\n\n{CONFIG_HELP}")
+    after_help = format!("{}\n\n{CONFIG_HELP}", exit_codes_help())
 )]
 struct Cli {
     /// Read the system under DIR instead of / (like depmod -b).
@@ -48,9 +51,10 @@ struct Cli {
         long,
         global = true,
         value_name = "KVER",
-        env = "DAHDI_LOADER_RUNNING_KERNEL"
+        env = "DAHDI_LOADER_RUNNING_KERNEL",
+        value_parser = parse_release
     )]
-    running_kernel: Option<String>,
+    running_kernel: Option<KernelRelease>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -66,8 +70,8 @@ enum Command {
     /// Check that DAHDI will load after booting a kernel (the running one by default).
     Verify {
         /// Kernel release to check.
-        #[arg(value_name = "KVER", conflicts_with = "all")]
-        kernel: Option<String>,
+        #[arg(value_name = "KVER", conflicts_with = "all", value_parser = parse_release)]
+        kernel: Option<KernelRelease>,
         /// Check every installed kernel.
         #[arg(long)]
         all: bool,
@@ -76,8 +80,8 @@ enum Command {
     /// /dev/dahdi/ctl. Safe to run many times at once.
     Ensure {
         /// Kernel release (default: the running kernel).
-        #[arg(short = 'k', long = "kernel", value_name = "KVER")]
-        kernel: Option<String>,
+        #[arg(short = 'k', long = "kernel", value_name = "KVER", value_parser = parse_release)]
+        kernel: Option<KernelRelease>,
         /// Do not load modules, only build and verify.
         #[arg(long)]
         no_load: bool,
@@ -85,7 +89,7 @@ enum Command {
         #[arg(long)]
         no_build: bool,
         /// The dkms program to run.
-        #[arg(long, value_name = "PATH", default_value = dahdi_loader::build::DEFAULT_DKMS, env = "DAHDI_LOADER_DKMS")]
+        #[arg(long, value_name = "PATH", default_value = dahdi_loader::dkms::run::DEFAULT_DKMS, env = "DAHDI_LOADER_DKMS")]
         dkms: PathBuf,
         /// Seconds to wait for another dahdi-loader to finish.
         #[arg(long, value_name = "SECS", default_value_t = dahdi_loader::lock::DEFAULT_TIMEOUT.as_secs())]
@@ -95,8 +99,17 @@ enum Command {
     /// Used by the udev rule; fast and read-only.
     MatchModalias {
         /// The device's modalias (udev's $env{MODALIAS}).
-        modalias: String,
+        #[arg(value_parser = parse_modalias)]
+        modalias: Modalias,
     },
+}
+
+fn parse_release(s: &str) -> Result<KernelRelease, String> {
+    KernelRelease::new(s).map_err(|e| e.to_string())
+}
+
+fn parse_modalias(s: &str) -> Result<Modalias, String> {
+    Modalias::new(s).map_err(|e| e.to_string())
 }
 
 fn main() -> ProcessExit {
@@ -126,28 +139,9 @@ fn exit(code: ExitCode) -> ProcessExit {
 }
 
 fn report_error(cli: &Cli, e: &Error) {
-    eprintln!("dahdi-loader: {e}");
-    if let Error::Build {
-        log_tail: Some(tail),
-        log_path,
-        ..
-    } = e
-    {
-        let from = log_path
-            .as_ref()
-            .map_or(String::new(), |p| format!(" ({})", p.display()));
-        eprintln!("--- last lines of make.log{from} ---\n{tail}\n---");
-    }
-    if let Some(fix) = e.fix() {
-        eprintln!("dahdi-loader: to fix: {fix}");
-    }
+    eprint!("{}", render::error(e));
     if cli.json {
-        let v = serde_json::json!({
-            "error": e.to_string(),
-            "fix": e.fix(),
-            "exit_code": e.exit_code() as i32,
-        });
-        println!("{v}");
+        println!("{}", render::error_json(e));
     }
 }
 
@@ -161,19 +155,13 @@ fn root(cli: &Cli) -> Result<Root, Error> {
     Ok(Root::new(&cli.root))
 }
 
-fn running(cli: &Cli) -> Result<Option<String>, Error> {
-    if let Some(r) = &cli.running_kernel {
-        validate::kernel_release(r)?;
-    }
-    Ok(cli.running_kernel.clone())
-}
-
 fn run(cli: &Cli) -> Result<ExitCode, Error> {
     let root = root(cli)?;
+    let running = cli.running_kernel.clone();
     match &cli.command {
         None => cmd_status(cli, root, false),
         Some(Command::Status { no_crcs }) => cmd_status(cli, root, *no_crcs),
-        Some(Command::Verify { kernel, all }) => cmd_verify(cli, root, kernel.as_deref(), *all),
+        Some(Command::Verify { kernel, all }) => cmd_verify(cli, root, kernel.as_ref(), *all),
         Some(Command::Ensure {
             kernel,
             no_load,
@@ -181,12 +169,9 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             dkms,
             lock_timeout,
         }) => {
-            if let Some(k) = kernel {
-                validate::kernel_release(k)?;
-            }
             let opts = Options {
                 kernel: kernel.clone(),
-                running: running(cli)?,
+                running,
                 load: !no_load,
                 build: !no_build,
                 dkms_program: dkms.clone(),
@@ -197,11 +182,26 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             if cli.json {
                 print_json(&report)?;
             } else {
-                println!("{}", describe_ensure(&report));
+                println!("{}", render::ensure(&report));
             }
             Ok(ExitCode::Ok)
         }
-        Some(Command::MatchModalias { modalias }) => cmd_match(cli, root, modalias),
+        Some(Command::MatchModalias { modalias: m }) => {
+            let sys = System::load(root, running)?;
+            let matches = modalias::match_modalias(&sys, m);
+            if cli.json {
+                print_json(&matches)?;
+            } else {
+                for m in &matches {
+                    println!("{} {}", m.module, m.alias);
+                }
+            }
+            Ok(if matches.is_empty() {
+                ExitCode::NeedsBuild
+            } else {
+                ExitCode::Ok
+            })
+        }
     }
 }
 
@@ -213,18 +213,23 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Error> {
 }
 
 fn cmd_status(cli: &Cli, root: Root, no_crcs: bool) -> Result<ExitCode, Error> {
-    let sys = System::load(root, running(cli)?)?;
+    let sys = System::load(root, cli.running_kernel.clone())?;
     let report = status::system_report(&sys, Checks { crcs: !no_crcs })?;
     if cli.json {
         print_json(&report)?;
     } else {
-        print!("{}", status::render(&report, cli.verbose));
+        print!("{}", render::status(&report, cli.verbose));
     }
     Ok(ExitCode::from(report.verdict))
 }
 
-fn cmd_verify(cli: &Cli, root: Root, kernel: Option<&str>, all: bool) -> Result<ExitCode, Error> {
-    let sys = System::load(root, running(cli)?)?;
+fn cmd_verify(
+    cli: &Cli,
+    root: Root,
+    kernel: Option<&KernelRelease>,
+    all: bool,
+) -> Result<ExitCode, Error> {
+    let sys = System::load(root, cli.running_kernel.clone())?;
     let kernels = if all {
         sys.kernels()?
             .into_iter()
@@ -232,7 +237,7 @@ fn cmd_verify(cli: &Cli, root: Root, kernel: Option<&str>, all: bool) -> Result<
             .collect()
     } else {
         let release = match kernel {
-            Some(k) => k.to_string(),
+            Some(k) => k.clone(),
             None => sys.running.clone().ok_or_else(|| {
                 Error::Usage(
                     "cannot tell which kernel is running; name one: dahdi-loader verify KVER"
@@ -250,121 +255,13 @@ fn cmd_verify(cli: &Cli, root: Root, kernel: Option<&str>, all: bool) -> Result<
         .iter()
         .map(|r| r.verdict)
         .max()
-        .unwrap_or(verify::Verdict::Ok);
+        .unwrap_or(Verdict::Ok);
     if cli.json {
         print_json(&reports)?;
     } else {
         for r in &reports {
-            print!("{}", describe_verify(r, cli.verbose));
+            print!("{}", render::verify(r, cli.verbose));
         }
     }
     Ok(ExitCode::from(verdict))
-}
-
-fn describe_verify(r: &KernelReport, verbose: bool) -> String {
-    let mut s = String::new();
-    let present = r.modules_present();
-    let crcs: usize = r.modules.iter().map(|m| m.crcs_checked).sum();
-    let verdict = match r.verdict {
-        verify::Verdict::Ok => "DAHDI will load".to_string(),
-        verify::Verdict::NotApplicable => {
-            "nothing to check (this kernel cannot load modules here)".to_string()
-        }
-        v => format!("DAHDI would NOT load ({})", v.as_str()),
-    };
-    s.push_str(&format!(
-        "kernel {}: {verdict}; {present}/{} modules present, {crcs} symbol CRCs checked",
-        r.kernel.release,
-        r.modules.len()
-    ));
-    if let Some(a) = &r.abi {
-        s.push_str(&format!(", vermagic {:?}", a.vermagic));
-    }
-    s.push('\n');
-    for f in &r.findings {
-        if f.severity == Severity::Info && !verbose {
-            continue;
-        }
-        s.push_str(&format!("  {}\n", f.message));
-        if let Some(fix) = &f.fix {
-            s.push_str(&format!("    fix: {fix}\n"));
-        }
-    }
-    s
-}
-
-fn describe_ensure(r: &ensure::Report) -> String {
-    let mut s = format!("kernel {}: DAHDI verified", r.kernel);
-    if r.built {
-        s.push_str(" (built with DKMS)");
-    }
-    if !r.loaded.is_empty() {
-        let names: Vec<String> = r
-            .loaded
-            .iter()
-            .map(|(n, o)| match o {
-                dahdi_loader::load::Outcome::Loaded => n.clone(),
-                dahdi_loader::load::Outcome::AlreadyLoaded => format!("{n} (already loaded)"),
-                dahdi_loader::load::Outcome::BuiltIn => format!("{n} (built in)"),
-            })
-            .collect();
-        s.push_str(&format!("; modules: {}", names.join(", ")));
-    }
-    if let Some(ms) = r.dev_ready_ms {
-        s.push_str(&format!("; /dev/dahdi/ctl ready after {ms} ms"));
-    }
-    s
-}
-
-fn cmd_match(cli: &Cli, root: Root, modalias: &str) -> Result<ExitCode, Error> {
-    validate::modalias(modalias)?;
-    let sys = System::load(root, running(cli)?)?;
-    let names: HashSet<String> = sys.module_names().into_iter().collect();
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
-    // The running kernel's modules first; if DAHDI is not built for it yet (the case the
-    // loader exists for), any DKMS build has the same aliases.
-    if let Some(r) = &sys.running {
-        if let Ok(index) = modindex::KernelIndex::build(&sys.root, r, &names, &sys.depmod) {
-            for (n, p) in index.picks {
-                if let Some(c) = p.chosen {
-                    files.push((n, c.path));
-                }
-            }
-        }
-    }
-    if files.is_empty() {
-        if let Some(m) = &sys.dkms {
-            if let Some(b) = m.versions.iter().rev().flat_map(|v| v.builds.iter()).next() {
-                files.extend(
-                    b.modules
-                        .iter()
-                        .filter_map(|p| Some((dahdi_loader::dkms::module_stem(p)?, p.clone()))),
-                );
-            }
-        }
-    }
-    let mut aliases = sys.config.aliases.clone();
-    for (name, path) in files {
-        if let Ok(info) = dahdi_loader::elf::read_module_file(&path) {
-            aliases.extend(info.aliases().into_iter().map(|a| (a, name.clone())));
-        }
-    }
-    let device = hw::Device {
-        bus: modalias.split(':').next().unwrap_or("").to_string(),
-        sysname: String::new(),
-        modalias: modalias.to_string(),
-    };
-    let matches = hw::match_devices(&[device], &aliases);
-    if cli.json {
-        print_json(&matches)?;
-    } else {
-        for m in &matches {
-            println!("{} {}", m.module, m.alias);
-        }
-    }
-    Ok(if matches.is_empty() {
-        ExitCode::NeedsBuild
-    } else {
-        ExitCode::Ok
-    })
 }

@@ -5,17 +5,18 @@
 //! `updates built-in`; `override` beats the search list). Old `dahdi-linux-modules-KVER`
 //! packages and hand installs left DAHDI in `extra/`, `dahdi/` or `misc/`; DKMS puts it in
 //! `updates/dkms/`. A copy that wins over the DKMS build, or ties with it (then readdir
-//! order decides), is reported. `modules.dep` is also read: it is what depmod actually
-//! wrote, so a difference between it and the files on disk means depmod must be re-run.
+//! order decides), is reported. `modules.dep` is also read, once, here: it is what depmod
+//! actually wrote (a difference between it and the files on disk means depmod must be
+//! re-run), and [`crate::load::plan`] takes the dependencies of other modules from it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::dkms::module_stem;
 use crate::error::Error;
 use crate::hw::glob_match;
+use crate::names::{relative_path, KernelRelease, ModuleName};
 use crate::root::{list_dir, read_optional, Root};
 
 /// Directories (relative to `/lib/modules/KVER`) where DAHDI copies have been seen.
@@ -53,7 +54,7 @@ pub struct DepmodConfig {
     /// Search order, earliest wins.
     pub search: Vec<SearchEntry>,
     /// `override MODULE KVER SUBDIR` (KVER may be `*`).
-    pub overrides: Vec<(String, String, String)>,
+    pub overrides: Vec<(ModuleName, String, String)>,
 }
 
 impl Default for DepmodConfig {
@@ -110,11 +111,9 @@ impl DepmodConfig {
                 Some("override") => {
                     let w: Vec<&str> = words.collect();
                     if let [m, k, d] = w[..] {
-                        overrides.push((
-                            crate::validate::normalize_module_name(m),
-                            k.to_string(),
-                            d.trim_matches('/').to_string(),
-                        ));
+                        if let Ok(m) = ModuleName::new(m) {
+                            overrides.push((m, k.to_string(), d.trim_matches('/').to_string()));
+                        }
                     }
                 }
                 _ => {}
@@ -133,9 +132,9 @@ impl DepmodConfig {
     }
 
     /// Priority of a module file (relative path), lower wins; overrides get -1.
-    pub fn priority(&self, name: &str, kernel: &str, relpath: &str) -> i64 {
+    pub fn priority(&self, name: &ModuleName, kernel: &KernelRelease, relpath: &str) -> i64 {
         for (m, k, d) in &self.overrides {
-            if m == name && glob_match(k, kernel) && under(relpath, d) {
+            if m == name && glob_match(k, kernel.as_str()) && under(relpath, d) {
                 return -1;
             }
         }
@@ -172,7 +171,7 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pick {
     /// Module name.
-    pub name: String,
+    pub name: ModuleName,
     /// The file depmod would choose; with a tie, the first in sorted order.
     pub chosen: Option<Candidate>,
     /// Other files with the same name, best first.
@@ -183,14 +182,28 @@ pub struct Pick {
     pub indexed: Option<String>,
 }
 
-/// The module index of one kernel, restricted to the names asked about.
+/// A module's entry in modules.dep: its path and its dependencies (paths, in the order
+/// depmod wrote them, which lists the deepest dependency last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepEntry {
+    /// Path relative to /lib/modules/KVER (absolute for depmod's `external` directories).
+    pub relpath: String,
+    /// Dependency paths.
+    pub deps: Vec<String>,
+}
+
+/// The module index of one kernel: what modules.dep says, and for the names asked about,
+/// which file wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct KernelIndex {
     /// Picks by module name.
-    pub picks: BTreeMap<String, Pick>,
-    /// Every module name modules.dep knows (for dependency checks).
+    pub picks: BTreeMap<ModuleName, Pick>,
+    /// modules.dep by module name (first entry of a name wins, as in kmod).
     #[serde(skip)]
-    pub known: HashSet<String>,
+    pub deps: HashMap<ModuleName, DepEntry>,
+    /// Module names compiled into the kernel (modules.builtin).
+    #[serde(skip)]
+    pub builtin: HashSet<ModuleName>,
     /// modules.dep was present.
     pub has_modules_dep: bool,
 }
@@ -199,23 +212,23 @@ impl KernelIndex {
     /// Builds the index of `names` for kernel `release`.
     pub fn build(
         root: &Root,
-        release: &str,
-        names: &HashSet<String>,
+        release: &KernelRelease,
+        names: &HashSet<ModuleName>,
         config: &DepmodConfig,
     ) -> Result<Self, Error> {
         let base = root.join(format!("/lib/modules/{release}"));
-        let mut found: HashMap<String, Vec<String>> = HashMap::new();
+        let mut found: HashMap<ModuleName, Vec<String>> = HashMap::new();
 
         let mut dirs: Vec<String> = DAHDI_DIRS.iter().map(|s| s.to_string()).collect();
         for e in &config.search {
             if let SearchEntry::Dir(d) = e {
-                if crate::validate::relative_path(d).is_ok() && !dirs.contains(d) {
+                if relative_path(d).is_ok() && !dirs.contains(d) {
                     dirs.push(d.clone());
                 }
             }
         }
         for (_, _, d) in &config.overrides {
-            if crate::validate::relative_path(d).is_ok() && !dirs.contains(d) {
+            if relative_path(d).is_ok() && !dirs.contains(d) {
                 dirs.push(d.clone());
             }
         }
@@ -224,16 +237,16 @@ impl KernelIndex {
             walk(&base, d, names, &mut found, &mut seen_dirs, 0)?;
         }
 
-        // modules.dep: names it knows and the path it chose for ours.
-        let mut known = HashSet::new();
-        let mut indexed: HashMap<String, String> = HashMap::new();
+        // modules.dep: every entry, and the path it chose for ours.
+        let mut deps: HashMap<ModuleName, DepEntry> = HashMap::new();
+        let mut indexed: HashMap<ModuleName, String> = HashMap::new();
         let dep = read_optional(&base.join("modules.dep"))?;
         let has_modules_dep = dep.is_some();
         for line in dep.iter().flat_map(|d| d.lines()) {
-            let Some((path, _)) = line.split_once(':') else {
+            let Some((path, rest)) = line.split_once(':') else {
                 continue;
             };
-            let Some(name) = module_stem(Path::new(path)) else {
+            let Some(name) = ModuleName::from_file_name(Path::new(path)) else {
                 continue;
             };
             if names.contains(&name) {
@@ -241,18 +254,23 @@ impl KernelIndex {
                     .entry(name.clone())
                     .or_insert_with(|| path.to_string());
                 // A file depmod found outside our usual directories is still a candidate.
-                if crate::validate::relative_path(path).is_ok() && base.join(path).is_file() {
+                if relative_path(path).is_ok() && base.join(path).is_file() {
                     let v = found.entry(name.clone()).or_default();
                     if !v.iter().any(|p| p == path) {
                         v.push(path.to_string());
                     }
                 }
             }
-            known.insert(name);
+            deps.entry(name).or_insert_with(|| DepEntry {
+                relpath: path.to_string(),
+                deps: rest.split_whitespace().map(String::from).collect(),
+            });
         }
-        if let Some(builtin) = read_optional(&base.join("modules.builtin"))? {
-            known.extend(builtin.lines().filter_map(|l| module_stem(Path::new(l))));
-        }
+        let builtin: HashSet<ModuleName> = read_optional(&base.join("modules.builtin"))?
+            .iter()
+            .flat_map(|b| b.lines())
+            .filter_map(|l| ModuleName::from_file_name(Path::new(l)))
+            .collect();
 
         let mut picks = BTreeMap::new();
         for name in names {
@@ -293,9 +311,15 @@ impl KernelIndex {
         }
         Ok(KernelIndex {
             picks,
-            known,
+            deps,
+            builtin,
             has_modules_dep,
         })
+    }
+
+    /// Whether the kernel has a module by this name, as a file depmod indexed or built in.
+    pub fn knows(&self, name: &ModuleName) -> bool {
+        self.deps.contains_key(name) || self.builtin.contains(name)
     }
 }
 
@@ -303,8 +327,8 @@ impl KernelIndex {
 fn walk(
     base: &Path,
     rel: &str,
-    names: &HashSet<String>,
-    found: &mut HashMap<String, Vec<String>>,
+    names: &HashSet<ModuleName>,
+    found: &mut HashMap<ModuleName, Vec<String>>,
     seen: &mut HashSet<PathBuf>,
     depth: u32,
 ) -> Result<(), Error> {
@@ -319,7 +343,7 @@ fn walk(
     for entry in list_dir(&dir)? {
         let child_rel = format!("{rel}/{entry}");
         let child = dir.join(&entry);
-        if let Some(stem) = module_stem(&child) {
+        if let Some(stem) = ModuleName::from_file_name(&child) {
             if names.contains(&stem) && child.is_file() {
                 let v = found.entry(stem).or_default();
                 if !v.contains(&child_rel) {
@@ -337,21 +361,29 @@ fn walk(
 mod tests {
     use super::*;
 
+    fn m(n: &str) -> ModuleName {
+        ModuleName::new(n).unwrap()
+    }
+
+    fn k(r: &str) -> KernelRelease {
+        KernelRelease::new(r).unwrap()
+    }
+
     #[test]
     fn default_search_prefers_updates() {
         let c = DepmodConfig::default();
+        let (dahdi, k) = (&m("dahdi"), &k("k"));
         assert!(
-            c.priority("dahdi", "k", "updates/dkms/dahdi.ko")
-                < c.priority("dahdi", "k", "extra/dahdi.ko")
+            c.priority(dahdi, k, "updates/dkms/dahdi.ko") < c.priority(dahdi, k, "extra/dahdi.ko")
         );
         assert_eq!(
-            c.priority("dahdi", "k", "extra/dahdi.ko"),
-            c.priority("dahdi", "k", "dahdi/dahdi.ko")
+            c.priority(dahdi, k, "extra/dahdi.ko"),
+            c.priority(dahdi, k, "dahdi/dahdi.ko")
         );
         // "updatesx" is not "updates".
         assert_eq!(
-            c.priority("dahdi", "k", "updatesx/dahdi.ko"),
-            c.priority("dahdi", "k", "kernel/dahdi.ko")
+            c.priority(dahdi, k, "updatesx/dahdi.ko"),
+            c.priority(dahdi, k, "kernel/dahdi.ko")
         );
     }
 
@@ -368,10 +400,13 @@ mod tests {
                 SearchEntry::BuiltIn
             ]
         );
-        assert_eq!(c.priority("dahdi", "6.1.0-1-amd64", "extra/dahdi.ko"), -1);
-        assert!(c.priority("dahdi", "6.2.0-1-amd64", "extra/dahdi.ko") > 0);
         assert_eq!(
-            c.priority("wct4xxp", "6.1.0-1-amd64", "ubuntu/wct4xxp.ko"),
+            c.priority(&m("dahdi"), &k("6.1.0-1-amd64"), "extra/dahdi.ko"),
+            -1
+        );
+        assert!(c.priority(&m("dahdi"), &k("6.2.0-1-amd64"), "extra/dahdi.ko") > 0);
+        assert_eq!(
+            c.priority(&m("wct4xxp"), &k("6.1.0-1-amd64"), "ubuntu/wct4xxp.ko"),
             1
         );
         let c = DepmodConfig::parse("search extra\n");
@@ -380,8 +415,8 @@ mod tests {
             vec![SearchEntry::Dir("extra".into()), SearchEntry::BuiltIn]
         );
         assert!(
-            c.priority("dahdi", "k", "extra/dahdi.ko")
-                < c.priority("dahdi", "k", "updates/dkms/dahdi.ko")
+            c.priority(&m("dahdi"), &k("k"), "extra/dahdi.ko")
+                < c.priority(&m("dahdi"), &k("k"), "updates/dkms/dahdi.ko")
         );
     }
 }

@@ -12,6 +12,9 @@ use crate::error::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
     dir: PathBuf,
+    /// Top-level symlinks of a non-live root (merged /usr: `lib -> usr/lib`), resolved
+    /// inside the root, so that an absolute link target never leads out of it.
+    top_links: Vec<(std::ffi::OsString, PathBuf)>,
 }
 
 impl Default for Root {
@@ -23,7 +26,22 @@ impl Default for Root {
 impl Root {
     /// A root at `dir` (`/` for the live system).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Root { dir: dir.into() }
+        let mut root = Root {
+            dir: dir.into(),
+            top_links: Vec::new(),
+        };
+        if !root.is_live() {
+            // Merged /usr makes /lib, /bin, /sbin and /lib64 links into /usr. Debian writes
+            // them relative, but an absolute one must still resolve under the root.
+            if let Ok(rd) = std::fs::read_dir(&root.dir) {
+                for e in rd.flatten() {
+                    if let Ok(Some(target)) = root.read_link(&e.path()) {
+                        root.top_links.push((e.file_name(), target));
+                    }
+                }
+            }
+        }
+        root
     }
 
     /// The root directory itself.
@@ -42,6 +60,12 @@ impl Root {
             .as_ref()
             .strip_prefix("/")
             .unwrap_or(system_path.as_ref());
+        let mut parts = rel.components();
+        if let Some(Component::Normal(first)) = parts.next() {
+            if let Some((_, target)) = self.top_links.iter().find(|(n, _)| n == first) {
+                return target.join(parts.as_path());
+            }
+        }
         self.dir.join(rel)
     }
 
@@ -130,6 +154,20 @@ mod tests {
         assert_eq!(r.join("lib"), Path::new("/tmp/x/lib"));
         assert!(Root::default().is_live());
         assert!(!r.is_live());
+    }
+
+    #[test]
+    fn merged_usr_links_resolve_inside_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("usr/lib/modules/k")).unwrap();
+        // An absolute target, as a hand-made merged /usr might have.
+        std::os::unix::fs::symlink("/usr/lib", t.path().join("lib")).unwrap();
+        std::os::unix::fs::symlink("usr/sbin", t.path().join("sbin")).unwrap();
+        let r = Root::new(t.path());
+        assert_eq!(r.join("/lib/modules/k"), t.path().join("usr/lib/modules/k"));
+        assert!(r.join("/lib/modules/k").is_dir());
+        assert_eq!(r.join("/sbin/depmod"), t.path().join("usr/sbin/depmod"));
+        assert_eq!(r.join("/etc/x"), t.path().join("etc/x"));
     }
 
     #[test]

@@ -5,14 +5,15 @@
 mod common;
 
 use std::cell::RefCell;
-use std::fs::File;
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::rc::Rc;
 
 use common::*;
 use dahdi_loader::ensure::{self, Options};
-use dahdi_loader::load::{self, Expect, Inserter, Outcome, Step};
+use dahdi_loader::load::{self, Expect, Handover, Inserter, Outcome, Step};
+use dahdi_loader::names::{KernelRelease, ModuleName, PackageName};
 use dahdi_loader::{Error, ExitCode, Root};
 use nix::errno::Errno;
 
@@ -125,11 +126,12 @@ fn builds_when_missing_then_is_idempotent() {
     assert!(out.status.success());
     assert_eq!(fake.log().lines().count(), 1, "{}", fake.log());
     // And the independent check: dkms's own view of the tree is installed.
-    let m = dahdi_loader::dkms::read_module(&Root::new(f.root()), "dahdi")
-        .unwrap()
-        .unwrap();
+    let m =
+        dahdi_loader::dkms::read_module(&Root::new(f.root()), &PackageName::new("dahdi").unwrap())
+            .unwrap()
+            .unwrap();
     assert_eq!(
-        m.versions[0].state_for(&f.real.kernel),
+        m.versions[0].state_for(&KernelRelease::new(&f.real.kernel).unwrap()),
         dahdi_loader::dkms::State::Installed
     );
 }
@@ -152,11 +154,12 @@ fn failed_build_shows_make_log_and_leaves_nothing_installed() {
         fake.log()
     );
     assert_eq!(dkms_files(&f), 0);
-    let m = dahdi_loader::dkms::read_module(&Root::new(f.root()), "dahdi")
-        .unwrap()
-        .unwrap();
+    let m =
+        dahdi_loader::dkms::read_module(&Root::new(f.root()), &PackageName::new("dahdi").unwrap())
+            .unwrap()
+            .unwrap();
     assert_eq!(
-        m.versions[0].state_for(&f.real.kernel),
+        m.versions[0].state_for(&KernelRelease::new(&f.real.kernel).unwrap()),
         dahdi_loader::dkms::State::Added
     );
 }
@@ -246,7 +249,14 @@ struct FakeKernel {
 }
 
 impl Inserter for FakeKernel {
-    fn insert(&mut self, name: &str, _file: &File) -> Result<(), Errno> {
+    fn insert(
+        &mut self,
+        name: &ModuleName,
+        _fd: BorrowedFd<'_>,
+        _params: &str,
+        _handover: Handover,
+    ) -> Result<(), Errno> {
+        let name = name.as_str();
         if let Some((n, e)) = &self.fail {
             if n == name {
                 return Err(*e);
@@ -274,9 +284,16 @@ fn fake_kernel(f: &Fixture) -> (FakeKernel, Rc<RefCell<Vec<String>>>) {
     )
 }
 
+fn loaded(rep: &ensure::Report) -> Vec<(String, Outcome)> {
+    rep.loaded
+        .iter()
+        .map(|(n, o)| (n.to_string(), *o))
+        .collect()
+}
+
 fn running_opts(f: &Fixture) -> Options {
     Options {
-        running: Some(f.real.kernel.clone()),
+        running: Some(KernelRelease::new(&f.real.kernel).unwrap()),
         dkms_program: "/nonexistent/dkms".into(),
         quiet: true,
         ..Default::default()
@@ -309,7 +326,7 @@ fn loads_dahdi_alone_without_hardware_and_waits_for_ctl() {
     let (mut k, inserted) = fake_kernel(&f);
     let rep = ensure::ensure(&Root::new(f.root()), &running_opts(&f), &mut k).unwrap();
     assert_eq!(*inserted.borrow(), vec!["dahdi"]);
-    assert_eq!(rep.loaded, vec![("dahdi".to_string(), Outcome::Loaded)]);
+    assert_eq!(loaded(&rep), vec![("dahdi".to_string(), Outcome::Loaded)]);
     assert!(rep.dev_ready_ms.is_some());
     assert!(!rep.built);
 }
@@ -360,7 +377,7 @@ fn already_loaded_and_eexist_are_success() {
     let rep = ensure::ensure(&Root::new(f.root()), &running_opts(&f), &mut k).unwrap();
     assert!(inserted.borrow().is_empty(), "{:?}", inserted.borrow());
     assert_eq!(
-        rep.loaded,
+        loaded(&rep),
         vec![
             ("dahdi".to_string(), Outcome::AlreadyLoaded),
             ("dahdi_echocan_mg2".to_string(), Outcome::AlreadyLoaded)
@@ -397,7 +414,7 @@ fn module_for_another_kernel_is_refused_before_the_kernel_is_asked() {
     let expected = modinfo("vermagic", &f.real.dkms_dir.join("dahdi.ko"))[0].clone();
     let (mut k, inserted) = fake_kernel(&f);
     let steps = vec![Step {
-        name: "dahdi".into(),
+        name: ModuleName::new("dahdi").unwrap(),
         path: p.clone(),
     }];
     for expect in [
@@ -421,7 +438,7 @@ fn module_files_writable_by_others_or_not_owned_by_root_are_refused() {
     let f = Fixture::installed();
     let p = f.module("dahdi");
     let steps = vec![Step {
-        name: "dahdi".into(),
+        name: ModuleName::new("dahdi").unwrap(),
         path: p.clone(),
     }];
     let expect = Expect::Release(f.real.kernel.clone());

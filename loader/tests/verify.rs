@@ -8,18 +8,23 @@ use std::path::Path;
 
 use common::*;
 use dahdi_loader::dkms::{self, State};
-use dahdi_loader::elf::ModuleInfo;
-use dahdi_loader::verify::{self, Checks, Severity, System, Verdict};
+use dahdi_loader::module_file::ModuleInfo;
+use dahdi_loader::names::{KernelRelease, PackageName};
+use dahdi_loader::report::{Code, Severity, Verdict};
+use dahdi_loader::system::System;
+use dahdi_loader::verify::{self, Checks};
 use dahdi_loader::Root;
 
 fn system(f: &Fixture, running: Option<&str>) -> System {
     // A running kernel that is not installed in the fixture unless the test says otherwise.
-    let running = running.unwrap_or("0.0.0-not-installed").to_string();
+    let running = KernelRelease::new(running.unwrap_or("0.0.0-not-installed")).unwrap();
     System::load(Root::new(f.root()), Some(running)).unwrap()
 }
 
 fn verify_k(f: &Fixture, sys: &System) -> verify::KernelReport {
-    let k = sys.kernel(&f.real.kernel).unwrap();
+    let k = sys
+        .kernel(&KernelRelease::new(&f.real.kernel).unwrap())
+        .unwrap();
     verify::verify_kernel(sys, &k, Checks::default())
 }
 
@@ -112,12 +117,12 @@ fn exported_crcs_match_what_sibling_modules_were_built_against() {
 #[test]
 fn dkms_tree_reader_agrees_with_dkms_status() {
     let out = tool("dkms", &["status", "dahdi"]);
-    let lines = dkms::parse_status(&out).unwrap();
+    let lines = dkms::status_text::parse_status(&out).unwrap();
     assert!(
         !lines.is_empty(),
         "dkms status printed nothing; {INSTALL_HINT}"
     );
-    let m = dkms::read_module(&Root::default(), "dahdi")
+    let m = dkms::read_module(&Root::default(), &PackageName::new("dahdi").unwrap())
         .unwrap()
         .unwrap();
     for l in &lines {
@@ -147,7 +152,7 @@ fn complete_installation_verifies() {
         // The file verify checked is the one kmod's own lookup resolves to.
         assert_eq!(
             m.path.as_deref().unwrap(),
-            f.modinfo_pick(&m.name),
+            f.modinfo_pick(m.name.as_str()),
             "{}",
             m.name
         );
@@ -184,7 +189,7 @@ fn nothing_built_needs_build_with_the_right_fix() {
     let k = &f.real.kernel;
     if f.real.headers.is_some() {
         assert_eq!(
-            need.fix.as_deref(),
+            need.fix.as_ref().map(|f| f.to_string()).as_deref(),
             Some(format!("run dahdi-loader ensure -k {k}").as_str())
         );
     }
@@ -198,7 +203,7 @@ fn nothing_built_needs_build_with_the_right_fix() {
         .find(|x| x.severity == Severity::NeedsBuild)
         .unwrap();
     assert_eq!(
-        need.fix.as_deref(),
+        need.fix.as_ref().map(|f| f.to_string()).as_deref(),
         Some(format!("install linux-headers-{k}, then run dahdi-loader ensure -k {k}").as_str())
     );
 }
@@ -225,14 +230,14 @@ fn module_built_for_another_kernel_is_a_mismatch() {
     let finding = r
         .findings
         .iter()
-        .find(|x| x.module.as_deref() == Some("wcb4xxp"))
+        .find(|x| x.modules.iter().any(|m| m == "wcb4xxp"))
         .unwrap();
     assert!(
         finding.message.contains(&other) && finding.message.contains(&k),
         "{}",
         finding.message
     );
-    assert!(finding.fixed_by_build);
+    assert!(finding.fixed_by_build());
     // The other modules are unaffected.
     assert_eq!(r.module("dahdi").unwrap().vermagic_ok, Some(true));
 }
@@ -323,9 +328,10 @@ fn stale_copy_in_extra_is_reported_as_shadowed_or_not_like_depmod_decides() {
     let shadow = r
         .findings
         .iter()
-        .find(|x| x.message.contains("shadows"))
+        .find(|x| x.code == Code::Shadowed)
         .expect("a shadowing finding");
-    assert!(shadow.fix.as_deref().unwrap().contains("extra/dahdi.ko"));
+    assert!(shadow.message.contains("shadow"), "{}", shadow.message);
+    assert!(shadow.fix.as_ref().unwrap().to_string().contains("extra/"));
 }
 
 #[test]
@@ -406,7 +412,7 @@ fn missing_dependency_fails_only_when_the_module_is_wanted() {
     let note = r
         .findings
         .iter()
-        .find(|x| x.module.as_deref() == Some("xpp_usb") && x.message.contains("usbcore"))
+        .find(|x| x.modules.iter().any(|m| m == "xpp_usb") && x.message.contains("usbcore"))
         .expect("finding about usbcore");
     assert_eq!(note.severity, Severity::Info);
     // Once configured as wanted, the same gap fails the kernel.
@@ -521,9 +527,11 @@ fn leftover_and_unknown_kernels() {
     let r = verify::verify_kernel(&sys, left, Checks::default());
     assert_eq!(r.verdict, Verdict::Ok);
     // Naming a kernel that is not there is an error with the fix.
-    let e = sys.kernel("9.9.9-none").unwrap_err();
+    let e = sys
+        .kernel(&KernelRelease::new("9.9.9-none").unwrap())
+        .unwrap_err();
     assert!(e.to_string().contains("not installed"), "{e}");
-    assert!(sys.kernel("../../etc").is_err());
+    assert!(KernelRelease::new("../../etc").is_err());
 }
 
 #[test]
@@ -538,7 +546,7 @@ fn status_report_covers_every_kernel_quickly() {
         .collect();
     assert!(names.contains(f.real.kernel.as_str()));
     assert!(names.contains("0.0.0-not-installed"));
-    let text = dahdi_loader::status::render(&rep, true);
+    let text = dahdi_loader::render::status(&rep, true);
     assert!(text.contains(&f.real.kernel), "{text}");
     assert!(Path::new(&rep.root).is_dir());
 }

@@ -1,3 +1,6 @@
+//! What the running kernel has live: `/proc/modules` and `/sys/module/NAME` (not to be
+//! confused with [`crate::load`], which puts modules there).
+//!
 //! What the running kernel has loaded: `/proc/modules` and `/sys/module/NAME`.
 //!
 //! A kernel built without module support, or a container that hides /proc/modules, gives
@@ -8,8 +11,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::names::ModuleName;
 use crate::root::{read_optional, Root};
-use crate::validate;
 
 /// One line of /proc/modules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,7 +59,7 @@ pub fn parse_proc_modules(text: &str) -> BTreeMap<String, LoadedModule> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 5 || validate::module_name(f[0]).is_err() {
+        if f.len() < 5 || ModuleName::new(f[0]).is_err() {
             continue;
         }
         let used_by = f[3]
@@ -89,8 +92,7 @@ pub enum SysState {
 }
 
 /// Reads `/sys/module/NAME/initstate`.
-pub fn sys_state(root: &Root, name: &str) -> Result<SysState, Error> {
-    validate::module_name(name)?;
+pub fn sys_state(root: &Root, name: &ModuleName) -> Result<SysState, Error> {
     let dir = root.join("/sys/module").join(name);
     if !dir.is_dir() {
         return Ok(SysState::Absent);
@@ -102,8 +104,7 @@ pub fn sys_state(root: &Root, name: &str) -> Result<SysState, Error> {
 }
 
 /// Reads `/sys/module/NAME/srcversion` of a loaded module.
-pub fn srcversion(root: &Root, name: &str) -> Result<Option<String>, Error> {
-    validate::module_name(name)?;
+pub fn srcversion(root: &Root, name: &ModuleName) -> Result<Option<String>, Error> {
     Ok(
         read_optional(&root.join("/sys/module").join(name).join("srcversion"))?
             .map(|s| s.trim().to_string()),
@@ -135,13 +136,13 @@ mod tests {
         assert_eq!(Loaded::read(&r).unwrap(), Loaded::Unknown);
         assert_eq!(Loaded::Unknown.is_loaded("dahdi"), None);
         std::fs::create_dir_all(t.path().join("sys/module/dahdi")).unwrap();
-        assert_eq!(sys_state(&r, "dahdi").unwrap(), SysState::BuiltIn);
+        let m = |n: &str| ModuleName::new(n).unwrap();
+        assert_eq!(sys_state(&r, &m("dahdi")).unwrap(), SysState::BuiltIn);
         std::fs::write(t.path().join("sys/module/dahdi/initstate"), "live\n").unwrap();
         assert_eq!(
-            sys_state(&r, "dahdi").unwrap(),
+            sys_state(&r, &m("dahdi")).unwrap(),
             SysState::Module("live".into())
         );
-        assert_eq!(sys_state(&r, "wct4xxp").unwrap(), SysState::Absent);
-        assert!(sys_state(&r, "../x").is_err());
+        assert_eq!(sys_state(&r, &m("wct4xxp")).unwrap(), SysState::Absent);
     }
 }

@@ -1,0 +1,430 @@
+//! What the loader concludes, at the bottom of the crate: severities, verdicts, exit codes,
+//! findings and their fixes. Nothing here reads the system; everything else builds on it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::names::{KernelRelease, ModuleName};
+
+/// How bad a finding is. The order matters: a kernel's verdict is its worst finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Worth knowing, nothing to do.
+    Info,
+    /// Modules are missing: a DKMS build (maybe after installing headers) fixes it.
+    NeedsBuild,
+    /// Modules exist but would not load, or the wrong copy would.
+    Mismatch,
+    /// Damaged files or registration: needs a person.
+    Broken,
+}
+
+impl Severity {
+    /// The word shown before a finding in text output.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "note",
+            Severity::NeedsBuild => "needs build",
+            Severity::Mismatch => "mismatch",
+            Severity::Broken => "broken",
+        }
+    }
+
+    /// The verdict a finding of this severity gives its kernel.
+    pub fn verdict(self) -> Verdict {
+        match self {
+            Severity::Info => Verdict::Ok,
+            Severity::NeedsBuild => Verdict::NeedsBuild,
+            Severity::Mismatch => Verdict::Mismatch,
+            Severity::Broken => Verdict::Broken,
+        }
+    }
+}
+
+/// The verdict for a kernel, mapped onto exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Nothing to check: the running kernel cannot load modules at all (a container, or a
+    /// kernel built without module support). Ordered below `Ok` so that any real kernel's
+    /// verdict decides; exits 0.
+    NotApplicable,
+    /// DAHDI will load.
+    Ok,
+    /// Needs a build.
+    NeedsBuild,
+    /// Mismatch.
+    Mismatch,
+    /// Broken.
+    Broken,
+}
+
+impl Verdict {
+    /// The word shown in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::NotApplicable => "n/a",
+            Verdict::Ok => "ok",
+            Verdict::NeedsBuild => "needs-build",
+            Verdict::Mismatch => "mismatch",
+            Verdict::Broken => "broken",
+        }
+    }
+
+    /// The worst verdict of some findings (`Ok` when there are none).
+    pub fn of(findings: &[Finding]) -> Verdict {
+        findings
+            .iter()
+            .map(|f| f.severity.verdict())
+            .max()
+            .unwrap_or(Verdict::Ok)
+    }
+}
+
+/// The process exit codes. Their meanings are written once, in [`EXIT_CODES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[repr(i32)]
+pub enum ExitCode {
+    /// All good.
+    Ok = 0,
+    /// A DKMS build is needed.
+    NeedsBuild = 1,
+    /// Modules would not load, or the wrong copy would.
+    Mismatch = 2,
+    /// Damaged, failed, or unreadable.
+    Broken = 3,
+    /// Bad command line or configuration.
+    Usage = 64,
+    /// Lock wait timed out.
+    TempFail = 75,
+}
+
+/// Every exit code with its meaning: the one table `--help`, the README and the crate
+/// documentation are checked against.
+pub const EXIT_CODES: &[(ExitCode, &str)] = &[
+    (
+        ExitCode::Ok,
+        "all good: DAHDI will load (or is loaded) on every kernel checked",
+    ),
+    (
+        ExitCode::NeedsBuild,
+        "needs build: modules are missing for a kernel; `dahdi-loader ensure -k KVER` fixes it (after installing linux-headers-KVER if the message says so)",
+    ),
+    (
+        ExitCode::Mismatch,
+        "mismatch: modules exist but would not load (vermagic, symbol CRCs, signature), or a stale copy would be loaded instead of the DKMS build",
+    ),
+    (
+        ExitCode::Broken,
+        "broken: damaged module files or DKMS registration, a failed build or load, or an I/O error",
+    ),
+    (
+        ExitCode::Usage,
+        "usage: bad command line or configuration (/etc/dahdi-loader/*.conf)",
+    ),
+    (
+        ExitCode::TempFail,
+        "another dahdi-loader held the lock too long; try again",
+    ),
+];
+
+/// The exit-code table as `--help` prints it.
+pub fn exit_codes_help() -> String {
+    let mut s = String::from("Exit codes:\n");
+    for (code, meaning) in EXIT_CODES {
+        s.push_str(&format!("  {:<3} {meaning}\n", *code as i32));
+    }
+    s.push_str("With several kernels, the worst verdict decides.");
+    s
+}
+
+impl From<Verdict> for ExitCode {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::NotApplicable | Verdict::Ok => ExitCode::Ok,
+            Verdict::NeedsBuild => ExitCode::NeedsBuild,
+            Verdict::Mismatch => ExitCode::Mismatch,
+            Verdict::Broken => ExitCode::Broken,
+        }
+    }
+}
+
+/// What the operator should do about a finding. Each variant renders to the exact command
+/// or sentence; code tells fixes apart by variant, never by comparing text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Fix {
+    /// Build DAHDI for the kernel with the loader.
+    Ensure {
+        /// The kernel.
+        kernel: KernelRelease,
+    },
+    /// Install the kernel's headers, then build.
+    InstallHeadersThenEnsure {
+        /// The kernel.
+        kernel: KernelRelease,
+    },
+    /// Install a package.
+    InstallPackage {
+        /// Debian package name.
+        package: String,
+    },
+    /// Reinstall a package whose files are damaged.
+    ReinstallPackage {
+        /// Debian package name.
+        package: String,
+    },
+    /// Rebuild the module index.
+    Depmod {
+        /// The kernel.
+        kernel: KernelRelease,
+    },
+    /// Remove a file that no package owns, then rebuild the index.
+    RemoveFileThenDepmod {
+        /// The file, as a system path.
+        path: String,
+        /// The kernel whose index to rebuild.
+        kernel: KernelRelease,
+    },
+    /// Enrol the DKMS signing certificate as a Machine Owner Key.
+    EnrolKey {
+        /// The certificate, as a system path.
+        certificate: String,
+    },
+    /// Reload the modules (or reboot).
+    Reload,
+    /// Check a file's origin and fix its owner and mode.
+    FixOwnership {
+        /// The file or directory, as a system path.
+        path: String,
+    },
+    /// Anything else, as a sentence.
+    Manual {
+        /// What to do.
+        text: String,
+    },
+}
+
+impl Fix {
+    /// A build by the loader cures the finding (what `ensure` acts on).
+    pub fn is_build(&self) -> bool {
+        matches!(
+            self,
+            Fix::Ensure { .. } | Fix::InstallHeadersThenEnsure { .. }
+        )
+    }
+
+    /// A free-text fix.
+    pub fn manual(text: impl Into<String>) -> Fix {
+        Fix::Manual { text: text.into() }
+    }
+}
+
+impl fmt::Display for Fix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fix::Ensure { kernel } => write!(f, "run dahdi-loader ensure -k {kernel}"),
+            Fix::InstallHeadersThenEnsure { kernel } => write!(
+                f,
+                "install linux-headers-{kernel}, then run dahdi-loader ensure -k {kernel}"
+            ),
+            Fix::InstallPackage { package } => write!(f, "apt-get install {package}"),
+            Fix::ReinstallPackage { package } => {
+                write!(f, "reinstall the package: apt-get install --reinstall {package}")
+            }
+            Fix::Depmod { kernel } => write!(f, "run depmod {kernel}"),
+            Fix::RemoveFileThenDepmod { path, kernel } => write!(
+                f,
+                "remove {path} (left by a manual make install; no package owns it), then run depmod {kernel}"
+            ),
+            Fix::EnrolKey { certificate } => write!(
+                f,
+                "run mokutil --import {certificate}, then reboot and enrol the key in MokManager"
+            ),
+            Fix::Reload => f.write_str(
+                "reload it (rmmod the DAHDI modules, then dahdi-loader ensure) or reboot",
+            ),
+            Fix::FixOwnership { path } => write!(
+                f,
+                "check where {path} came from; if it is genuine, run chown root:root and chmod go-w on it"
+            ),
+            Fix::Manual { text } => f.write_str(text),
+        }
+    }
+}
+
+/// A stable name for each kind of finding, for programs reading `--json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// A module directory left over from a removed kernel.
+    LeftoverKernel,
+    /// The kernel has no module directory.
+    NoModuleDir,
+    /// The running kernel cannot load modules at all.
+    NoModuleSupport,
+    /// DAHDI is not registered with DKMS.
+    DkmsNotRegistered,
+    /// The DKMS registration is damaged.
+    DkmsBroken,
+    /// A failed or unfinished DKMS build left its log.
+    DkmsBuildLog,
+    /// Nothing tells which vermagic the kernel expects.
+    NoAbiSource,
+    /// Module files are missing.
+    ModulesMissing,
+    /// A module file could not be read.
+    Unreadable,
+    /// A module file is not a usable kernel module.
+    NotAModule,
+    /// A module file someone other than root could have written.
+    Untrusted,
+    /// Another copy shadows the DKMS build.
+    Shadowed,
+    /// Two copies with the same depmod priority.
+    Tie,
+    /// Another copy exists but does not win.
+    OtherCopy,
+    /// modules.dep does not list the module.
+    IndexMissing,
+    /// modules.dep points at another copy than the files say.
+    IndexStale,
+    /// The module has no vermagic.
+    NoVermagic,
+    /// The module was built for another kernel.
+    VermagicMismatch,
+    /// The module was built with another `struct module`.
+    StructModuleSize,
+    /// The module is for another ELF machine.
+    ElfMachine,
+    /// The loaded module is not the file on disk.
+    LoadedDiffers,
+    /// A wanted module depends on something the kernel lacks.
+    MissingDependency,
+    /// An unwanted module depends on something the kernel lacks.
+    UnusableModule,
+    /// Imported symbol CRCs disagree with the kernel.
+    CrcMismatch,
+    /// Imported symbols nothing exports.
+    UnknownSymbol,
+    /// CRCs could not be checked.
+    NoSymvers,
+    /// Unsigned modules where signatures are enforced.
+    Unsigned,
+    /// The signing key is not trusted by the running kernel.
+    KeyNotTrusted,
+    /// The signing key is not enrolled.
+    KeyNotEnrolled,
+    /// Signing summary.
+    Signatures,
+}
+
+/// One problem or remark about a kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What kind of finding.
+    pub code: Code,
+    /// How bad.
+    pub severity: Severity,
+    /// The modules concerned (none when it is about the kernel as a whole).
+    pub modules: Vec<ModuleName>,
+    /// What is wrong, as a sentence.
+    pub message: String,
+    /// What to do.
+    pub fix: Option<Fix>,
+}
+
+impl Finding {
+    /// A finding about the kernel as a whole.
+    pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
+        Finding {
+            code,
+            severity,
+            modules: Vec::new(),
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    /// About one module.
+    pub fn module(mut self, m: &ModuleName) -> Self {
+        self.modules = vec![m.clone()];
+        self
+    }
+
+    /// About several modules.
+    pub fn modules(mut self, m: impl IntoIterator<Item = ModuleName>) -> Self {
+        self.modules = m.into_iter().collect();
+        self
+    }
+
+    /// With a fix.
+    pub fn fix(mut self, fix: Fix) -> Self {
+        self.fix = Some(fix);
+        self
+    }
+
+    /// A DKMS build for this kernel would cure it (what `ensure` acts on).
+    pub fn fixed_by_build(&self) -> bool {
+        self.fix.as_ref().is_some_and(Fix::is_build)
+    }
+}
+
+/// Names for a message: all of them up to six, else five and a count.
+pub fn summarize<T: fmt::Display>(names: &[T]) -> String {
+    let shown: Vec<String> = names.iter().take(6).map(ToString::to_string).collect();
+    if names.len() <= 6 {
+        shown.join(", ")
+    } else {
+        format!("{}, and {} more", shown[..5].join(", "), names.len() - 5)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_is_worst_finding() {
+        let f = |s| Finding::new(Code::NoSymvers, s, "");
+        assert_eq!(Verdict::of(&[]), Verdict::Ok);
+        assert_eq!(Verdict::of(&[f(Severity::Info)]), Verdict::Ok);
+        assert_eq!(
+            Verdict::of(&[f(Severity::Mismatch), f(Severity::NeedsBuild)]),
+            Verdict::Mismatch
+        );
+        assert_eq!(
+            Verdict::of(&[f(Severity::Broken), f(Severity::Info)]),
+            Verdict::Broken
+        );
+    }
+
+    #[test]
+    fn exit_code_table_covers_every_code_once() {
+        let codes: Vec<i32> = EXIT_CODES.iter().map(|(c, _)| *c as i32).collect();
+        assert_eq!(codes, [0, 1, 2, 3, 64, 75]);
+        let help = exit_codes_help();
+        for (c, meaning) in EXIT_CODES {
+            assert!(help.contains(&format!("{:<3} {meaning}", *c as i32)));
+        }
+    }
+
+    #[test]
+    fn build_fixes_are_told_apart_by_kind() {
+        let k = KernelRelease::new("6.1.0-1-amd64").unwrap();
+        assert!(Fix::Ensure { kernel: k.clone() }.is_build());
+        assert!(Fix::InstallHeadersThenEnsure { kernel: k.clone() }.is_build());
+        assert!(!Fix::Depmod { kernel: k.clone() }.is_build());
+        // The same words as free text are not a build.
+        assert!(!Fix::manual(Fix::Ensure { kernel: k }.to_string()).is_build());
+    }
+
+    #[test]
+    fn summaries() {
+        assert_eq!(summarize(&["a", "b"]), "a, b");
+        let many: Vec<String> = (0..9).map(|i| format!("m{i}")).collect();
+        assert_eq!(summarize(&many), "m0, m1, m2, m3, m4, and 4 more");
+    }
+}

@@ -1,0 +1,89 @@
+//! A snapshot of a system root: everything that does not depend on the kernel being checked,
+//! read once per command.
+
+use crate::config::Config;
+use crate::dkms;
+use crate::error::Error;
+use crate::hw;
+use crate::kernel::{self, Kernel};
+use crate::live::Loaded;
+use crate::modindex::DepmodConfig;
+use crate::names::{KernelRelease, ModuleName, PackageName};
+use crate::root::Root;
+use crate::signing::SecureBoot;
+
+/// The DKMS package whose modules the loader manages.
+pub const PACKAGE: &str = "dahdi";
+
+/// The state of the system that does not depend on the kernel being checked.
+#[derive(Debug, Clone)]
+pub struct System {
+    /// Where everything is read.
+    pub root: Root,
+    /// The running kernel's release.
+    pub running: Option<KernelRelease>,
+    /// dahdi in the DKMS tree.
+    pub dkms: Option<dkms::Module>,
+    /// depmod.d.
+    pub depmod: DepmodConfig,
+    /// /etc/dahdi-loader.
+    pub config: Config,
+    /// /proc/modules.
+    pub loaded: Loaded,
+    /// Signature enforcement.
+    pub secure: SecureBoot,
+    /// PCI and USB devices with a modalias.
+    pub devices: Vec<hw::Device>,
+}
+
+impl System {
+    /// Reads the system under `root`. `running` overrides `uname -r` (tests, VM harness).
+    pub fn load(root: Root, running: Option<KernelRelease>) -> Result<Self, Error> {
+        let running = running.or_else(kernel::running_release);
+        let package = PackageName::new(PACKAGE)?;
+        Ok(System {
+            dkms: dkms::read_module(&root, &package)?,
+            depmod: DepmodConfig::load(&root)?,
+            config: Config::load(&root)?,
+            loaded: Loaded::read(&root)?,
+            secure: SecureBoot::read(&root)?,
+            devices: hw::scan(&root)?,
+            running,
+            root,
+        })
+    }
+
+    /// Every installed kernel (plus the running one).
+    pub fn kernels(&self) -> Result<Vec<Kernel>, Error> {
+        kernel::installed(&self.root, self.running.as_ref())
+    }
+
+    /// One kernel, which must exist under the root.
+    pub fn kernel(&self, release: &KernelRelease) -> Result<Kernel, Error> {
+        let k = kernel::describe(&self.root, release, self.running.as_ref() == Some(release));
+        if k.modules_dir.is_none() && k.image.is_none() {
+            return Err(Error::NoSuchKernel {
+                kernel: release.to_string(),
+                modules_dir: self.root.join(format!("/lib/modules/{release}")),
+            });
+        }
+        Ok(k)
+    }
+
+    /// The DAHDI module names to check: what DKMS builds, or just `dahdi` without DKMS;
+    /// plus configured additions.
+    pub fn module_names(&self) -> Vec<ModuleName> {
+        let mut names = self
+            .dkms
+            .as_ref()
+            .map(|m| m.module_names())
+            .unwrap_or_default();
+        if names.is_empty() {
+            names.push(ModuleName::new("dahdi").expect("a valid name"));
+        }
+        names.extend(self.config.add.iter().cloned());
+        names.sort();
+        names.dedup();
+        names
+    }
+}
