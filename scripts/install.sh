@@ -22,6 +22,8 @@ PACKAGES=(
     dkms linux-headers-amd64 linux-image-amd64 dahdi-dkms dahdi-linux
     # dahdi-tools: the reference userland the tests cross-check against
     dahdi
+    # compressed modules: the loader's tests compress fixtures with the real tools
+    xz-utils zstd
     # the VM test bed
     qemu-system-x86 busybox-static debootstrap e2fsprogs kmod cpio
 )

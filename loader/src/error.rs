@@ -177,6 +177,15 @@ pub enum Error {
         fix: Option<Fix>,
     },
 
+    /// The loader's own state (its transaction journal) is damaged.
+    #[error("{} is damaged: {reason}", path.display())]
+    BadState {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Something on the command line is wrong.
     #[error("{0}")]
     Usage(String),
@@ -253,6 +262,10 @@ impl Error {
                 "boot an installed kernel to load DAHDI; dahdi-loader ensure -k KVER builds for an installed kernel".into(),
             ),
             Error::NotReady { fix, .. } => fix.clone(),
+            Error::BadState { path, .. } => manual(format!(
+                "check that /var/lib/dkms and /lib/modules are as they should be (dahdi-loader verify --all), then remove {}",
+                path.display()
+            )),
         }
     }
 }

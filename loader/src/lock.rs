@@ -32,6 +32,15 @@ pub struct Lock {
     pub waited: Duration,
 }
 
+impl Lock {
+    /// The lock's descriptor, for handing down to a child that must keep the lock while it
+    /// lives (dkms: see [`crate::dkms::Dkms::inherit`]).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self._flock.as_raw_fd()
+    }
+}
+
 /// Takes the loader's lock under `root`, waiting up to `timeout`. `on_wait` is called once
 /// if the lock is busy, so the caller can say why it is waiting.
 pub fn acquire(root: &Root, timeout: Duration, on_wait: impl FnOnce()) -> Result<Lock, Error> {

@@ -1,18 +1,22 @@
-//! Running DKMS to build and install DAHDI for a kernel.
+//! Running DKMS: building into a tree (the system's, or a private staging tree), installing
+//! a build, taking a build away.
 //!
-//! `dkms` is started with an argument vector (never a shell string): the version and kernel
-//! are validated, and even so no value is ever re-parsed by a shell. Its output goes to our
-//! stderr so the operator sees progress on a terminal and the journal keeps it at boot,
-//! while `--json` output on stdout stays clean. On failure the tail of make.log is shown,
-//! and anything DKMS left built or installed for that kernel is removed again, so the
-//! system is never left half-installed.
+//! `dkms` is started with an argument vector (never a shell string) made of validated
+//! names, so no value is ever re-parsed by a shell. Its output goes to our stderr so the
+//! operator sees progress on a terminal and the journal keeps it at boot, while `--json`
+//! output on stdout stays clean.
+//!
+//! The loader's lock is handed down to dkms (the descriptor stays open across `exec`), so a
+//! dkms that outlives a killed loader still holds the lock: the next loader waits for it
+//! instead of starting a second build beside it.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::tree::{self, State};
+use super::tree;
 use crate::error::Error;
 use crate::names::{KernelRelease, PackageName, Version};
 use crate::root::Root;
@@ -33,30 +37,69 @@ pub struct Dkms {
     pub program: PathBuf,
     /// Where the system is; with a non-live root, DKMS is pointed at the trees under it.
     pub root: Root,
+    /// A descriptor every dkms process inherits (the loader's lock).
+    pub inherit: Option<RawFd>,
+    /// No progress messages of our own.
+    pub quiet: bool,
+}
+
+/// One module version for one kernel: what every dkms action names.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The DKMS module (PACKAGE_NAME).
+    pub module: &'a PackageName,
+    /// Its version.
+    pub version: &'a Version,
+    /// The kernel.
+    pub kernel: &'a KernelRelease,
 }
 
 impl Dkms {
-    /// The argument vector for one dkms action on `module`/`version`/`kernel`.
+    /// A runner for `program` on the system under `root`.
+    pub fn new(program: impl Into<PathBuf>, root: Root) -> Self {
+        Dkms {
+            program: program.into(),
+            root,
+            inherit: None,
+            quiet: false,
+        }
+    }
+
+    /// The system's DKMS tree.
+    pub fn system_tree(&self) -> PathBuf {
+        self.root.join("/var/lib/dkms")
+    }
+
+    /// The argument vector for `action`; `tree` replaces the system's DKMS tree.
     pub fn args(
         &self,
         action: &str,
-        module: &PackageName,
-        version: &Version,
-        kernel: &KernelRelease,
+        t: &Target<'_>,
+        tree: Option<&Path>,
+        with_kernel: bool,
     ) -> Vec<String> {
         let mut a: Vec<String> = vec![
             action.into(),
             "-m".into(),
-            module.to_string(),
+            t.module.to_string(),
             "-v".into(),
-            version.to_string(),
-            "-k".into(),
-            kernel.to_string(),
+            t.version.to_string(),
         ];
+        if with_kernel {
+            a.push("-k".into());
+            a.push(t.kernel.to_string());
+        }
+        // dkms's own options for alternate trees: a build under --root stays there, a
+        // staging build stays in its private tree.
+        let tree = tree
+            .map(Path::to_path_buf)
+            .or_else(|| (!self.root.is_live()).then(|| self.system_tree()));
+        if let Some(tree) = tree {
+            a.push("--dkmstree".into());
+            a.push(tree.to_string_lossy().into_owned());
+        }
         if !self.root.is_live() {
-            // dkms's own options for alternate trees, so a build under --root stays there.
             for (opt, path) in [
-                ("--dkmstree", "/var/lib/dkms"),
                 ("--sourcetree", "/usr/src"),
                 ("--installtree", "/lib/modules"),
             ] {
@@ -70,39 +113,77 @@ impl Dkms {
     fn run(&self, args: &[String]) -> Result<std::process::ExitStatus, std::io::Error> {
         // dkms's stdout goes to our stderr: stdout is reserved for our own (JSON) output.
         let err_fd = std::io::stderr().as_fd().try_clone_to_owned()?;
-        Command::new(&self.program)
-            .args(args)
+        let mut cmd = Command::new(&self.program);
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(err_fd))
-            .stderr(Stdio::inherit())
-            .status()
+            .stderr(Stdio::inherit());
+        if let Some(fd) = self.inherit {
+            // SAFETY: only fcntl(2), which is async-signal-safe, runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || keep_open_across_exec(fd));
+            }
+        }
+        cmd.status()
     }
 
-    /// Builds and installs `version` of `module` for `kernel`. On failure, shows make.log's
-    /// tail (in the error) and removes whatever the failed attempt left for that kernel.
-    pub fn install(
+    fn fail(&self, t: &Target<'_>, detail: String, log_path: Option<PathBuf>) -> Error {
+        let log_tail = log_path
+            .as_deref()
+            .and_then(|p| tree::log_tail(p, LOG_TAIL_LINES));
+        Error::Build {
+            kernel: t.kernel.to_string(),
+            version: t.version.to_string(),
+            detail,
+            log_tail,
+            log_path,
+        }
+    }
+
+    fn could_not_start(&self, t: &Target<'_>, e: std::io::Error) -> Error {
+        self.fail(
+            t,
+            format!("could not start {}: {e}", self.program.display()),
+            None,
+        )
+    }
+
+    /// Runs one action that must succeed.
+    fn must(
         &self,
-        module: &PackageName,
-        version: &Version,
-        kernel: &KernelRelease,
-        quiet: bool,
+        action: &str,
+        t: &Target<'_>,
+        tree: Option<&Path>,
+        with_kernel: bool,
     ) -> Result<(), Error> {
-        if !quiet {
+        let args = self.args(action, t, tree, with_kernel);
+        match self.run(&args) {
+            Ok(s) if s.success() => Ok(()),
+            Ok(s) => Err(self.fail(t, format!("dkms {action} exited with {s}"), None)),
+            Err(e) => Err(self.could_not_start(t, e)),
+        }
+    }
+
+    /// Registers the version in a private tree (`dkms add --dkmstree TREE`), linking the
+    /// system's source.
+    pub fn add_to(&self, tree: &Path, t: &Target<'_>) -> Result<(), Error> {
+        self.must("add", t, Some(tree), false)
+    }
+
+    /// Builds in `tree` (the system's when `None`): compiles, signs and compresses as DKMS
+    /// does, without installing anything. On failure the error carries make.log's tail.
+    pub fn build(&self, tree: Option<&Path>, t: &Target<'_>) -> Result<(), Error> {
+        if !self.quiet {
             eprintln!(
-                "dahdi-loader: building {module} {version} for kernel {kernel} with DKMS; this takes a few minutes"
+                "dahdi-loader: building {} {} for kernel {} with DKMS; this takes a few minutes",
+                t.module, t.version, t.kernel
             );
         }
         let start = Instant::now();
-        let args = self.args("install", module, version, kernel);
-        let status = self.run(&args).map_err(|e| Error::Build {
-            kernel: kernel.to_string(),
-            version: version.to_string(),
-            detail: format!("could not start {}: {e}", self.program.display()),
-            log_tail: None,
-            log_path: None,
-        })?;
+        let args = self.args("build", t, tree, true);
+        let status = self.run(&args).map_err(|e| self.could_not_start(t, e))?;
         if status.success() {
-            if !quiet {
+            if !self.quiet {
                 eprintln!(
                     "dahdi-loader: DKMS finished in {} s",
                     start.elapsed().as_secs()
@@ -117,95 +198,49 @@ impl Dkms {
             Some(c) => format!("dkms exited with status {c}"),
             None => "dkms was killed by a signal".into(),
         };
-        let log_path = self.make_log(module, version, kernel);
-        let log_tail = log_path
-            .as_deref()
-            .and_then(|p| tree::log_tail(p, LOG_TAIL_LINES));
-        self.roll_back(module, version, kernel, quiet);
-        Err(Error::Build {
-            kernel: kernel.to_string(),
-            version: version.to_string(),
-            detail,
-            log_tail,
-            log_path,
-        })
+        let tree = tree.map_or_else(|| self.system_tree(), Path::to_path_buf);
+        Err(self.fail(t, detail, make_log(&tree, t)))
     }
 
-    /// Removes `version` of `module` from `kernel` (built and installed files), keeping the
-    /// version registered for other kernels.
-    pub fn remove(
-        &self,
-        module: &PackageName,
-        version: &Version,
-        kernel: &KernelRelease,
-    ) -> Result<(), Error> {
-        let args = self.args("remove", module, version, kernel);
-        match self.run(&args) {
-            Ok(s) if s.success() => Ok(()),
-            Ok(s) => Err(Error::Build {
-                kernel: kernel.to_string(),
-                version: version.to_string(),
-                detail: format!("dkms remove exited with {s}"),
-                log_tail: None,
-                log_path: None,
-            }),
-            Err(e) => Err(Error::Build {
-                kernel: kernel.to_string(),
-                version: version.to_string(),
-                detail: format!("could not start {}: {e}", self.program.display()),
-                log_tail: None,
-                log_path: None,
-            }),
-        }
+    /// Installs a build that is already in the system's tree (`dkms install`: copies the
+    /// modules into /lib/modules, runs depmod).
+    pub fn install(&self, t: &Target<'_>) -> Result<(), Error> {
+        self.must("install", t, None, true)
     }
 
-    /// A failed build leaves make.log in `build/`; a failure after the build in the
-    /// per-kernel `log/` directory.
-    fn make_log(
-        &self,
-        module: &PackageName,
-        version: &Version,
-        kernel: &KernelRelease,
-    ) -> Option<PathBuf> {
-        let vdir = self.root.join("/var/lib/dkms").join(module).join(version);
-        let failed = vdir.join("build/make.log");
-        if failed.is_file() {
-            return Some(failed);
-        }
-        crate::root::list_dir(&vdir.join(kernel))
-            .ok()?
-            .into_iter()
-            .map(|arch| vdir.join(kernel).join(arch).join("log/make.log"))
-            .find(|p| p.is_file())
+    /// Takes the build for one kernel out of the system's tree and /lib/modules, keeping
+    /// the version registered (`dkms unbuild`, DKMS 3.0 and later). Unlike `dkms remove`,
+    /// which deletes the version from the tree when no other kernel has a build of it.
+    pub fn unbuild(&self, t: &Target<'_>) -> Result<(), Error> {
+        self.must("unbuild", t, None, true)
     }
+}
 
-    /// Leaves nothing half-installed: if the failed attempt got as far as built or
-    /// installed for this kernel, remove it for this kernel.
-    fn roll_back(
-        &self,
-        module: &PackageName,
-        version: &Version,
-        kernel: &KernelRelease,
-        quiet: bool,
-    ) {
-        let state = tree::read_module(&self.root, module)
-            .ok()
-            .flatten()
-            .and_then(|m| {
-                m.versions
-                    .iter()
-                    .find(|v| &v.version == version)
-                    .map(|v| v.state_for(kernel))
-            });
-        if matches!(state, Some(State::Built) | Some(State::Installed)) {
-            if !quiet {
-                eprintln!("dahdi-loader: removing the incomplete DKMS build of {module} {version} for {kernel}");
-            }
-            if let Err(e) = self.remove(module, version, kernel) {
-                eprintln!("dahdi-loader: could not roll back: {e}");
-            }
-        }
+/// Clears `FD_CLOEXEC` on `fd` (in the child, before exec).
+fn keep_open_across_exec(fd: RawFd) -> std::io::Result<()> {
+    // SAFETY: the descriptor is the caller's lock file, open for the life of the process.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    nix::fcntl::fcntl(
+        fd.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map(drop)
+    .map_err(std::io::Error::from)
+}
+
+/// Where a build left make.log: `build/` after a failure, the per-kernel `log/` after a
+/// failure past the compiler.
+pub fn make_log(tree: &Path, t: &Target<'_>) -> Option<PathBuf> {
+    let vdir = tree.join(t.module).join(t.version);
+    let failed = vdir.join("build/make.log");
+    if failed.is_file() {
+        return Some(failed);
     }
+    crate::root::list_dir(&vdir.join(t.kernel))
+        .ok()?
+        .into_iter()
+        .map(|arch| vdir.join(t.kernel).join(arch).join("log/make.log"))
+        .find(|p| p.is_file())
 }
 
 /// Whether `path` exists and is executable, for a clear error before trying.
@@ -228,14 +263,16 @@ mod tests {
 
     #[test]
     fn argument_vector_has_no_shell() {
-        let d = Dkms {
-            program: "/usr/sbin/dkms".into(),
-            root: Root::default(),
-        };
+        let d = Dkms::new("/usr/sbin/dkms", Root::default());
         let (m, v, k) = names("dahdi", "2.11.1", "6.1.0-56-amd64");
+        let t = Target {
+            module: &m,
+            version: &v,
+            kernel: &k,
+        };
         assert_eq!(
-            d.args("install", &m, &v, &k),
-            vec![
+            d.args("install", &t, None, true),
+            [
                 "install",
                 "-m",
                 "dahdi",
@@ -245,17 +282,57 @@ mod tests {
                 "6.1.0-56-amd64"
             ]
         );
-        let d = Dkms {
-            program: "/usr/sbin/dkms".into(),
-            root: Root::new("/tmp/r"),
-        };
-        let (m, v, k) = names("dahdi", "1", "k");
-        let a = d.args("remove", &m, &v, &k);
+        assert_eq!(
+            d.args(
+                "add",
+                &t,
+                Some(Path::new("/var/lib/dahdi-loader/stage")),
+                false
+            ),
+            [
+                "add",
+                "-m",
+                "dahdi",
+                "-v",
+                "2.11.1",
+                "--dkmstree",
+                "/var/lib/dahdi-loader/stage"
+            ]
+        );
+        let d = Dkms::new("/usr/sbin/dkms", Root::new("/tmp/r"));
+        let a = d.args("unbuild", &t, None, true);
         assert!(a
             .windows(2)
             .any(|w| w == ["--dkmstree", "/tmp/r/var/lib/dkms"]));
         assert!(a
             .windows(2)
             .any(|w| w == ["--installtree", "/tmp/r/lib/modules"]));
+    }
+
+    #[test]
+    fn the_lock_descriptor_reaches_dkms() {
+        let t = tempfile::tempdir().unwrap();
+        let lock = std::fs::File::create(t.path().join("lock")).unwrap();
+        let fd = lock.as_raw_fd();
+        // A stand-in dkms that reports whether descriptor `fd` is open in it.
+        let prog = t.path().join("dkms");
+        std::fs::write(
+            &prog,
+            format!("#!/bin/sh\n[ -e /proc/self/fd/{fd} ] && exit 0\nexit 9\n"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (m, v, k) = names("dahdi", "1", "6.1.0-1-amd64");
+        let tg = Target {
+            module: &m,
+            version: &v,
+            kernel: &k,
+        };
+        let mut d = Dkms::new(&prog, Root::new(t.path()));
+        d.quiet = true;
+        assert!(d.install(&tg).is_err(), "not inherited unless asked");
+        d.inherit = Some(fd);
+        d.install(&tg).expect("inherited");
     }
 }

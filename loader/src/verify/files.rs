@@ -1,7 +1,7 @@
 //! The module files themselves: present, trustworthy, readable, parseable; and, on the
 //! running kernel, whether what is loaded is what is on disk.
 
-use super::{build_fix, grouped, subject, ModuleReport};
+use super::{build_fix, grouped, subject, DkmsCopies, ModuleReport};
 use crate::dkms::Build;
 use crate::error::Error;
 use crate::kernel::Kernel;
@@ -32,7 +32,7 @@ pub(super) fn read_all(
     kernel: &Kernel,
     names: &[ModuleName],
     index: &KernelIndex,
-    dkms_build: Option<&Build>,
+    dkms_copies: DkmsCopies<'_>,
     findings: &mut Vec<Finding>,
 ) -> Read {
     let mut modules = Vec::with_capacity(names.len());
@@ -68,7 +68,11 @@ pub(super) fn read_all(
             }
         };
         mr.compression = image.compression;
-        mr.from_dkms = dkms_build.map(|b| is_dkms_copy(image.file_bytes(), name, b));
+        mr.from_dkms = match dkms_copies {
+            DkmsCopies::None => None,
+            DkmsCopies::Tree(b) => Some(is_dkms_copy(image.file_bytes(), name, b)),
+            DkmsCopies::Staged(files) => Some(files.contains(&chosen.path)),
+        };
         let info = match image.info() {
             Ok(i) => i,
             Err(e) => {

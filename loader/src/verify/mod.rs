@@ -257,7 +257,6 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
         );
     }
     report.abi = abi.clone();
-
     let names: Vec<ModuleName> = sys.module_names();
     let name_set: HashSet<ModuleName> = names.iter().cloned().collect();
     let index = match KernelIndex::build(&sys.root, k, &name_set, &sys.depmod) {
@@ -277,17 +276,123 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
             .filter(|b| &b.kernel == k)
             .max_by_key(|b| b.state)
     });
+    let copies = dkms_build.map_or(DkmsCopies::None, DkmsCopies::Tree);
+    check_modules(
+        sys, kernel, abi, &index, &names, copies, checks, report, findings,
+    )
+}
 
-    let read = files::read_all(sys, kernel, &names, &index, dkms_build, &mut findings);
-    report.modules = read.modules;
-    shadowing::check(
-        kernel,
+/// Verifies a build that is not installed (a staging build) as if DKMS had installed it:
+/// the `files` take the place of DKMS's copies in `updates/dkms`, depmod's choice is made
+/// again among them and the other copies on the kernel (a stale copy that wins stays
+/// chosen, and is found wrong), and everything the kernel checks at load time is checked
+/// on what would be picked. modules.dep is not compared (DKMS's install rewrites it).
+pub fn verify_build(sys: &System, kernel: &Kernel, files: &[PathBuf]) -> KernelReport {
+    use crate::modindex::{Candidate, Pick};
+    let mut report = KernelReport::new(sys, kernel);
+    report.dev_dahdi = None;
+    let mut findings = Vec::new();
+    let k = &kernel.release;
+    let abi = kernel::expected_abi(&sys.root, k);
+    report.abi = abi.clone();
+    let staged: Vec<(ModuleName, PathBuf)> = files
+        .iter()
+        .filter_map(|p| Some((ModuleName::from_file_name(p)?, p.clone())))
+        .collect();
+    let mut names: Vec<ModuleName> = sys.module_names();
+    names.extend(staged.iter().map(|(n, _)| n.clone()));
+    names.sort();
+    names.dedup();
+    let name_set: HashSet<ModuleName> = names.iter().cloned().collect();
+    let mut index = match KernelIndex::build(&sys.root, k, &name_set, &sys.depmod) {
+        Ok(i) => i,
+        Err(e) => {
+            let mut f = Finding::new(Code::Unreadable, Severity::Broken, e.to_string());
+            f.fix = e.fix();
+            findings.push(f);
+            return report.finish(findings);
+        }
+    };
+    for (name, path) in &staged {
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let relpath = format!("updates/dkms/{file}");
+        let candidate = Candidate {
+            priority: sys.depmod.priority(name, k, &relpath),
+            relpath,
+            path: path.clone(),
+        };
+        let pick = index.picks.entry(name.clone()).or_insert_with(|| Pick {
+            name: name.clone(),
+            chosen: None,
+            others: Vec::new(),
+            tie: false,
+            indexed: None,
+        });
+        // DKMS's install replaces its own copy in updates/dkms.
+        let mut all: Vec<Candidate> = pick
+            .chosen
+            .take()
+            .into_iter()
+            .chain(pick.others.drain(..))
+            .filter(|c| !c.relpath.starts_with("updates/dkms/"))
+            .collect();
+        all.push(candidate);
+        all.sort_by(|a, b| a.priority.cmp(&b.priority).then(a.relpath.cmp(&b.relpath)));
+        pick.tie = all.len() > 1 && all[0].priority == all[1].priority;
+        let mut it = all.into_iter();
+        pick.chosen = it.next();
+        pick.others = it.collect();
+    }
+    index.has_modules_dep = false;
+    let mut staged_kernel = kernel.clone();
+    staged_kernel.running = false;
+    check_modules(
+        sys,
+        &staged_kernel,
+        abi,
         &index,
-        &report.modules,
-        dkms_build.is_some(),
-        &mut findings,
-    );
-    vermagic::check(kernel, abi.as_ref(), &report.modules, &mut findings);
+        &names,
+        DkmsCopies::Staged(files),
+        Checks::default(),
+        report,
+        findings,
+    )
+}
+
+/// Which files are DKMS's own, to tell them from other copies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DkmsCopies<'a> {
+    /// No DKMS build for this kernel.
+    None,
+    /// The build in DKMS's tree: a file is DKMS's when its bytes equal the tree's copy.
+    Tree(&'a crate::dkms::Build),
+    /// A staged build: these files are DKMS's.
+    Staged(&'a [PathBuf]),
+}
+
+/// The checks on the module files of one kernel, installed or staged.
+#[allow(clippy::too_many_arguments)]
+fn check_modules(
+    sys: &System,
+    kernel: &Kernel,
+    abi: Option<KernelAbi>,
+    index: &KernelIndex,
+    names: &[ModuleName],
+    dkms_copies: DkmsCopies<'_>,
+    checks: Checks,
+    mut report: KernelReport,
+    mut findings: Vec<Finding>,
+) -> KernelReport {
+    let k = &kernel.release;
+    let findings_ref = &mut findings;
+    let read = files::read_all(sys, kernel, names, index, dkms_copies, findings_ref);
+    report.modules = read.modules;
+    let has_dkms = !matches!(dkms_copies, DkmsCopies::None);
+    shadowing::check(kernel, index, &report.modules, has_dkms, findings_ref);
+    vermagic::check(kernel, abi.as_ref(), &report.modules, findings_ref);
     for m in &mut report.modules {
         if let (Some(info), Some(a)) = (&m.info, abi.as_ref()) {
             m.vermagic_ok = Some(vermagic::matches(info, a, kernel));
@@ -299,28 +404,24 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
         }
     }
     if kernel.running {
-        files::compare_loaded(sys, &mut report.modules, &mut findings);
+        files::compare_loaded(sys, &mut report.modules, findings_ref);
     }
 
     (report.wanted, report.hardware) = wanted_modules(sys, &report.modules);
-    let missing_deps = dependencies::check(
-        kernel,
-        &index,
-        &report.modules,
-        &report.wanted,
-        &mut findings,
-    );
+    let missing_deps =
+        dependencies::check(kernel, index, &report.modules, &report.wanted, findings_ref);
     let skip_symbols: HashSet<&ModuleName> = missing_deps.iter().collect();
 
     if checks.crcs {
-        let checked = symbols::check(kernel, &report.modules, &skip_symbols, &mut findings);
+        let checked = symbols::check(kernel, &report.modules, &skip_symbols, findings_ref);
         if checked {
             for m in &mut report.modules {
                 m.crcs_checked = m.info.as_ref().map_or(0, |i| i.versions.len());
             }
         }
     }
-    signatures::check(sys, kernel, &report.modules, &mut findings);
+    signatures::check(sys, kernel, &report.modules, findings_ref);
+    report.abi = abi;
     report.finish(findings)
 }
 

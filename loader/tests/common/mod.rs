@@ -127,11 +127,46 @@ impl Fixture {
 
     /// Kernel, headers and DKMS registration, but nothing built.
     pub fn bare() -> Fixture {
+        Self::bare_in(tempfile::tempdir().unwrap())
+    }
+
+    /// A complete installation laid out as Debian 13 lays it out: merged /usr (`/lib` a
+    /// link to `usr/lib`), and every module, in-tree and DKMS-built (in the DKMS tree too),
+    /// compressed with the real `tool` (`xz`, `zstd`, `gzip`), as the kernel package and
+    /// DKMS 3.2 install them; modules.dep written by the real depmod.
+    pub fn compressed(tool_name: &str, ext: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("usr/lib")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", dir.path().join("lib")).unwrap();
+        let f = Self::bare_in(dir);
+        f.install_modules();
+        let v = &f.real.version;
+        let tree = f.path(&format!("/var/lib/dkms/dahdi/{v}"));
+        for top in [f.kdir(), tree] {
+            for ko in find_files(&top, ".ko") {
+                // zstd keeps its input unless told; xz and gzip replace it.
+                let path = ko.to_str().unwrap();
+                if tool_name == "zstd" {
+                    tool(tool_name, &["-q", "-f", "--rm", path]);
+                } else {
+                    tool(tool_name, &["-q", "-f", path]);
+                }
+                let packed = PathBuf::from(format!("{}{ext}", ko.display()));
+                assert!(
+                    packed.is_file(),
+                    "{tool_name} did not write {}",
+                    packed.display()
+                );
+                assert!(!ko.exists(), "{tool_name} left {}", ko.display());
+            }
+        }
+        f.depmod();
+        f
+    }
+
+    fn bare_in(dir: tempfile::TempDir) -> Fixture {
         let real = real();
-        let f = Fixture {
-            dir: tempfile::tempdir().unwrap(),
-            real,
-        };
+        let f = Fixture { dir, real };
         let k = f.real.kernel.clone();
         let sys_k = PathBuf::from(format!("/lib/modules/{k}"));
         f.write(&format!("/boot/vmlinuz-{k}"), b"");
@@ -234,6 +269,25 @@ impl Fixture {
             .output()
             .unwrap()
     }
+}
+
+/// Every file under `dir` whose name ends with `suffix`, recursively (symlinks not followed).
+pub fn find_files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            out.extend(find_files(&p, suffix));
+        } else if ft.is_file() && p.to_string_lossy().ends_with(suffix) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Replaces the kernel release inside a module's vermagic with another string of the same

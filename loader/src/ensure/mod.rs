@@ -1,11 +1,15 @@
 //! `ensure`: make DAHDI right for a kernel (build if needed) and, for the running kernel,
-//! load it and wait for `/dev/dahdi/ctl`. Idempotent, and safe to run many times at once.
+//! load it and wait for `/dev/dahdi/ctl`. Idempotent, safe to run many times at once, and
+//! never leaves the system worse than it found it ([`transaction`]).
+
+pub mod transaction;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::dkms::run::Target;
 use crate::dkms::{Dkms, State};
 use crate::error::Error;
 use crate::hw;
@@ -13,7 +17,7 @@ use crate::load::{self, Expect, Inserter, Outcome};
 use crate::lock;
 use crate::modindex::KernelIndex;
 use crate::names::{KernelRelease, ModuleName, PackageName};
-use crate::report::Verdict;
+use crate::report::{Fix, Verdict};
 use crate::root::Root;
 use crate::system::{System, PACKAGE};
 use crate::verify::{self, Checks, KernelReport};
@@ -79,6 +83,15 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
             );
         }
     })?;
+    let mut dkms = Dkms::new(opts.dkms_program.clone(), root.clone());
+    dkms.inherit = Some(lock.raw_fd());
+    dkms.quiet = opts.quiet;
+    let paths = transaction::Paths::new(root);
+    if let Some(j) = transaction::pending(&paths)? {
+        recover(root, opts, &dkms, &paths, &j)?;
+    }
+    transaction::clean(&paths);
+
     // Read the system only once the lock is held: whoever held it may have just built.
     let sys = System::load(root.clone(), opts.running.clone())?;
     let release = match (&opts.kernel, &sys.running) {
@@ -120,7 +133,7 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
     if wants_build && opts.build {
         // When no build can happen, still say what is wrong: "install dahdi-dkms" alone
         // would hide that the module on disk was built for another kernel.
-        let cannot_build = |why: String, fix: crate::report::Fix| {
+        let cannot_build = |why: String, fix: Fix| {
             let worst = report
                 .findings
                 .iter()
@@ -139,7 +152,7 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
         let Some(module) = sys.dkms.as_ref() else {
             return Err(cannot_build(
                 "dahdi is not registered with DKMS".into(),
-                crate::report::Fix::manual(format!("install dahdi-dkms (apt-get install dahdi-dkms), then run dahdi-loader ensure -k {release}")),
+                Fix::manual(format!("install dahdi-dkms (apt-get install dahdi-dkms), then run dahdi-loader ensure -k {release}")),
             ));
         };
         if kernel.headers.is_none() {
@@ -155,35 +168,14 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
             })?
             .version
             .clone();
-        let dkms = Dkms {
-            program: opts.dkms_program.clone(),
-            root: root.clone(),
-        };
         let package = PackageName::new(PACKAGE)?;
-        if matches!(dkms_state, Some(State::Built) | Some(State::Installed)) {
-            // DKMS says it is done, yet the files do not verify: DKMS will not rebuild on
-            // its own ("already installed"), so the old build is removed first.
-            if !opts.quiet {
-                eprintln!("dahdi-loader: the existing DKMS build for {release} does not verify; removing it to rebuild");
-            }
-            dkms.remove(&package, &version, &release)?;
-        }
-        dkms.install(&package, &version, &release, opts.quiet)?;
+        let target = Target {
+            module: &package,
+            version: &version,
+            kernel: &release,
+        };
+        report = rebuild(&sys, &kernel, &dkms, &paths, &target, report, opts.quiet)?;
         built = true;
-        let sys = System::load(root.clone(), opts.running.clone())?;
-        let kernel = sys.kernel(&release)?;
-        report = verify::verify_kernel(&sys, &kernel, Checks::default());
-        if let Some(f) = report.findings.iter().find(|f| f.fixed_by_build()) {
-            let detail = f.message.clone();
-            if !opts.quiet {
-                eprintln!("dahdi-loader: the new build does not verify either; removing it so nothing half-working stays installed");
-            }
-            let _ = dkms.remove(&package, &version, &release);
-            return Err(Error::BuildDidNotHelp {
-                kernel: release.to_string(),
-                detail,
-            });
-        }
     }
     if let Some(worst) = report
         .findings
@@ -237,4 +229,105 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
     }
     drop(lock);
     Ok(out)
+}
+
+/// Rebuilds `t` for `kernel` through the [`transaction`]: staged, proven, swapped, checked;
+/// returns the kernel's verification afterwards. Nothing changes unless the new build
+/// verifies and cures what the current one lacks.
+fn rebuild(
+    sys: &System,
+    kernel: &crate::kernel::Kernel,
+    dkms: &Dkms,
+    paths: &transaction::Paths,
+    t: &Target<'_>,
+    before: KernelReport,
+    quiet: bool,
+) -> Result<KernelReport, Error> {
+    let say = |m: String| {
+        if !quiet {
+            eprintln!("dahdi-loader: {m}");
+        }
+    };
+    let (staged, files) = transaction::stage(dkms, paths, t)?;
+    let predicted = verify::verify_build(sys, kernel, &files);
+    if let Err(f) = transaction::helps(&before, &predicted) {
+        transaction::clean(paths);
+        return Err(Error::BuildDidNotHelp {
+            kernel: t.kernel.to_string(),
+            detail: format!(
+                "{}; the new build was not installed and nothing was changed",
+                f.message
+            ),
+        });
+    }
+    let state = before.dkms.as_ref().map(|d| d.state);
+    let had_build = matches!(state, Some(State::Built) | Some(State::Installed));
+    say(format!(
+        "the new build of {} {} verifies; installing it for {}",
+        t.module, t.version, t.kernel
+    ));
+    let journal = match transaction::swap(
+        dkms,
+        paths,
+        t,
+        &staged,
+        had_build,
+        state == Some(State::Installed),
+    ) {
+        Ok(j) => j,
+        Err(e) => {
+            if let Some(j) = transaction::pending(paths)? {
+                say("the swap failed; putting the previous build back".into());
+                transaction::roll_back(dkms, paths, &j)?;
+            }
+            return Err(e);
+        }
+    };
+    let sys = System::load(sys.root.clone(), sys.running.clone())?;
+    let kernel = sys.kernel(t.kernel)?;
+    let after = verify::verify_kernel(&sys, &kernel, Checks::default());
+    if let Err(f) = transaction::helps(&before, &after) {
+        let detail = f.message.clone();
+        say("the installed build does not verify; putting the previous build back".into());
+        transaction::roll_back(dkms, paths, &journal)?;
+        return Err(Error::BuildDidNotHelp {
+            kernel: t.kernel.to_string(),
+            detail: format!("{detail}; the previous build was put back"),
+        });
+    }
+    transaction::commit(paths)?;
+    Ok(after)
+}
+
+/// Finishes a swap an earlier loader did not: keeps the new build if the kernel verifies
+/// without anything a build would cure, else puts the previous one back.
+fn recover(
+    root: &Root,
+    opts: &Options,
+    dkms: &Dkms,
+    paths: &transaction::Paths,
+    j: &transaction::Journal,
+) -> Result<(), Error> {
+    let sys = System::load(root.clone(), opts.running.clone())?;
+    let kernel = sys.kernel(&j.kernel)?;
+    let r = verify::verify_kernel(&sys, &kernel, Checks::default());
+    let good = !r.findings.iter().any(|f| f.fixed_by_build());
+    if !opts.quiet {
+        eprintln!(
+            "dahdi-loader: an earlier rebuild of {} {} for {} was interrupted; {}",
+            j.module,
+            j.version,
+            j.kernel,
+            if good {
+                "its result verifies and is kept"
+            } else {
+                "its result does not verify; putting the previous build back"
+            }
+        );
+    }
+    if good {
+        transaction::commit(paths)
+    } else {
+        transaction::roll_back(dkms, paths, j)
+    }
 }
