@@ -272,25 +272,10 @@ fn a_build_for_the_wrong_kernel_is_never_installed() {
     assert_eq!(snapshot(&f), before);
 }
 
-/// Breaks one installed module (and the tree's copy), as a build against the wrong headers
-/// would: verify calls it a mismatch that a build cures.
-fn break_one_module(f: &Fixture) -> String {
-    let k = f.real.kernel.clone();
-    let other = other_release(&k);
-    let v = f.real.version.clone();
-    let tree = f.path(&format!(
-        "/var/lib/dkms/dahdi/{v}/{k}/x86_64/module/wcb4xxp.ko"
-    ));
-    for p in [f.module("wcb4xxp"), tree] {
-        patch_vermagic(&p, &k, &other);
-    }
-    other
-}
-
 #[test]
 fn a_build_that_cannot_fix_the_problem_leaves_the_system_as_it_was() {
     let f = Fixture::installed();
-    let other = break_one_module(&f);
+    let other = f.break_one_module("wcb4xxp");
     let before = snapshot(&f);
     // The rebuild would produce the same wrong vermagic (a Makefile that asks uname -r).
     let fake = FakeDkms::new(&f.real.modules);
@@ -315,7 +300,7 @@ fn a_build_that_cannot_fix_the_problem_leaves_the_system_as_it_was() {
 #[test]
 fn a_wrong_build_is_replaced_only_by_one_that_verifies() {
     let f = Fixture::installed();
-    break_one_module(&f);
+    f.break_one_module("wcb4xxp");
     let fake = FakeDkms::new(&f.real.modules);
     let out = ensure_cmd(&f, &fake, "ok").output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -359,7 +344,7 @@ fn a_killed_ensure_never_lets_a_second_build_start_beside_its_dkms() {
 #[test]
 fn an_install_cut_short_is_rolled_back_by_the_next_ensure() {
     let f = Fixture::installed();
-    break_one_module(&f);
+    f.break_one_module("wcb4xxp");
     let fake = FakeDkms::new(&f.real.modules);
     let mut first = ensure_cmd(&f, &fake, "ok");
     first.env("FAKE_DKMS_INSTALL_SLEEP", "30");

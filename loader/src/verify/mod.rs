@@ -259,14 +259,9 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
     report.abi = abi.clone();
     let names: Vec<ModuleName> = sys.module_names();
     let name_set: HashSet<ModuleName> = names.iter().cloned().collect();
-    let index = match KernelIndex::build(&sys.root, k, &name_set, &sys.depmod) {
-        Ok(i) => i,
-        Err(e) => {
-            let mut f = Finding::new(Code::Unreadable, Severity::Broken, e.to_string());
-            f.fix = e.fix();
-            findings.push(f);
-            return report.finish(findings);
-        }
+    let index = match index_of(sys, k, &name_set, &mut findings) {
+        Some(i) => i,
+        None => return report.finish(findings),
     };
 
     let dkms_build = sys.dkms.as_ref().and_then(|m| {
@@ -304,14 +299,9 @@ pub fn verify_build(sys: &System, kernel: &Kernel, files: &[PathBuf]) -> KernelR
     names.sort();
     names.dedup();
     let name_set: HashSet<ModuleName> = names.iter().cloned().collect();
-    let mut index = match KernelIndex::build(&sys.root, k, &name_set, &sys.depmod) {
-        Ok(i) => i,
-        Err(e) => {
-            let mut f = Finding::new(Code::Unreadable, Severity::Broken, e.to_string());
-            f.fix = e.fix();
-            findings.push(f);
-            return report.finish(findings);
-        }
+    let mut index = match index_of(sys, k, &name_set, &mut findings) {
+        Some(i) => i,
+        None => return report.finish(findings),
     };
     for (name, path) in &staged {
         let file = path
@@ -360,6 +350,24 @@ pub fn verify_build(sys: &System, kernel: &Kernel, files: &[PathBuf]) -> KernelR
         report,
         findings,
     )
+}
+
+/// The kernel's module index for `names`; an unreadable index is a finding.
+fn index_of(
+    sys: &System,
+    k: &crate::names::KernelRelease,
+    names: &HashSet<ModuleName>,
+    findings: &mut Vec<Finding>,
+) -> Option<KernelIndex> {
+    match KernelIndex::build(&sys.root, k, names, &sys.depmod) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            let mut f = Finding::new(Code::Unreadable, Severity::Broken, e.to_string());
+            f.fix = e.fix();
+            findings.push(f);
+            None
+        }
+    }
 }
 
 /// Which files are DKMS's own, to tell them from other copies.

@@ -271,6 +271,23 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// Stamps one installed module (and the DKMS tree's copy) with another kernel's
+    /// release, as a build against the wrong headers would; returns that release.
+    pub fn break_one_module(&self, name: &str) -> String {
+        let k = self.real.kernel.clone();
+        let other = other_release(&k);
+        let v = self.real.version.clone();
+        let tree = self.path(&format!(
+            "/var/lib/dkms/dahdi/{v}/{k}/x86_64/module/{name}.ko"
+        ));
+        for p in [self.module(name), tree] {
+            patch_vermagic(&p, &k, &other);
+        }
+        other
+    }
+}
+
 /// Every file under `dir` whose name ends with `suffix`, recursively (symlinks not followed).
 pub fn find_files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
