@@ -24,6 +24,7 @@
 //! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents |
 //! | [`modindex`] | modules.dep and depmod.d: which file modprobe picks, stale copies |
 //! | [`dkms`] | the DKMS tree, the text `dkms status` prints, running dkms |
+//! | [`providers`] | every DKMS module that provides DAHDI; who put each module file there |
 //! | [`live`] | what the running kernel has loaded (`/proc/modules`, `/sys/module`) |
 //! | [`signing`] | signature enforcement, MOK enrolment |
 //! | [`hw`] | PCI/USB modaliases matched against module aliases |
@@ -54,6 +55,7 @@ pub mod modalias;
 pub mod modindex;
 pub mod module_file;
 pub mod names;
+pub mod providers;
 pub mod render;
 pub mod report;
 pub mod root;

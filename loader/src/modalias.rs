@@ -26,7 +26,7 @@ pub fn match_modalias(sys: &System, modalias: &Modalias) -> Vec<Match> {
         }
     }
     if files.is_empty() {
-        if let Some(m) = &sys.dkms {
+        for m in &sys.providers.dkms {
             if let Some(b) = m.versions.iter().rev().flat_map(|v| v.builds.iter()).next() {
                 files.extend(
                     b.modules

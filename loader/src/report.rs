@@ -269,6 +269,8 @@ pub enum Code {
     DkmsNotRegistered,
     /// The DKMS registration is damaged.
     DkmsBroken,
+    /// Two DKMS modules provide DAHDI for the same kernel.
+    ProvidersConflict,
     /// A failed or unfinished DKMS build left its log.
     DkmsBuildLog,
     /// Nothing tells which vermagic the kernel expects.

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::names::{KernelRelease, ModuleName, Version};
+use crate::names::{KernelRelease, ModuleName, PackageName, Version};
 use crate::report::{ExitCode, Verdict};
 use crate::system::System;
 use crate::verify::{self, Checks, KernelReport};
@@ -17,8 +17,8 @@ pub struct SystemReport {
     pub running: Option<KernelRelease>,
     /// Whether /proc/modules could be read.
     pub loaded_known: bool,
-    /// dahdi versions registered with DKMS.
-    pub dkms_versions: Vec<Version>,
+    /// Every DKMS module that provides DAHDI, with its registered versions.
+    pub providers: Vec<ProviderSummary>,
     /// DAHDI modules the loader checks.
     pub modules: Vec<ModuleName>,
     /// One report per kernel, oldest first.
@@ -27,6 +27,17 @@ pub struct SystemReport {
     pub verdict: Verdict,
     /// The exit code `status` returns.
     pub exit_code: i32,
+}
+
+/// One DKMS provider of DAHDI.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderSummary {
+    /// The DKMS module (PACKAGE_NAME).
+    pub module: PackageName,
+    /// Its registered versions, oldest first.
+    pub versions: Vec<Version>,
+    /// The kernels it is installed for.
+    pub installed_for: Vec<KernelRelease>,
 }
 
 /// Verifies every kernel.
@@ -45,10 +56,25 @@ pub fn system_report(sys: &System, checks: Checks) -> Result<SystemReport, Error
         root: sys.root.dir().display().to_string(),
         running: sys.running.clone(),
         loaded_known: sys.loaded != crate::live::Loaded::Unknown,
-        dkms_versions: sys
+        providers: sys
+            .providers
             .dkms
             .iter()
-            .flat_map(|m| m.versions.iter().map(|v| v.version.clone()))
+            .map(|m| ProviderSummary {
+                module: m.name.clone(),
+                versions: m.versions.iter().map(|v| v.version.clone()).collect(),
+                installed_for: sys
+                    .kernels()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|k| {
+                        m.versions
+                            .iter()
+                            .any(|v| v.state_for(&k.release) == crate::dkms::State::Installed)
+                    })
+                    .map(|k| k.release)
+                    .collect(),
+            })
             .collect(),
         modules: sys.module_names(),
         kernels,

@@ -8,12 +8,10 @@ use crate::hw;
 use crate::kernel::{self, Kernel};
 use crate::live::Loaded;
 use crate::modindex::DepmodConfig;
-use crate::names::{KernelRelease, ModuleName, PackageName};
+use crate::names::{KernelRelease, ModuleName};
+use crate::providers::Providers;
 use crate::root::Root;
 use crate::signing::SecureBoot;
-
-/// The DKMS package whose modules the loader manages.
-pub const PACKAGE: &str = "dahdi";
 
 /// The state of the system that does not depend on the kernel being checked.
 #[derive(Debug, Clone)]
@@ -22,8 +20,8 @@ pub struct System {
     pub root: Root,
     /// The running kernel's release.
     pub running: Option<KernelRelease>,
-    /// dahdi in the DKMS tree.
-    pub dkms: Option<dkms::Module>,
+    /// Every DKMS module that provides DAHDI.
+    pub providers: Providers,
     /// depmod.d.
     pub depmod: DepmodConfig,
     /// /etc/dahdi-loader.
@@ -40,9 +38,8 @@ impl System {
     /// Reads the system under `root`. `running` overrides `uname -r` (tests, VM harness).
     pub fn load(root: Root, running: Option<KernelRelease>) -> Result<Self, Error> {
         let running = running.or_else(kernel::running_release);
-        let package = PackageName::new(PACKAGE)?;
         Ok(System {
-            dkms: dkms::read_module(&root, &package)?,
+            providers: Providers::read(&root)?,
             depmod: DepmodConfig::load(&root)?,
             config: Config::load(&root)?,
             loaded: Loaded::read(&root)?,
@@ -70,14 +67,16 @@ impl System {
         Ok(k)
     }
 
-    /// The DAHDI module names to check: what DKMS builds, or just `dahdi` without DKMS;
-    /// plus configured additions.
+    /// The DKMS module the loader builds with for `kernel` (see
+    /// [`Providers::managed_for`]).
+    pub fn dkms_for(&self, kernel: &KernelRelease) -> Option<&dkms::Module> {
+        self.providers.managed_for(kernel)
+    }
+
+    /// The DAHDI module names to check: what the DKMS providers build, or just `dahdi`
+    /// without DKMS; plus configured additions.
     pub fn module_names(&self) -> Vec<ModuleName> {
-        let mut names = self
-            .dkms
-            .as_ref()
-            .map(|m| m.module_names())
-            .unwrap_or_default();
+        let mut names = self.providers.module_names();
         if names.is_empty() {
             names.push(ModuleName::new("dahdi").expect("a valid name"));
         }

@@ -16,10 +16,10 @@ use crate::hw;
 use crate::load::{self, Expect, Inserter, Outcome};
 use crate::lock;
 use crate::modindex::KernelIndex;
-use crate::names::{KernelRelease, ModuleName, PackageName};
+use crate::names::{KernelRelease, ModuleName};
 use crate::report::{Fix, Verdict};
 use crate::root::Root;
-use crate::system::{System, PACKAGE};
+use crate::system::System;
 use crate::verify::{self, Checks, KernelReport};
 
 /// What `ensure` should do.
@@ -128,8 +128,13 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
     // Build only for problems a build cures: a kernel that verifies is left alone even if
     // its modules came from somewhere other than DKMS.
     // A broken DKMS registration cannot build anything; its finding is reported below.
-    let wants_build =
-        report.findings.iter().any(|f| f.fixed_by_build()) && dkms_state != Some(State::Broken);
+    // Nor can a build settle two providers fighting over the files.
+    let wants_build = report.findings.iter().any(|f| f.fixed_by_build())
+        && dkms_state != Some(State::Broken)
+        && !report
+            .findings
+            .iter()
+            .any(|f| f.code == crate::report::Code::ProvidersConflict);
     if wants_build && opts.build {
         // When no build can happen, still say what is wrong: "install dahdi-dkms" alone
         // would hide that the module on disk was built for another kernel.
@@ -149,9 +154,9 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
                 fix: Some(fix),
             }
         };
-        let Some(module) = sys.dkms.as_ref() else {
+        let Some(module) = sys.dkms_for(&release) else {
             return Err(cannot_build(
-                "dahdi is not registered with DKMS".into(),
+                "no DKMS module provides DAHDI".into(),
                 Fix::manual(format!("install dahdi-dkms (apt-get install dahdi-dkms), then run dahdi-loader ensure -k {release}")),
             ));
         };
@@ -168,7 +173,7 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
             })?
             .version
             .clone();
-        let package = PackageName::new(PACKAGE)?;
+        let package = module.name.clone();
         let target = Target {
             module: &package,
             version: &version,

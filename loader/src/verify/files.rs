@@ -73,6 +73,13 @@ pub(super) fn read_all(
             DkmsCopies::Tree(b) => Some(is_dkms_copy(image.file_bytes(), name, b)),
             DkmsCopies::Staged(files) => Some(files.contains(&chosen.path)),
         };
+        mr.owner = sys
+            .providers
+            .dkms_owner(&kernel.release, name, image.file_bytes())
+            .map(|(m, v, _)| crate::providers::Owner::Dkms {
+                module: m.name.clone(),
+                version: v.version.clone(),
+            });
         let info = match image.info() {
             Ok(i) => i,
             Err(e) => {

@@ -43,8 +43,10 @@ pub struct ModuleReport {
     pub path: Option<PathBuf>,
     /// How that file is compressed, if it is.
     pub compression: Option<Compression>,
-    /// That file is the DKMS build's copy.
+    /// That file is the copy of the DKMS build the loader manages for this kernel.
     pub from_dkms: Option<bool>,
+    /// Who put that file there.
+    pub owner: Option<crate::providers::Owner>,
     /// Other copies of the module on this kernel.
     pub other_copies: Vec<PathBuf>,
     /// `vermagic=` of the file.
@@ -79,6 +81,7 @@ impl ModuleReport {
             path: None,
             compression: None,
             from_dkms: None,
+            owner: None,
             other_copies: Vec::new(),
             vermagic: None,
             vermagic_ok: None,
@@ -106,7 +109,9 @@ impl ModuleReport {
 /// DKMS's view of this kernel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DkmsKernelState {
-    /// dahdi's DKMS version considered.
+    /// The DKMS module the loader builds with for this kernel.
+    pub module: crate::names::PackageName,
+    /// Its version considered.
     pub version: Version,
     /// Its state for this kernel.
     pub state: State,
@@ -264,7 +269,7 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
         None => return report.finish(findings),
     };
 
-    let dkms_build = sys.dkms.as_ref().and_then(|m| {
+    let dkms_build = sys.dkms_for(k).and_then(|m| {
         m.versions
             .iter()
             .flat_map(|v| v.builds.iter())
@@ -272,9 +277,71 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
             .max_by_key(|b| b.state)
     });
     let copies = dkms_build.map_or(DkmsCopies::None, DkmsCopies::Tree);
-    check_modules(
-        sys, kernel, abi, &index, &names, copies, checks, report, findings,
-    )
+    let mut report = check_modules(
+        sys,
+        kernel,
+        abi,
+        &index,
+        &names,
+        copies,
+        checks,
+        report,
+        Vec::new(),
+    );
+    findings.append(&mut report.findings);
+    mixed_providers(kernel, &report.modules, &mut findings);
+    // While providers fight, no rebuild helps: every finding a build would otherwise cure
+    // points at the choice instead.
+    if let Some(fix) = findings
+        .iter()
+        .find(|f| f.code == Code::ProvidersConflict)
+        .and_then(|f| f.fix.clone())
+    {
+        for f in findings.iter_mut().filter(|f| f.fixed_by_build()) {
+            f.fix = Some(fix.clone());
+        }
+    }
+    report.finish(findings)
+}
+
+/// The files modprobe would pick come from more than one DKMS module: the mixed set DKMS
+/// leaves when two providers are installed (reported once, by registration, when DKMS
+/// itself says both are installed).
+fn mixed_providers(kernel: &Kernel, modules: &[ModuleReport], findings: &mut Vec<Finding>) {
+    use crate::providers::Owner;
+    if findings.iter().any(|f| f.code == Code::ProvidersConflict) {
+        return;
+    }
+    let mut by: BTreeMap<String, Vec<ModuleName>> = BTreeMap::new();
+    for m in modules {
+        if let Some(Owner::Dkms { module, version }) = &m.owner {
+            by.entry(format!("{module} {version}"))
+                .or_default()
+                .push(m.name.clone());
+        }
+    }
+    if by.len() < 2 {
+        return;
+    }
+    let parts: Vec<String> = by
+        .iter()
+        .map(|(p, mods)| format!("{} from {p}", subject(mods)))
+        .collect();
+    findings.push(
+        Finding::new(
+            Code::ProvidersConflict,
+            Severity::Broken,
+            format!(
+                "the DAHDI modules modprobe would load on kernel {} come from different DKMS modules: {}; their symbol versions need not agree, and no rebuild of one settles it",
+                kernel.release,
+                parts.join("; ")
+            ),
+        )
+        .fix(Fix::manual(format!(
+            "choose one provider and remove the other (dkms remove -m NAME -v VERSION --all, or apt purge the package that ships it); then run dahdi-loader ensure -k {}",
+            kernel.release
+        ))),
+    );
 }
 
 /// Verifies a build that is not installed (a staging build) as if DKMS had installed it:
