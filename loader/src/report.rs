@@ -297,6 +297,8 @@ pub enum Code {
     NoVermagic,
     /// The module was built for another kernel.
     VermagicMismatch,
+    /// The module was built for another release of a modversions kernel: its CRCs decide.
+    VermagicRelease,
     /// The module was built with another `struct module`.
     StructModuleSize,
     /// The module is for another ELF machine.

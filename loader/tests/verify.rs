@@ -235,6 +235,124 @@ fn module_built_for_another_kernel_is_a_mismatch() {
     assert_eq!(r.module("dahdi").unwrap().vermagic_ok, Some(true));
 }
 
+/// Rewrites bytes in a module file (same length).
+fn patch_bytes(path: &Path, old: &[u8], new: &[u8]) {
+    assert_eq!(old.len(), new.len());
+    let mut d = std::fs::read(path).unwrap();
+    let pos = d
+        .windows(old.len())
+        .position(|w| w == old)
+        .unwrap_or_else(|| {
+            panic!(
+                "{} has no {:?}",
+                path.display(),
+                String::from_utf8_lossy(old)
+            )
+        });
+    d[pos..pos + new.len()].copy_from_slice(new);
+    std::fs::write(path, d).unwrap();
+}
+
+fn finding_for<'a>(
+    r: &'a verify::KernelReport,
+    code: Code,
+    module: &str,
+) -> &'a dahdi_loader::report::Finding {
+    r.findings
+        .iter()
+        .find(|x| x.code == code && x.modules.iter().any(|m| m == module))
+        .unwrap_or_else(|| panic!("no {code:?} finding about {module}: {:#?}", r.findings))
+}
+
+/// Each way vermagic can differ, said as the kernel acts (kernel/module/main.c
+/// check_modinfo(), version.c same_magic()); the kernel's own verdicts on these files are
+/// checked in the VM (vm_loader).
+#[test]
+fn vermagic_findings_say_what_the_kernel_would_do() {
+    let f = Fixture::installed();
+    let k = f.real.kernel.clone();
+    // Another release of the same kernel, CRCs untouched: same_magic() ignores the release
+    // of a module with __versions, and every CRC agrees.
+    let other = other_release(&k);
+    patch_vermagic(&f.module("wcb4xxp"), &k, &other);
+    // Another release and one CRC changed: refused for the CRC, not the release.
+    patch_vermagic(&f.module("wctdm"), &k, &other);
+    let crc = dahdi_loader::module_file::read_info(&f.module("wctdm"), &Root::new(f.root()))
+        .unwrap()
+        .1
+        .versions[1]
+        .clone();
+    // Its __versions record: the 64-bit CRC (little-endian), then the name.
+    let mut record = u64::from(crc.crc).to_le_bytes().to_vec();
+    record.extend_from_slice(crc.name.as_bytes());
+    record.push(0);
+    let mut d = std::fs::read(f.module("wctdm")).unwrap();
+    let at = d.windows(record.len()).position(|w| w == record).unwrap();
+    d[at] ^= 0x5a;
+    std::fs::write(f.module("wctdm"), d).unwrap();
+    // A flag word changed: ENOEXEC whatever the CRCs.
+    patch_bytes(&f.module("wct4xxp"), b" mod_unload ", b" mod_unloaX ");
+    // No vermagic at all: Debian's kernel has CONFIG_MODULE_FORCE_LOAD=y.
+    patch_bytes(&f.module("wcte12xp"), b"vermagic=", b"vermagix=");
+    f.write(
+        &format!("/boot/config-{k}"),
+        std::fs::read(format!("/boot/config-{k}")).unwrap(),
+    );
+    let sys = system(&f, None);
+    let r = verify_k(&f, &sys);
+
+    let m = &finding_for(&r, Code::VermagicRelease, "wcb4xxp").message;
+    assert!(
+        m.contains("decides by their symbol CRCs")
+            && m.contains("every one agrees: the kernel would load"),
+        "{m}"
+    );
+    assert!(!m.contains("Exec format error"), "{m}");
+    let m = &finding_for(&r, Code::VermagicRelease, "wctdm").message;
+    assert!(
+        m.contains("decides by their symbol CRCs") && m.contains("refuse them (Invalid argument)"),
+        "{m}"
+    );
+    let crcs = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::CrcMismatch)
+        .expect("the CRC finding");
+    assert!(crcs.message.contains(&crc.name), "{}", crcs.message);
+    let m = &finding_for(&r, Code::VermagicMismatch, "wct4xxp").message;
+    assert!(m.contains("Exec format error"), "{m}");
+    let nv = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::NoVermagic)
+        .unwrap();
+    let forced = std::fs::read_to_string(format!("/boot/config-{k}"))
+        .unwrap()
+        .lines()
+        .any(|l| l == "CONFIG_MODULE_FORCE_LOAD=y");
+    if forced {
+        assert!(
+            nv.message.contains("would still load") && nv.message.contains("tainted"),
+            "{}",
+            nv.message
+        );
+    } else {
+        assert!(
+            nv.message.contains("refuses such modules"),
+            "{}",
+            nv.message
+        );
+    }
+    // Every one of them is still something a build for this kernel cures.
+    for x in r
+        .findings
+        .iter()
+        .filter(|x| x.severity > Severity::Info && x.code != Code::Shadowed)
+    {
+        assert!(x.fixed_by_build(), "{x:?}");
+    }
+}
+
 #[test]
 fn damaged_modules_are_broken_never_a_panic() {
     let f = Fixture::installed();

@@ -467,7 +467,14 @@ fn check_modules(
     report.modules = read.modules;
     let has_dkms = !matches!(dkms_copies, DkmsCopies::None);
     shadowing::check(kernel, index, &report.modules, has_dkms, findings_ref);
-    vermagic::check(kernel, abi.as_ref(), &report.modules, findings_ref);
+    let config = kernel::KernelConfig::read(&sys.root, kernel);
+    let release_only = vermagic::check(
+        kernel,
+        abi.as_ref(),
+        config.as_ref(),
+        &report.modules,
+        findings_ref,
+    );
     for m in &mut report.modules {
         if let (Some(info), Some(a)) = (&m.info, abi.as_ref()) {
             m.vermagic_ok = Some(vermagic::matches(info, a, kernel));
@@ -487,14 +494,17 @@ fn check_modules(
         dependencies::check(kernel, index, &report.modules, &report.wanted, findings_ref);
     let skip_symbols: HashSet<&ModuleName> = missing_deps.iter().collect();
 
-    if checks.crcs {
-        let checked = symbols::check(kernel, &report.modules, &skip_symbols, findings_ref);
-        if checked {
-            for m in &mut report.modules {
-                m.crcs_checked = m.info.as_ref().map_or(0, |i| i.versions.len());
-            }
+    let compared = if checks.crcs {
+        symbols::check(kernel, &report.modules, &skip_symbols, findings_ref)
+    } else {
+        symbols::Compared::default()
+    };
+    if compared.checked {
+        for m in &mut report.modules {
+            m.crcs_checked = m.info.as_ref().map_or(0, |i| i.versions.len());
         }
     }
+    vermagic::release_only(kernel, abi.as_ref(), release_only, &compared, findings_ref);
     signatures::check(sys, kernel, &report.modules, findings_ref);
     report.abi = abi;
     report.finish(findings)

@@ -68,13 +68,22 @@ impl std::hash::Hasher for FnvHasher {
     }
 }
 
-/// Adds CRC findings; returns whether CRCs could be compared (Module.symvers was found).
+/// What the CRC comparison found.
+#[derive(Debug, Default)]
+pub(super) struct Compared {
+    /// CRCs could be compared (Module.symvers was found).
+    pub checked: bool,
+    /// Modules with at least one CRC the kernel disagrees with.
+    pub disagreeing: Vec<ModuleName>,
+}
+
+/// Adds CRC findings.
 pub(super) fn check(
     kernel: &Kernel,
     modules: &[ModuleReport],
     missing_dep: &HashSet<&ModuleName>,
     findings: &mut Vec<Finding>,
-) -> bool {
+) -> Compared {
     let k = &kernel.release;
     let infos: Vec<(&ModuleName, &ModuleInfo)> = modules
         .iter()
@@ -82,7 +91,7 @@ pub(super) fn check(
         .filter(|(_, i)| i.vermagic().is_some())
         .collect();
     if infos.iter().all(|(_, i)| i.versions.is_empty()) {
-        return false;
+        return Compared::default();
     }
     let symvers_path = kernel.headers.as_ref().map(|h| h.join("Module.symvers"));
     let symvers_text = symvers_path.as_deref().and_then(|p| std::fs::read(p).ok());
@@ -97,7 +106,7 @@ pub(super) fn check(
                 package: format!("linux-headers-{k}"),
             }),
         );
-        return false;
+        return Compared::default();
     };
     // Exports of the sibling DAHDI modules, which Module.symvers of the kernel cannot know.
     let mut siblings: BTreeMap<&str, Option<u32>> = BTreeMap::new();
@@ -140,6 +149,7 @@ pub(super) fn check(
             unknown.push(((*name).clone(), ()));
         }
     }
+    let disagreeing: Vec<ModuleName> = bad.iter().map(|(m, ())| m.clone()).collect();
     findings.extend(grouped(bad, |(), mods| {
         Finding::new(
             Code::CrcMismatch,
@@ -167,7 +177,10 @@ pub(super) fn check(
         )
         .fix(build_fix(kernel))
     }));
-    true
+    Compared {
+        checked: true,
+        disagreeing,
+    }
 }
 
 #[cfg(test)]
