@@ -353,6 +353,99 @@ fn vermagic_findings_say_what_the_kernel_would_do() {
     }
 }
 
+/// Renames one undefined symbol in a module's string table (not in __versions), as a
+/// damaged or miscompiled module would carry it; returns the new name.
+fn corrupt_import(path: &Path) -> String {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let mut data = std::fs::read(path).unwrap();
+    let (name, strtab) = {
+        let obj = object::File::parse(&*data).unwrap();
+        let sym = obj
+            .symbols()
+            .find(|s| s.is_undefined() && s.name().is_ok_and(|n| n.len() > 4))
+            .unwrap();
+        let strtab = obj
+            .section_by_name(".strtab")
+            .unwrap()
+            .file_range()
+            .unwrap();
+        (sym.name().unwrap().to_string(), strtab)
+    };
+    let range = strtab.0 as usize..(strtab.0 + strtab.1) as usize;
+    let needle = format!("\0{name}\0");
+    let at = data[range.clone()]
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .unwrap()
+        + range.start
+        + 1;
+    data[at] = b'Q';
+    std::fs::write(path, data).unwrap();
+    format!("Q{}", &name[1..])
+}
+
+#[test]
+fn a_corrupted_import_is_an_unknown_symbol_with_or_without_module_symvers() {
+    let f = Fixture::installed();
+    let bad = corrupt_import(&f.module("wcb4xxp"));
+    let r = verify_k(&f, &system(&f, None));
+    let u = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::UnknownSymbol)
+        .unwrap_or_else(|| panic!("{:#?}", r.findings));
+    assert!(
+        u.message.contains(&bad) && u.message.contains("Unknown symbol"),
+        "{}",
+        u.message
+    );
+    assert_eq!(u.modules, ["wcb4xxp"]);
+    assert!(u.fixed_by_build());
+
+    // Without the headers, a real System.map still lists what vmlinux exports (Debian
+    // ships a stub in /boot; this one is made from the kernel build's own Module.symvers).
+    let k = &f.real.kernel;
+    let symvers = std::fs::read_to_string(f.kdir().join("build/Module.symvers")).unwrap();
+    let map: String = symvers
+        .lines()
+        .filter(|l| l.split('\t').nth(2) == Some("vmlinux"))
+        .map(|l| {
+            format!(
+                "ffffffff81000000 r __ksymtab_{}\n",
+                l.split('\t').nth(1).unwrap()
+            )
+        })
+        .collect();
+    std::fs::remove_file(f.kdir().join("build")).unwrap();
+    std::fs::remove_dir_all(f.path(&format!("/usr/src/linux-headers-{k}"))).unwrap();
+    f.write(&format!("/boot/System.map-{k}"), &map);
+    let r = verify_k(&f, &system(&f, None));
+    let u = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::UnknownSymbol)
+        .unwrap_or_else(|| panic!("{:#?}", r.findings));
+    assert_eq!(u.modules, ["wcb4xxp"], "{}", u.message);
+    assert!(u.message.contains(&bad), "{}", u.message);
+    // Debian's own stub System.map lists nothing: then the check says it was not made.
+    f.write(
+        &format!("/boot/System.map-{k}"),
+        std::fs::read(format!("/boot/System.map-{k}")).unwrap(),
+    );
+    let r = verify_k(&f, &system(&f, None));
+    assert!(!r.findings.iter().any(|x| x.code == Code::UnknownSymbol));
+    let note = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::NoSymvers)
+        .unwrap();
+    assert!(
+        note.message.contains("were not checked"),
+        "{}",
+        note.message
+    );
+}
+
 #[test]
 fn damaged_modules_are_broken_never_a_panic() {
     let f = Fixture::installed();

@@ -97,6 +97,9 @@ pub struct ModuleInfo {
     pub versions: Vec<SymbolCrc>,
     /// Exported symbols.
     pub exports: Vec<Export>,
+    /// Undefined (imported) symbols the kernel must resolve at load time (`simplify_symbols()`:
+    /// weak ones, and the few an architecture ignores, may stay unresolved and are left out).
+    pub imports: Vec<String>,
     /// `sh_size` of `.gnu.linkonce.this_module`, i.e. the `struct module` size built in.
     pub this_module_size: Option<u64>,
     /// ELF `e_machine`.
@@ -262,10 +265,21 @@ fn parse_elf<Elf: FileHeader<Endian = Endianness>>(
     let mut exports: Vec<Export> = Vec::new();
     let mut crcs: Vec<(String, u32)> = Vec::new();
     let kcrctab = kcrctab.unwrap_or_default();
+    let mut imports: Vec<String> = Vec::new();
     for sym in symbols.iter() {
         let Ok(name) = symbols.symbol_name(endian, sym) else {
             continue;
         };
+        if sym.st_shndx(endian) == elf::SHN_UNDEF
+            && !name.is_empty()
+            && sym.st_bind() != elf::STB_WEAK
+            // ignore_undef_symbol(): i386's GOT and ppc64's TOC are resolved otherwise.
+            && name != b"_GLOBAL_OFFSET_TABLE_"
+            && name != b".TOC."
+        {
+            imports.push(String::from_utf8_lossy(name).into_owned());
+            continue;
+        }
         if let Some(exported) = name.strip_prefix(b"__ksymtab_") {
             // __ksymtab_strings is a section name that can also appear as a symbol.
             if exported != b"strings" {
@@ -303,10 +317,13 @@ fn parse_elf<Elf: FileHeader<Endian = Endianness>>(
     }
     exports.sort_by(|a, b| a.name.cmp(&b.name));
 
+    imports.sort();
+    imports.dedup();
     Ok(ModuleInfo {
         modinfo,
         versions,
         exports,
+        imports,
         this_module_size,
         machine: header.e_machine(endian),
         class_bits,

@@ -495,7 +495,14 @@ fn check_modules(
     let skip_symbols: HashSet<&ModuleName> = missing_deps.iter().collect();
 
     let compared = if checks.crcs {
-        symbols::check(kernel, &report.modules, &skip_symbols, findings_ref)
+        symbols::check(
+            sys,
+            kernel,
+            index,
+            &report.modules,
+            &skip_symbols,
+            findings_ref,
+        )
     } else {
         symbols::Compared::default()
     };

@@ -77,9 +77,70 @@ pub(super) struct Compared {
     pub disagreeing: Vec<ModuleName>,
 }
 
-/// Adds CRC findings.
+/// What the kernel exports, as far as the files tell.
+enum Exports {
+    /// Module.symvers of the headers: vmlinux's and every in-tree module's exports, with
+    /// their CRCs.
+    Symvers(HashMap<String, u32>),
+    /// A symbol map (`/proc/kallsyms` of the running kernel, or a real
+    /// `/boot/System.map-RELEASE`; Debian ships a one-line stub there): vmlinux's exports
+    /// (`__ksymtab_` entries), no CRCs.
+    SymbolMap(HashSet<String>),
+}
+
+impl Exports {
+    fn knows(&self, name: &str) -> bool {
+        match self {
+            Exports::Symvers(m) => m.contains_key(name),
+            Exports::SymbolMap(s) => s.contains(name),
+        }
+    }
+
+    fn crc(&self, name: &str) -> Option<u32> {
+        match self {
+            Exports::Symvers(m) => m.get(name).copied(),
+            Exports::SymbolMap(_) => None,
+        }
+    }
+}
+
+/// Exported names in a symbol map (`ADDRESS TYPE __ksymtab_NAME`, as System.map and
+/// /proc/kallsyms write them); `None` when it lists no export (Debian's stub System.map).
+fn symbol_map_exports(text: &str) -> Option<HashSet<String>> {
+    let set: HashSet<String> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2)?.strip_prefix("__ksymtab_"))
+        .filter(|n| *n != "strings")
+        .map(String::from)
+        .collect();
+    (!set.is_empty()).then_some(set)
+}
+
+/// The running kernel's /proc/kallsyms, else a real System.map of the kernel.
+fn symbol_map(sys: &crate::system::System, kernel: &Kernel) -> Option<(String, HashSet<String>)> {
+    let k = &kernel.release;
+    let mut sources = Vec::new();
+    if kernel.running {
+        sources.push("/proc/kallsyms".to_string());
+    }
+    sources.push(format!("/boot/System.map-{k}"));
+    sources.into_iter().find_map(|src| {
+        let text = crate::root::read_optional(&sys.root.join(&src))
+            .ok()
+            .flatten()?;
+        Some((src, symbol_map_exports(&text)?))
+    })
+}
+
+/// Checks every symbol each module imports (what `simplify_symbols()` resolves: "Unknown
+/// symbol" otherwise) and, where modversions apply, every CRC it was built against (what
+/// `check_version()` compares: "disagrees about version of symbol" otherwise), against
+/// the kernel's exports (Module.symvers, else System.map without CRCs) and the exports of
+/// the other DAHDI modules and of the kernel's own modules they depend on.
 pub(super) fn check(
+    sys: &crate::system::System,
     kernel: &Kernel,
+    index: &crate::modindex::KernelIndex,
     modules: &[ModuleReport],
     missing_dep: &HashSet<&ModuleName>,
     findings: &mut Vec<Finding>,
@@ -90,55 +151,110 @@ pub(super) fn check(
         .filter_map(|m| m.info.as_ref().map(|i| (&m.name, i)))
         .filter(|(_, i)| i.vermagic().is_some())
         .collect();
-    if infos.iter().all(|(_, i)| i.versions.is_empty()) {
+    if infos.is_empty() {
         return Compared::default();
-    }
-    let symvers_path = kernel.headers.as_ref().map(|h| h.join("Module.symvers"));
-    let symvers_text = symvers_path.as_deref().and_then(|p| std::fs::read(p).ok());
-    let Some(text) = symvers_text else {
-        findings.push(
-            Finding::new(
-                Code::NoSymvers,
-                Severity::Info,
-                format!("symbol CRCs were not checked: kernel {k} has no Module.symvers"),
-            )
-            .fix(Fix::InstallPackage {
-                package: format!("linux-headers-{k}"),
-            }),
-        );
-        return Compared::default();
-    };
-    // Exports of the sibling DAHDI modules, which Module.symvers of the kernel cannot know.
-    let mut siblings: BTreeMap<&str, Option<u32>> = BTreeMap::new();
-    for (_, info) in &infos {
-        for e in &info.exports {
-            siblings.insert(e.name.as_str(), e.crc);
-        }
     }
     let needed: HashSet<&str> = infos
         .iter()
-        .flat_map(|(_, i)| i.versions.iter().map(|v| v.name.as_str()))
+        .flat_map(|(_, i)| {
+            i.versions
+                .iter()
+                .map(|v| v.name.as_str())
+                .chain(i.imports.iter().map(String::as_str))
+        })
         .collect();
-    let symvers = parse_symvers(&text, &needed);
+    let symvers = kernel
+        .headers
+        .as_ref()
+        .and_then(|h| std::fs::read(h.join("Module.symvers")).ok());
+    let exports = match symvers {
+        Some(text) => Exports::Symvers(parse_symvers(&text, &needed)),
+        None => {
+            let Some((source, map)) = symbol_map(sys, kernel) else {
+                findings.push(
+                    Finding::new(
+                        Code::NoSymvers,
+                        Severity::Info,
+                        format!("imported symbols and their CRCs were not checked: kernel {k} has no Module.symvers (its headers are not installed) and no symbol map"),
+                    )
+                    .fix(Fix::InstallPackage {
+                        package: format!("linux-headers-{k}"),
+                    }),
+                );
+                return Compared::default();
+            };
+            findings.push(
+                Finding::new(
+                    Code::NoSymvers,
+                    Severity::Info,
+                    format!("symbol CRCs were not checked (kernel {k} has no Module.symvers); imported symbols were checked against {source}"),
+                )
+                .fix(Fix::InstallPackage {
+                    package: format!("linux-headers-{k}"),
+                }),
+            );
+            Exports::SymbolMap(map)
+        }
+    };
+    // Exports of the sibling DAHDI modules, which the kernel's lists cannot know.
+    let mut siblings: BTreeMap<String, Option<u32>> = BTreeMap::new();
+    for (_, info) in &infos {
+        for e in &info.exports {
+            siblings.insert(e.name.clone(), e.crc);
+        }
+    }
+    // Without Module.symvers, the kernel's own modules that DAHDI depends on (slhc,
+    // ppp_generic, hdlc on Debian 13) export what System.map cannot list.
+    if matches!(exports, Exports::SymbolMap(_)) {
+        for (_, info) in &infos {
+            for dep in info.depends() {
+                let Ok(dep) = ModuleName::new(&dep) else {
+                    continue;
+                };
+                if siblings_have(&infos, &dep) {
+                    continue;
+                }
+                let Some(entry) = index.deps.get(&dep) else {
+                    continue;
+                };
+                if crate::names::relative_path(&entry.relpath).is_err() {
+                    continue;
+                }
+                let path = sys
+                    .root
+                    .join(format!("/lib/modules/{k}"))
+                    .join(&entry.relpath);
+                if let Ok((_, dinfo)) = crate::module_file::read_info(&path, &sys.root) {
+                    for e in dinfo.exports {
+                        siblings.entry(e.name).or_insert(e.crc);
+                    }
+                }
+            }
+        }
+    }
     let mut bad: Vec<(ModuleName, ())> = Vec::new();
     let mut bad_detail: Vec<String> = Vec::new();
     let mut unknown: Vec<(ModuleName, ())> = Vec::new();
     let mut unknown_detail: Vec<String> = Vec::new();
     for (name, info) in &infos {
         let mut b = Vec::new();
-        let mut u = Vec::new();
         for v in &info.versions {
-            let known = siblings.contains_key(v.name.as_str()) || symvers.contains_key(&v.name);
             let expected = match siblings.get(v.name.as_str()) {
                 Some(crc) => *crc,
-                None => symvers.get(&v.name).copied(),
+                None => exports.crc(&v.name),
             };
-            match expected {
-                Some(c) if c != v.crc => b.push(v.name.clone()),
-                None if !known => u.push(v.name.clone()),
-                _ => {}
+            if let Some(c) = expected {
+                if c != v.crc {
+                    b.push(v.name.clone());
+                }
             }
         }
+        let u: Vec<String> = info
+            .imports
+            .iter()
+            .filter(|s| !siblings.contains_key(s.as_str()) && !exports.knows(s))
+            .cloned()
+            .collect();
         if !b.is_empty() {
             bad_detail.push(format!("{name} ({}: {})", b.len(), summarize(&b)));
             bad.push(((*name).clone(), ()));
@@ -169,18 +285,23 @@ pub(super) fn check(
             Code::UnknownSymbol,
             Severity::Mismatch,
             format!(
-                "{} need{} symbols that neither kernel {k} nor the other DAHDI modules export: {}",
+                "{} import{} symbols that neither kernel {k} nor the other DAHDI modules export: {}; the kernel would refuse {} (Unknown symbol)",
                 summarize(mods),
                 if mods.len() == 1 { "s" } else { "" },
-                unknown_detail.join("; ")
+                unknown_detail.join("; "),
+                if mods.len() == 1 { "it" } else { "them" }
             ),
         )
         .fix(build_fix(kernel))
     }));
     Compared {
-        checked: true,
+        checked: matches!(exports, Exports::Symvers(_)),
         disagreeing,
     }
+}
+
+fn siblings_have(infos: &[(&ModuleName, &ModuleInfo)], name: &ModuleName) -> bool {
+    infos.iter().any(|(n, _)| *n == name)
 }
 
 #[cfg(test)]
