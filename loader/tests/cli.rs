@@ -201,3 +201,31 @@ fn this_host_status_does_not_fail_on_a_kernel_without_modules() {
         assert!(line.trim_end().ends_with("n/a"), "{line}");
     }
 }
+
+#[test]
+fn the_readme_exit_code_table_is_the_one_in_the_code() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Exit codes")
+        .nth(1)
+        .expect("an exit code section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let rows: Vec<(i32, String)> = section
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim().trim_matches('|').split(" | ").collect();
+            Some((
+                cells.first()?.trim().parse().ok()?,
+                cells.get(1)?.trim().to_string(),
+            ))
+        })
+        .collect();
+    let code: Vec<(i32, String)> = dahdi_loader::report::EXIT_CODES
+        .iter()
+        .map(|(c, m)| (*c as i32, m.to_string()))
+        .collect();
+    assert_eq!(rows, code);
+}

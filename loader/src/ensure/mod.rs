@@ -131,10 +131,14 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
     // Nor can a build settle two providers fighting over the files.
     let wants_build = report.findings.iter().any(|f| f.fixed_by_build())
         && dkms_state != Some(State::Broken)
-        && !report
-            .findings
-            .iter()
-            .any(|f| f.code == crate::report::Code::ProvidersConflict);
+        // And a module file someone else could have written needs a person, not a
+        // rebuild over it.
+        && !report.findings.iter().any(|f| {
+            matches!(
+                f.code,
+                crate::report::Code::ProvidersConflict | crate::report::Code::Untrusted
+            )
+        });
     if wants_build && opts.build {
         // When no build can happen, still say what is wrong: "install dahdi-dkms" alone
         // would hide that the module on disk was built for another kernel.

@@ -492,7 +492,20 @@ fn check_modules(
     (report.wanted, report.hardware) = wanted_modules(sys, &report.modules);
     let missing_deps =
         dependencies::check(kernel, index, &report.modules, &report.wanted, findings_ref);
-    let skip_symbols: HashSet<&ModuleName> = missing_deps.iter().collect();
+    // Symbols a module imports from a DAHDI module that could not be read are explained
+    // by that module's finding, as are those of a missing dependency.
+    let unread: HashSet<&ModuleName> = report
+        .modules
+        .iter()
+        .filter(|m| m.path.is_some() && m.info.is_none())
+        .map(|m| &m.name)
+        .collect();
+    let mut skip_symbols: HashSet<&ModuleName> = missing_deps.iter().collect();
+    for m in &report.modules {
+        if m.dependency_names().iter().any(|d| unread.contains(d)) {
+            skip_symbols.insert(&m.name);
+        }
+    }
 
     let compared = if checks.crcs {
         symbols::check(
