@@ -11,6 +11,9 @@
 //! alias pci:v0000D161d0000BEEFsv*sd*bc*sc*i* wct4xxp
 //! # seconds to wait for /dev/dahdi/ctl after loading (default 10, at most 600)
 //! dev-timeout 20
+//! # how long one DKMS build may take before it is stopped: minutes, or seconds with an
+//! # s suffix (default 60 minutes)
+//! build-timeout 90
 //! ```
 //!
 //! Unknown directives are errors, so a typo does not silently drop a module.
@@ -40,6 +43,8 @@ pub struct Config {
     pub aliases: Vec<(String, ModuleName)>,
     /// Seconds to wait for the control device.
     pub dev_timeout_secs: u64,
+    /// Seconds one DKMS run may take.
+    pub build_timeout_secs: u64,
     /// Files that were read.
     pub files: Vec<PathBuf>,
 }
@@ -51,6 +56,7 @@ impl Default for Config {
             exclude: Vec::new(),
             aliases: Vec::new(),
             dev_timeout_secs: DEFAULT_DEV_TIMEOUT_SECS,
+            build_timeout_secs: 3600,
             files: Vec::new(),
         }
     }
@@ -124,9 +130,26 @@ impl Config {
                     }
                     self.dev_timeout_secs = secs;
                 }
+                "build-timeout" => {
+                    let [value] = args[..] else {
+                        return Err(err("'build-timeout' takes one duration (minutes, or seconds with an s suffix)".into()));
+                    };
+                    let (number, unit) = match value.strip_suffix('s') {
+                        Some(n) => (n, 1),
+                        None => (value, 60),
+                    };
+                    let n: u64 = number.parse().map_err(|_| {
+                        err(format!("{value:?} is not minutes (90) or seconds (90s)"))
+                    })?;
+                    let secs = n * unit;
+                    if !(1..=86_400).contains(&secs) {
+                        return Err(err("build-timeout is between 1 second and 24 hours".into()));
+                    }
+                    self.build_timeout_secs = secs;
+                }
                 other => {
                     return Err(err(format!(
-                        "unknown directive {other:?}; expected add, exclude, alias or dev-timeout"
+                        "unknown directive {other:?}; expected add, exclude, alias, dev-timeout or build-timeout"
                     )))
                 }
             }

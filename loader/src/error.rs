@@ -174,7 +174,7 @@ pub enum Error {
         /// The worst finding's message.
         message: String,
         /// The worst finding's fix.
-        fix: Option<Fix>,
+        fix: Option<Box<Fix>>,
     },
 
     /// The loader's own state (its transaction journal) is damaged.
@@ -209,6 +209,11 @@ impl Error {
             Error::VermagicRefused { .. } | Error::BuildDidNotHelp { .. } => ExitCode::Mismatch,
             Error::LockTimeout { .. } => ExitCode::TempFail,
             Error::NotReady { verdict, .. } => ExitCode::from(*verdict),
+            // DKMS ran and the compile failed (its make.log is there): the kernel's
+            // verdict is "build failed".
+            Error::Build {
+                log_path: Some(_), ..
+            } => ExitCode::BuildFailed,
             _ => ExitCode::Broken,
         }
     }
@@ -261,7 +266,7 @@ impl Error {
             Error::ModulesUnsupported { .. } => manual(
                 "boot an installed kernel to load DAHDI; dahdi-loader ensure -k KVER builds for an installed kernel".into(),
             ),
-            Error::NotReady { fix, .. } => fix.clone(),
+            Error::NotReady { fix, .. } => fix.as_deref().cloned(),
             Error::BadState { path, .. } => manual(format!(
                 "check that /var/lib/dkms and /lib/modules are as they should be (dahdi-loader verify --all), then remove {}",
                 path.display()

@@ -24,6 +24,7 @@
 //! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents |
 //! | [`modindex`] | modules.dep and depmod.d: which file modprobe picks, stale copies |
 //! | [`dkms`] | the DKMS tree, the text `dkms status` prints, running dkms |
+//! | [`failed`] | builds DKMS or the loader tried that failed, while their inputs are unchanged |
 //! | [`providers`] | every DKMS module that provides DAHDI; who put each module file there |
 //! | [`live`] | what the running kernel has loaded (`/proc/modules`, `/sys/module`) |
 //! | [`signing`] | signature enforcement, MOK enrolment |
@@ -46,6 +47,7 @@ pub mod config;
 pub mod dkms;
 pub mod ensure;
 pub mod error;
+pub mod failed;
 pub mod hw;
 pub mod kernel;
 pub mod live;

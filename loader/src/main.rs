@@ -21,7 +21,8 @@ Configuration: /etc/dahdi-loader/*.conf (read in name order; # starts a comment)
   add MODULE...            load these too (echo cancellers, dahdi_dynamic_loc, ...)
   exclude MODULE...        never load these
   alias PATTERN MODULE     devices whose modalias matches PATTERN need MODULE
-  dev-timeout SECONDS      wait this long for /dev/dahdi/ctl (default 10)";
+  dev-timeout SECONDS      wait this long for /dev/dahdi/ctl (default 10)
+  build-timeout MINUTES    stop a DKMS build that takes longer (default 60; 90s = seconds)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,6 +95,10 @@ enum Command {
         /// Seconds to wait for another dahdi-loader to finish.
         #[arg(long, value_name = "SECS", default_value_t = dahdi_loader::lock::DEFAULT_TIMEOUT.as_secs())]
         lock_timeout: u64,
+        /// Build again even though the same build failed before with the same source,
+        /// headers and compiler.
+        #[arg(long)]
+        force: bool,
     },
     /// Exit 0 if a DAHDI module (or a configured alias) claims MODALIAS, else 1.
     /// Used by the udev rule; fast and read-only.
@@ -168,6 +173,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             no_build,
             dkms,
             lock_timeout,
+            force,
         }) => {
             let opts = Options {
                 kernel: kernel.clone(),
@@ -177,6 +183,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 dkms_program: dkms.clone(),
                 lock_timeout: Duration::from_secs(*lock_timeout),
                 quiet: cli.json && !std::io::stderr().is_terminal(),
+                force: *force,
             };
             let report = ensure::ensure(&root, &opts, &mut KernelInserter)?;
             if cli.json {
@@ -247,10 +254,27 @@ fn cmd_verify(
         };
         vec![sys.kernel(&release)?]
     };
-    let reports: Vec<KernelReport> = kernels
+    let mut reports: Vec<KernelReport> = kernels
         .iter()
         .map(|k| verify::verify_kernel(&sys, k, Checks::default()))
         .collect();
+    if reports.iter().any(|r| r.failed_build.is_some()) && !all {
+        // "Build failed" names the kernels where DAHDI loads: that takes all of them.
+        let mut every: Vec<KernelReport> = sys
+            .kernels()?
+            .iter()
+            .filter(|k| !k.is_leftover())
+            .map(|k| verify::verify_kernel(&sys, k, Checks::default()))
+            .collect();
+        verify::name_kernels_that_load(&mut every);
+        for r in &mut reports {
+            if let Some(named) = every.iter().find(|e| e.kernel.release == r.kernel.release) {
+                r.findings = named.findings.clone();
+            }
+        }
+    } else {
+        verify::name_kernels_that_load(&mut reports);
+    }
     let verdict = reports
         .iter()
         .map(|r| r.verdict)

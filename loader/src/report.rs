@@ -17,6 +17,9 @@ pub enum Severity {
     NeedsBuild,
     /// Modules exist but would not load, or the wrong copy would.
     Mismatch,
+    /// DKMS tried to build DAHDI for the kernel and failed: it will not load there until
+    /// the source, the kernel or the compiler changes.
+    BuildFailed,
     /// Damaged files or registration: needs a person.
     Broken,
 }
@@ -28,6 +31,7 @@ impl Severity {
             Severity::Info => "note",
             Severity::NeedsBuild => "needs build",
             Severity::Mismatch => "mismatch",
+            Severity::BuildFailed => "build failed",
             Severity::Broken => "broken",
         }
     }
@@ -38,6 +42,7 @@ impl Severity {
             Severity::Info => Verdict::Ok,
             Severity::NeedsBuild => Verdict::NeedsBuild,
             Severity::Mismatch => Verdict::Mismatch,
+            Severity::BuildFailed => Verdict::BuildFailed,
             Severity::Broken => Verdict::Broken,
         }
     }
@@ -57,6 +62,8 @@ pub enum Verdict {
     NeedsBuild,
     /// Mismatch.
     Mismatch,
+    /// DKMS cannot build DAHDI for the kernel.
+    BuildFailed,
     /// Broken.
     Broken,
 }
@@ -69,6 +76,7 @@ impl Verdict {
             Verdict::Ok => "ok",
             Verdict::NeedsBuild => "needs-build",
             Verdict::Mismatch => "mismatch",
+            Verdict::BuildFailed => "build-failed",
             Verdict::Broken => "broken",
         }
     }
@@ -95,6 +103,8 @@ pub enum ExitCode {
     Mismatch = 2,
     /// Damaged, failed, or unreadable.
     Broken = 3,
+    /// DKMS cannot build DAHDI for a kernel.
+    BuildFailed = 4,
     /// Bad command line or configuration.
     Usage = 64,
     /// Lock wait timed out.
@@ -119,6 +129,10 @@ pub const EXIT_CODES: &[(ExitCode, &str)] = &[
     (
         ExitCode::Broken,
         "broken: damaged module files or DKMS registration, a failed build or load, or an I/O error",
+    ),
+    (
+        ExitCode::BuildFailed,
+        "build failed: DKMS tried to build DAHDI for a kernel and failed; DAHDI will not load on it until the source, the kernel or the compiler changes (the message quotes the compiler and names the kernels where DAHDI loads)",
     ),
     (
         ExitCode::Usage,
@@ -146,6 +160,7 @@ impl From<Verdict> for ExitCode {
             Verdict::NotApplicable | Verdict::Ok => ExitCode::Ok,
             Verdict::NeedsBuild => ExitCode::NeedsBuild,
             Verdict::Mismatch => ExitCode::Mismatch,
+            Verdict::BuildFailed => ExitCode::BuildFailed,
             Verdict::Broken => ExitCode::Broken,
         }
     }
@@ -200,6 +215,18 @@ pub enum Fix {
         /// The file or directory, as a system path.
         path: String,
     },
+    /// DKMS cannot build DAHDI for the kernel: the operator's real options.
+    BuildFailed {
+        /// The kernel.
+        kernel: KernelRelease,
+        /// The failed attempt's make.log, as a system path.
+        log: String,
+        /// The installed kernels on which DAHDI does load (filled in once every kernel
+        /// has been verified).
+        loads_on: Vec<KernelRelease>,
+        /// The DKMS module that failed.
+        module: String,
+    },
     /// Anything else, as a sentence.
     Manual {
         /// What to do.
@@ -250,6 +277,25 @@ impl fmt::Display for Fix {
                 f,
                 "check where {path} came from; if it is genuine, run chown root:root and chmod go-w on it"
             ),
+            Fix::BuildFailed {
+                kernel,
+                log,
+                loads_on,
+                module,
+            } => {
+                match loads_on.as_slice() {
+                    [] => write!(f, "no installed kernel loads DAHDI now; ")?,
+                    good => write!(
+                        f,
+                        "keep booting a kernel where DAHDI loads ({}); ",
+                        good.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    )?,
+                }
+                write!(
+                    f,
+                    "to let apt and dpkg finish (DKMS's failed hook leaves linux-image-{kernel} half-configured): apt-get remove linux-image-{kernel} linux-headers-{kernel}, and apt-mark hold the metapackage that brought it in until DAHDI builds for it; read {log} for the compiler's errors and report them to the provider of {module} (Debian's dahdi-dkms: reportbug dahdi-dkms; upstream DAHDI: https://github.com/asterisk/dahdi-linux/issues); when the source, the kernel or the compiler has changed, dahdi-loader ensure -k {kernel} --force tries again"
+                )
+            }
             Fix::Manual { text } => f.write_str(text),
         }
     }
@@ -323,6 +369,8 @@ pub enum Code {
     KeyNotEnrolled,
     /// Signing summary.
     Signatures,
+    /// DKMS tried to build DAHDI for the kernel and failed.
+    BuildFailed,
 }
 
 /// One problem or remark about a kernel.
@@ -408,7 +456,7 @@ mod tests {
     #[test]
     fn exit_code_table_covers_every_code_once() {
         let codes: Vec<i32> = EXIT_CODES.iter().map(|(c, _)| *c as i32).collect();
-        assert_eq!(codes, [0, 1, 2, 3, 64, 75]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 64, 75]);
         let help = exit_codes_help();
         for (c, meaning) in EXIT_CODES {
             assert!(help.contains(&format!("{:<3} {meaning}", *c as i32)));

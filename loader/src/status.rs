@@ -42,11 +42,12 @@ pub struct ProviderSummary {
 
 /// Verifies every kernel.
 pub fn system_report(sys: &System, checks: Checks) -> Result<SystemReport, Error> {
-    let kernels: Vec<KernelReport> = sys
+    let mut kernels: Vec<KernelReport> = sys
         .kernels()?
         .iter()
         .map(|k| verify::verify_kernel(sys, k, checks))
         .collect();
+    verify::name_kernels_that_load(&mut kernels);
     let verdict = kernels
         .iter()
         .map(|k| k.verdict)

@@ -46,7 +46,7 @@ build() {
   rm -f "$FAKE_DKMS_RUNNING"
   if [ "$FAKE_DKMS_MODE" = fail ]; then
     mkdir -p "$tree/$m/$v/build"
-    printf 'DKMS make.log\ncc: error: fake compiler failure in wct4xxp/base.c\nmake: *** [Makefile:10] Error 1\n' > "$tree/$m/$v/build/make.log"
+    printf 'DKMS make.log for %s-%s for kernel %s (x86_64)\n%s/drivers/dahdi/wct4xxp/base.c:123:5: error: fake compiler failure\nmake: *** [Makefile:10] Error 1\n' "$m" "$v" "$k" "$tree/$m/$v/build" > "$tree/$m/$v/build/make.log"
     exit 10
   fi
   mkdir -p "$built"
@@ -69,6 +69,7 @@ case "$action" in
     [ -d "$built" ] || build
     mkdir -p "$inst/$k/updates/dkms"
     if [ -n "$FAKE_DKMS_INSTALL_SLEEP" ]; then
+      echo $$ > "$FAKE_DKMS_PIDFILE"
       head -c 300 "$built/dahdi.ko" > "$inst/$k/updates/dkms/dahdi.ko"
       sleep "$FAKE_DKMS_INSTALL_SLEEP"
     fi
@@ -122,6 +123,7 @@ impl FakeDkms {
         cmd.env("FAKE_DKMS_LOG", self.dir.path().join("log"))
             .env("FAKE_DKMS_STASH", self.stash())
             .env("FAKE_DKMS_RUNNING", self.dir.path().join("running"))
+            .env("FAKE_DKMS_PIDFILE", self.dir.path().join("pid"))
             .env("FAKE_DKMS_MODE", mode);
     }
 }
@@ -236,7 +238,11 @@ fn failed_build_shows_make_log_and_changes_nothing() {
     let fake = FakeDkms::new(&f.real.modules);
     let out = ensure_cmd(&f, &fake, "fail").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(ExitCode::Broken as i32), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(ExitCode::BuildFailed as i32),
+        "{stderr}"
+    );
     assert!(stderr.contains("fake compiler failure"), "{stderr}");
     assert!(stderr.contains("dkms exited with status 10"), "{stderr}");
     assert!(stderr.contains("make.log"), "{stderr}");
@@ -348,10 +354,6 @@ fn an_install_cut_short_is_rolled_back_by_the_next_ensure() {
     let fake = FakeDkms::new(&f.real.modules);
     let mut first = ensure_cmd(&f, &fake, "ok");
     first.env("FAKE_DKMS_INSTALL_SLEEP", "30");
-    // Its own process group, so that the loader and its dkms die together (a unit's
-    // timeout kills the whole cgroup).
-    use std::os::unix::process::CommandExt;
-    first.process_group(0);
     let mut first = first.spawn().unwrap();
     let dahdi = f.module("dahdi");
     let t0 = std::time::Instant::now();
@@ -363,12 +365,20 @@ fn an_install_cut_short_is_rolled_back_by_the_next_ensure() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // The loader and its dkms (with what dkms started) die together, as a unit's timeout
+    // kills its whole cgroup.
+    let dkms: i32 = std::fs::read_to_string(fake.dir.path().join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    first.kill().unwrap();
+    first.wait().unwrap();
     nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(first.id() as i32),
+        nix::unistd::Pid::from_raw(dkms),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    first.wait().unwrap();
     // Half-installed: a truncated dahdi.ko, and the journal says a swap was under way.
     assert_eq!(std::fs::metadata(&dahdi).unwrap().len(), 300);
     assert!(f.path("/var/lib/dahdi-loader/transaction.json").exists());
@@ -387,6 +397,154 @@ fn an_install_cut_short_is_rolled_back_by_the_next_ensure() {
     assert!(!f.path("/var/lib/dahdi-loader/transaction.json").exists());
     let out = f.run(&["--running-kernel", "0.0.0-test", "verify", &f.real.kernel]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn a_failed_build_is_a_verdict_and_is_not_repeated_until_something_changes() {
+    let f = Fixture::bare();
+    f.depmod();
+    let fake = FakeDkms::new(&f.real.modules);
+    let k = f.real.kernel.clone();
+    let out = ensure_cmd(&f, &fake, "fail").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(ExitCode::BuildFailed as i32),
+        "{}",
+        text(&out)
+    );
+    // verify now says the build failed, quotes the compiler and the log, and does not
+    // tell the operator to run ensure.
+    let out = f.run(&["--running-kernel", "0.0.0-test", "verify", &k]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(ExitCode::BuildFailed as i32), "{t}");
+    assert!(t.contains("DAHDI will not load on kernel"), "{t}");
+    assert!(
+        t.contains("base.c:123: error: fake compiler failure"),
+        "{t}"
+    );
+    assert!(t.contains("/var/lib/dahdi-loader/failed/dahdi/"), "{t}");
+    assert!(
+        t.contains(&format!("apt-get remove linux-image-{k} linux-headers-{k}")),
+        "{t}"
+    );
+    assert!(
+        !t.contains(&format!("fix: run dahdi-loader ensure -k {k}")),
+        "{t}"
+    );
+    // ensure does not try the same build again...
+    let calls = fake.log().lines().count();
+    let out = ensure_cmd(&f, &fake, "ok").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(ExitCode::BuildFailed as i32),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(fake.log().lines().count(), calls, "{}", fake.log());
+    // ...unless forced,
+    let out = ensure_cmd(&f, &fake, "fail")
+        .arg("--force")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(ExitCode::BuildFailed as i32),
+        "{}",
+        text(&out)
+    );
+    assert!(fake.log().lines().count() > calls);
+    // or the headers change (a new headers package for the same kernel).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let config = f.path(&format!("/usr/src/linux-headers-{k}/.config"));
+    let c = std::fs::read(&config).unwrap();
+    std::fs::write(&config, c).unwrap();
+    let out = f.run(&["--running-kernel", "0.0.0-test", "verify", &k]);
+    assert_eq!(
+        out.status.code(),
+        Some(ExitCode::NeedsBuild as i32),
+        "{}",
+        text(&out)
+    );
+    let out = ensure_cmd(&f, &fake, "ok").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!f
+        .path(&format!(
+            "/var/lib/dahdi-loader/failed/dahdi/{}/{k}.json",
+            f.real.version
+        ))
+        .exists());
+}
+
+#[test]
+fn dkms_own_failed_build_is_read_from_its_make_log() {
+    let f = Fixture::bare();
+    f.depmod();
+    let (k, v) = (f.real.kernel.clone(), f.real.version.clone());
+    // What DKMS's kernel hook leaves after a failed compile (dkms 3.2.2's first line).
+    f.write(
+        &format!("/var/lib/dkms/dahdi/{v}/build/make.log"),
+        format!(
+            "DKMS (dkms-3.2.2) make.log for dahdi/{v} for kernel {k} (x86_64)\nSat Dec  5 10:00:00 UTC 2026\n\
+             /var/lib/dkms/dahdi/{v}/build/drivers/dahdi/dahdi-base.c:9338:25: error: too many arguments to function 'ppp_input_error'\n"
+        ),
+    );
+    let out = f.run(&["--running-kernel", "0.0.0-test", "--json", "verify", &k]);
+    assert_eq!(
+        out.status.code(),
+        Some(ExitCode::BuildFailed as i32),
+        "{}",
+        text(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed = &v[0]["failed_build"];
+    assert_eq!(failed["by"], "dkms");
+    assert_eq!(failed["first_error"]["file"], "drivers/dahdi/dahdi-base.c");
+    assert_eq!(failed["first_error"]["line"], 9338);
+    // A log about another kernel says nothing about this one.
+    f.write(
+        &format!("/var/lib/dkms/dahdi/{}/build/make.log", f.real.version),
+        "DKMS make.log for dahdi-1 for kernel 9.9.9-other (x86_64)\nx.c:1:1: error: e\n",
+    );
+    let out = f.run(&["--running-kernel", "0.0.0-test", "verify", &k]);
+    assert_eq!(
+        out.status.code(),
+        Some(ExitCode::NeedsBuild as i32),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_build_that_hangs_is_stopped_with_everything_it_started() {
+    let f = Fixture::bare();
+    f.depmod();
+    f.write("/etc/dahdi-loader/timeout.conf", "build-timeout 2s\n");
+    let before = snapshot(&f);
+    let fake = FakeDkms::new(&f.real.modules);
+    let t0 = std::time::Instant::now();
+    let out = ensure_cmd(&f, &fake, "ok")
+        .env("FAKE_DKMS_SLEEP", "600")
+        .output()
+        .unwrap();
+    assert!(
+        t0.elapsed().as_secs() < 60,
+        "not stopped: {:?}",
+        t0.elapsed()
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).contains("ran longer than 2 s"), "{}", text(&out));
+    // Nothing of the build goes on (the fake's sleep was in dkms's process group), and the
+    // system is as it was.
+    let sleeping = Command::new("pgrep")
+        .args(["-f", "sleep 600"])
+        .output()
+        .unwrap();
+    assert!(
+        sleeping.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&sleeping.stdout)
+    );
+    assert_eq!(snapshot(&f), before);
 }
 
 #[test]

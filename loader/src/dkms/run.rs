@@ -41,7 +41,28 @@ pub struct Dkms {
     pub inherit: Option<RawFd>,
     /// No progress messages of our own.
     pub quiet: bool,
+    /// How long one dkms run may take before it is stopped (with everything it started).
+    pub timeout: std::time::Duration,
 }
+
+/// Default bound of one dkms run: DAHDI builds in minutes; an hour means it hangs.
+pub const DEFAULT_BUILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// dkms ran longer than its bound and was stopped.
+#[derive(Debug)]
+struct TimedOutMessage(std::time::Duration);
+
+impl std::fmt::Display for TimedOutMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "it ran longer than {} s and was stopped with everything it started (raise build-timeout in /etc/dahdi-loader if builds are that slow here)",
+            self.0.as_secs()
+        )
+    }
+}
+
+impl std::error::Error for TimedOutMessage {}
 
 /// One module version for one kernel: what every dkms action names.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +83,7 @@ impl Dkms {
             root,
             inherit: None,
             quiet: false,
+            timeout: DEFAULT_BUILD_TIMEOUT,
         }
     }
 
@@ -110,6 +132,8 @@ impl Dkms {
         a
     }
 
+    /// Runs dkms in a process group of its own, bounded by [`Dkms::timeout`]: past it the
+    /// whole group (dkms, make, the compilers) is stopped.
     fn run(&self, args: &[String]) -> Result<std::process::ExitStatus, std::io::Error> {
         // dkms's stdout goes to our stderr: stdout is reserved for our own (JSON) output.
         let err_fd = std::io::stderr().as_fd().try_clone_to_owned()?;
@@ -117,14 +141,36 @@ impl Dkms {
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(err_fd))
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::inherit())
+            .process_group(0);
         if let Some(fd) = self.inherit {
             // SAFETY: only fcntl(2), which is async-signal-safe, runs between fork and exec.
             unsafe {
                 cmd.pre_exec(move || keep_open_across_exec(fd));
             }
         }
-        cmd.status()
+        let mut child = cmd.spawn()?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                let group = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM);
+                let grace = Instant::now() + std::time::Duration::from_secs(10);
+                while child.try_wait()?.is_none() && Instant::now() < grace {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+                let _ = child.wait();
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    TimedOutMessage(self.timeout),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     fn fail(&self, t: &Target<'_>, detail: String, log_path: Option<PathBuf>) -> Error {
@@ -181,7 +227,14 @@ impl Dkms {
         }
         let start = Instant::now();
         let args = self.args("build", t, tree, true);
-        let status = self.run(&args).map_err(|e| self.could_not_start(t, e))?;
+        let status = match self.run(&args) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                let tree = tree.map_or_else(|| self.system_tree(), Path::to_path_buf);
+                return Err(self.fail(t, format!("dkms build: {e}"), make_log(&tree, t)));
+            }
+            Err(e) => return Err(self.could_not_start(t, e)),
+        };
         if status.success() {
             if !self.quiet {
                 eprintln!(

@@ -39,6 +39,8 @@ pub struct Options {
     pub lock_timeout: Duration,
     /// No progress messages on stderr.
     pub quiet: bool,
+    /// Build again even if the same build failed before with the same inputs.
+    pub force: bool,
 }
 
 impl Default for Options {
@@ -51,6 +53,7 @@ impl Default for Options {
             dkms_program: crate::dkms::run::DEFAULT_DKMS.into(),
             lock_timeout: lock::DEFAULT_TIMEOUT,
             quiet: false,
+            force: false,
         }
     }
 }
@@ -86,6 +89,8 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
     let mut dkms = Dkms::new(opts.dkms_program.clone(), root.clone());
     dkms.inherit = Some(lock.raw_fd());
     dkms.quiet = opts.quiet;
+    dkms.timeout =
+        std::time::Duration::from_secs(crate::config::Config::load(root)?.build_timeout_secs);
     let paths = transaction::Paths::new(root);
     if let Some(j) = transaction::pending(&paths)? {
         recover(root, opts, &dkms, &paths, &j)?;
@@ -129,7 +134,14 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
     // its modules came from somewhere other than DKMS.
     // A broken DKMS registration cannot build anything; its finding is reported below.
     // Nor can a build settle two providers fighting over the files.
-    let wants_build = report.findings.iter().any(|f| f.fixed_by_build())
+    // A build that failed with the same inputs is not tried again unless asked (its
+    // findings then point at the failure instead of at a build).
+    let retry = opts.force
+        && report
+            .findings
+            .iter()
+            .any(|f| f.code == crate::report::Code::BuildFailed);
+    let wants_build = (retry || report.findings.iter().any(|f| f.fixed_by_build()))
         && dkms_state != Some(State::Broken)
         // And a module file someone else could have written needs a person, not a
         // rebuild over it.
@@ -155,7 +167,7 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
                     Some(f) => format!("{}; it cannot be rebuilt here: {why}", f.message),
                     None => why,
                 },
-                fix: Some(fix),
+                fix: Some(Box::new(fix)),
             }
         };
         let Some(module) = sys.dkms_for(&release) else {
@@ -196,7 +208,7 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
             kernel: release.to_string(),
             verdict: report.verdict,
             message: worst.message.clone(),
-            fix: worst.fix.clone(),
+            fix: worst.fix.clone().map(Box::new),
         });
     }
 
@@ -257,7 +269,23 @@ fn rebuild(
             eprintln!("dahdi-loader: {m}");
         }
     };
-    let (staged, files) = transaction::stage(dkms, paths, t)?;
+    let (staged, files) = match transaction::stage(dkms, paths, t) {
+        Ok(s) => s,
+        Err(e) => {
+            // Remembered, with what it was built from, so that neither the next ensure
+            // nor the next boot repeats it while nothing has changed.
+            if let Error::Build {
+                log_path: Some(log),
+                ..
+            } = &e
+            {
+                if let Err(r) = crate::failed::record(&sys.root, kernel, t.module, t.version, log) {
+                    say(format!("could not keep the failed build's record: {r}"));
+                }
+            }
+            return Err(e);
+        }
+    };
     let predicted = verify::verify_build(sys, kernel, &files);
     if let Err(f) = transaction::helps(&before, &predicted) {
         transaction::clean(paths);
@@ -305,6 +333,7 @@ fn rebuild(
         });
     }
     transaction::commit(paths)?;
+    crate::failed::forget(&sys.root, t.module, t.version, t.kernel);
     Ok(after)
 }
 

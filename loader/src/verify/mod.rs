@@ -137,6 +137,8 @@ pub struct KernelReport {
     pub wanted: Vec<ModuleName>,
     /// Devices that asked for a driver.
     pub hardware: Vec<hw::Match>,
+    /// A build for this kernel that failed, with unchanged inputs.
+    pub failed_build: Option<crate::failed::FailedBuild>,
     /// The overall verdict.
     pub verdict: Verdict,
 }
@@ -154,6 +156,7 @@ impl KernelReport {
                 .then(|| sys.root.join("/dev/dahdi/ctl").exists()),
             wanted: Vec::new(),
             hardware: Vec::new(),
+            failed_build: None,
             verdict: Verdict::Ok,
         }
     }
@@ -290,6 +293,7 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
     );
     findings.append(&mut report.findings);
     mixed_providers(kernel, &report.modules, &mut findings);
+    report.failed_build = failed_build(sys, kernel, &mut findings);
     // While providers fight, no rebuild helps: every finding a build would otherwise cure
     // points at the choice instead.
     if let Some(fix) = findings
@@ -302,6 +306,71 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
         }
     }
     report.finish(findings)
+}
+
+/// A build that failed with the inputs a new one would have: what a build would cure
+/// stays uncured, and the kernel's verdict says so.
+fn failed_build(
+    sys: &System,
+    kernel: &Kernel,
+    findings: &mut Vec<Finding>,
+) -> Option<crate::failed::FailedBuild> {
+    if !findings.iter().any(Finding::fixed_by_build) {
+        return None;
+    }
+    let module = sys.dkms_for(&kernel.release)?;
+    let failed = crate::failed::find(&sys.root, kernel, module)?;
+    let k = &kernel.release;
+    let fix = Fix::BuildFailed {
+        kernel: k.clone(),
+        log: failed.log.display().to_string(),
+        loads_on: Vec::new(),
+        module: failed.module.to_string(),
+    };
+    for f in findings.iter_mut().filter(|f| f.fixed_by_build()) {
+        f.fix = Some(fix.clone());
+    }
+    let who = match failed.by {
+        crate::failed::Builder::Dkms => "DKMS",
+        crate::failed::Builder::Loader => "dahdi-loader",
+    };
+    let cause = failed
+        .first_error
+        .as_ref()
+        .map_or("(no compiler error line in the log)".to_string(), |e| {
+            e.to_string()
+        });
+    findings.push(
+        Finding::new(
+            Code::BuildFailed,
+            Severity::BuildFailed,
+            format!(
+                "DAHDI will not load on kernel {k}: {who} could not build {} {} for it: {cause}; log: {}. Nothing has changed since (the source, the kernel's headers, the compiler), so building again would fail the same way",
+                failed.module,
+                failed.version,
+                failed.log.display()
+            ),
+        )
+        .fix(fix),
+    );
+    Some(failed)
+}
+
+/// Names, in every "build failed" fix, the kernels on which DAHDI loads: a verdict needs
+/// all kernels verified, so this runs once they are.
+pub fn name_kernels_that_load(reports: &mut [KernelReport]) {
+    let good: Vec<crate::names::KernelRelease> = reports
+        .iter()
+        .filter(|r| r.verdict == Verdict::Ok && !r.kernel.is_leftover() && r.modules_present() > 0)
+        .map(|r| r.kernel.release.clone())
+        .collect();
+    for r in reports.iter_mut() {
+        for f in &mut r.findings {
+            if let Some(Fix::BuildFailed { loads_on, .. }) = &mut f.fix {
+                *loads_on = good.clone();
+            }
+        }
+    }
 }
 
 /// The files modprobe would pick come from more than one DKMS module: the mixed set DKMS
