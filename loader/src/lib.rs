@@ -19,6 +19,7 @@
 //! | [`report`] | severities, verdicts, exit codes, findings and fixes (the bottom layer) |
 //! | [`error`] | errors, each a sentence with a fix |
 //! | [`names`] | kernel releases, module and package names, versions: validated once |
+//! | [`debversion`] | Debian versions in dpkg's order (epochs, `~`, revisions) |
 //! | [`root`] | the system root every path is read under |
 //! | [`kernel`] | installed kernels, running kernel, headers, expected vermagic, config |
 //! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents |
@@ -42,6 +43,7 @@
 //! See [`report::EXIT_CODES`], the one table `--help` and the README are made from.
 
 pub mod config;
+pub mod debversion;
 pub mod dkms;
 pub mod ensure;
 pub mod error;
