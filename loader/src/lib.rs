@@ -24,6 +24,7 @@
 //! | [`kernel`] | installed kernels, running kernel, headers, expected vermagic, config |
 //! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents |
 //! | [`modindex`] | modules.dep and depmod.d: which file modprobe picks, stale copies |
+//! | [`dpkg`] | the dpkg database: installed packages, who owns a path (merged /usr, diversions) |
 //! | [`dkms`] | the DKMS tree, the text `dkms status` prints, running dkms |
 //! | [`live`] | what the running kernel has loaded (`/proc/modules`, `/sys/module`) |
 //! | [`signing`] | signature enforcement, MOK enrolment |
@@ -45,6 +46,7 @@
 pub mod config;
 pub mod debversion;
 pub mod dkms;
+pub mod dpkg;
 pub mod ensure;
 pub mod error;
 pub mod hw;
