@@ -23,6 +23,7 @@
 //! | [`root`] | the system root every path is read under |
 //! | [`kernel`] | installed kernels, running kernel, headers, expected vermagic, config |
 //! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents |
+//! | [`modprobe`] | modprobe.d and the kernel command line as kmod reads them; /etc/dahdi/modules |
 //! | [`modindex`] | modules.dep and depmod.d: which file modprobe picks, stale copies |
 //! | [`dpkg`] | the dpkg database: installed packages, who owns a path (merged /usr, diversions) |
 //! | [`dkms`] | the DKMS tree, the text `dkms status` prints, running dkms |
@@ -56,6 +57,7 @@ pub mod load;
 pub mod lock;
 pub mod modalias;
 pub mod modindex;
+pub mod modprobe;
 pub mod module_file;
 pub mod names;
 pub mod render;
