@@ -27,7 +27,7 @@
 //! described in [`DbNote`]s for the report.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
@@ -35,7 +35,7 @@ use serde::Serialize;
 
 use crate::debversion::DebVersion;
 use crate::error::Error;
-use crate::names::{PackageName, Version};
+use crate::names::{ModuleName, PackageName, Version};
 use crate::root::{list_dir, read_optional, Root};
 
 /// dpkg's status file.
@@ -759,6 +759,38 @@ impl OwnerIndex {
         out
     }
 
+    /// The packages listing a module file (`NAME.ko`, `.ko.xz`, `.ko.zst`, `.ko.gz`) of one
+    /// of `names`, with those files as listed, sorted: how per-kernel DAHDI packages
+    /// (`dahdi-linux-modules-KVER`) are found whichever kernels they were built for, and
+    /// whether or not their files are still on disk. Build the index with the module
+    /// directories in scope (`/lib/modules`).
+    pub fn packages_with_modules(&self, names: &HashSet<ModuleName>) -> Vec<PackageModules<'_>> {
+        let mut by_package: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+        for (key, listings) in &self.listed {
+            let is_wanted = ModuleName::from_file_name(Path::new(key.as_str()))
+                .is_some_and(|m| names.contains(&m));
+            if !is_wanted {
+                continue;
+            }
+            for l in listings {
+                let as_listed = l.as_listed.as_deref().unwrap_or(key);
+                by_package.entry(l.package).or_default().push(as_listed);
+            }
+        }
+        let mut out: Vec<PackageModules<'_>> = by_package
+            .into_iter()
+            .map(|(id, mut files)| {
+                files.sort_unstable();
+                PackageModules {
+                    package: &self.packages[id as usize],
+                    files,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.package.binary_package.cmp(&b.package.binary_package));
+        out
+    }
+
     /// The diversion involving `system_path`, as its source or its target.
     pub fn diversion(&self, system_path: &str) -> Option<&Diversion> {
         let key = self.spelling.canonical(system_path);
@@ -766,6 +798,15 @@ impl OwnerIndex {
             .get(&key)
             .or_else(|| self.diverted_to.get(&key))
     }
+}
+
+/// A package and the module files it lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageModules<'a> {
+    /// The package, with its state and version.
+    pub package: &'a Package,
+    /// The module files, as the package lists them.
+    pub files: Vec<&'a str>,
 }
 
 /// The owners of one file.
@@ -827,7 +868,7 @@ fn system_path(root: &Root, path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::{BTreeSet, HashSet};
+    use std::collections::BTreeSet;
     use std::process::Command;
 
     fn write(root: &Path, path: &str, text: &str) {
@@ -1149,6 +1190,39 @@ mod tests {
         assert!(owners[1].owners.is_empty());
     }
 
+    #[test]
+    fn packages_listing_module_files() {
+        let t = fixture(true);
+        let root = Root::new(t.path());
+        let db = StatusDb::load(&root).unwrap().unwrap();
+        let index = OwnerIndex::build(&root, &db, &["/lib/modules"]).unwrap();
+        let names: HashSet<ModuleName> = ["dahdi", "wct4xxp", "xpp"]
+            .iter()
+            .map(|n| ModuleName::new(n).unwrap())
+            .collect();
+        let found: Vec<(String, Vec<&str>)> = index
+            .packages_with_modules(&names)
+            .into_iter()
+            .map(|p| (p.package.binary_package.clone(), p.files))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "dahdi-linux-modules-6.1.0-1-amd64".to_string(),
+                    vec![
+                        "/lib/modules/6.1.0-1-amd64/extra/dahdi.ko",
+                        "/lib/modules/6.1.0-1-amd64/extra/wct4xxp.ko"
+                    ]
+                ),
+                (
+                    "trixie-style:amd64".to_string(),
+                    vec!["/usr/lib/modules/6.1.0-1-amd64/extra/xpp.ko"]
+                ),
+            ]
+        );
+    }
+
     // ---- the real database of this machine, against dpkg's own tools ----
 
     fn run(cmd: &mut Command) -> std::process::Output {
@@ -1174,9 +1248,11 @@ mod tests {
             .lines()
             .map(String::from)
             .collect();
+        // dpkg-query -W without a pattern leaves out not-installed packages.
         let ours: BTreeSet<String> = db
             .packages
             .iter()
+            .filter(|p| p.state != PackageState::NotInstalled)
             .map(|p| {
                 let want = match p.want {
                     Want::Unknown => "unknown",
@@ -1387,6 +1463,40 @@ mod tests {
             owned_by_nobody >= 2,
             "{owned_by_nobody} paths owned by nobody"
         );
+    }
+
+    /// The kernel packages found by module name, against `dpkg -S '*/NAME.ko'`.
+    #[test]
+    fn real_packages_with_modules_agree_with_dpkg_search() {
+        let root = Root::default();
+        let db = StatusDb::load(&root).unwrap().unwrap();
+        let index = OwnerIndex::build(&root, &db, &["/lib/modules"]).unwrap();
+        let names = ["dummy", "loop", "e1000", "virtio_net"];
+        let wanted: HashSet<ModuleName> =
+            names.iter().map(|n| ModuleName::new(n).unwrap()).collect();
+        let mut ours: BTreeSet<(String, String)> = BTreeSet::new();
+        for p in index.packages_with_modules(&wanted) {
+            for f in p.files {
+                ours.insert((p.package.binary_package.clone(), f.to_string()));
+            }
+        }
+        let patterns: Vec<String> = names
+            .iter()
+            .flat_map(|n| ["", ".xz", ".zst", ".gz"].map(|ext| format!("*/modules/*/{n}.ko{ext}")))
+            .collect();
+        let out = run(Command::new("dpkg").arg("-S").args(&patterns));
+        let mut theirs: BTreeSet<(String, String)> = BTreeSet::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let (pkgs, path) = line.split_once(": /").expect("a dpkg -S line");
+            for p in pkgs.split(", ") {
+                theirs.insert((p.to_string(), format!("/{path}")));
+            }
+        }
+        assert!(
+            theirs.iter().any(|(p, _)| p.starts_with("linux-image-")),
+            "no installed kernel package lists {names:?}: apt-get install linux-image-amd64"
+        );
+        assert_eq!(ours, theirs);
     }
 
     proptest::proptest! {
