@@ -19,10 +19,13 @@
 //! | [`report`] | severities, verdicts, exit codes, findings and fixes (the bottom layer) |
 //! | [`error`] | errors, each a sentence with a fix |
 //! | [`names`] | kernel releases, module and package names, versions: validated once |
+//! | [`debversion`] | Debian versions in dpkg's order (epochs, `~`, revisions) |
 //! | [`root`] | the system root every path is read under |
 //! | [`kernel`] | installed kernels, running kernel, headers, expected vermagic, config |
 //! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents |
+//! | [`modprobe`] | modprobe.d and the kernel command line as kmod reads them; /etc/dahdi/modules |
 //! | [`modindex`] | modules.dep and depmod.d: which file modprobe picks, stale copies |
+//! | [`dpkg`] | the dpkg database: installed packages, who owns a path (merged /usr, diversions) |
 //! | [`dkms`] | the DKMS tree, the text `dkms status` prints, running dkms |
 //! | [`failed`] | builds DKMS or the loader tried that failed, while their inputs are unchanged |
 //! | [`providers`] | every DKMS module that provides DAHDI; who put each module file there |
@@ -44,7 +47,9 @@
 //! See [`report::EXIT_CODES`], the one table `--help` and the README are made from.
 
 pub mod config;
+pub mod debversion;
 pub mod dkms;
+pub mod dpkg;
 pub mod ensure;
 pub mod error;
 pub mod failed;
@@ -55,6 +60,7 @@ pub mod load;
 pub mod lock;
 pub mod modalias;
 pub mod modindex;
+pub mod modprobe;
 pub mod module_file;
 pub mod names;
 pub mod providers;
