@@ -299,6 +299,17 @@ impl TryFrom<&Version> for DebVersion {
     }
 }
 
+/// Orders two version strings as dpkg does, accepting what dpkg only warns about (DKMS
+/// versions are not checked by dpkg); a string dpkg would refuse outright sorts first.
+pub fn compare_lenient(a: &str, b: &str) -> std::cmp::Ordering {
+    match (DebVersion::parse_lenient(a), DebVersion::parse_lenient(b)) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (Err(_), Ok(_)) => std::cmp::Ordering::Less,
+        (Ok(_), Err(_)) => std::cmp::Ordering::Greater,
+        (Err(_), Err(_)) => a.cmp(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

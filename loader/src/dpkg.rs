@@ -852,17 +852,7 @@ pub fn owners_of_files(
 
 /// A path under the root (or a system path) as the system under the root names it.
 fn system_path(root: &Root, path: &Path) -> String {
-    let rel = if root.is_live() {
-        path
-    } else {
-        path.strip_prefix(root.dir()).unwrap_or(path)
-    };
-    let s = rel.to_string_lossy();
-    if s.starts_with('/') {
-        s.into_owned()
-    } else {
-        format!("/{s}")
-    }
+    root.system_path(path)
 }
 
 #[cfg(test)]

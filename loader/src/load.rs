@@ -119,6 +119,10 @@ pub fn explain(errno: Errno) -> &'static str {
     }
 }
 
+/// A module's soft dependencies (modprobe.d `softdep`): loaded before it and after it
+/// when the kernel has them, as kmod's probe does.
+pub type Softdeps<'a> = &'a dyn Fn(&ModuleName) -> (Vec<ModuleName>, Vec<ModuleName>);
+
 /// Orders `wanted` and their dependencies so every module comes after what it needs.
 ///
 /// `known` gives the DAHDI modules already resolved (name → file and its `depends=`);
@@ -129,6 +133,7 @@ pub fn plan(
     index: &KernelIndex,
     wanted: &[ModuleName],
     known: &[(ModuleName, PathBuf, Vec<ModuleName>)],
+    softdeps: Softdeps<'_>,
 ) -> Result<Vec<Step>, Error> {
     let base = root.join(format!("/lib/modules/{kernel}"));
     let mut planner = Planner {
@@ -136,6 +141,7 @@ pub fn plan(
         index,
         base: &base,
         kernel,
+        softdeps,
         order: Vec::new(),
         done: HashSet::new(),
         visiting: HashSet::new(),
@@ -152,6 +158,7 @@ struct Planner<'a> {
     index: &'a KernelIndex,
     base: &'a Path,
     kernel: &'a KernelRelease,
+    softdeps: Softdeps<'a>,
     order: Vec<Step>,
     done: HashSet<ModuleName>,
     visiting: HashSet<ModuleName>,
@@ -187,7 +194,13 @@ impl Planner<'_> {
                     kernel: self.kernel.to_string(),
                 });
             };
-        for d in &deps {
+        let (pre, post) = (self.softdeps)(name);
+        let have = |m: &ModuleName| {
+            self.known.iter().any(|(n, _, _)| n == m) || self.index.deps.contains_key(m)
+        };
+        let pre: Vec<ModuleName> = pre.into_iter().filter(|m| have(m)).collect();
+        let post: Vec<ModuleName> = post.into_iter().filter(|m| have(m)).collect();
+        for d in pre.iter().chain(&deps) {
             self.visit(d, depth + 1)?;
         }
         self.visiting.remove(name);
@@ -196,6 +209,9 @@ impl Planner<'_> {
             name: name.clone(),
             path,
         });
+        for d in &post {
+            self.visit(d, depth + 1)?;
+        }
         Ok(())
     }
 }
@@ -217,12 +233,14 @@ pub fn kernel_decompresses(root: &Root) -> Option<Compression> {
         .and_then(|s| Compression::from_kernel_name(&s))
 }
 
-/// Loads the steps in order. Already-loaded and built-in modules are skipped; EEXIST counts
-/// as success. Stops at the first failure.
+/// Loads the steps in order, each with its parameters (`params`: modprobe.d's options
+/// and the kernel command line's). Already-loaded and built-in modules are skipped; EEXIST
+/// counts as success. Stops at the first failure.
 pub fn execute(
     root: &Root,
     steps: &[Step],
     expect: &Expect,
+    params: &dyn Fn(&ModuleName) -> String,
     inserter: &mut dyn Inserter,
 ) -> Result<Vec<(ModuleName, Outcome)>, Error> {
     let decompresses = kernel_decompresses(root);
@@ -261,8 +279,15 @@ pub fn execute(
                 },
             });
         }
-        let result = hand_over(&step.name, &file, &image, decompresses, inserter)
-            .map_err(|e| Error::io("prepare", &step.path, e))?;
+        let result = hand_over(
+            &step.name,
+            &file,
+            &image,
+            &params(&step.name),
+            decompresses,
+            inserter,
+        )
+        .map_err(|e| Error::io("prepare", &step.path, e))?;
         match result {
             Ok(()) => out.push((step.name.clone(), Outcome::Loaded)),
             Err(Errno::EEXIST) => out.push((step.name.clone(), Outcome::AlreadyLoaded)),
@@ -284,17 +309,18 @@ fn hand_over(
     name: &ModuleName,
     file: &ModuleFile,
     image: &ModuleImage,
+    params: &str,
     decompresses: Option<Compression>,
     inserter: &mut dyn Inserter,
 ) -> std::io::Result<Result<(), Errno>> {
     match image.compression {
-        None => Ok(inserter.insert(name, file.file().as_fd(), "", Handover::File)),
+        None => Ok(inserter.insert(name, file.file().as_fd(), params, Handover::File)),
         Some(c) if decompresses == Some(c) => {
-            Ok(inserter.insert(name, file.file().as_fd(), "", Handover::CompressedFile))
+            Ok(inserter.insert(name, file.file().as_fd(), params, Handover::CompressedFile))
         }
         Some(_) => {
             let mem = sealed_memory_file(name, &image.elf)?;
-            Ok(inserter.insert(name, mem.as_fd(), "", Handover::Decompressed))
+            Ok(inserter.insert(name, mem.as_fd(), params, Handover::Decompressed))
         }
     }
 }

@@ -66,6 +66,95 @@ impl std::fmt::Display for Owner {
     }
 }
 
+impl Owner {
+    /// How to take this owner's copy of a module away, never by deleting a file a
+    /// package owns: purge the package, remove the unowned file, or remove the other
+    /// DKMS module.
+    pub fn removal(&self, system_path: &str, kernel: &KernelRelease) -> crate::report::Fix {
+        use crate::report::Fix;
+        match self {
+            Owner::Package { package, .. } => Fix::PurgePackage {
+                package: package.to_string(),
+            },
+            Owner::Unowned => Fix::RemoveFilesThenDepmod {
+                paths: vec![system_path.to_string()],
+                kernel: kernel.clone(),
+            },
+            Owner::Dkms { module, version } => Fix::manual(format!(
+                "remove the other DKMS module: dkms remove -m {module} -v {version} --all (or apt purge the package that ships it)"
+            )),
+        }
+    }
+
+    /// The owner of a file a dpkg package lists.
+    pub fn of_package(p: &crate::dpkg::Package) -> Owner {
+        Owner::Package {
+            package: PackageName::new(&p.binary_package).unwrap_or_else(|_| p.name.clone()),
+            version: p
+                .version
+                .as_ref()
+                .and_then(|v| Version::new(v.as_str()).ok()),
+        }
+    }
+}
+
+/// Merges removal fixes of several copies into one: the packages to purge, the unowned
+/// files to remove.
+pub fn merge_removals(fixes: Vec<crate::report::Fix>) -> Option<crate::report::Fix> {
+    use crate::report::Fix;
+    let mut packages: Vec<String> = Vec::new();
+    let mut files: Vec<String> = Vec::new();
+    let mut kernel = None;
+    let mut others: Vec<Fix> = Vec::new();
+    for f in fixes {
+        match f {
+            Fix::PurgePackage { package } => packages.push(package),
+            Fix::RemoveFilesThenDepmod { paths, kernel: k } => {
+                files.extend(paths);
+                kernel = Some(k);
+            }
+            other => {
+                if !others.contains(&other) {
+                    others.push(other);
+                }
+            }
+        }
+    }
+    packages.sort();
+    packages.dedup();
+    files.sort();
+    files.dedup();
+    match (packages.is_empty(), files.is_empty(), others.is_empty()) {
+        (false, true, true) => Some(Fix::PurgePackage {
+            package: packages.join(" "),
+        }),
+        (true, false, true) => Some(Fix::RemoveFilesThenDepmod {
+            paths: files,
+            kernel: kernel.expect("set with the files"),
+        }),
+        (true, true, false) => others.into_iter().next(),
+        (true, true, true) => None,
+        _ => {
+            let mut parts = Vec::new();
+            if !packages.is_empty() {
+                parts.push(format!("apt purge {}", packages.join(" ")));
+            }
+            if !files.is_empty() {
+                parts.push(format!(
+                    "remove {} (no package owns {})",
+                    files.join(" "),
+                    if files.len() == 1 { "it" } else { "them" }
+                ));
+            }
+            parts.extend(others.iter().map(ToString::to_string));
+            let k = kernel
+                .map(|k| format!(", then run depmod {k}"))
+                .unwrap_or_default();
+            Some(Fix::manual(format!("{}{k}", parts.join("; "))))
+        }
+    }
+}
+
 impl Providers {
     /// Reads every DKMS module under `/var/lib/dkms` and keeps those that build `dahdi.ko`.
     pub fn read(root: &Root) -> Result<Self, Error> {
@@ -116,7 +205,7 @@ impl Providers {
             .iter()
             .filter_map(|m| Some((m, m.versions.iter().rev().find(|v| v.source_ok)?)))
             .max_by(|(a, va), (b, vb)| {
-                crate::kernel::compare_versions(va.version.as_str(), vb.version.as_str())
+                crate::debversion::compare_lenient(va.version.as_str(), vb.version.as_str())
                     .then_with(|| b.name.cmp(&a.name))
             })
             .map(|(m, _)| m)

@@ -98,6 +98,49 @@ pub fn ensure(r: &ensure::Report) -> String {
     s
 }
 
+/// Who provides DAHDI: DKMS modules, dpkg packages listing module files, files nobody owns.
+fn providers(report: &SystemReport, out: &mut String) {
+    out.push_str("\nPROVIDERS\n");
+    if report.providers.is_empty() && report.packages.is_empty() && report.unowned.is_empty() {
+        out.push_str("  none: no DKMS module, no package and no file provides DAHDI\n");
+    }
+    for p in &report.providers {
+        let versions: Vec<String> = p.versions.iter().map(ToString::to_string).collect();
+        let kernels: Vec<String> = p.installed_for.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "  DKMS module {} {}: {}",
+            p.module,
+            versions.join(", "),
+            if kernels.is_empty() {
+                "installed for no kernel".to_string()
+            } else {
+                format!("installed for {}", kernels.join(", "))
+            }
+        );
+    }
+    for p in &report.packages {
+        let _ = writeln!(
+            out,
+            "  package {} {} ({}): {} module files for {}",
+            p.package,
+            p.version.as_deref().unwrap_or("(no version)"),
+            p.state,
+            p.module_files,
+            p.kernels.join(", ")
+        );
+    }
+    for u in &report.unowned {
+        let _ = writeln!(
+            out,
+            "  no package ({}): {} file(s), e.g. {}",
+            u.kernel,
+            u.files.len(),
+            u.files[0]
+        );
+    }
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b {
         "yes"
@@ -209,6 +252,7 @@ pub fn status(report: &SystemReport, verbose: bool) -> String {
     if report.kernels.iter().any(|k| k.kernel.running) {
         out.push_str("(* = running kernel)\n");
     }
+    providers(report, &mut out);
     for k in &report.kernels {
         let shown: Vec<_> = k
             .findings

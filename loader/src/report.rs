@@ -191,15 +191,21 @@ pub enum Fix {
         /// Debian package name.
         package: String,
     },
+    /// Purge a package (one that owns stale module files, such as a leftover
+    /// `dahdi-linux-modules-KVER`); its maintainer scripts rebuild the module index.
+    PurgePackage {
+        /// The package as apt takes it (`name` or `name:arch`).
+        package: String,
+    },
     /// Rebuild the module index.
     Depmod {
         /// The kernel.
         kernel: KernelRelease,
     },
-    /// Remove a file that no package owns, then rebuild the index.
-    RemoveFileThenDepmod {
-        /// The file, as a system path.
-        path: String,
+    /// Remove files that no package owns, then rebuild the index.
+    RemoveFilesThenDepmod {
+        /// The files, as system paths.
+        paths: Vec<String>,
         /// The kernel whose index to rebuild.
         kernel: KernelRelease,
     },
@@ -261,10 +267,13 @@ impl fmt::Display for Fix {
             Fix::ReinstallPackage { package } => {
                 write!(f, "reinstall the package: apt-get install --reinstall {package}")
             }
+            Fix::PurgePackage { package } => write!(f, "apt purge {package}"),
             Fix::Depmod { kernel } => write!(f, "run depmod {kernel}"),
-            Fix::RemoveFileThenDepmod { path, kernel } => write!(
+            Fix::RemoveFilesThenDepmod { paths, kernel } => write!(
                 f,
-                "remove {path} (left by a manual make install; no package owns it), then run depmod {kernel}"
+                "remove {} (no package owns {}: a manual make install), then run depmod {kernel}",
+                paths.join(" "),
+                if paths.len() == 1 { "it" } else { "them" }
             ),
             Fix::EnrolKey { certificate } => write!(
                 f,
@@ -371,6 +380,12 @@ pub enum Code {
     Signatures,
     /// DKMS tried to build DAHDI for the kernel and failed.
     BuildFailed,
+    /// modprobe.d or the kernel command line keeps a module from loading.
+    Blacklisted,
+    /// modprobe.d has an install command the loader does not run.
+    InstallCommand,
+    /// A configuration line that could not be used.
+    ConfigNote,
 }
 
 /// One problem or remark about a kernel.

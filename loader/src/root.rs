@@ -69,6 +69,22 @@ impl Root {
         self.dir.join(rel)
     }
 
+    /// The system path (as the system under this root spells it) of a path under the root:
+    /// the inverse of [`join`](Self::join), up to merged-/usr spellings.
+    pub fn system_path(&self, path: &Path) -> String {
+        let rel = if self.is_live() {
+            path
+        } else {
+            path.strip_prefix(&self.dir).unwrap_or(path)
+        };
+        let s = rel.to_string_lossy();
+        if s.starts_with('/') {
+            s.into_owned()
+        } else {
+            format!("/{s}")
+        }
+    }
+
     /// Resolves a symlink found at `link` as the system under this root would: an absolute
     /// target is taken relative to the root, a relative one relative to the link's directory.
     /// `..` components are folded lexically and never leave the root. Returns `None` when

@@ -19,6 +19,10 @@ pub struct SystemReport {
     pub loaded_known: bool,
     /// Every DKMS module that provides DAHDI, with its registered versions.
     pub providers: Vec<ProviderSummary>,
+    /// dpkg packages that list DAHDI module files.
+    pub packages: Vec<PackageProvider>,
+    /// DAHDI module files nobody owns, by kernel.
+    pub unowned: Vec<UnownedFiles>,
     /// DAHDI modules the loader checks.
     pub modules: Vec<ModuleName>,
     /// One report per kernel, oldest first.
@@ -40,6 +44,31 @@ pub struct ProviderSummary {
     pub installed_for: Vec<KernelRelease>,
 }
 
+/// A dpkg package that lists DAHDI module files (a per-kernel `dahdi-linux-modules-KVER`,
+/// say), whether or not its kernel is still installed.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageProvider {
+    /// The package as apt takes it.
+    pub package: String,
+    /// Its version.
+    pub version: Option<String>,
+    /// dpkg's state (`installed`, `config-files`, ...).
+    pub state: String,
+    /// How many DAHDI module files it lists.
+    pub module_files: usize,
+    /// The kernels (module directories) those files are for.
+    pub kernels: Vec<String>,
+}
+
+/// DAHDI module files no package and no DKMS build put there (a manual `make install`).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnownedFiles {
+    /// The kernel.
+    pub kernel: KernelRelease,
+    /// The files.
+    pub files: Vec<String>,
+}
+
 /// Verifies every kernel.
 pub fn system_report(sys: &System, checks: Checks) -> Result<SystemReport, Error> {
     let mut kernels: Vec<KernelReport> = sys
@@ -53,7 +82,55 @@ pub fn system_report(sys: &System, checks: Checks) -> Result<SystemReport, Error
         .map(|k| k.verdict)
         .max()
         .unwrap_or(Verdict::Ok);
+    let names: std::collections::HashSet<ModuleName> = sys.module_names().into_iter().collect();
+    let packages = match &sys.dpkg {
+        Some(db) => crate::dpkg::OwnerIndex::build(&sys.root, db, &["/lib/modules"])?
+            .packages_with_modules(&names)
+            .into_iter()
+            .map(|p| {
+                let mut kernels: Vec<String> = p
+                    .files
+                    .iter()
+                    .filter_map(|f| f.split('/').skip_while(|c| *c != "modules").nth(1))
+                    .map(String::from)
+                    .collect();
+                kernels.sort();
+                kernels.dedup();
+                PackageProvider {
+                    package: p.package.binary_package.clone(),
+                    version: p.package.version.as_ref().map(|v| v.to_string()),
+                    state: p.package.state.to_string(),
+                    module_files: p.files.len(),
+                    kernels,
+                }
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let unowned = kernels
+        .iter()
+        .filter_map(|k| {
+            let files: Vec<String> = k
+                .modules
+                .iter()
+                .filter(|m| m.owner == Some(crate::providers::Owner::Unowned))
+                .filter_map(|m| Some(sys.root.system_path(m.path.as_ref()?)))
+                .chain(k.modules.iter().flat_map(|m| {
+                    m.other_copies
+                        .iter()
+                        .filter(|c| c.owner == Some(crate::providers::Owner::Unowned))
+                        .map(|c| sys.root.system_path(&c.path))
+                }))
+                .collect();
+            (!files.is_empty()).then(|| UnownedFiles {
+                kernel: k.kernel.release.clone(),
+                files,
+            })
+        })
+        .collect();
     Ok(SystemReport {
+        packages,
+        unowned,
         root: sys.root.dir().display().to_string(),
         running: sys.running.clone(),
         loaded_known: sys.loaded != crate::live::Loaded::Unknown,

@@ -22,6 +22,10 @@ pub struct System {
     pub running: Option<KernelRelease>,
     /// Every DKMS module that provides DAHDI.
     pub providers: Providers,
+    /// dpkg's database, when the root has one: who owns which module file.
+    pub dpkg: Option<crate::dpkg::StatusDb>,
+    /// `/etc/dahdi/modules` (dahdi-tools' list of modules to load), when there is one.
+    pub dahdi_modules: Option<crate::modprobe::DahdiModules>,
     /// depmod.d.
     pub depmod: DepmodConfig,
     /// /etc/dahdi-loader.
@@ -40,6 +44,8 @@ impl System {
         let running = running.or_else(kernel::running_release);
         Ok(System {
             providers: Providers::read(&root)?,
+            dpkg: crate::dpkg::StatusDb::load(&root)?,
+            dahdi_modules: crate::modprobe::DahdiModules::load(&root)?,
             depmod: DepmodConfig::load(&root)?,
             config: Config::load(&root)?,
             loaded: Loaded::read(&root)?,
@@ -81,6 +87,11 @@ impl System {
             names.push(ModuleName::new("dahdi").expect("a valid name"));
         }
         names.extend(self.config.add.iter().cloned());
+        names.extend(
+            self.dahdi_modules
+                .iter()
+                .flat_map(|d| d.modules.iter().cloned()),
+        );
         names.sort();
         names.dedup();
         names

@@ -604,6 +604,8 @@ struct FakeKernel {
     root: PathBuf,
     inserted: Rc<RefCell<Vec<String>>>,
     fail: Option<(String, Errno)>,
+    /// Each insert's parameters, by module.
+    params: Rc<RefCell<Vec<(String, String)>>>,
 }
 
 impl Inserter for FakeKernel {
@@ -611,10 +613,13 @@ impl Inserter for FakeKernel {
         &mut self,
         name: &ModuleName,
         _fd: BorrowedFd<'_>,
-        _params: &str,
+        params: &str,
         _handover: Handover,
     ) -> Result<(), Errno> {
         let name = name.as_str();
+        self.params
+            .borrow_mut()
+            .push((name.to_string(), params.to_string()));
         if let Some((n, e)) = &self.fail {
             if n == name {
                 return Err(*e);
@@ -637,6 +642,7 @@ fn fake_kernel(f: &Fixture) -> (FakeKernel, Rc<RefCell<Vec<String>>>) {
             root: f.root().to_path_buf(),
             inserted: inserted.clone(),
             fail: None,
+            params: Rc::default(),
         },
         inserted,
     )
@@ -687,6 +693,61 @@ fn loads_dahdi_alone_without_hardware_and_waits_for_ctl() {
     assert_eq!(loaded(&rep), vec![("dahdi".to_string(), Outcome::Loaded)]);
     assert!(rep.dev_ready_ms.is_some());
     assert!(!rep.built);
+}
+
+/// modprobe.d and the kernel command line, as kmod reads them, reach the kernel: options
+/// (files first, then `MODULE.param=`), softdeps around the module, and /etc/dahdi/modules
+/// adds to what is loaded; an install command is reported, not run.
+#[test]
+fn modprobe_configuration_reaches_the_kernel() {
+    let f = Fixture::installed();
+    f.write(
+        "/etc/modprobe.d/dahdi.conf",
+        "options dahdi max_pseudo_channels=77\n\
+         softdep dahdi_dynamic_loc pre: dahdi_echocan_mg2\n\
+         install dahdi_echocan_kb1 /bin/echo would-not-load\n",
+    );
+    f.write("/proc/cmdline", "quiet dahdi.deftaps=64 root=/dev/vda\n");
+    f.write(
+        "/etc/dahdi/modules",
+        "# dahdi-tools' list\ndahdi_dynamic_loc\ndahdi_echocan_kb1\n",
+    );
+    let (mut k, inserted) = fake_kernel(&f);
+    let params = k.params.clone();
+    ensure::ensure(&Root::new(f.root()), &running_opts(&f), &mut k).unwrap();
+    let order = inserted.borrow().clone();
+    let pos = |m: &str| {
+        order
+            .iter()
+            .position(|x| x == m)
+            .unwrap_or_else(|| panic!("{m} not loaded: {order:?}"))
+    };
+    assert!(pos("dahdi") < pos("dahdi_dynamic") && pos("dahdi_dynamic") < pos("dahdi_dynamic_loc"));
+    assert!(
+        pos("dahdi_echocan_mg2") < pos("dahdi_dynamic_loc"),
+        "softdep pre: {order:?}"
+    );
+    pos("dahdi_echocan_kb1");
+    let dahdi_params = params
+        .borrow()
+        .iter()
+        .find(|(m, _)| m == "dahdi")
+        .map(|(_, p)| p.clone())
+        .unwrap();
+    // The options of the files first, then the command line's: kmod's order (the
+    // modprobe module's own tests check that order against modprobe itself).
+    assert_eq!(dahdi_params, "max_pseudo_channels=77 deftaps=64");
+    // verify reports the install command it will not run.
+    let out = f.run(&["--running-kernel", &f.real.kernel, "--json", "verify"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = v[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"install-command"), "{codes:?}");
+    assert_eq!(v[0]["options"][0]["module"], "dahdi");
 }
 
 #[test]
@@ -779,7 +840,14 @@ fn module_for_another_kernel_is_refused_before_the_kernel_is_asked() {
         Expect::Full(expected.clone()),
         Expect::Release(f.real.kernel.clone()),
     ] {
-        let e = load::execute(&Root::new(f.root()), &steps, &expect, &mut k).unwrap_err();
+        let e = load::execute(
+            &Root::new(f.root()),
+            &steps,
+            &expect,
+            &|_| String::new(),
+            &mut k,
+        )
+        .unwrap_err();
         let s = e.to_string();
         assert!(matches!(e, Error::VermagicRefused { .. }), "{s}");
         assert!(
@@ -802,12 +870,26 @@ fn module_files_writable_by_others_or_not_owned_by_root_are_refused() {
     let expect = Expect::Release(f.real.kernel.clone());
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
     let (mut k, inserted) = fake_kernel(&f);
-    let e = load::execute(&Root::new(f.root()), &steps, &expect, &mut k).unwrap_err();
+    let e = load::execute(
+        &Root::new(f.root()),
+        &steps,
+        &expect,
+        &|_| String::new(),
+        &mut k,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::UntrustedFile { .. }), "{e}");
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
     if nix::unistd::geteuid().is_root() {
         std::os::unix::fs::chown(&p, Some(4242), None).unwrap();
-        let e = load::execute(&Root::new(f.root()), &steps, &expect, &mut k).unwrap_err();
+        let e = load::execute(
+            &Root::new(f.root()),
+            &steps,
+            &expect,
+            &|_| String::new(),
+            &mut k,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("owned by uid 4242"), "{e}");
     }
     assert!(inserted.borrow().is_empty());

@@ -187,3 +187,150 @@ fn a_mixed_set_is_a_conflict_even_when_dkms_thinks_one_provider_is_gone() {
     assert!(c.message.contains("from dahdi 2.11"), "{}", c.message);
     assert_eq!(r.verdict, Verdict::Broken);
 }
+
+/// Writes a dpkg database in the fixture that knows `package` (installed, version
+/// `version`) as the owner of `files` (system paths).
+fn dpkg_package(f: &Fixture, package: &str, version: &str, files: &[String]) {
+    let status = format!(
+        "Package: {package}\nStatus: install ok installed\nPriority: optional\nSection: kernel\nMaintainer: x <x@example.org>\nArchitecture: amd64\nVersion: {version}\nDescription: DAHDI modules for one kernel\n\n"
+    );
+    let mut old = std::fs::read_to_string(f.path("/var/lib/dpkg/status")).unwrap_or_default();
+    old.push_str(&status);
+    f.write("/var/lib/dpkg/status", old);
+    let mut list = String::from("/.\n/lib\n/lib/modules\n");
+    for file in files {
+        list.push_str(file);
+        list.push('\n');
+    }
+    f.write(&format!("/var/lib/dpkg/info/{package}.list"), list);
+}
+
+/// A leftover per-kernel package's copies of every module in `dir`, as an older build
+/// (another srcversion, and one imported CRC changed in each, as another DAHDI release
+/// built against the same kernel would have), owned by that package in dpkg's database.
+fn leftover_package(f: &Fixture, dir: &str) -> String {
+    let package = format!("dahdi-linux-modules-{}", f.real.kernel);
+    let mut files = Vec::new();
+    for m in &f.real.modules {
+        let to = f.kdir().join(dir).join(m.file_name().unwrap());
+        copy(m, &to);
+        other_srcversion(&to);
+        files.push(format!(
+            "/lib/modules/{}/{dir}/{}",
+            f.real.kernel,
+            m.file_name().unwrap().to_string_lossy()
+        ));
+    }
+    dpkg_package(f, &package, "1:2.10.0-1", &files);
+    package
+}
+
+#[test]
+fn a_leftover_per_kernel_package_is_named_and_purged_never_deleted() {
+    let f = Fixture::installed();
+    let package = leftover_package(&f, "dahdi");
+    f.depmod();
+    // depmod's default order puts updates/ first: the leftover is only noted, with the
+    // package to purge.
+    let r = verify_k(&f);
+    assert_eq!(r.verdict, Verdict::Ok, "{:#?}", r.findings);
+    let note = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::OtherCopy)
+        .expect("a note about the leftover copies");
+    assert_eq!(
+        note.fix.as_ref().unwrap().to_string(),
+        format!("apt purge {package}")
+    );
+    assert_eq!(note.modules.len(), f.real.modules.len());
+    // status lists the package as a provider, with its version and state.
+    let out = f.run(&["--running-kernel", &f.real.kernel, "--json", "status"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["packages"][0];
+    assert_eq!(p["package"], package.as_str());
+    assert_eq!(p["version"], "1:2.10.0-1");
+    assert_eq!(p["state"], "installed");
+    assert_eq!(p["module_files"], f.real.modules.len());
+    let text = String::from_utf8(
+        f.run(&["--running-kernel", &f.real.kernel, "status"])
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        text.contains(&format!("package {package} 1:2.10.0-1 (installed)")),
+        "{text}"
+    );
+
+    // A depmod.d that prefers dahdi/ (as such packages sometimes shipped): now the
+    // leftover shadows the DKMS build, and every finding it causes says to purge it.
+    f.write(
+        "/etc/depmod.d/dahdi.conf",
+        "search dahdi updates built-in\n",
+    );
+    f.depmod();
+    let r = verify_k(&f);
+    assert_eq!(r.verdict, Verdict::Mismatch, "{:#?}", r.findings);
+    let shadow = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::Shadowed)
+        .unwrap();
+    assert!(
+        shadow.message.contains(&format!("package {package}")),
+        "{}",
+        shadow.message
+    );
+    assert_eq!(
+        shadow.fix.as_ref().unwrap().to_string(),
+        format!("apt purge {package}")
+    );
+    for x in r.findings.iter().filter(|x| x.severity > Severity::Info) {
+        let fix = x.fix.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(!x.fixed_by_build(), "a rebuild cannot cure {x:?}");
+        assert!(
+            !fix.contains("remove /lib/modules"),
+            "advice deletes an owned file: {fix}"
+        );
+    }
+}
+
+#[test]
+fn files_nobody_owns_are_the_ones_advice_may_remove() {
+    let f = Fixture::installed();
+    // A dpkg database that owns nothing here (the fixture's packages are elsewhere).
+    dpkg_package(
+        &f,
+        "unrelated",
+        "1.0",
+        &["/usr/share/doc/unrelated".to_string()],
+    );
+    let stale = f.kdir().join("extra/dahdi.ko");
+    copy(&f.module("dahdi"), &stale);
+    other_srcversion(&stale);
+    f.write(
+        "/etc/depmod.d/local.conf",
+        "search extra updates built-in\n",
+    );
+    f.depmod();
+    let r = verify_k(&f);
+    let shadow = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::Shadowed)
+        .unwrap();
+    let fix = shadow.fix.as_ref().unwrap().to_string();
+    assert!(
+        fix.starts_with(&format!(
+            "remove /lib/modules/{}/extra/dahdi.ko (no package owns it",
+            f.real.kernel
+        )),
+        "{fix}"
+    );
+    let out = f.run(&["--running-kernel", &f.real.kernel, "--json", "status"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["unowned"][0]["files"][0],
+        format!("/lib/modules/{}/extra/dahdi.ko", f.real.kernel)
+    );
+}

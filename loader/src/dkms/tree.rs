@@ -221,7 +221,7 @@ pub fn read_module(root: &Root, name: &PackageName) -> Result<Option<Module>, Er
         });
     }
     versions
-        .sort_by(|a, b| crate::kernel::compare_versions(a.version.as_str(), b.version.as_str()));
+        .sort_by(|a, b| crate::debversion::compare_lenient(a.version.as_str(), b.version.as_str()));
     Ok(Some(Module {
         name: name.clone(),
         dir,
@@ -296,6 +296,22 @@ BUILT_MODULE_NAME[3]='xpp_usb'
             conf_module_names(conf),
             vec!["dahdi", "wct4xxp_renamed", "xpp_usb"]
         );
+    }
+
+    #[test]
+    fn versions_are_ordered_as_dpkg_orders_them() {
+        // A release candidate comes before its release (dpkg, DKMS and apt agree).
+        let t = tempfile::tempdir().unwrap();
+        let root = Root::new(t.path());
+        for v in ["3.4.0", "3.4.0~rc1", "2.11.1.0.20170917", "1:1.0"] {
+            let d = t.path().join("var/lib/dkms/dahdi-linux").join(v);
+            std::fs::create_dir_all(&d).unwrap();
+        }
+        let m = read_module(&root, &PackageName::new("dahdi-linux").unwrap())
+            .unwrap()
+            .unwrap();
+        let order: Vec<&str> = m.versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(order, ["2.11.1.0.20170917", "3.4.0~rc1", "3.4.0", "1:1.0"]);
     }
 
     #[test]

@@ -237,12 +237,19 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
         .collect();
     let names: std::collections::HashSet<ModuleName> = sys.module_names().into_iter().collect();
     let index = KernelIndex::build(root, &release, &names, &sys.depmod)?;
-    let steps = load::plan(root, &release, &index, &wanted, &known)?;
+    let modprobe = crate::modprobe::ModprobeConfig::load(root, &release)?;
+    let softdeps = |m: &ModuleName| {
+        modprobe.softdep(m).map_or((Vec::new(), Vec::new()), |s| {
+            (s.pre.clone(), s.post.clone())
+        })
+    };
+    let steps = load::plan(root, &release, &index, &wanted, &known, &softdeps)?;
     let expect = match &report.abi {
         Some(a) => Expect::Full(a.vermagic.clone()),
         None => Expect::Release(release.to_string()),
     };
-    out.loaded = load::execute(root, &steps, &expect, inserter)?;
+    let params = |m: &ModuleName| modprobe.options(m);
+    out.loaded = load::execute(root, &steps, &expect, &params, inserter)?;
     if out.loaded.iter().any(|(n, _)| n == "dahdi") {
         let ctl = root.join("/dev/dahdi/ctl");
         let waited = load::wait_for(&ctl, Duration::from_secs(sys.config.dev_timeout_secs))?;

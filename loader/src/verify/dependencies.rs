@@ -11,8 +11,16 @@ use crate::report::{summarize, Code, Finding, Fix, Severity};
 use crate::system::System;
 
 /// The modules to load on this machine: `dahdi`, drivers whose aliases match the hardware
-/// (and configured aliases), configured additions; minus exclusions.
-pub fn wanted_modules(sys: &System, modules: &[ModuleReport]) -> (Vec<ModuleName>, Vec<hw::Match>) {
+/// (and configured aliases), what `/etc/dahdi-loader` adds and what `/etc/dahdi/modules`
+/// lists; minus exclusions, minus hardware drivers that modprobe.d blacklists (udev and
+/// systemd load for devices with kmod's blacklist applied; modules asked for by name are
+/// loaded even if blacklisted, as modprobe does), minus what the kernel command line
+/// forbids (`module_blacklist=`: the kernel would refuse it).
+pub fn wanted_modules(
+    sys: &System,
+    modules: &[ModuleReport],
+    modprobe: &crate::modprobe::ModprobeConfig,
+) -> (Vec<ModuleName>, Vec<hw::Match>) {
     let mut aliases: Vec<(String, ModuleName)> = Vec::new();
     for m in modules {
         if let Some(info) = &m.info {
@@ -22,10 +30,22 @@ pub fn wanted_modules(sys: &System, modules: &[ModuleReport]) -> (Vec<ModuleName
     aliases.extend(sys.config.aliases.iter().cloned());
     let matches = hw::match_devices(&sys.devices, &aliases);
     let mut wanted = vec![ModuleName::new("dahdi").expect("a valid name")];
-    wanted.extend(matches.iter().map(|m| m.module.clone()));
+    wanted.extend(
+        matches
+            .iter()
+            .map(|m| m.module.clone())
+            .filter(|m| !modprobe.is_blacklisted(m)),
+    );
     wanted.extend(sys.config.add.iter().cloned());
+    wanted.extend(
+        sys.dahdi_modules
+            .iter()
+            .flat_map(|d| d.modules.iter().cloned()),
+    );
     let mut seen = HashSet::new();
-    wanted.retain(|w| seen.insert(w.clone()) && !sys.config.exclude.contains(w));
+    wanted.retain(|w| {
+        seen.insert(w.clone()) && !sys.config.exclude.contains(w) && !modprobe.kernel_refuses(w)
+    });
     (wanted, matches)
 }
 

@@ -41,7 +41,14 @@ pub(super) fn read_all(
     for name in names {
         let pick = &index.picks[name];
         let mut mr = ModuleReport::new(name.clone());
-        mr.other_copies = pick.others.iter().map(|c| c.path.clone()).collect();
+        mr.other_copies = pick
+            .others
+            .iter()
+            .map(|c| super::OtherCopy {
+                path: c.path.clone(),
+                owner: None,
+            })
+            .collect();
         let Some(chosen) = &pick.chosen else {
             // Configured extra modules may live in the kernel's own tree, which is not
             // walked; modules.dep knowing them is enough.
@@ -101,6 +108,7 @@ pub(super) fn read_all(
         modules.push(mr);
     }
 
+    attribute_owners(sys, &kernel.release, &mut modules);
     let k = &kernel.release;
     let path_of = |mods: &[ModuleName]| {
         modules
@@ -158,6 +166,64 @@ pub(super) fn read_all(
         );
     }
     Read { modules }
+}
+
+/// Who put each file there that no DKMS build did: the dpkg package that lists it, or
+/// nobody. Other copies too, so that advice about them can name their package.
+fn attribute_owners(
+    sys: &System,
+    kernel: &crate::names::KernelRelease,
+    modules: &mut [ModuleReport],
+) {
+    use crate::providers::Owner;
+    let Some(db) = &sys.dpkg else {
+        // No dpkg database under this root: ownership cannot be told.
+        return;
+    };
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
+    for m in modules.iter() {
+        paths.extend(m.path.clone());
+        paths.extend(m.other_copies.iter().map(|c| c.path.clone()));
+    }
+    if paths.is_empty() {
+        return;
+    }
+    let Ok((owners, _notes)) = crate::dpkg::owners_of_files(&sys.root, db, &paths) else {
+        return;
+    };
+    let owner_of = |p: &std::path::Path| {
+        owners
+            .iter()
+            .find(|o| o.path == p)
+            .map(|o| match o.owners.first() {
+                Some(pkg) => Owner::of_package(pkg),
+                None => Owner::Unowned,
+            })
+    };
+    // A package that lists the file owns it, whatever a DKMS build's copy looks like
+    // (modules without a version are the same bytes in every build of them).
+    let listed = |p: &std::path::Path| owner_of(p).filter(|o| matches!(o, Owner::Package { .. }));
+    for m in modules.iter_mut() {
+        if let Some(p) = &m.path {
+            m.owner = listed(p).or(m.owner.take()).or_else(|| owner_of(p));
+        }
+        for c in &mut m.other_copies {
+            // A copy DKMS installed is no package's: tell it by its bytes.
+            let dkms = std::fs::metadata(&c.path)
+                .ok()
+                .filter(|md| md.len() <= crate::module_file::MAX_FILE_BYTES)
+                .and_then(|_| std::fs::read(&c.path).ok())
+                .and_then(|bytes| {
+                    sys.providers
+                        .dkms_owner(kernel, &m.name, &bytes)
+                        .map(|(d, v, _)| Owner::Dkms {
+                            module: d.name.clone(),
+                            version: v.version.clone(),
+                        })
+                });
+            c.owner = listed(&c.path).or(dkms).or_else(|| owner_of(&c.path));
+        }
+    }
 }
 
 /// On the running kernel: is each loaded module the file on disk (srcversion)?

@@ -47,8 +47,8 @@ pub struct ModuleReport {
     pub from_dkms: Option<bool>,
     /// Who put that file there.
     pub owner: Option<crate::providers::Owner>,
-    /// Other copies of the module on this kernel.
-    pub other_copies: Vec<PathBuf>,
+    /// Other copies of the module on this kernel, with who put them there.
+    pub other_copies: Vec<OtherCopy>,
     /// `vermagic=` of the file.
     pub vermagic: Option<String>,
     /// vermagic equals the kernel's (`None` when it could not be compared).
@@ -106,6 +106,24 @@ impl ModuleReport {
     }
 }
 
+/// The parameters a module is loaded with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleOptions {
+    /// The module.
+    pub module: ModuleName,
+    /// The parameter string, as `finit_module` gets it.
+    pub params: String,
+}
+
+/// A copy of a module that modprobe would not pick (or that ties with the one it picks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtherCopy {
+    /// The file.
+    pub path: PathBuf,
+    /// Who put it there.
+    pub owner: Option<crate::providers::Owner>,
+}
+
 /// DKMS's view of this kernel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DkmsKernelState {
@@ -137,6 +155,9 @@ pub struct KernelReport {
     pub wanted: Vec<ModuleName>,
     /// Devices that asked for a driver.
     pub hardware: Vec<hw::Match>,
+    /// The parameters each wanted module gets (modprobe.d `options`, then the kernel
+    /// command line's `MODULE.param=`), where there are any.
+    pub options: Vec<ModuleOptions>,
     /// A build for this kernel that failed, with unchanged inputs.
     pub failed_build: Option<crate::failed::FailedBuild>,
     /// The overall verdict.
@@ -156,6 +177,7 @@ impl KernelReport {
                 .then(|| sys.root.join("/dev/dahdi/ctl").exists()),
             wanted: Vec::new(),
             hardware: Vec::new(),
+            options: Vec::new(),
             failed_build: None,
             verdict: Verdict::Ok,
         }
@@ -293,6 +315,7 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
     );
     findings.append(&mut report.findings);
     mixed_providers(kernel, &report.modules, &mut findings);
+    blame_copies_dkms_did_not_make(&sys.root, kernel, &report.modules, &mut findings);
     report.failed_build = failed_build(sys, kernel, &mut findings);
     // While providers fight, no rebuild helps: every finding a build would otherwise cure
     // points at the choice instead.
@@ -306,6 +329,113 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
         }
     }
     report.finish(findings)
+}
+
+/// What modprobe's configuration means for loading DAHDI here: hardware drivers it
+/// blacklists, modules the kernel command line forbids, `install` commands the loader does
+/// not run, lines it could not use.
+fn modprobe_findings(
+    sys: &System,
+    modprobe: &crate::modprobe::ModprobeConfig,
+    wanted: &[ModuleName],
+    hardware: &[hw::Match],
+    findings: &mut Vec<Finding>,
+) {
+    for m in hardware {
+        if let Some(b) = modprobe.blacklist.iter().find(|b| b.module == m.module) {
+            findings.push(
+                Finding::new(
+                    Code::Blacklisted,
+                    Severity::Info,
+                    format!(
+                        "{} is blacklisted ({}): it is not loaded for device {} ({}), as udev would not load it either",
+                        m.module, b.source, m.device.sysname, m.device.modalias
+                    ),
+                )
+                .module(&m.module),
+            );
+        }
+    }
+    let mut asked: Vec<&ModuleName> = sys.config.add.iter().collect();
+    asked.extend(sys.dahdi_modules.iter().flat_map(|d| d.modules.iter()));
+    for m in asked {
+        if modprobe.kernel_refuses(m) {
+            findings.push(
+                Finding::new(
+                    Code::Blacklisted,
+                    Severity::Info,
+                    format!("{m} is wanted, but the kernel command line forbids it (module_blacklist=): the kernel would refuse it, so it is not loaded"),
+                )
+                .module(m),
+            );
+        }
+    }
+    for m in wanted {
+        if let Some(c) = modprobe.install_command(m) {
+            findings.push(
+                Finding::new(
+                    Code::InstallCommand,
+                    Severity::Info,
+                    format!(
+                        "modprobe would run `{}` ({}) instead of loading {m}; dahdi-loader loads {m} itself and runs no shell command from modprobe.d (it runs as root at boot, before the system is up)",
+                        c.command, c.source
+                    ),
+                )
+                .module(m)
+                .fix(Fix::manual(format!(
+                    "if that command does more than load {m}, run it from a unit ordered after dahdi-loader.service"
+                ))),
+            );
+        }
+    }
+    for n in &modprobe.notes {
+        findings.push(Finding::new(
+            Code::ConfigNote,
+            Severity::Info,
+            n.to_string(),
+        ));
+    }
+    for n in sys.dahdi_modules.iter().flat_map(|d| d.notes.iter()) {
+        findings.push(Finding::new(
+            Code::ConfigNote,
+            Severity::Info,
+            n.to_string(),
+        ));
+    }
+}
+
+/// What a copy DKMS did not make causes (a leftover package's module shadowing the DKMS
+/// build, and the CRC mismatches it brings), a rebuild cannot cure: those findings point at
+/// the copy's owner instead (purge the package, or remove the unowned file).
+fn blame_copies_dkms_did_not_make(
+    root: &crate::root::Root,
+    kernel: &Kernel,
+    modules: &[ModuleReport],
+    findings: &mut [Finding],
+) {
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.fixed_by_build() && !f.modules.is_empty())
+    {
+        let removals: Option<Vec<Fix>> = f
+            .modules
+            .iter()
+            .map(|name| {
+                let m = modules.iter().find(|m| &m.name == name)?;
+                if m.from_dkms != Some(false) {
+                    return None;
+                }
+                Some(
+                    m.owner
+                        .as_ref()?
+                        .removal(&root.system_path(m.path.as_ref()?), &kernel.release),
+                )
+            })
+            .collect();
+        if let Some(fix) = removals.and_then(crate::providers::merge_removals) {
+            f.fix = Some(fix);
+        }
+    }
 }
 
 /// A build that failed with the inputs a new one would have: what a build would cure
@@ -535,7 +665,14 @@ fn check_modules(
     let read = files::read_all(sys, kernel, names, index, dkms_copies, findings_ref);
     report.modules = read.modules;
     let has_dkms = !matches!(dkms_copies, DkmsCopies::None);
-    shadowing::check(kernel, index, &report.modules, has_dkms, findings_ref);
+    shadowing::check(
+        &sys.root,
+        kernel,
+        index,
+        &report.modules,
+        has_dkms,
+        findings_ref,
+    );
     let config = kernel::KernelConfig::read(&sys.root, kernel);
     let release_only = vermagic::check(
         kernel,
@@ -558,7 +695,32 @@ fn check_modules(
         files::compare_loaded(sys, &mut report.modules, findings_ref);
     }
 
-    (report.wanted, report.hardware) = wanted_modules(sys, &report.modules);
+    let modprobe = match crate::modprobe::ModprobeConfig::load(&sys.root, k) {
+        Ok(m) => m,
+        Err(e) => {
+            let mut f = Finding::new(Code::Unreadable, Severity::Broken, e.to_string());
+            f.fix = e.fix();
+            findings_ref.push(f);
+            crate::modprobe::ModprobeConfig::default()
+        }
+    };
+    (report.wanted, report.hardware) = wanted_modules(sys, &report.modules, &modprobe);
+    modprobe_findings(
+        sys,
+        &modprobe,
+        &report.wanted,
+        &report.hardware,
+        findings_ref,
+    );
+    report.options = report
+        .wanted
+        .iter()
+        .map(|m| ModuleOptions {
+            module: m.clone(),
+            params: modprobe.options(m),
+        })
+        .filter(|o| !o.params.is_empty())
+        .collect();
     let missing_deps =
         dependencies::check(kernel, index, &report.modules, &report.wanted, findings_ref);
     // Symbols a module imports from a DAHDI module that could not be read are explained
