@@ -112,8 +112,11 @@ fn write_block(p: &mut Pseudo, s: &[i16]) {
 fn kernel_round_trip_is_the_dahdi_g711_round_trip() {
     let mut a = Pseudo::open().expect("open pseudo");
     let mut b = Pseudo::open().expect("open pseudo");
-    set_linear_buffers(&mut a, 4, BLOCK);
-    set_linear_buffers(&mut b, 4, BLOCK);
+    // 32 buffers a side, 16 blocks (320 ms) written ahead: a stall of the emulated guest
+    // on a loaded host neither drains the talker (which would put silence into the
+    // stream) nor overruns the listener.
+    set_linear_buffers(&mut a, 32, BLOCK);
+    set_linear_buffers(&mut b, 32, BLOCK);
     let conf = a
         .create_conference(ConfMode::conference())
         .expect("conference");
@@ -127,10 +130,10 @@ fn kernel_round_trip_is_the_dahdi_g711_round_trip() {
     let blocks = values.len().div_ceil(BLOCK);
     let mut padded = values.clone();
     padded.resize(blocks * BLOCK, 0);
-    // Write two blocks ahead, then one per block read, until everything sent
-    // has come back.
+    // Write 16 blocks ahead, then one per block read, until everything sent has come
+    // back.
     let mut chunks = padded.chunks(BLOCK);
-    for _ in 0..2 {
+    for _ in 0..16 {
         let c = chunks.next().unwrap();
         write_block(&mut a, c);
         sent.extend_from_slice(c);
