@@ -21,10 +21,12 @@
 //! | [`names`] | kernel releases, module and package names, versions: validated once |
 //! | [`root`] | the system root every path is read under |
 //! | [`kernel`] | installed kernels, running kernel, headers, expected vermagic, config |
-//! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents |
+//! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents and signature |
 //! | [`modindex`] | modules.dep and depmod.d: which file modprobe picks, stale copies |
 //! | [`dkms`] | the DKMS tree, the text `dkms status` prints, running dkms |
 //! | [`live`] | what the running kernel has loaded (`/proc/modules`, `/sys/module`) |
+//! | [`ber`] | the BER subset the kernel's ASN.1 decoder reads |
+//! | [`certificate`] | X.509 certificates as the kernel's keyrings identify them |
 //! | [`signing`] | signature enforcement, MOK enrolment |
 //! | [`hw`] | PCI/USB modaliases matched against module aliases |
 //! | [`config`] | `/etc/dahdi-loader/*.conf` |
@@ -41,6 +43,8 @@
 //!
 //! See [`report::EXIT_CODES`], the one table `--help` and the README are made from.
 
+pub mod ber;
+pub mod certificate;
 pub mod config;
 pub mod dkms;
 pub mod ensure;
