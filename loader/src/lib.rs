@@ -27,6 +27,7 @@
 //! | [`live`] | what the running kernel has loaded (`/proc/modules`, `/sys/module`) |
 //! | [`ber`] | the BER subset the kernel's ASN.1 decoder reads |
 //! | [`certificate`] | X.509 certificates as the kernel's keyrings identify them |
+//! | [`keys`] | where the keys the kernel trusts come from: DKMS's certificate, the MOK list, `/proc/keys` |
 //! | [`signing`] | signature enforcement, MOK enrolment |
 //! | [`hw`] | PCI/USB modaliases matched against module aliases |
 //! | [`config`] | `/etc/dahdi-loader/*.conf` |
@@ -51,6 +52,7 @@ pub mod ensure;
 pub mod error;
 pub mod hw;
 pub mod kernel;
+pub mod keys;
 pub mod live;
 pub mod load;
 pub mod lock;

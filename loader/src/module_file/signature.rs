@@ -430,7 +430,7 @@ pub struct ModinfoSignature {
     /// `sig_key`: the serial number, as colon-separated hexadecimal.
     pub sig_key: String,
     /// `sig_hashalgo`.
-    pub sig_hashalgo: &'static str,
+    pub sig_hashalgo: String,
     /// `signature`, as colon-separated hexadecimal on one line (modinfo wraps it).
     pub signature: String,
 }
@@ -493,7 +493,9 @@ impl AppendedSignature {
     /// What `modinfo` prints about this signature, or `None` where it prints nothing: kmod
     /// decodes the message with OpenSSL's PKCS#7 (not CMS) reader and shows the first
     /// signer only when it names an issuer and serial number, so a signature made with
-    /// `sign-file -k` (subject key identifier) shows no signature fields at all.
+    /// `sign-file -k` (subject key identifier) shows no signature fields at all. This is
+    /// kmod 32 and later; kmod 30 and 31 (Debian 12 has 30) know only the digests up to
+    /// SM3 and print no signature fields for SHA-3.
     pub fn modinfo(&self) -> Option<ModinfoSignature> {
         let first = self.message.signers.first()?;
         let SignerId::IssuerAndSerial {
@@ -508,7 +510,7 @@ impl AppendedSignature {
             sig_id: self.info.id_type_name(),
             signer: issuer_display.clone(),
             sig_key: colon_hex(&integer_magnitude(serial)),
-            sig_hashalgo: first.digest.openssl_name(),
+            sig_hashalgo: first.digest.openssl_name().to_string(),
             signature: colon_hex(&first.signature),
         })
     }

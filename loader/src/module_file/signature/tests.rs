@@ -187,7 +187,7 @@ fn a_sign_file_message_reads_as_modinfo_shows_it() {
             sig_id: "PKCS#7",
             signer: Some("DKMS module signing key".into()),
             sig_key: "22:AB:43".into(),
-            sig_hashalgo: "sha256",
+            sig_hashalgo: "sha256".into(),
             signature: colon_hex(&[0x1d; 256]),
         })
     );
