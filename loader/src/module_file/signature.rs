@@ -579,8 +579,8 @@ impl Pkcs7Message {
         finish(&explicit, "the [0] content of ContentInfo")?;
         let mut message = parse_signed_data(&signed_data)?;
         message.trailing_bytes = trailing_bytes;
-        // pkcs7_check_authattrs(): a signer is required, and the signers agree on whether
-        // they have signed attributes.
+        // pkcs7_check_authattrs(): the signers agree on whether they have signed
+        // attributes (there is one: an empty set was refused above).
         let Some(first) = message.signers.first() else {
             return Err(SignatureError::NoSigner);
         };
@@ -614,6 +614,7 @@ fn parse_signed_data(sd: &Tlv<'_>) -> Result<Pkcs7Message, SignatureError> {
     // digestAlgorithms: SET OF or SEQUENCE OF AlgorithmIdentifier. Their OIDs are only
     // noted; the signer's own digestAlgorithm decides.
     let algorithms = expect_set_or_sequence(&mut r, "digestAlgorithms")?;
+    not_empty(&algorithms, "the set of digest algorithms")?;
     let mut ar = algorithms.reader();
     while !ar.is_empty() {
         algorithm_identifier(&mut ar, "a digest algorithm")?;
@@ -656,6 +657,7 @@ fn parse_signed_data(sd: &Tlv<'_>) -> Result<Pkcs7Message, SignatureError> {
         }
     }
     let infos = expect_set_or_sequence(&mut r, "signerInfos")?;
+    not_empty(&infos, "the set of signers")?;
     finish(&r, "SignedData")?;
     let mut signers = Vec::new();
     let mut ir = infos.reader();
@@ -1010,6 +1012,19 @@ fn next_if_any<'a>(r: &mut Reader<'a>, choices: &[u8]) -> Result<Option<Tlv<'a>>
     Ok(None)
 }
 
+/// The kernel's decoder refuses digestAlgorithms and signerInfos (each a CHOICE of SET OF
+/// and SEQUENCE OF) when they are empty, though it takes an empty certificate set: seen
+/// on Debian 12's 6.1 kernel by tests/vm_signatures.rs.
+fn not_empty(tlv: &Tlv<'_>, what: &'static str) -> Result<(), SignatureError> {
+    if tlv.content.is_empty() {
+        Err(SignatureError::Malformed {
+            reason: format!("{what} is empty"),
+        })
+    } else {
+        Ok(())
+    }
+}
+
 /// A constructed element must be read to its end (the decoder's "Cons length error").
 fn finish(r: &Reader<'_>, what: &'static str) -> Result<(), SignatureError> {
     if r.is_empty() {
@@ -1186,8 +1201,9 @@ pub enum SignatureError {
         /// The algorithm.
         oid: String,
     },
-    /// No signer at all.
-    #[error("the PKCS#7 message has no signer; the kernel refuses the module (EINVAL)")]
+    /// No SignedData, so no signer at all (an empty set of signers is
+    /// [`SignatureError::Malformed`], as the kernel's decoder has it).
+    #[error("the PKCS#7 message has no signed data and so no signer; the kernel refuses the module (EINVAL)")]
     NoSigner,
     /// Some signers have signed attributes and some do not.
     #[error("some signers of the PKCS#7 message have signed attributes and some do not; the kernel refuses the module (EINVAL)")]

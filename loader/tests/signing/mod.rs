@@ -229,3 +229,41 @@ pub fn openssl_cms(dir: &Path, module: &[u8], key: &Path, cert: &Path, extra: &[
     tool_in(dir, "openssl", &args, OPENSSL_HINT);
     read(&out)
 }
+
+/// One DER element (definite length).
+pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    match content.len() {
+        n @ 0..=0x7f => out.push(n as u8),
+        n @ 0x80..=0xff => out.extend([0x81, n as u8]),
+        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// Where `part` (a sub-slice of `whole`) starts in it.
+pub fn offset_in(whole: &[u8], part: &[u8]) -> usize {
+    let at = part.as_ptr() as usize - whole.as_ptr() as usize;
+    assert!(at + part.len() <= whole.len(), "not a sub-slice");
+    at
+}
+
+/// The PKCS#7 blob of a signed image.
+pub fn signature_blob(image: &[u8]) -> Vec<u8> {
+    let module = strip_signature(image);
+    image[module.len()..image.len() - SIGNATURE_MAGIC.len() - 12].to_vec()
+}
+
+/// The image with one letter of its `.modinfo` description changed: the signature no
+/// longer matches, and the module still loads if the signature is not checked.
+pub fn change_description(image: &[u8]) -> Vec<u8> {
+    let at = image
+        .windows(12)
+        .position(|w| w == b"description=")
+        .expect("the module has a description")
+        + 12;
+    let mut out = image.to_vec();
+    out[at] ^= 0x20;
+    out
+}
