@@ -2,8 +2,11 @@
 //! function that decides it. Real modules, real keys and the real sign-file and modinfo are
 //! in tests/signatures.rs.
 
+use nix::errno::Errno;
+
 use super::verify::Trust;
 use super::*;
+use crate::ber::tag;
 
 fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
