@@ -24,6 +24,8 @@ PACKAGES=(
     dahdi
     # compressed modules: the loader's tests compress fixtures with the real tools
     xz-utils zstd
+    # module signatures: the loader's tests make keys and certificates (DKMS needs it too)
+    openssl
     # the VM test bed
     qemu-system-x86 busybox-static debootstrap e2fsprogs kmod cpio
 )

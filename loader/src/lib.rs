@@ -22,7 +22,7 @@
 //! | [`debversion`] | Debian versions in dpkg's order (epochs, `~`, revisions) |
 //! | [`root`] | the system root every path is read under |
 //! | [`kernel`] | installed kernels, running kernel, headers, expected vermagic, config |
-//! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents |
+//! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents and signature |
 //! | [`modprobe`] | modprobe.d and the kernel command line as kmod reads them; /etc/dahdi/modules |
 //! | [`modindex`] | modules.dep and depmod.d: which file modprobe picks, stale copies |
 //! | [`dpkg`] | the dpkg database: installed packages, who owns a path (merged /usr, diversions) |
@@ -30,6 +30,9 @@
 //! | [`failed`] | builds DKMS or the loader tried that failed, while their inputs are unchanged |
 //! | [`providers`] | every DKMS module that provides DAHDI; who put each module file there |
 //! | [`live`] | what the running kernel has loaded (`/proc/modules`, `/sys/module`) |
+//! | [`ber`] | the BER subset the kernel's ASN.1 decoder reads |
+//! | [`certificate`] | X.509 certificates as the kernel's keyrings identify them |
+//! | [`keys`] | where the keys the kernel trusts come from: DKMS's certificate, the MOK list, `/proc/keys` |
 //! | [`signing`] | signature enforcement, MOK enrolment |
 //! | [`hw`] | PCI/USB modaliases matched against module aliases |
 //! | [`config`] | `/etc/dahdi-loader/*.conf` |
@@ -46,6 +49,8 @@
 //!
 //! See [`report::EXIT_CODES`], the one table `--help` and the README are made from.
 
+pub mod ber;
+pub mod certificate;
 pub mod config;
 pub mod debversion;
 pub mod dkms;
@@ -55,6 +60,7 @@ pub mod error;
 pub mod failed;
 pub mod hw;
 pub mod kernel;
+pub mod keys;
 pub mod live;
 pub mod load;
 pub mod lock;

@@ -9,6 +9,7 @@
 
 pub mod compression;
 pub mod elf;
+pub mod signature;
 
 use std::fs::File;
 use std::io::Read;
