@@ -111,6 +111,10 @@ pub struct ConfigNote {
     pub source: Source,
     /// What was wrong and what was done about it.
     pub message: String,
+    /// The module pattern the line is about, when it is about one: a note on another
+    /// module's line (the kernel's own modules.softdep naming aliases, say) is not the
+    /// operator's concern when checking DAHDI.
+    pub about: Option<ModulePattern>,
 }
 
 impl fmt::Display for ConfigNote {
@@ -354,6 +358,7 @@ impl ModprobeConfig {
                 },
                 message: "the file ends with a backslash: kmod adds a stray byte to the last line"
                     .into(),
+                about: None,
             });
         }
         for (line_no, line) in logical_lines(text) {
@@ -362,7 +367,11 @@ impl ModprobeConfig {
                 line: line_no,
             };
             if let Err(message) = self.parse_line(&line, &source) {
-                self.notes.push(ConfigNote { source, message });
+                self.notes.push(ConfigNote {
+                    source,
+                    message,
+                    about: None,
+                });
             }
         }
     }
@@ -444,6 +453,7 @@ impl ModprobeConfig {
                             self.notes.push(ConfigNote {
                                 source: source.clone(),
                                 message: format!("softdep {module}: {d}; that entry is skipped"),
+                                about: Some(module.clone()),
                             });
                         }
                         self.softdeps.push(Softdep {
@@ -483,6 +493,7 @@ impl ModprobeConfig {
                 self.notes.push(ConfigNote {
                     source: source.clone(),
                     message,
+                    about: None,
                 })
             };
             if module == "modprobe" && param.starts_with("blacklist=") {
@@ -533,10 +544,12 @@ impl ModprobeConfig {
                         message: format!(
                             "module_blacklist entry {name:?} has no effect: the kernel compares it with module names, which are written with '_'"
                         ),
+                        about: None,
                     }),
                     Err(e) => self.notes.push(ConfigNote {
                         source: source.clone(),
                         message: format!("module_blacklist: {e}; entry skipped"),
+                        about: None,
                     }),
                 }
             }
@@ -893,6 +906,7 @@ impl DahdiModules {
                             line: i + 1,
                         },
                         message: format!("{e}; skipped"),
+                        about: None,
                     }),
                 }
             }

@@ -372,8 +372,14 @@ pub enum Code {
     NoSymvers,
     /// Unsigned modules where signatures are enforced.
     Unsigned,
-    /// The signing key is not trusted by the running kernel.
+    /// The signing key is not trusted by the kernel.
     KeyNotTrusted,
+    /// A signature the kernel refuses whatever its settings: malformed, or not made by
+    /// the key it names.
+    BadSignature,
+    /// A signature of a kind the kernel cannot use (not PKCS#7, an unknown digest or key
+    /// algorithm): taken as no signature.
+    UnusableSignature,
     /// The signing key is not enrolled.
     KeyNotEnrolled,
     /// Signing summary.
@@ -447,6 +453,15 @@ pub fn summarize<T: fmt::Display>(names: &[T]) -> String {
     } else {
         format!("{}, and {} more", shown[..5].join(", "), names.len() - 5)
     }
+}
+
+/// An error number as its C name (`EKEYREJECTED`), the way the kernel's documentation
+/// and `strace` name it.
+pub fn serialize_errno<S: serde::Serializer>(
+    errno: &nix::errno::Errno,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{errno:?}"))
 }
 
 #[cfg(test)]

@@ -367,11 +367,17 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let lock = std::fs::File::create(t.path().join("lock")).unwrap();
         let fd = lock.as_raw_fd();
-        // A stand-in dkms that reports whether descriptor `fd` is open in it.
+        // A stand-in dkms that reports whether descriptor `fd` is the lock file in it (not
+        // merely open: the shell may hold its script on that number when tests run in
+        // parallel and descriptors are numbered differently).
         let prog = t.path().join("dkms");
+        let path = t.path().join("lock");
         std::fs::write(
             &prog,
-            format!("#!/bin/sh\n[ -e /proc/self/fd/{fd} ] && exit 0\nexit 9\n"),
+            format!(
+                "#!/bin/sh\n[ \"$(readlink /proc/$$/fd/{fd})\" = \"{}\" ] && exit 0\nexit 9\n",
+                path.display()
+            ),
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;

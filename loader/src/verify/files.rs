@@ -27,9 +27,11 @@ enum Problem {
 
 /// Reads every module modprobe would pick for `names`, with the same judgement `ensure`
 /// makes before loading ([`ModuleFile::open`]).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn read_all(
     sys: &System,
     kernel: &Kernel,
+    trust: &super::signatures::KernelTrust,
     names: &[ModuleName],
     index: &KernelIndex,
     dkms_copies: DkmsCopies<'_>,
@@ -100,10 +102,7 @@ pub(super) fn read_all(
         mr.version = info.get("version").map(String::from);
         mr.srcversion = info.srcversion().map(String::from);
         mr.depends = info.depends();
-        mr.signature = info
-            .signature
-            .as_ref()
-            .map(|s| s.id_type_name().to_string());
+        mr.signature = trust.check_module(&image.elf);
         mr.info = Some(info);
         modules.push(mr);
     }

@@ -61,8 +61,9 @@ pub struct ModuleReport {
     pub depends: Vec<String>,
     /// Number of imported symbol CRCs compared.
     pub crcs_checked: usize,
-    /// Signature type (`PKCS#7`), or `None` if unsigned.
-    pub signature: Option<String>,
+    /// The appended signature as `modinfo` describes it (signer, key id, hash), and
+    /// what checking it found; `None` if the module is unsigned.
+    pub signature: Option<SignatureReport>,
     /// Loaded in the running kernel (only for the running kernel, when known).
     pub loaded: Option<bool>,
     /// The loaded module's srcversion equals the file's.
@@ -103,6 +104,58 @@ impl ModuleReport {
             .iter()
             .filter_map(|d| ModuleName::new(d).ok())
             .collect()
+    }
+}
+
+/// A module's signature, read and checked as the kernel does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureReport {
+    /// What `modinfo` prints (`sig_id`, `signer`, `sig_key`, `sig_hashalgo`); `None`
+    /// where the signature could not be parsed.
+    pub modinfo: Option<crate::module_file::signature::ModinfoSignature>,
+    /// What checking it against the keys this kernel trusts found.
+    pub check: SignatureCheck,
+}
+
+/// What checking a signature found, before the kernel's enforcement settings decide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum SignatureCheck {
+    /// It verifies with a key the kernel trusts.
+    Trusted,
+    /// No key the kernel trusts signed it (the kernel's ENOKEY).
+    UnknownSigner,
+    /// A trusted key's signature does not verify: refused whatever the settings.
+    BadSignature {
+        /// Why.
+        reason: String,
+    },
+    /// Malformed, or of a kind the kernel refuses before any key is consulted.
+    Refused {
+        /// What the kernel says.
+        reason: String,
+        /// The error number it returns.
+        #[serde(serialize_with = "crate::report::serialize_errno")]
+        errno: nix::errno::Errno,
+    },
+    /// Crypto the loader cannot check; the kernel may or may not accept it.
+    CannotCheck {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl SignatureCheck {
+    /// The kernel's result of checking, as an errno (`None` when it verifies or cannot
+    /// be told).
+    pub fn errno(&self) -> Option<nix::errno::Errno> {
+        use nix::errno::Errno;
+        match self {
+            SignatureCheck::Trusted | SignatureCheck::CannotCheck { .. } => None,
+            SignatureCheck::UnknownSigner => Some(Errno::ENOKEY),
+            SignatureCheck::BadSignature { .. } => Some(Errno::EKEYREJECTED),
+            SignatureCheck::Refused { errno, .. } => Some(*errno),
+        }
     }
 }
 
@@ -388,7 +441,13 @@ fn modprobe_findings(
             );
         }
     }
-    for n in &modprobe.notes {
+    let dahdi = sys.module_names();
+    let concerns_dahdi = |n: &&crate::modprobe::ConfigNote| {
+        n.about
+            .as_ref()
+            .is_none_or(|p| dahdi.iter().any(|m| p.matches(m.as_str())))
+    };
+    for n in modprobe.notes.iter().filter(concerns_dahdi) {
         findings.push(Finding::new(
             Code::ConfigNote,
             Severity::Info,
@@ -662,7 +721,8 @@ fn check_modules(
 ) -> KernelReport {
     let k = &kernel.release;
     let findings_ref = &mut findings;
-    let read = files::read_all(sys, kernel, names, index, dkms_copies, findings_ref);
+    let trust = signatures::KernelTrust::read(sys, kernel);
+    let read = files::read_all(sys, kernel, &trust, names, index, dkms_copies, findings_ref);
     report.modules = read.modules;
     let has_dkms = !matches!(dkms_copies, DkmsCopies::None);
     shadowing::check(
@@ -756,7 +816,7 @@ fn check_modules(
         }
     }
     vermagic::release_only(kernel, abi.as_ref(), release_only, &compared, findings_ref);
-    signatures::check(sys, kernel, &report.modules, findings_ref);
+    signatures::check(&trust, kernel, &report.modules, findings_ref);
     report.abi = abi;
     report.finish(findings)
 }

@@ -294,6 +294,25 @@ impl Swapped {
             original,
         }
     }
+
+    /// Like [`Swapped::new`], but `edit` sees the module's ELF image: a compressed
+    /// module (`.ko.xz`) is decompressed first and compressed again after (lzma-rs's
+    /// encoder; the loader's decoder reads any valid xz stream).
+    pub fn module(path: &Path, edit: impl FnOnce(&mut Vec<u8>)) -> Swapped {
+        use dahdi_loader::module_file::compression::{Compression, MAX_IMAGE_BYTES};
+        Swapped::new(path, |data| match Compression::from_magic(data) {
+            None => edit(data),
+            Some(Compression::Xz) => {
+                let mut image = Compression::Xz
+                    .decompress(data, MAX_IMAGE_BYTES)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                edit(&mut image);
+                data.clear();
+                lzma_rs::xz_compress(&mut &image[..], data).expect("xz in memory");
+            }
+            Some(other) => panic!("{}: {other:?} modules are not edited here", path.display()),
+        })
+    }
 }
 
 impl Drop for Swapped {
