@@ -356,32 +356,10 @@ fn vermagic_findings_say_what_the_kernel_would_do() {
 /// Renames one undefined symbol in a module's string table (not in __versions), as a
 /// damaged or miscompiled module would carry it; returns the new name.
 fn corrupt_import(path: &Path) -> String {
-    use object::{Object, ObjectSection, ObjectSymbol};
     let mut data = std::fs::read(path).unwrap();
-    let (name, strtab) = {
-        let obj = object::File::parse(&*data).unwrap();
-        let sym = obj
-            .symbols()
-            .find(|s| s.is_undefined() && s.name().is_ok_and(|n| n.len() > 4))
-            .unwrap();
-        let strtab = obj
-            .section_by_name(".strtab")
-            .unwrap()
-            .file_range()
-            .unwrap();
-        (sym.name().unwrap().to_string(), strtab)
-    };
-    let range = strtab.0 as usize..(strtab.0 + strtab.1) as usize;
-    let needle = format!("\0{name}\0");
-    let at = data[range.clone()]
-        .windows(needle.len())
-        .position(|w| w == needle.as_bytes())
-        .unwrap()
-        + range.start
-        + 1;
-    data[at] = b'Q';
+    let bad = corrupt_import_in(&mut data);
     std::fs::write(path, data).unwrap();
-    format!("Q{}", &name[1..])
+    bad
 }
 
 #[test]

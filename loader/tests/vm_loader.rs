@@ -93,6 +93,54 @@ fn kernel_refusal_enoexec_is_explained() {
     );
 }
 
+/// A dahdi.ko asking for a symbol nothing exports: the kernel refuses it (ENOENT, and its
+/// log names the symbol); the loader finds the same offline, against /proc/kallsyms, and
+/// refuses before the kernel is asked.
+fn corrupted_import_is_predicted_and_the_kernel_agrees() {
+    use dahdi_loader::module_file::compression::{Compression, MAX_IMAGE_BYTES};
+    use std::os::fd::AsFd;
+    let facts = Facts::read();
+    let stored = std::fs::read(&facts.dahdi).unwrap();
+    let mut image = match Compression::from_magic(&stored) {
+        Some(c) => c.decompress(&stored, MAX_IMAGE_BYTES).unwrap(),
+        None => stored,
+    };
+    let bad = common::corrupt_import_in(&mut image);
+    std::fs::write("/tmp/dahdi-bad-import.ko", &image).unwrap();
+    let file = std::fs::File::open("/tmp/dahdi-bad-import.ko").unwrap();
+    let before = dmesg();
+    let answer = nix::kmod::finit_module(file.as_fd(), c"", nix::kmod::ModuleInitFlags::empty());
+    assert_eq!(
+        answer,
+        Err(nix::errno::Errno::ENOENT),
+        "the kernel's answer"
+    );
+    let said = dmesg_since(&before).join("\n");
+    assert!(said.contains(&format!("Unknown symbol {bad}")), "{said}");
+    assert_no_dahdi_loaded("after the kernel's refusal");
+
+    let _swap = Swapped::module(&facts.dahdi, |d| {
+        assert_eq!(common::corrupt_import_in(d), bad);
+    });
+    let verify = loader(&["verify"]);
+    assert_eq!(verify.code, Some(2), "{verify}");
+    assert!(
+        verify.stdout.contains(&bad) && verify.stdout.contains("Unknown symbol"),
+        "{verify}"
+    );
+    let before = dmesg();
+    let run = loader(&["ensure"]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains(&bad), "{run}");
+    let new = dmesg_since(&before);
+    assert!(
+        new.is_empty(),
+        "the kernel was asked anyway:\n{}",
+        new.join("\n")
+    );
+    assert_no_dahdi_loaded("after the predicted refusal");
+}
+
 /// Three `ensure` at once (as udev events at boot would start them): all succeed, DAHDI
 /// initialises once, exactly the configured modules and their modules.dep dependencies are
 /// loaded, each after what it depends on, and the device nodes appear.
@@ -214,6 +262,7 @@ fn main() {
             starts_without_dahdi,
             foreign_vermagic_is_refused_before_the_kernel_is_asked,
             kernel_refusal_enoexec_is_explained,
+            corrupted_import_is_predicted_and_the_kernel_agrees,
             concurrent_ensures_load_once_in_dependency_order,
             second_ensure_is_a_no_op,
             status_reports_the_loaded_module_is_the_file,

@@ -336,3 +336,34 @@ pub fn patch_vermagic(path: &Path, old: &str, new: &str) {
     data[pos + 9..pos + 9 + new.len()].copy_from_slice(new.as_bytes());
     std::fs::write(path, data).unwrap();
 }
+
+/// Renames the first imported symbol (longer than 4 bytes) of a module image in its string
+/// table only, its first letter becoming `Q`: the symbol the module asks the kernel for no
+/// longer exists, while `__versions` still names the original. Returns the new name, the
+/// one the kernel reports as "Unknown symbol".
+pub fn corrupt_import_in(data: &mut [u8]) -> String {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let (name, strtab) = {
+        let obj = object::File::parse(&*data).unwrap();
+        let sym = obj
+            .symbols()
+            .find(|s| s.is_undefined() && s.name().is_ok_and(|n| n.len() > 4))
+            .unwrap();
+        let strtab = obj
+            .section_by_name(".strtab")
+            .unwrap()
+            .file_range()
+            .unwrap();
+        (sym.name().unwrap().to_string(), strtab)
+    };
+    let range = strtab.0 as usize..(strtab.0 + strtab.1) as usize;
+    let needle = format!("\0{name}\0");
+    let at = data[range.clone()]
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .unwrap()
+        + range.start
+        + 1;
+    data[at] = b'Q';
+    format!("Q{}", &name[1..])
+}
