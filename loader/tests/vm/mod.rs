@@ -361,6 +361,23 @@ pub fn assert_no_dahdi_loaded(context: &str) {
     );
 }
 
+/// Runs `ensure` when the loader must refuse before the kernel is asked: it exits
+/// `exit`, the kernel logs nothing, and DAHDI stays unloaded. Returns the run for the
+/// caller's checks of the words.
+pub fn ensure_refuses_without_asking_the_kernel(exit: i32) -> Run {
+    let before = dmesg();
+    let run = loader(&["ensure"]);
+    assert_eq!(run.code, Some(exit), "{run}");
+    let new = dmesg_since(&before);
+    assert!(
+        new.is_empty(),
+        "the kernel logged something, so it was asked:\n{}",
+        new.join("\n")
+    );
+    assert_no_dahdi_loaded("after the loader's refusal");
+    run
+}
+
 /// Runs `ensure` when the kernel itself must refuse dahdi.ko: the kernel's log says
 /// `kernel_says`, the loader exits 3 (broken), names the errno (`errno`: name and text) and
 /// explains it with all of `words`, and DAHDI stays unloaded.
