@@ -1,4 +1,9 @@
-//! Conference modes (`DAHDI_SETCONF`/`DAHDI_GETCONF`).
+//! DAHDI conferences: the kernel's, joined by channels with `DAHDI_SETCONF`
+//! and mixed by the driver every millisecond.
+//!
+//! (The `audio` feature's `dahdi::audio::mixer::Mixer` is
+//! the other kind of conference in this crate: one mixed in user space, from
+//! frames the caller hands it. Nothing here needs it.)
 //!
 //! A channel is in at most one conference. Its `confmode` is a *mode* in the
 //! low byte (conference, announce, monitor...) plus *flags* in the second
@@ -112,7 +117,8 @@ impl std::fmt::Debug for ConfMode {
 }
 
 /// The mode part of a [`ConfMode`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum ConfKind {
     /// Not in a conference.

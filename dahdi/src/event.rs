@@ -9,7 +9,8 @@
 use dahdi_sys as sys;
 
 /// One event from a channel's or a timer's queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Event {
     /// The line went on hook.

@@ -48,6 +48,56 @@
 //! [`Error`] that names the operation, the device and the errno, and says
 //! what to do where it can.
 //!
+//! # Cargo features: pay for what you use
+//!
+//! | feature | what it adds | dependencies it adds |
+//! |---|---|---|
+//! | *(none: the default)* | the bindings: everything on this page | `dahdi-sys`, `nix` (its `ioctl`, `fs` and `poll` parts), `libc`, `bitflags` |
+//! | `serde` | `serde::Serialize` for the reports: [`SpanInfo`], [`ChannelParams`], [`Event`], the [`sysfs`] listings... | `serde` and its derive macros |
+//! | `audio` | `dahdi::audio`: G.711 codecs and the mix-minus mixer | none |
+//! | `pump` | `dahdi::pump`: the real-time channel pump around the mixer (implies `audio`) | `crossbeam-channel`, `crossbeam-utils`, `memmap2`, `thiserror`, `nix` (`event`, `time`) |
+//! | `avx512` | AVX-512 mixer kernels (implies `audio`; needs Rust 1.89) | none |
+//!
+//! **The default is the bindings alone.** A dependency on `dahdi` should
+//! mean DAHDI: the mixer and the pump are a second product that shares the
+//! crate (three fifths of its code), useful to some users and dead weight to
+//! the one who wants to open a channel. Build time measured on the project's
+//! machine (clean debug build of this crate and its dependencies, median of
+//! three, interleaved; `cargo build -p dahdi --no-default-features
+//! [--features ...]` with a fresh `--target-dir` each time): the bindings
+//! alone 9.1 s, 7 crates; `serde` 22.0 s, 16 crates; `audio` 15.5 s, 7
+//! crates; `pump` 25.5 s, 18 crates; everything 30.8 s, 22 crates.
+//! Defaults are also the one thing a library cannot take back from its users:
+//! Cargo unifies features, so as soon as one crate in a dependency graph asks
+//! for `dahdi` with its default features, every other user of `dahdi` in that
+//! graph gets them, `default-features = false` notwithstanding. A small
+//! default is the only one every user can live with; the rest is one word
+//! away (`features = ["pump"]`). `serde` is off for the same reason: its
+//! derive macros cost more build time than the bindings themselves, for
+//! reports that most programs print rather than serialize.
+//!
+//! **Why the mixer is a feature of this crate and not a crate of its own.**
+//! A feature that is off compiles nothing, exactly like an absent crate, so a
+//! separate crate would save no build time. What the mixer shares with the
+//! bindings would be split instead: the pump connects the two ([`Channel`]s
+//! and [`Pseudo`] channels as ports, [`Timer`] as its clock), the mixer's
+//! G.711 mode reproduces the driver's tables and its roles mirror the
+//! kernel's conference modes, and all three are tested together on the real
+//! driver. One crate keeps them in one version and one documentation, and
+//! keeps the workspace to its five parts (dahdi-sys, dahdi, loader, benches,
+//! tests). The one thing a crate of its own would give is the mixer on a
+//! system without DAHDI (dahdi-sys builds for 64-bit Linux only); should that
+//! be needed, `dahdi::audio` moves out unchanged, since it uses nothing of
+//! the bindings.
+//!
+//! **Two kinds of conference.** A *DAHDI conference* is the kernel's:
+//! channels join it with `DAHDI_SETCONF` in a [`ConfMode`]
+//! ([`ChannelFd::join_conference`], module [`conference`]) and the driver
+//! mixes it every millisecond. The `audio` feature's `Mixer` mixes a
+//! conference in user space from frames the caller hands it; the pump runs
+//! one for its ports. The names keep them apart: "conference" for the
+//! kernel's, "mixer" for the crate's own.
+//!
 //! # Joining a conference
 //!
 //! Two pseudo channels in one conference: what one says, the other hears.
@@ -138,15 +188,17 @@
 //! assert_eq!(Event::from_raw((1 << 16) | b'5' as i32), Some(Event::PulseDigit('5')));
 //! ```
 
+#[cfg(feature = "audio")]
 pub mod audio;
 
 mod channel;
-mod conference;
+pub mod conference;
 mod ctl;
 mod error;
 mod event;
 mod fd;
 mod params;
+#[cfg(feature = "pump")]
 pub mod pump;
 mod signalling;
 mod span;

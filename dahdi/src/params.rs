@@ -32,7 +32,8 @@ pub(crate) fn check_blocksize(samples: usize, op: &'static str, path: &Path) -> 
 
 /// When the kernel starts sending what is written (`DAHDI_POLICY_*`).
 /// Received audio is always handed over immediately.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum BufferPolicy {
     /// Send as soon as a block is written (the default).
     Immediate,
@@ -64,7 +65,8 @@ impl BufferPolicy {
 }
 
 /// A channel's buffering (`DAHDI_GET_BUFINFO` / `DAHDI_SET_BUFINFO`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BufferInfo {
     /// Transmit policy.
     pub tx_policy: BufferPolicy,
@@ -131,7 +133,8 @@ impl BufferInfo {
 /// `DAHDI_SET_PARAMS` changes only the timing fields (`prewink_time` to
 /// `pulse_after_time`); signalling is changed with
 /// [`crate::Ctl::configure_channel`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChannelParams {
     /// Global channel number.
     pub channel: i32,

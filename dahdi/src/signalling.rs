@@ -11,7 +11,8 @@ use dahdi_sys as sys;
 /// DAHDI names analog signalling after the equipment at the *other* end:
 /// `Fxs*` signalling is used on a port that faces an exchange (an FXO
 /// port), `Fxo*` on a port that faces a phone (an FXS port).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Signalling {
     /// Not configured: the channel cannot be opened.
@@ -198,7 +199,8 @@ impl fmt::Display for Signalling {
 
 /// The signalling a channel can take (`sigcap`), a mask of composite
 /// `DAHDI_SIG_*` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SigCaps(pub i32);
 
 impl SigCaps {
@@ -223,7 +225,8 @@ impl SigCaps {
 
 /// Companding law of a channel (`DAHDI_SETLAW`; `curlaw` of
 /// `DAHDI_GET_PARAMS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Law {
     /// The span's default law (pseudo channels: mu-law).
     Default,
@@ -354,6 +357,7 @@ impl Alarms {
     }
 }
 
+#[cfg(feature = "serde")]
 impl serde::Serialize for Alarms {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
@@ -426,6 +430,7 @@ impl LineConfig {
     }
 }
 
+#[cfg(feature = "serde")]
 impl serde::Serialize for LineConfig {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.kernel_names())

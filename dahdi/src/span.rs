@@ -10,7 +10,8 @@ use crate::fd::{c_string, ioctl};
 use crate::signalling::{Alarms, LineConfig};
 
 /// A span's status (`DAHDI_SPANSTAT`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SpanInfo {
     /// Span number.
     pub span: i32,
@@ -138,7 +139,8 @@ pub(crate) fn spanstat(fd: RawFd, path: &Path, span: i32) -> Result<SpanInfo> {
 }
 
 /// The driver's version (`DAHDI_GETVERSION`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Version {
     /// Version string, e.g. `2.11.1.0.20170917`.
     pub version: String,

@@ -15,13 +15,12 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::signalling::{Alarms, LineConfig, Signalling};
 
 /// A `dahdi_devices` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeviceInfo {
     /// Directory name, e.g. `dynamic:loc:0` or `pci:0000:03:00.0`.
     pub name: String,
@@ -44,7 +43,8 @@ pub struct DeviceInfo {
 }
 
 /// A `dahdi_spans` entry (an assigned span).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SpanSysfs {
     /// Span number (from `span-N`).
     pub span: u32,
@@ -79,7 +79,8 @@ pub struct SpanSysfs {
 }
 
 /// A `dahdi_channels` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChannelSysfs {
     /// Span number (from the entry name `dahdi!chan!SSS!CCC`).
     pub span: u32,

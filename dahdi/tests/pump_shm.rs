@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dahdi::audio::conference::Role;
+use dahdi::audio::mixer::Role;
 use dahdi::pump::shm::{HEADER_LEN, MAGIC};
 use dahdi::pump::{
     Port, PortError, PortStats, Pump, PumpConfig, RingConfig, ShmError, ShmPort, ShmReader,

@@ -3,7 +3,7 @@
 //!
 //! # Pieces
 //!
-//! * A [`Pump`] owns one [`crate::audio::conference::Conference`]
+//! * A [`Pump`] owns one [`crate::audio::mixer::Mixer`]
 //!   and one [`Port`] per participant. A port is where a participant's audio
 //!   comes from and goes to:
 //!   [`MemoryPort`] (an application thread, through lock-free queues: the
@@ -61,7 +61,7 @@
 //! # Example: an embedded conference
 //!
 //! ```
-//! use dahdi::audio::conference::Role;
+//! use dahdi::audio::mixer::Role;
 //! use dahdi::pump::{MemoryPort, Pump, PumpConfig, Stream};
 //!
 //! let mut pump = Pump::new(PumpConfig::default()).unwrap();
@@ -100,8 +100,8 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use crate::audio::conference::{
-    reserve_total, Conference, ConferenceConfig, ConferenceError, Format, ParticipantId, Role,
+use crate::audio::mixer::{
+    reserve_total, Format, Mixer, MixerConfig, MixerError, ParticipantId, Role,
 };
 use crate::audio::Isa;
 use crate::fd::Readiness;
@@ -115,7 +115,7 @@ pub use stats::{Histogram, PortReport, PortStats, PumpStats, TapReport};
 pub use tap::{Published, Stream, Subscriber, TapBatch, TapPublisher};
 pub use wav::{FilePort, WavError, WavReader, WavWriter};
 
-/// A port's handle: the same as its participant's in the conference engine, so
+/// A port's handle: the same as its participant's in the mixer, so
 /// [`PortId::index`] is dense from 0.
 pub type PortId = ParticipantId;
 
@@ -152,9 +152,9 @@ impl Default for PumpConfig {
 /// Errors of the pump itself (port I/O errors are counted, not returned).
 #[derive(Debug, thiserror::Error)]
 pub enum PumpError {
-    /// The conference engine refused.
+    /// The mixer refused.
     #[error(transparent)]
-    Conference(#[from] ConferenceError),
+    Mixer(#[from] MixerError),
     /// The clock or the epoll set failed.
     #[error(transparent)]
     Dahdi(#[from] crate::Error),
@@ -216,7 +216,7 @@ struct Ring {
 
 /// The channel pump. See the [module docs](self).
 pub struct Pump {
-    conf: Conference,
+    conf: Mixer,
     block: usize,
     config: PumpConfig,
     slots: Vec<Option<Slot>>,
@@ -273,7 +273,7 @@ unsafe impl<T> Send for Scratch<T> {}
 unsafe impl<T> Sync for Scratch<T> {}
 
 /// Per slot, the frames lent to the engine for this tick's
-/// [`Conference::mix_rows`]. Between ticks the entries of loose ports and of
+/// [`Mixer::mix_rows`]. Between ticks the entries of loose ports and of
 /// empty slots are null; those of grouped ports keep last tick's frames, which
 /// their group rewrites at every tick before any use (and which are nulled when
 /// the port is removed).
@@ -387,7 +387,7 @@ fn epoll_error(op: &'static str, e: Errno) -> crate::Error {
 impl Pump {
     /// A pump with an empty conference.
     pub fn new(config: PumpConfig) -> Result<Pump, PumpError> {
-        let conf = Conference::new(ConferenceConfig {
+        let conf = Mixer::new(MixerConfig {
             block_size: config.block_size,
             capacity: config.capacity,
             isa: config.isa,
@@ -430,13 +430,13 @@ impl Pump {
         self.tick
     }
 
-    /// The conference engine (read-only: what everyone heard last tick). The
+    /// The mixer (read-only: what everyone heard last tick). The
     /// engine's own buffers do not hold the frames the pump lent it: those of
     /// ports that lend them ([`Port::lends`], e.g. memory ports), whose audio is
     /// in the ports, and the tapped streams of other ports, which are made in
     /// the subscribers' batches (see [`Pump::tick`]). A [`Stream`]
     /// subscription sees them all.
-    pub fn conference(&self) -> &Conference {
+    pub fn mixer(&self) -> &Mixer {
         &self.conf
     }
 

@@ -80,7 +80,7 @@ pub trait Port: Send {
     fn name(&self) -> String;
 
     /// Fills `frame` (one block) with this tick's input. `frame` is where the
-    /// pump wants the input: the conference engine's input buffer, or a
+    /// pump wants the input: the mixer's input buffer, or a
     /// subscriber's batch when this port's input is tapped. What it holds
     /// before the call is unspecified, so a port writes every sample; one
     /// without input this tick writes silence.
@@ -102,14 +102,14 @@ pub trait Port: Send {
     /// [`write`](Self::write) copying them: the input where it already lies and
     /// the slot where the output should go (a queue slot, say), each one block
     /// long. The engine then mixes straight from and into them
-    /// ([`Conference::mix_lent`]). Called instead of `read` and `write` when
+    /// ([`Mixer::mix_lent`]). Called instead of `read` and `write` when
     /// [`lends`](Self::lends) is true, and followed by [`commit`](Self::commit)
     /// once the tick is done with the frames.
     ///
     /// A lent input of `None` is an underrun (the participant is silent this
     /// tick), a lent output of `None` a drop; the port counts both in `commit`.
     ///
-    /// [`Conference::mix_lent`]: crate::audio::conference::Conference::mix_lent
+    /// [`Mixer::mix_lent`]: crate::audio::mixer::Mixer::mix_lent
     fn lend(&mut self) -> LentFrames<'_> {
         LentFrames::default()
     }
