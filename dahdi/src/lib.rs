@@ -191,6 +191,7 @@
 #[cfg(feature = "audio")]
 pub mod audio;
 
+mod c_enum;
 mod channel;
 pub mod conference;
 mod ctl;

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use dahdi_sys as sys;
 
+use crate::c_enum::c_enum;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::fd::c_string;
 use crate::signalling::{Alarms, Law, SigCaps, Signalling};
@@ -30,37 +32,18 @@ pub(crate) fn check_blocksize(samples: usize, op: &'static str, path: &Path) -> 
     }
 }
 
-/// When the kernel starts sending what is written (`DAHDI_POLICY_*`).
-/// Received audio is always handed over immediately.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub enum BufferPolicy {
-    /// Send as soon as a block is written (the default).
-    Immediate,
-    /// Start sending once every buffer is full.
-    WhenFull,
-    /// Start sending once half the buffers are full.
-    HalfFull,
-}
-
-impl BufferPolicy {
-    /// The `DAHDI_POLICY_*` value.
-    pub fn to_raw(self) -> i32 {
-        match self {
-            BufferPolicy::Immediate => sys::DAHDI_POLICY_IMMEDIATE,
-            BufferPolicy::WhenFull => sys::DAHDI_POLICY_WHEN_FULL,
-            BufferPolicy::HalfFull => sys::DAHDI_POLICY_HALF_FULL,
-        }
-    }
-
-    /// Decodes a `DAHDI_POLICY_*` value.
-    pub fn from_raw(raw: i32) -> Option<BufferPolicy> {
-        match raw {
-            sys::DAHDI_POLICY_IMMEDIATE => Some(BufferPolicy::Immediate),
-            sys::DAHDI_POLICY_WHEN_FULL => Some(BufferPolicy::WhenFull),
-            sys::DAHDI_POLICY_HALF_FULL => Some(BufferPolicy::HalfFull),
-            _ => None,
-        }
+c_enum! {
+    /// When the kernel starts sending what is written (`DAHDI_POLICY_*`).
+    /// Received audio is always handed over immediately.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+    pub enum BufferPolicy {
+        /// Send as soon as a block is written (the default).
+        Immediate = DAHDI_POLICY_IMMEDIATE,
+        /// Start sending once every buffer is full.
+        WhenFull = DAHDI_POLICY_WHEN_FULL,
+        /// Start sending once half the buffers are full.
+        HalfFull = DAHDI_POLICY_HALF_FULL,
     }
 }
 
@@ -366,57 +349,52 @@ impl RingCadence {
     }
 }
 
-/// A tone of the channel's tone zone for `DAHDI_SENDTONE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Tone {
-    /// Dial tone.
-    DialTone,
-    /// Busy.
-    Busy,
-    /// Ring-back.
-    RingTone,
-    /// Congestion (reorder).
-    Congestion,
-    /// Call waiting.
-    CallWait,
-    /// Dial recall.
-    DialRecall,
-    /// Recording warning.
-    RecordTone,
-    /// Special information tone.
-    Info,
-    /// Custom tone 1.
-    Cust1,
-    /// Custom tone 2.
-    Cust2,
-    /// Stutter dial tone.
-    Stutter,
-    /// A continuous DTMF digit (`0-9 * # A-D`).
-    Dtmf(char),
-    /// A raw `DAHDI_TONE_*` value.
-    Raw(i32),
+c_enum! {
+    /// A tone of the channel's tone zone for `DAHDI_SENDTONE`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum Tone {
+        /// Dial tone.
+        DialTone = DAHDI_TONE_DIALTONE,
+        /// Busy.
+        Busy = DAHDI_TONE_BUSY,
+        /// Ring-back.
+        RingTone = DAHDI_TONE_RINGTONE,
+        /// Congestion (reorder).
+        Congestion = DAHDI_TONE_CONGESTION,
+        /// Call waiting.
+        CallWait = DAHDI_TONE_CALLWAIT,
+        /// Dial recall.
+        DialRecall = DAHDI_TONE_DIALRECALL,
+        /// Recording warning.
+        RecordTone = DAHDI_TONE_RECORDTONE,
+        /// Special information tone.
+        Info = DAHDI_TONE_INFO,
+        /// Custom tone 1.
+        Cust1 = DAHDI_TONE_CUST1,
+        /// Custom tone 2.
+        Cust2 = DAHDI_TONE_CUST2,
+        /// Stutter dial tone.
+        Stutter = DAHDI_TONE_STUTTER,
+    }
+    extra {
+        /// A continuous DTMF digit (`0-9 * # A-D`): `DAHDI_TONE_DTMF_BASE`
+        /// plus the digit's index.
+        Dtmf(char),
+        /// A raw `DAHDI_TONE_*` value.
+        Raw(i32),
+    }
 }
 
 impl Tone {
     /// The `DAHDI_TONE_*` value, `None` for a character that is not a DTMF
     /// digit.
     pub fn to_raw(self) -> Option<i32> {
-        Some(match self {
-            Tone::DialTone => sys::DAHDI_TONE_DIALTONE,
-            Tone::Busy => sys::DAHDI_TONE_BUSY,
-            Tone::RingTone => sys::DAHDI_TONE_RINGTONE,
-            Tone::Congestion => sys::DAHDI_TONE_CONGESTION,
-            Tone::CallWait => sys::DAHDI_TONE_CALLWAIT,
-            Tone::DialRecall => sys::DAHDI_TONE_DIALRECALL,
-            Tone::RecordTone => sys::DAHDI_TONE_RECORDTONE,
-            Tone::Info => sys::DAHDI_TONE_INFO,
-            Tone::Cust1 => sys::DAHDI_TONE_CUST1,
-            Tone::Cust2 => sys::DAHDI_TONE_CUST2,
-            Tone::Stutter => sys::DAHDI_TONE_STUTTER,
-            Tone::Dtmf(c) => sys::DAHDI_TONE_DTMF_BASE + dtmf_index(c)?,
-            Tone::Raw(r) => r,
-        })
+        match self {
+            Tone::Dtmf(c) => Some(sys::DAHDI_TONE_DTMF_BASE + dtmf_index(c)?),
+            Tone::Raw(r) => Some(r),
+            zone_tone => zone_tone.c_value(),
+        }
     }
 }
 
@@ -443,24 +421,17 @@ bitflags::bitflags! {
     }
 }
 
-/// How a dial string combines with what is still being dialled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DialOp {
-    /// Append to the digits still queued.
-    Append,
-    /// Replace the digits still queued.
-    Replace,
-    /// Stop dialling (the string is ignored).
-    Cancel,
-}
-
-impl DialOp {
-    pub(crate) fn to_raw(self) -> i32 {
-        match self {
-            DialOp::Append => sys::DAHDI_DIAL_OP_APPEND,
-            DialOp::Replace => sys::DAHDI_DIAL_OP_REPLACE,
-            DialOp::Cancel => sys::DAHDI_DIAL_OP_CANCEL,
-        }
+c_enum! {
+    /// How a dial string combines with what is still being dialled
+    /// (`DAHDI_DIAL_OP_*`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum DialOp {
+        /// Append to the digits still queued.
+        Append = DAHDI_DIAL_OP_APPEND,
+        /// Replace the digits still queued.
+        Replace = DAHDI_DIAL_OP_REPLACE,
+        /// Stop dialling (the string is ignored).
+        Cancel = DAHDI_DIAL_OP_CANCEL,
     }
 }
 
