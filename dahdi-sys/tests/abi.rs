@@ -350,6 +350,13 @@ const RUST_ONLY_CONSTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Public structs of dahdi-sys that are not C types, and why.
+const RUST_ONLY_STRUCTS: &[(&str, &str)] = &[(
+    "Ioctl",
+    "an ioctl's C name and request code (the ioctl::* table); each ioctl is checked as an \
+     ioctl",
+)];
+
 /// Inline functions of the header that dahdi-sys reimplements; the C and
 /// Rust versions are run on the same inputs.
 const HELPER_FUNCTIONS: &[&str] = &["dahdi_copy_string"];
@@ -1358,6 +1365,9 @@ fn abi_matches_installed_c_header() {
         }
     }
     for (s, fields) in &decls.struct_fields {
+        if RUST_ONLY_STRUCTS.iter().any(|(n, _)| n == s) {
+            continue;
+        }
         match rust_structs.get(s.as_str()) {
             None => errors.push(format!(
                 "struct {s}: declared in dahdi-sys but not checked by this test"
