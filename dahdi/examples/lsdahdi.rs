@@ -47,7 +47,7 @@ fn run(sysfs: &Sysfs, json: bool) -> dahdi::Result<()> {
     if !sysfs.is_loaded() {
         return Err(dahdi::Error::new(
             dahdi::ErrorKind::ModuleNotLoaded,
-            "list",
+            dahdi::Op::Sysfs("list"),
             "/sys/bus/dahdi_devices",
         ));
     }

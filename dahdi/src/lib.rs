@@ -43,10 +43,17 @@
 //! [`Timer`] own their file descriptors and implement `AsFd`/`AsRawFd`
 //! (for poll/epoll loops: `POLLIN`, `POLLOUT` and `POLLPRI` map to
 //! [`Readiness`]); [`Channel`] and [`Pseudo`] implement `Read`/`Write` in
-//! blocks and share every channel operation through [`ChannelFd`];
+//! blocks, and each composes a [`ChannelFd`] (the operations the kernel
+//! accepts on any channel) and offers what makes sense for its kind;
 //! [`Sysfs`] reads the device, span and channel lists. Every failure is an
-//! [`Error`] that names the operation, the device and the errno, and says
-//! what to do where it can.
+//! [`Error`] that names the operation (an ioctl by its C name, from
+//! dahdi-sys's table), the device and the errno, and says what to do where
+//! it can.
+//!
+//! Every method that issues an ioctl is found in this documentation by the
+//! ioctl's C name: search for `DAHDI_SETCONF` and the conference methods
+//! come up. The ioctls no method wraps are listed, each with its reason, in
+//! [`RAW_ONLY_IOCTLS`].
 //!
 //! # Cargo features: pay for what you use
 //!
@@ -188,6 +195,9 @@
 //! assert_eq!(Event::from_raw((1 << 16) | b'5' as i32), Some(Event::PulseDigit('5')));
 //! ```
 
+// Every public fallible function says how it fails.
+#![warn(clippy::missing_errors_doc)]
+
 #[cfg(feature = "audio")]
 pub mod audio;
 
@@ -201,6 +211,7 @@ mod fd;
 mod params;
 #[cfg(feature = "pump")]
 pub mod pump;
+mod raw_only;
 mod signalling;
 mod span;
 pub mod sysfs;
@@ -210,7 +221,7 @@ pub mod tonezone;
 pub use channel::{Channel, ChannelFd, Pseudo, ReadOutcome, WriteOutcome, FIRST_PSEUDO_CHANNEL};
 pub use conference::{ConfInfo, ConfKind, ConfMode};
 pub use ctl::{ChanConfig, Ctl, DialParams, DynamicSpan, SpanConfig};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Op, Result};
 pub use event::Event;
 pub use fd::Readiness;
 pub use params::{
@@ -218,6 +229,7 @@ pub use params::{
     Gains, IoMux, RingCadence, Tone, ToneDetect, MAX_BLOCKSIZE, MAX_BUF_SPACE, MAX_NUM_BUFS,
     MIN_BLOCKSIZE,
 };
+pub use raw_only::RAW_ONLY_IOCTLS;
 pub use signalling::{Alarms, Hook, Law, LineConfig, SigCaps, Signalling};
 pub use span::{SpanInfo, Version};
 pub use sysfs::Sysfs;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use dahdi_sys as sys;
+use dahdi_sys::{self as sys, Ioctl};
 
 use crate::c_enum::c_enum;
 
@@ -20,7 +20,7 @@ pub const MAX_NUM_BUFS: usize = sys::DAHDI_MAX_NUM_BUFS as usize;
 /// Largest `bufsize * numbufs` (`DAHDI_MAX_BUF_SPACE`).
 pub const MAX_BUF_SPACE: usize = sys::DAHDI_MAX_BUF_SPACE as usize;
 
-pub(crate) fn check_blocksize(samples: usize, op: &'static str, path: &Path) -> Result<()> {
+pub(crate) fn check_blocksize(samples: usize, op: Ioctl, path: &Path) -> Result<()> {
     if (MIN_BLOCKSIZE..=MAX_BLOCKSIZE).contains(&samples) {
         Ok(())
     } else {
@@ -71,6 +71,10 @@ impl BufferInfo {
     /// `buf_size` 16..=8192, `buf_size * num_bufs` at most 32768. The
     /// kernel would silently clamp `num_bufs` into 2..=32; this crate
     /// refuses such a value instead, so what is set is what was asked.
+    ///
+    /// # Errors
+    ///
+    /// The limit that is exceeded, in words.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if !(MIN_BLOCKSIZE..=MAX_BLOCKSIZE).contains(&self.buf_size) {
             return Err(format!(
@@ -307,6 +311,10 @@ pub struct EchoCanParams {
 impl EchoCanParams {
     /// Checks what the kernel would refuse: more than
     /// `DAHDI_MAX_ECHOCANPARAMS` (8) parameters (`E2BIG`) or names too long.
+    ///
+    /// # Errors
+    ///
+    /// What the kernel would refuse, in words.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if self.params.len() > sys::DAHDI_MAX_ECHOCANPARAMS as usize {
             return Err(format!(
@@ -331,7 +339,7 @@ impl EchoCanParams {
 pub struct RingCadence(pub Vec<i32>);
 
 impl RingCadence {
-    pub(crate) fn to_raw(&self, op: &'static str, path: &Path) -> Result<sys::dahdi_ring_cadence> {
+    pub(crate) fn to_raw(&self, op: Ioctl, path: &Path) -> Result<sys::dahdi_ring_cadence> {
         if self.0.len() > sys::DAHDI_MAX_CADENCE as usize {
             return Err(Error::new(
                 ErrorKind::InvalidArgument(format!(
@@ -439,6 +447,10 @@ c_enum! {
 /// letters `T` (DTMF), `P` (pulse), `M` (MF R1), `O`/`R` (MFC/R2 forward
 /// and backward) and `W` (a 500 ms pause); lower case is accepted (the
 /// kernel upper-cases).
+///
+/// # Errors
+///
+/// The first character or the length that the kernel would not dial, in words.
 pub fn validate_dial_string(s: &str) -> std::result::Result<(), String> {
     if s.len() >= sys::DAHDI_MAX_DTMF_BUF as usize {
         return Err(format!(
@@ -520,11 +532,11 @@ mod tests {
     #[test]
     fn blocksize_limits() {
         let p = Path::new("/dev/dahdi/pseudo");
-        assert!(check_blocksize(16, "x", p).is_ok());
-        assert!(check_blocksize(8192, "x", p).is_ok());
-        let e = check_blocksize(8, "DAHDI_SET_BLOCKSIZE", p).unwrap_err();
+        assert!(check_blocksize(16, sys::ioctl::DAHDI_SET_BLOCKSIZE, p).is_ok());
+        assert!(check_blocksize(8192, sys::ioctl::DAHDI_SET_BLOCKSIZE, p).is_ok());
+        let e = check_blocksize(8, sys::ioctl::DAHDI_SET_BLOCKSIZE, p).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::InvalidBlocksize(8));
-        assert!(check_blocksize(8193, "x", p).is_err());
+        assert!(check_blocksize(8193, sys::ioctl::DAHDI_SET_BLOCKSIZE, p).is_err());
     }
 
     #[test]
@@ -562,10 +574,10 @@ mod tests {
         assert!(e.validate().is_err());
         let p = Path::new("/x");
         assert!(RingCadence(vec![1000; 17])
-            .to_raw("DAHDI_SETCADENCE", p)
+            .to_raw(sys::ioctl::DAHDI_SETCADENCE, p)
             .is_err());
         let c = RingCadence(vec![2000, 4000])
-            .to_raw("DAHDI_SETCADENCE", p)
+            .to_raw(sys::ioctl::DAHDI_SETCADENCE, p)
             .unwrap();
         assert_eq!(&c.ringcadence[..3], &[2000, 4000, 0]);
     }

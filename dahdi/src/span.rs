@@ -3,7 +3,7 @@
 use std::os::fd::RawFd;
 use std::path::Path;
 
-use dahdi_sys as sys;
+use dahdi_sys::{self as sys, ioctl};
 
 use crate::error::Result;
 use crate::fd::{c_string, ioctl};
@@ -132,7 +132,7 @@ pub(crate) fn spanstat(fd: RawFd, path: &Path, span: i32) -> Result<SpanInfo> {
     s.spanno = span;
     let subject = if span != 0 { Some(span) } else { None };
     // SAFETY: valid fd and a pointer to a live spaninfo.
-    ioctl(path, "DAHDI_SPANSTAT", subject, || unsafe {
+    ioctl(path, ioctl::DAHDI_SPANSTAT, subject, || unsafe {
         sys::dahdi_spanstat(fd, &mut s)
     })?;
     Ok(SpanInfo::from_raw(&s))

@@ -15,7 +15,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Op, Result};
 use crate::signalling::{Alarms, LineConfig, Signalling};
 
 /// A `dahdi_devices` entry.
@@ -123,7 +123,7 @@ impl Default for Sysfs {
 }
 
 fn sysfs_err(op: &'static str, path: &Path, why: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Sysfs(why.into()), op, path)
+    Error::new(ErrorKind::Sysfs(why.into()), Op::Sysfs(op), path)
 }
 
 fn read_attr(path: &Path) -> Result<String> {
@@ -208,6 +208,11 @@ impl Sysfs {
     /// time (it is writable by root): whether spans registered from now on
     /// are assigned at once (`true`) or wait for [`auto_assign`](Self::auto_assign)
     /// / [`assign_span`](Self::assign_span).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`] unless root;
+    /// [`ErrorKind::Sysfs`] when the dahdi module is not loaded.
     pub fn set_auto_assign_spans(&self, on: bool) -> Result<()> {
         let p = self.root.join("module/dahdi/parameters/auto_assign_spans");
         let mut f = fs::OpenOptions::new()
@@ -219,6 +224,11 @@ impl Sysfs {
     }
 
     /// Every DAHDI device, sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn devices(&self) -> Result<Vec<DeviceInfo>> {
         let dir = self.bus("dahdi_devices");
         list_dir(&dir)?
@@ -228,6 +238,11 @@ impl Sysfs {
     }
 
     /// One device by its directory name.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn device(&self, name: &str) -> Result<DeviceInfo> {
         let d = self.bus("dahdi_devices").join(name);
         let attr = |a: &str| read_attr(&d.join(a));
@@ -265,11 +280,21 @@ impl Sysfs {
 
     /// The device whose `hardware_id` is `id` (a dynamic span's is its
     /// span name, e.g. `DYN/loc/1:0`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn device_by_hardware_id(&self, id: &str) -> Result<Option<DeviceInfo>> {
         Ok(self.devices()?.into_iter().find(|d| d.hardware_id == id))
     }
 
     /// Every assigned span, sorted by number.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn spans(&self) -> Result<Vec<SpanSysfs>> {
         let mut v: Vec<SpanSysfs> = list_dir(&self.bus("dahdi_spans"))?
             .into_iter()
@@ -281,6 +306,11 @@ impl Sysfs {
     }
 
     /// Assigned span `span`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn span(&self, span: u32) -> Result<SpanSysfs> {
         let d = self.bus("dahdi_spans").join(format!("span-{span}"));
         let attr = |a: &str| read_attr(&d.join(a));
@@ -317,6 +347,11 @@ impl Sysfs {
     }
 
     /// Every channel of every assigned span, sorted by channel number.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn channels(&self) -> Result<Vec<ChannelSysfs>> {
         let mut v: Vec<ChannelSysfs> = list_dir(&self.bus("dahdi_channels"))?
             .into_iter()
@@ -328,6 +363,11 @@ impl Sysfs {
     }
 
     /// The channels of span `span`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn span_channels(&self, span: u32) -> Result<Vec<ChannelSysfs>> {
         Ok(self
             .channels()?
@@ -374,6 +414,12 @@ impl Sysfs {
 
     /// Assigns every span of `device` with the kernel's own numbering
     /// (writes its `auto_assign`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`] unless root;
+    /// [`ErrorKind::Sysfs`] for a device that does not exist, or
+    /// what the kernel refuses (the errno tells).
     pub fn auto_assign(&self, device: &str) -> Result<()> {
         self.write_attr(device, "auto_assign", "1\n")
     }
@@ -381,6 +427,14 @@ impl Sysfs {
     /// Assigns span `local_spanno` of `device` as span `spanno` with first
     /// channel `basechan` (writes `assign_span`); `0, 0` lets the kernel
     /// choose.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] before the write
+    /// for a span number without a base channel; otherwise
+    /// [`ErrorKind::PermissionDenied`] unless root;
+    /// [`ErrorKind::Sysfs`] for a device that does not exist, or
+    /// what the kernel refuses (the errno tells).
     pub fn assign_span(
         &self,
         device: &str,
@@ -393,7 +447,7 @@ impl Sysfs {
                 ErrorKind::InvalidArgument(
                     "a span number needs a base channel too (the kernel refuses N:0)".into(),
                 ),
-                "assign_span",
+                Op::Sysfs("assign_span"),
                 self.bus("dahdi_devices").join(device),
             ));
         }
@@ -405,6 +459,12 @@ impl Sysfs {
     }
 
     /// Unassigns span `local_spanno` of `device` (writes `unassign_span`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`] unless root;
+    /// [`ErrorKind::Sysfs`] for a device that does not exist, or
+    /// what the kernel refuses (the errno tells).
     pub fn unassign_span(&self, device: &str, local_spanno: u32) -> Result<()> {
         self.write_attr(device, "unassign_span", &format!("{local_spanno}\n"))
     }
@@ -419,7 +479,7 @@ fn io_err(op: &'static str, path: &Path, e: std::io::Error) -> Error {
         }
         _ => ErrorKind::Sysfs(e.to_string()),
     };
-    let err = Error::new(kind, op, path);
+    let err = Error::new(kind, Op::Sysfs(op), path);
     match errno {
         Some(n) => err.with_errno(n),
         None => err,

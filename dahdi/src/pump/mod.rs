@@ -381,11 +381,15 @@ fn readiness(f: EpollFlags) -> Readiness {
 }
 
 fn epoll_error(op: &'static str, e: Errno) -> crate::Error {
-    crate::Error::new(crate::ErrorKind::Other, op, "epoll").with_errno(e)
+    crate::Error::new(crate::ErrorKind::Other, crate::Op::Syscall(op), "epoll").with_errno(e)
 }
 
 impl Pump {
-    /// A pump with an empty conference.
+    /// A pump with no port yet.
+    ///
+    /// # Errors
+    ///
+    /// [`PumpError::Mixer`] for a block size or forced SIMD level the mixer refuses.
     pub fn new(config: PumpConfig) -> Result<Pump, PumpError> {
         let conf = Mixer::new(MixerConfig {
             block_size: config.block_size,
@@ -441,11 +445,19 @@ impl Pump {
     }
 
     /// Adds a participant backed by `port`.
+    ///
+    /// # Errors
+    ///
+    /// [`PumpError::Mixer`] when the mixer is full.
     pub fn add_port(&mut self, port: impl Port + 'static, role: Role) -> Result<PortId, PumpError> {
         self.add_boxed(Box::new(port), role)
     }
 
     /// [`add_port`](Self::add_port) for a boxed port.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_port`](Self::add_port).
     pub fn add_boxed(&mut self, port: Box<dyn Port>, role: Role) -> Result<PortId, PumpError> {
         let id = self.conf.add_participant(role, Format::Linear)?;
         let i = id.index();
@@ -499,6 +511,10 @@ impl Pump {
     }
 
     /// Removes a port and gives it back.
+    ///
+    /// # Errors
+    ///
+    /// [`PumpError::UnknownPort`] for a handle of no present port.
     pub fn remove_port(&mut self, id: PortId) -> Result<Box<dyn Port>, PumpError> {
         self.slot(id).ok_or(PumpError::UnknownPort)?;
         self.conf.remove(id)?;
@@ -519,6 +535,10 @@ impl Pump {
     }
 
     /// Changes a port's role from the next tick on.
+    ///
+    /// # Errors
+    ///
+    /// [`PumpError::Mixer`] for a handle of no present port.
     pub fn set_role(&mut self, id: PortId, role: Role) -> Result<(), PumpError> {
         self.conf.set_role(id, role)?;
         self.slot_mut(id).ok_or(PumpError::UnknownPort)?.role = role;
@@ -791,11 +811,21 @@ impl Pump {
     }
 
     /// Runs `ticks` ticks paced by `clock` (see the [module docs](self)).
+    ///
+    /// # Errors
+    ///
+    /// [`PumpError::ClockMismatch`] when the clock's period is not one block;
+    /// [`PumpError::Dahdi`] when the clock or epoll fails. (A port that fails is counted in
+    /// its statistics, not an error of the run.)
     pub fn run_for(&mut self, clock: &mut dyn Clock, ticks: u64) -> Result<(), PumpError> {
         self.run_inner(clock, Some(ticks), None)
     }
 
     /// Runs until `stop` is set (checked at least every 100 ms).
+    ///
+    /// # Errors
+    ///
+    /// As [`run_for`](Self::run_for).
     pub fn run_until(&mut self, clock: &mut dyn Clock, stop: &AtomicBool) -> Result<(), PumpError> {
         self.run_inner(clock, None, Some(stop))
     }

@@ -84,9 +84,18 @@ pub trait Port: Send {
     /// subscriber's batch when this port's input is tapped. What it holds
     /// before the call is unspecified, so a port writes every sample; one
     /// without input this tick writes silence.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`]: the pump counts it in the port's statistics and delivers silence
+    /// instead.
     fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError>;
 
     /// Takes this tick's output (one block): what the participant hears.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`]: the pump counts it in the port's statistics and drops the frame.
     fn write(&mut self, frame: &[i16]) -> Result<(), PortError>;
 
     /// Whether this port lends its frames in place (see [`lend`](Self::lend))
@@ -139,12 +148,20 @@ pub trait Port: Send {
 
     /// Called when [`fd`](Self::fd) is ready; moves what is available without
     /// blocking.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`], counted by the pump.
     fn service(&mut self, _ready: Readiness) -> Result<(), PortError> {
         Ok(())
     }
 
     /// Called once when the pump starts running with a clock, before the first
     /// tick: e.g. discard stale buffered audio.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`]: the pump does not start.
     fn start(&mut self) -> Result<(), PortError> {
         Ok(())
     }

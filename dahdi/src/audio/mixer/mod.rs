@@ -356,6 +356,11 @@ pub struct Mixer {
 
 impl Mixer {
     /// Creates an engine.
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::BlockSize`] for a block size outside `8..=1024`,
+    /// [`MixerError::IsaUnavailable`] for a forced SIMD level this machine lacks.
     pub fn new(config: MixerConfig) -> Result<Mixer, MixerError> {
         let block = config.block_size;
         if !(MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&block) {
@@ -438,6 +443,10 @@ impl Mixer {
 
     /// Adds a participant. Its input starts as silence; it hears silence until the
     /// next [`mix`](Self::mix).
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::Full`] when the mixer holds [`MAX_PARTICIPANTS`] already.
     pub fn add_participant(
         &mut self,
         role: Role,
@@ -481,6 +490,10 @@ impl Mixer {
     }
 
     /// Removes a participant; its handle becomes invalid.
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
     pub fn remove(&mut self, id: ParticipantId) -> Result<(), MixerError> {
         let row = self.row(id)?;
         let slot = &mut self.slots[row];
@@ -497,6 +510,10 @@ impl Mixer {
     }
 
     /// Changes a participant's role from the next [`mix`](Self::mix) on.
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
     pub fn set_role(&mut self, id: ParticipantId, role: Role) -> Result<(), MixerError> {
         let row = self.row(id)?;
         if self.slots[row].role != role {
@@ -507,11 +524,19 @@ impl Mixer {
     }
 
     /// A participant's role.
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
     pub fn role(&self, id: ParticipantId) -> Result<Role, MixerError> {
         Ok(self.slots[self.row(id)?].role)
     }
 
     /// A participant's format.
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
     pub fn format(&self, id: ParticipantId) -> Result<Format, MixerError> {
         Ok(self.slots[self.row(id)?].format)
     }
@@ -528,6 +553,10 @@ impl Mixer {
 
     /// The participant's input frame (linear), to be filled before [`mix`](Self::mix).
     /// Works for G.711 participants too (then no decoding happens).
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
     #[inline]
     pub fn input_mut(&mut self, id: ParticipantId) -> Result<&mut [i16], MixerError> {
         let row = self.row(id)?;
@@ -536,6 +565,10 @@ impl Mixer {
     }
 
     /// The participant's current input frame (linear).
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
     #[inline]
     pub fn input(&self, id: ParticipantId) -> Result<&[i16], MixerError> {
         let row = self.row(id)?;
@@ -544,6 +577,11 @@ impl Mixer {
     }
 
     /// Copies a linear frame into the participant's input.
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::FrameLength`] for a frame that is not `block_size` long,
+    /// [`MixerError::UnknownParticipant`] for an unknown handle.
     pub fn write_input(&mut self, id: ParticipantId, frame: &[i16]) -> Result<(), MixerError> {
         self.check_len(frame.len())?;
         self.input_mut(id)?.copy_from_slice(frame);
@@ -551,6 +589,12 @@ impl Mixer {
     }
 
     /// Decodes a G.711 frame (in the participant's codec) into its input.
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::FrameLength`] for a frame that is not `block_size` long,
+    /// [`MixerError::UnknownParticipant`] for an unknown handle, [`MixerError::NotG711`]
+    /// for a linear participant.
     pub fn write_input_law(&mut self, id: ParticipantId, frame: &[u8]) -> Result<(), MixerError> {
         self.check_len(frame.len())?;
         let row = self.row(id)?;
@@ -562,6 +606,10 @@ impl Mixer {
     }
 
     /// Sets the participant's input to silence.
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
     pub fn silence_input(&mut self, id: ParticipantId) -> Result<(), MixerError> {
         self.input_mut(id)?.fill(0);
         Ok(())
@@ -585,14 +633,17 @@ impl Mixer {
     /// lent frames, and write the input of a participant whose input was lent
     /// before relying on it persisting.
     ///
-    /// Errors (checked before anything is mixed, so that nothing changes): an
-    /// unknown participant, a frame that is not `block_size` long, an output lent
-    /// for a G.711 participant, or the same participant's input or output lent
-    /// twice.
-    ///
     /// When `block_size` is not a multiple of 16 the kernels' rows are longer than
     /// a frame, so lent frames are copied in and out instead; the result is the
     /// same.
+    ///
+    /// # Errors
+    ///
+    /// Checked before anything is mixed, so that nothing changes:
+    /// [`MixerError::UnknownParticipant`], [`MixerError::FrameLength`] for a
+    /// frame that is not `block_size` long, [`MixerError::NotLinear`] for an
+    /// output lent for a G.711 participant, [`MixerError::LentTwice`] for the
+    /// same participant's input or output lent twice.
     pub fn mix_lent(&mut self, lent: &mut [Lent<'_>]) -> Result<(), MixerError> {
         let rows = self.slots.len();
         if self.loan_in.0.len() < rows {
@@ -780,6 +831,11 @@ impl Mixer {
     /// mix-minus is encoded straight from registers and never stored linearly, so this
     /// returns [`MixerError::NotLinear`] for it (use
     /// [`output_law`](Self::output_law)).
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for an unknown handle, [`MixerError::NotLinear`]
+    /// for a G.711 participant.
     #[inline]
     pub fn output(&self, id: ParticipantId) -> Result<&[i16], MixerError> {
         let row = self.row(id)?;
@@ -792,6 +848,11 @@ impl Mixer {
 
     /// What a G.711 participant hears after the last [`mix`](Self::mix), encoded in its
     /// codec. Participants that do not talk share one encoded frame per codec.
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for an unknown handle, [`MixerError::NotG711`]
+    /// for a linear participant.
     #[inline]
     pub fn output_law(&self, id: ParticipantId) -> Result<&[u8], MixerError> {
         let row = self.row(id)?;
