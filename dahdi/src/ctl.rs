@@ -2,6 +2,7 @@
 //! configuration dahdi_cfg applies (dynamic spans, span lines, channel
 //! signalling, echo cancellers, tone zones, start-up and shut-down).
 
+use std::ops::RangeInclusive;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,8 @@ pub struct ChanConfig {
     pub signalling: Signalling,
     /// Default law of the channel (`Law::Default`: the span's).
     pub law: Law,
-    /// Master channel, for `Signalling::Slave`.
+    /// Master channel, for `Signalling::Slave` (see
+    /// [`Ctl::configure_bundle`]).
     pub master: i32,
     /// Idle CAS bits for `Signalling::Cas`, or the peer channel for the
     /// DACS types.
@@ -43,7 +45,28 @@ impl ChanConfig {
             idle_bits: 0,
         }
     }
+
+    /// Channel `channel` as a slave of channel `master`: bundled with it
+    /// into one wider clear or HDLC channel (what dahdi_cfg makes of every
+    /// channel of a `clear=` range after the first). The kernel records the
+    /// slave with its master's signalling.
+    pub fn slave(channel: i32, master: i32) -> ChanConfig {
+        ChanConfig {
+            master,
+            ..ChanConfig::new(channel, Signalling::Slave)
+        }
+    }
 }
+
+/// The signalling that dahdi_cfg bundles: its keywords `clear`, `rawhdlc`,
+/// `fcshdlc` and `nethdlc` make the first channel of a range the master
+/// and the others its slaves (`chanconfig()` in dahdi_cfg.c).
+const BUNDLED: [Signalling; 4] = [
+    Signalling::Clear,
+    Signalling::HdlcRaw,
+    Signalling::HdlcFcs,
+    Signalling::HdlcNet,
+];
 
 /// Span line configuration for `DAHDI_SPANCONFIG` (a `span=` line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,6 +385,113 @@ impl Ctl {
         Ok(())
     }
 
+    /// Gives each channel of `channels` the signalling `signalling`, each a
+    /// channel of its own (`DAHDI_CHANCONFIG` per channel, in order): what
+    /// dahdi_cfg does for `bchan=first-last` with [`Signalling::Clear`]
+    /// (each a 64 kbit/s B channel), and for the other per-channel keywords
+    /// (`fxsks=`, `fxoks=`, `e&m=`, `cas=`..., `dchan=` with
+    /// [`Signalling::HdlcFcs`]). dahdi_cfg's `clear=` is not this: it
+    /// bundles the channels, as [`configure_bundle`](Self::configure_bundle)
+    /// does. Configuring a slave on its own takes it out of its bundle.
+    ///
+    /// dahdi_cfg also opens every channel once afterwards (to set its HDLC
+    /// rate), and opening a channel sets its timing parameters
+    /// ([`ChannelParams`]' wink, flash, debounce... times) to the kernel's
+    /// defaults; until a channel is first opened they read 0. Nothing else
+    /// differs.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] for an empty range or channel numbers
+    /// below 1 (before any call), or [`Signalling::Slave`] (a slave needs a
+    /// master: see [`configure_bundle`](Self::configure_bundle)); then as
+    /// [`configure_channel`](Self::configure_channel), for the first
+    /// channel that fails (those before it keep their new signalling).
+    #[doc(alias = "DAHDI_CHANCONFIG")]
+    pub fn configure_channels(
+        &self,
+        channels: RangeInclusive<i32>,
+        signalling: Signalling,
+    ) -> Result<()> {
+        self.check_range(&channels)?;
+        if signalling == Signalling::Slave {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument(
+                    "a slave needs a master: bundle channels with configure_bundle".into(),
+                ),
+                ioctl::DAHDI_CHANCONFIG,
+                &self.path,
+            ));
+        }
+        for channel in channels {
+            self.configure_channel(&ChanConfig::new(channel, signalling))?;
+        }
+        Ok(())
+    }
+
+    /// Bundles `channels` into one channel, as dahdi_cfg does for
+    /// `clear=first-last` (and `rawhdlc=`, `fcshdlc=`, `nethdlc=` with the
+    /// HDLC signalling): the first channel becomes the master, with
+    /// `signalling`, and every other one its slave
+    /// ([`ChanConfig::slave`]), in that order. The kernel records the
+    /// slaves with the master's signalling; only the master can be opened
+    /// (a slave is [`ErrorKind::ChannelBusy`]), and
+    /// [`channel_params_and_master`](Self::channel_params_and_master) reports
+    /// the master of each. The kernel links into the master's data path
+    /// only the slaves of the master's own span; a range that crosses spans
+    /// (`clear=1-48` over two spans of 24) still makes the later span's
+    /// channels slaves of the first, as dahdi_cfg does.
+    ///
+    /// To undo a bundle, give its channels signalling of their own with
+    /// [`configure_channels`](Self::configure_channels).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] for an empty range, channel numbers
+    /// below 1, or a signalling dahdi_cfg does not bundle (only clear and
+    /// the HDLC kinds), before any call; then as
+    /// [`configure_channel`](Self::configure_channel), for the first
+    /// channel that fails (those before it keep their new configuration).
+    #[doc(alias = "DAHDI_CHANCONFIG")]
+    pub fn configure_bundle(
+        &self,
+        channels: RangeInclusive<i32>,
+        signalling: Signalling,
+    ) -> Result<()> {
+        self.check_range(&channels)?;
+        if !BUNDLED.contains(&signalling) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument(format!(
+                    "{signalling:?} channels are not bundled; dahdi_cfg bundles Clear, HdlcRaw, \
+                     HdlcFcs and HdlcNet only (use configure_channels)"
+                )),
+                ioctl::DAHDI_CHANCONFIG,
+                &self.path,
+            ));
+        }
+        let master = *channels.start();
+        self.configure_channel(&ChanConfig::new(master, signalling))?;
+        for channel in master + 1..=*channels.end() {
+            self.configure_channel(&ChanConfig::slave(channel, master))?;
+        }
+        Ok(())
+    }
+
+    fn check_range(&self, channels: &RangeInclusive<i32>) -> Result<()> {
+        if channels.is_empty() || *channels.start() < 1 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument(format!(
+                    "channels {}..={}: the range must hold channel numbers from 1",
+                    channels.start(),
+                    channels.end()
+                )),
+                ioctl::DAHDI_CHANCONFIG,
+                &self.path,
+            ));
+        }
+        Ok(())
+    }
+
     /// Starts span `span` (`DAHDI_STARTUP`): marks it running and hangs up
     /// its channels. Starting a running span does nothing.
     ///
@@ -600,6 +730,34 @@ crate::fd::fd_traits!(Ctl, fd);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ranges and signalling are checked before any ioctl: on /dev/null,
+    /// which has none, every call here fails before reaching the kernel.
+    #[test]
+    fn bundles_and_ranges_are_checked_first() {
+        let ctl = Ctl::open_path("/dev/null").unwrap();
+        let invalid = |r: Result<()>| {
+            let e = r.unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::InvalidArgument(_)), "{e}");
+            assert_eq!(e.errno(), None, "refused before the call: {e}");
+        };
+        #[allow(clippy::reversed_empty_ranges)]
+        invalid(ctl.configure_bundle(5..=4, Signalling::Clear));
+        invalid(ctl.configure_bundle(0..=4, Signalling::Clear));
+        invalid(ctl.configure_bundle(1..=4, Signalling::FxsKs));
+        invalid(ctl.configure_channels(1..=2, Signalling::Slave));
+        // A valid request reaches the kernel: /dev/null has no ioctls.
+        let e = ctl
+            .configure_bundle(1..=2, Signalling::HdlcFcs)
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(nix::errno::Errno::ENOTTY));
+        assert_eq!(e.ioctl(), Some(ioctl::DAHDI_CHANCONFIG));
+        let s = ChanConfig::slave(7, 3);
+        assert_eq!(
+            (s.channel, s.signalling, s.master),
+            (7, Signalling::Slave, 3)
+        );
+    }
 
     #[test]
     fn loc_addresses() {

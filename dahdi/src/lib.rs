@@ -142,16 +142,27 @@
 //!
 //! # Spans without hardware
 //!
-//! Two `loc` spans with the same key are wired to each other. Creating them
-//! and giving their channels signalling, as dahdi_cfg would from
-//! `dynamic=loc,1:0,24,0` and `clear=1-24`:
+//! Two `loc` spans with the same key are wired to each other: what one
+//! transmits, the other receives. dahdi_cfg makes two such spans of 24
+//! channels, each channel a 64 kbit/s clear channel of its own (a B
+//! channel), from this `system.conf`:
+//!
+//! ```text
+//! dynamic=loc,1:0,24,0
+//! dynamic=loc,1:1,24,0
+//! bchan=1-48
+//! ```
+//!
+//! and this makes the same (the guest suite checks that /proc/dahdi, sysfs
+//! and dahdi_scan show the same for both, on the real driver):
 //!
 //! ```no_run
-//! use dahdi::{ChanConfig, Channel, Ctl, DynamicSpan, Signalling, Sysfs};
+//! use dahdi::{Channel, Ctl, DynamicSpan, Signalling, Sysfs};
 //!
 //! # fn main() -> dahdi::Result<()> {
 //! let ctl = Ctl::open()?;
 //! let sysfs = Sysfs::new();
+//! let mut ranges = Vec::new();
 //! for id in [0, 1] {
 //!     let span = DynamicSpan::local(1, id, 24)?;
 //!     let mut spanno = ctl.create_dynamic_span(&span)?;
@@ -161,14 +172,31 @@
 //!         sysfs.auto_assign(&dev.name)?;
 //!         spanno = sysfs.device(&dev.name)?.assigned_spans[0] as i32;
 //!     }
-//!     let info = ctl.span_info(spanno)?;
 //!     let first = sysfs.span(spanno as u32)?.basechan.expect("channels");
-//!     for ch in first..first + info.total_channels {
-//!         ctl.configure_channel(&ChanConfig::new(ch, Signalling::Clear))?;
-//!     }
+//!     ranges.push(first..=first + ctl.span_info(spanno)?.total_channels - 1);
 //! }
-//! let chan = Channel::open(1)?; // through /dev/dahdi/channel + DAHDI_SPECIFY
-//! println!("{:?}", chan.params()?);
+//! // bchan=1-48: every channel clear, each on its own.
+//! for channels in &ranges {
+//!     ctl.configure_channels(channels.clone(), Signalling::Clear)?;
+//! }
+//! let mut chan = Channel::open(1)?; // /dev/dahdi/channel + DAHDI_SPECIFY
+//! // A clear channel starts in data mode: audio (and linear samples) first
+//! // needs audio mode, or set_linear fails with ErrorKind::NotAudioMode.
+//! chan.set_audio_mode(true)?;
+//! chan.set_linear(true)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! dahdi_cfg's `clear=1-48` is something else: it *bundles* the channels
+//! into one wide clear channel, channel 1 the master and 2 to 48 its
+//! slaves, which cannot be opened. [`Ctl::configure_bundle`] does that:
+//!
+//! ```no_run
+//! # fn main() -> dahdi::Result<()> {
+//! # let ctl = dahdi::Ctl::open()?;
+//! ctl.configure_bundle(1..=48, dahdi::Signalling::Clear)?; // clear=1-48
+//! assert_eq!(ctl.channel_params_and_master(30)?.1, 1); // 30's master is 1
 //! # Ok(())
 //! # }
 //! ```
