@@ -259,7 +259,7 @@ pub use params::{
 };
 pub use raw_only::RAW_ONLY_IOCTLS;
 pub use signalling::{Alarms, Hook, Law, LineConfig, SigCaps, Signalling};
-pub use span::{SpanInfo, Version};
+pub use span::{SpanInfo, SpanState, Version};
 pub use sysfs::Sysfs;
 pub use timer::Timer;
 pub use tonezone::ToneZone;

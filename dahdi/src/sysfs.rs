@@ -188,6 +188,11 @@ impl Sysfs {
         Sysfs { root: root.into() }
     }
 
+    /// The directory read as `/sys`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn bus(&self, bus: &str) -> PathBuf {
         self.root.join("bus").join(bus).join("devices")
     }
