@@ -67,13 +67,15 @@
 //!
 //! **The default is the bindings alone.** A dependency on `dahdi` should
 //! mean DAHDI: the mixer and the pump are a second product that shares the
-//! crate (three fifths of its code), useful to some users and dead weight to
-//! the one who wants to open a channel. Build time measured on the project's
-//! machine (clean debug build of this crate and its dependencies, median of
-//! three, interleaved; `cargo build -p dahdi --no-default-features
-//! [--features ...]` with a fresh `--target-dir` each time): the bindings
-//! alone 9.1 s, 7 crates; `serde` 22.0 s, 16 crates; `audio` 15.5 s, 7
-//! crates; `pump` 25.5 s, 18 crates; everything 30.8 s, 22 crates.
+//! crate (more than half its code), useful to some users and dead weight to
+//! the one who wants to open a channel. What each set costs to build, from
+//! clean, on the project's machine (a debug build of this crate and its
+//! dependencies; CPU time, which the shared machine's load disturbs least,
+//! with wall time in parentheses; median of three runs, the sets
+//! interleaved): the bindings alone 6.1 s (6.2 s), 6 crates; `serde`
+//! 13.5 s (12.6 s), 13 crates; `audio` 7.6 s (8.2 s), 6 crates; `pump`
+//! 14.5 s (17.1 s), 15 crates; everything 20.9 s (21.5 s), 18 crates.
+//!
 //! Defaults are also the one thing a library cannot take back from its users:
 //! Cargo unifies features, so as soon as one crate in a dependency graph asks
 //! for `dahdi` with its default features, every other user of `dahdi` in that
