@@ -394,7 +394,7 @@ def main():
         "are in memory (linear) or arrive as mu-law bytes that must be decoded (mu-law); "
         "the tick produces every participant's output frame (encoded, for mu-law) ready "
         "to be read. Ours includes writing the talkers' mu-law frames into the engine and "
-        "walking every participant's output slice (Conference::outputs/outputs_law). The baselines are the hot loops as "
+        "walking every participant's output slice (Mixer::outputs/outputs_law). The baselines are the hot loops as "
         "described in mixing-perf.md without locks, queues or syscalls, so they are if "
         "anything faster than the real systems. 'ours' is the best SIMD level detected "
         "on this machine (AVX2 here); 'portable' is the plain-Rust path.\n"

@@ -1,4 +1,4 @@
-//! Conference mixing: our engine against the C baselines, on the same conferences.
+//! Mixing: our engine against the C baselines, on the same conferences.
 //!
 //! Group names: `mix_{linear|ulaw}_{alltalk|talk3}`; functions: `ours` (best SIMD
 //! level of this machine), `ours_portable`, `asterisk`, `freeswitch`, `dahdi`, and
@@ -13,7 +13,7 @@
 //! participant's output frame (linear) or encoded output frame (ulaw), which the
 //! caller can then read. For our engine that includes writing the talkers' mu-law
 //! input (`write_input_law`, which decodes) and walking every participant's output
-//! slice (`Conference::outputs` / `outputs_law`).
+//! slice (`Mixer::outputs` / `outputs_law`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -22,8 +22,8 @@ mod common;
 
 use common::ThreadCpuTime;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use dahdi::audio::conference::{Conference, ConferenceConfig, Format, ParticipantId, Role};
 use dahdi::audio::g711::Codec;
+use dahdi::audio::mixer::{Format, Mixer, MixerConfig, ParticipantId, Role};
 use dahdi::audio::Isa;
 use dahdi_benches::{test_input, CConference, Shape};
 
@@ -31,18 +31,18 @@ const BLOCK: usize = 160;
 const SIZES: [usize; 5] = [3, 10, 100, 1000, 10_000];
 
 struct Ours {
-    conf: Conference,
+    conf: Mixer,
     talkers: Vec<(ParticipantId, usize)>,
 }
 
 fn ours(isa: Isa, format: Format, talking: &[bool], input: &[i16]) -> Ours {
     let n = talking.len();
-    let config = ConferenceConfig {
+    let config = MixerConfig {
         block_size: BLOCK,
         capacity: n,
         isa: Some(isa),
     };
-    let mut conf = Conference::new(config).unwrap();
+    let mut conf = Mixer::new(config).unwrap();
     let mut talkers = Vec::new();
     for (p, &t) in talking.iter().enumerate() {
         let id = conf.add_participant(if t { Role::Both } else { Role::Listener }, format);

@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 use common::ThreadCpuTime;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use crossbeam_channel::TryRecvError;
-use dahdi::audio::conference::Role;
+use dahdi::audio::mixer::Role;
 use dahdi::pump::{
     Port, PortError, PortStats, Published, Pump, PumpConfig, Stream, TapBatch, TapPublisher,
 };

@@ -1,9 +1,9 @@
-//! The pump's overhead over the bare conference engine.
+//! The pump's overhead over the bare mixer.
 //!
 //! Group `pump_tick`, parameter N participants (all `Role::Both`, all talking,
 //! 160-sample blocks); one iteration is one tick of the whole conference:
 //!
-//! * `engine`: `Conference::mix` alone, inputs already in the engine's buffers:
+//! * `engine`: `Mixer::mix` alone, inputs already in the engine's buffers:
 //!   the bare engine cost, the baseline.
 //! * `pump`: `Pump::tick` with N in-memory ports (one `MemoryPort::bank` with
 //!   the default queue depth): the bank lends every port's queued input frame
@@ -25,7 +25,7 @@
 //! * `side_by_side_engine` and `side_by_side_overhead`: the target's ratio
 //!   measured so that the shared machine's drift between two benches cannot
 //!   move it. Every iteration queues the application's frames (untimed), runs
-//!   one `Conference::mix` of the bare engine and one `Pump::tick` (as in
+//!   one `Mixer::mix` of the bare engine and one `Pump::tick` (as in
 //!   `pump`), alternating which goes first, and collects the outputs
 //!   (untimed). `side_by_side_engine` counts the engine's time,
 //!   `side_by_side_overhead` the pump's time minus the engine's, within the
@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use common::ThreadCpuTime;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use dahdi::audio::conference::{Conference, ConferenceConfig, Format, Role};
+use dahdi::audio::mixer::{Format, Mixer, MixerConfig, Role};
 use dahdi::pump::{MemoryEndpoint, MemoryPort, Pump, PumpConfig};
 use dahdi_benches::thread_cpu_time;
 
@@ -58,8 +58,8 @@ fn frame(p: usize) -> Vec<i16> {
         .collect()
 }
 
-fn engine(n: usize) -> Conference {
-    let mut c = Conference::new(ConferenceConfig {
+fn engine(n: usize) -> Mixer {
+    let mut c = Mixer::new(MixerConfig {
         block_size: BLOCK,
         capacity: n,
         isa: None,

@@ -1,12 +1,15 @@
 //! Every ioctl of `user.h` (87) and `wctdm_user.h` (4).
 //!
-//! Each entry yields two items from one line, so they cannot disagree:
+//! Each entry yields three items from one line, so they cannot disagree:
 //!
 //! * `pub const NAME: ioctl_num_type`, the request code, computed with
 //!   nix's `request_code_*!` macros exactly as C's `_IO*()` macros do;
 //! * `pub unsafe fn name(fd, arg)`, the wrapper made by nix's `ioctl_*!`
 //!   macros (`ioctl_none!`, `ioctl_read!`, `ioctl_write_ptr!`,
-//!   `ioctl_readwrite!`), returning `nix::Result<c_int>`.
+//!   `ioctl_readwrite!`), returning `nix::Result<c_int>`;
+//! * `ioctl::NAME`, an [`Ioctl`]: the C name and the request code together,
+//!   which is what a safe wrapper names in its errors (and what its
+//!   documentation is found by).
 //!
 //! Ioctls declared `_IOW(..., int)` take a **pointer** to the int (the
 //! kernel reads it with `get_user`), so their wrappers take `*const c_int`,
@@ -46,6 +49,19 @@ const fn same_name_ignoring_case(a: &str, b: &str) -> bool {
     true
 }
 
+/// An ioctl by C name and request code.
+///
+/// What the safe `dahdi` crate passes along with each call, so that an error
+/// names the ioctl that failed from this table rather than from a string
+/// typed at the call site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ioctl {
+    /// The C name, e.g. `"DAHDI_SETCONF"`.
+    pub name: &'static str,
+    /// The request code.
+    pub code: ioctl_num_type,
+}
+
 macro_rules! dahdi_ioctls {
     ($(
         $(#[$doc:meta])*
@@ -62,6 +78,20 @@ macro_rules! dahdi_ioctls {
         /// Name and request code of every ioctl in this crate, in header
         /// order (for logging and for the ABI test).
         pub const IOCTLS: &[(&str, ioctl_num_type)] = &[$((stringify!($name), $name)),*];
+
+        /// Every ioctl of the table as an [`Ioctl`] (C name and request
+        /// code), under its C name: `ioctl::DAHDI_SETCONF` is
+        /// [`DAHDI_SETCONF`] by name.
+        pub mod ioctl {
+            use super::*;
+            $(
+                #[doc = concat!("[`", stringify!($name), "`](super::", stringify!($name), ") by name.")]
+                pub const $name: Ioctl = Ioctl {
+                    name: stringify!($name),
+                    code: super::$name,
+                };
+            )*
+        }
     };
 
     (@one [$(#[$doc:meta])*] $name:ident $func:ident none ($code:expr, $nr:expr)) => {

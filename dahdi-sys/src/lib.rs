@@ -18,7 +18,9 @@
 //! * **ioctls**: for each C request `NAME` a constant `NAME` (the request
 //!   code) and an `unsafe fn name(fd, arg)` wrapper made with nix's ioctl
 //!   macros, e.g. [`DAHDI_SETCONF`] and [`dahdi_setconf`]; [`IOCTLS`] lists
-//!   them all and [`ioctl_name`] maps a code back to its name. Three
+//!   them all and [`ioctl_name`] maps a code back to its name; the module
+//!   [`ioctl`] holds each as an [`Ioctl`] (C name and code together), which
+//!   is what the safe crate's errors name. Three
 //!   wrappers share their name with a struct, as in C where struct tags
 //!   are a separate namespace: `dahdi_chanconfig`, `dahdi_sfconfig` and
 //!   `dahdi_attach_echocan` are the struct in type position and the
@@ -144,6 +146,17 @@ mod tests {
                 "{name} listed twice"
             );
         }
+    }
+
+    #[test]
+    fn descriptors_name_their_ioctl() {
+        assert_eq!(ioctl::DAHDI_SETCONF.name, "DAHDI_SETCONF");
+        assert_eq!(ioctl::DAHDI_SETCONF.code, DAHDI_SETCONF);
+        assert_eq!(ioctl::WCTDM_SET_REG.code, WCTDM_SET_REG);
+        assert_eq!(
+            ioctl_name(ioctl::DAHDI_GETVERSION.code),
+            Some(ioctl::DAHDI_GETVERSION.name)
+        );
     }
 
     #[test]

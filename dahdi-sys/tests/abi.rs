@@ -350,6 +350,13 @@ const RUST_ONLY_CONSTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Public structs of dahdi-sys that are not C types, and why.
+const RUST_ONLY_STRUCTS: &[(&str, &str)] = &[(
+    "Ioctl",
+    "an ioctl's C name and request code (the ioctl::* table); each ioctl is checked as an \
+     ioctl",
+)];
+
 /// Inline functions of the header that dahdi-sys reimplements; the C and
 /// Rust versions are run on the same inputs.
 const HELPER_FUNCTIONS: &[&str] = &["dahdi_copy_string"];
@@ -881,6 +888,122 @@ fn rust_declarations() -> RustDecls {
 }
 
 // ---------------------------------------------------------------------------
+// The safe crate's tables of C enumerations
+// ---------------------------------------------------------------------------
+
+/// Which header constants belong to a C enumeration: `(name, value)`.
+type Membership = Box<dyn Fn(&str, i128) -> bool>;
+
+/// A `c_enum!` table of the `dahdi` crate: its Rust type and its
+/// `(C constant, value)` rows.
+struct CEnumRows {
+    rust: &'static str,
+    rows: &'static [(&'static str, i32)],
+}
+
+macro_rules! table {
+    ($t:ident) => {
+        CEnumRows {
+            rust: dahdi::$t::C_TABLE.rust,
+            rows: dahdi::$t::C_TABLE.rows,
+        }
+    };
+}
+
+/// Every table the `dahdi` crate writes with `c_enum!`, with the rule that
+/// picks its family of constants out of the header (the table must hold
+/// each of them) and what the rule leaves out on purpose.
+fn c_enum_families(user_h: &str) -> Vec<(CEnumRows, Membership, &'static str)> {
+    let prefix = |p: &'static str| -> Membership { Box::new(move |n: &str, _| n.starts_with(p)) };
+    // The hook operations have no common prefix; the header introduces each
+    // with a comment "Value for DAHDI_HOOK, ...".
+    let hooks: BTreeSet<String> = {
+        let mut set = BTreeSet::new();
+        let mut introduced = false;
+        for line in user_h.lines().map(str::trim) {
+            if line.starts_with("/*") && line.contains("Value for DAHDI_HOOK") {
+                introduced = true;
+            } else if let Some(rest) = line.strip_prefix("#define ").filter(|_| introduced) {
+                set.insert(take_ident(rest.trim()).0.to_string());
+                introduced = false;
+            }
+        }
+        set
+    };
+    let tone_max = user_h
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("#define DAHDI_TONE_MAX"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<i128>().ok())
+        .expect("DAHDI_TONE_MAX in user.h");
+    vec![
+        (
+            table!(Signalling),
+            Box::new(|n: &str, _| n.starts_with("DAHDI_SIG_") && n != "DAHDI_SIG_BROKEN"),
+            "DAHDI_SIG_BROKEN, a flag of sigcap that no channel is configured with",
+        ),
+        (table!(Law), prefix("DAHDI_LAW_"), ""),
+        (
+            table!(Hook),
+            Box::new(move |n: &str, _| hooks.contains(n)),
+            "",
+        ),
+        (table!(BufferPolicy), prefix("DAHDI_POLICY_"), ""),
+        (table!(DialOp), prefix("DAHDI_DIAL_OP_"), ""),
+        (
+            table!(ConfKind),
+            Box::new(|n: &str, v| {
+                n.starts_with("DAHDI_CONF_") && !n.ends_with("_MASK") && v < 0x100
+            }),
+            "the masks, and the flags of the second byte (ConfMode's bits)",
+        ),
+        (
+            table!(Event),
+            Box::new(|n: &str, _| {
+                n.starts_with("DAHDI_EVENT_")
+                    && !matches!(
+                        n,
+                        "DAHDI_EVENT_NONE"
+                            | "DAHDI_EVENT_PULSEDIGIT"
+                            | "DAHDI_EVENT_DTMFDOWN"
+                            | "DAHDI_EVENT_DTMFUP"
+                    )
+            }),
+            "DAHDI_EVENT_NONE (no event: Event::from_raw gives None), and the digit flags \
+             (Event's digit variants carry them with the digit)",
+        ),
+        (
+            table!(Tone),
+            Box::new(move |n: &str, v| n.starts_with("DAHDI_TONE_") && (0..tone_max).contains(&v)),
+            "the DTMF and MF digit tones (Tone::Dtmf carries them by digit)",
+        ),
+    ]
+}
+
+/// The kernel's name of every `DAHDI_SIG_*` value, from `sigstr()` in the
+/// driver sources, or `None` when the sources are not next to the headers.
+fn driver_sigstr(include: &Path) -> Option<BTreeMap<String, String>> {
+    let base = include.parent()?.join("drivers/dahdi/dahdi-base.c");
+    let text = std::fs::read_to_string(base).ok()?;
+    let body = &text[text.find("const char *sigstr(int sig)")?..];
+    let mut names = BTreeMap::new();
+    let mut pending: Vec<String> = Vec::new();
+    for line in body.lines().skip(1).map(str::trim) {
+        if line == "}" {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("case ") {
+            pending.push(take_ident(rest).0.to_string());
+        } else if let Some(rest) = line.strip_prefix("return \"") {
+            let name = rest.split('"').next()?.to_string();
+            for c in pending.drain(..) {
+                names.insert(c, name.clone());
+            }
+        }
+    }
+    Some(names)
+}
+
+// ---------------------------------------------------------------------------
 // Device paths, from the driver sources when they are installed
 // ---------------------------------------------------------------------------
 
@@ -1100,6 +1223,62 @@ fn abi_matches_installed_c_header() {
         }
     }
 
+    // --- the dahdi crate's tables of C enumerations -----------------------
+    let user_h_text = std::fs::read_to_string(&user_h).unwrap();
+    let mut enum_rows_compared = 0;
+    for (table, member, excluded) in c_enum_families(&user_h_text) {
+        let rows: BTreeMap<&str, i32> = table.rows.iter().copied().collect();
+        for (&name, &value) in &rows {
+            match c_consts.get(name) {
+                None => errors.push(format!(
+                    "dahdi::{}: row {name} is not a constant of the headers",
+                    table.rust
+                )),
+                Some(&(cv, _, _)) if cv != value as i128 => errors.push(format!(
+                    "dahdi::{}: row {name} is {value}, the header says {cv}",
+                    table.rust
+                )),
+                Some(_) => enum_rows_compared += 1,
+            }
+        }
+        for (name, &(cv, _, _)) in &c_consts {
+            if member(name, cv) && !rows.contains_key(name.as_str()) {
+                errors.push(format!(
+                    "dahdi::{}: {name} ({cv}) of the header is missing from the table{}",
+                    table.rust,
+                    if excluded.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (the family's rule leaves out only {excluded})")
+                    }
+                ));
+            }
+        }
+        if rows.len() != table.rows.len() {
+            errors.push(format!("dahdi::{}: a constant is listed twice", table.rust));
+        }
+    }
+    let sigstr_report = match driver_sigstr(&include) {
+        Some(names) => {
+            for &sig in dahdi::Signalling::all() {
+                let c_name = sig.c_name().unwrap();
+                let kernel = names.get(c_name).map(String::as_str);
+                if kernel != Some(sig.kernel_name()) {
+                    errors.push(format!(
+                        "dahdi::Signalling::{sig:?}: kernel name {:?}, sigstr() returns {kernel:?} \
+                         for {c_name}",
+                        sig.kernel_name()
+                    ));
+                }
+            }
+            format!(
+                "{} kernel names of dahdi::Signalling against sigstr()",
+                dahdi::Signalling::all().len()
+            )
+        }
+        None => "kernel names not checked (no driver sources next to the headers)".to_string(),
+    };
+
     // --- structs and fields -------------------------------------------------
     let rust_structs = rust_structs();
     let (mut structs_compared, mut fields_compared, mut bitfields_compared) = (0, 0, 0);
@@ -1186,6 +1365,9 @@ fn abi_matches_installed_c_header() {
         }
     }
     for (s, fields) in &decls.struct_fields {
+        if RUST_ONLY_STRUCTS.iter().any(|(n, _)| n == s) {
+            continue;
+        }
         match rust_structs.get(s.as_str()) {
             None => errors.push(format!(
                 "struct {s}: declared in dahdi-sys but not checked by this test"
@@ -1265,6 +1447,10 @@ fn abi_matches_installed_c_header() {
         "  structs:   {structs_compared} compared (size, align) of {}; {fields_compared} fields (offset, size, \
          signedness, length) + {bitfields_compared} bitfield(s) (byte image)",
         header.structs.len()
+    );
+    println!(
+        "  dahdi:     {enum_rows_compared} rows of its C enum tables compared (values, and no \
+         constant of a family missing); {sigstr_report}"
     );
     println!(
         "  also:      {} dahdi_copy_string cases, {paths_report}; compiled with {:?}",

@@ -1,8 +1,8 @@
 //! A conference of synthetic speakers, mixed by the channel pump in real time.
 //!
 //! ```text
-//! cargo run --release -p dahdi --example conference -- --participants 1000 --seconds 10
-//! cargo run --release -p dahdi --example conference -- --participants 50 --seconds 10 --dahdi
+//! cargo run --release -p dahdi --features pump --example conference -- --participants 1000 --seconds 10
+//! cargo run --release -p dahdi --features pump --example conference -- --participants 50 --seconds 10 --dahdi
 //! ```
 //!
 //! Without `--dahdi` (the embedded default) every participant is an in-memory
@@ -26,7 +26,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use dahdi::audio::conference::Role;
+use dahdi::audio::mixer::Role;
 use dahdi::pump::{
     Clock, DahdiClock, DahdiPort, DahdiPortConfig, FilePort, MemoryEndpoint, MemoryPort, Pump,
     PumpConfig, RingConfig, ShmWriter, SoftClock, Stream,

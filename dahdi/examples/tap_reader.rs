@@ -2,8 +2,8 @@
 //! process.
 //!
 //! ```text
-//! cargo run --release -p dahdi --example conference -- --participants 100 --seconds 30 --ring /dev/shm/conf-mix &
-//! cargo run --release -p dahdi --example tap_reader -- /dev/shm/conf-mix --seconds 10 --wav mix.wav
+//! cargo run --release -p dahdi --features pump --example conference -- --participants 100 --seconds 30 --ring /dev/shm/conf-mix &
+//! cargo run --release -p dahdi --features pump --example tap_reader -- /dev/shm/conf-mix --seconds 10 --wav mix.wav
 //! ```
 //!
 //! Prints, every second, the records read, the records lost (the reader fell

@@ -1,23 +1,26 @@
 //! Channels: span channels ([`Channel`]) and pseudo channels ([`Pseudo`]),
 //! both built on [`ChannelFd`], which carries every operation the kernel
-//! accepts on either.
+//! accepts on either. Each of the two composes a `ChannelFd` and offers
+//! what makes sense for its kind of channel (a pseudo channel has no span,
+//! no line and no ring cadence); [`Pseudo::as_channel_fd`] and
+//! [`Channel::as_channel_fd`] hand out the `ChannelFd` itself, for code that
+//! serves both.
 //!
 //! Audio moves in *blocks*: one `read` returns at most one block of
 //! `blocksize` samples (bytes in law mode, twice that in linear mode), one
 //! `write` takes at most one block.
 
 use std::io;
-use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dahdi_sys as sys;
+use dahdi_sys::{self as sys, ioctl, Ioctl};
 use libc::c_int;
 use nix::errno::Errno;
 
 use crate::conference::{ConfInfo, ConfMode};
-use crate::error::{classify, Error, ErrorKind, Result};
+use crate::error::{classify, Error, ErrorKind, Op, Result};
 use crate::event::Event;
 use crate::fd::{ioctl, open_node, poll_fd, put_c_string, NodeKind, Readiness};
 use crate::params::{
@@ -75,11 +78,7 @@ fn wait_for_chunks(chunks: u32) -> Result<()> {
     if timer.wait(Some(TIMING_WAIT))? {
         Ok(())
     } else {
-        Err(Error::new(
-            ErrorKind::TimingStopped,
-            "DAHDI_TIMERCONFIG",
-            timer.path(),
-        ))
+        Err(Error::new(ErrorKind::TimingStopped, Op::Poll, timer.path()))
     }
 }
 
@@ -106,10 +105,11 @@ pub enum WriteOutcome {
 
 /// An open channel file descriptor, span or pseudo: blocks of audio,
 /// buffering, law, conferencing, events, tones, dialling, gains and
-/// parameters.
+/// parameters; every operation the kernel accepts on both kinds of channel.
 ///
-/// [`Channel`] and [`Pseudo`] dereference to this type, so everything here
-/// is available on both.
+/// [`Channel`] and [`Pseudo`] are built on it, each offering the part that
+/// makes sense for its kind; `as_channel_fd()` on either gives this type,
+/// for code that serves both.
 #[derive(Debug)]
 pub struct ChannelFd {
     fd: OwnedFd,
@@ -131,7 +131,7 @@ impl ChannelFd {
         &self.path
     }
 
-    fn call(&self, op: &'static str, f: impl FnMut() -> nix::Result<c_int>) -> Result<c_int> {
+    fn call(&self, op: Ioctl, f: impl FnMut() -> nix::Result<c_int>) -> Result<c_int> {
         ioctl(&self.path, op, None, f)
     }
 
@@ -141,7 +141,7 @@ impl ChannelFd {
 
     fn set_int(
         &self,
-        op: &'static str,
+        op: Ioctl,
         f: unsafe fn(c_int, *const c_int) -> nix::Result<c_int>,
         v: i32,
     ) -> Result<()> {
@@ -153,7 +153,7 @@ impl ChannelFd {
 
     fn get_int(
         &self,
-        op: &'static str,
+        op: Ioctl,
         f: unsafe fn(c_int, *mut c_int) -> nix::Result<c_int>,
     ) -> Result<i32> {
         let mut v: c_int = 0;
@@ -164,8 +164,14 @@ impl ChannelFd {
 
     /// The channel's global number (`DAHDI_CHANNO`); pseudo channels are
     /// numbered from 32768.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_CHANNO`, as an [`Error`] that names it
+    /// and carries the errno (only a descriptor that is no channel gets one).
+    #[doc(alias = "DAHDI_CHANNO")]
     pub fn number(&self) -> Result<i32> {
-        self.get_int("DAHDI_CHANNO", sys::dahdi_channo)
+        self.get_int(ioctl::DAHDI_CHANNO, sys::dahdi_channo)
     }
 
     // ---- modes -------------------------------------------------------
@@ -174,6 +180,10 @@ impl ChannelFd {
     /// mode reads and writes that cannot proceed fail with
     /// [`ErrorKind::WouldBlock`], and hook operations that take time
     /// return at once, finishing with [`Event::HookComplete`].
+    ///
+    /// # Errors
+    ///
+    /// `fcntl(2)` failed: [`ErrorKind::Other`] with its errno.
     pub fn set_nonblocking(&self, on: bool) -> Result<()> {
         crate::fd::set_nonblocking(self.raw(), &self.path, on)
     }
@@ -186,8 +196,17 @@ impl ChannelFd {
     /// Signed 16-bit linear samples (`true`) or companded bytes (`false`,
     /// the default after open) at the read/write boundary
     /// (`DAHDI_SETLINEAR`). The kernel stores audio companded either way.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotAudioMode`] when the channel carries
+    /// data: a clear channel that [`Channel::set_audio_mode`] has not switched to audio, or
+    /// an HDLC channel (the kernel takes linear mode on audio channels only, `EINVAL`).
+    /// This method does not switch the mode itself: audio mode changes what a clear channel
+    /// carries, which is the caller's decision.
+    #[doc(alias = "DAHDI_SETLINEAR")]
     pub fn set_linear(&mut self, on: bool) -> Result<()> {
-        self.set_int("DAHDI_SETLINEAR", sys::dahdi_setlinear, on as i32)?;
+        self.set_int(ioctl::DAHDI_SETLINEAR, sys::dahdi_setlinear, on as i32)?;
         self.linear = on;
         Ok(())
     }
@@ -198,21 +217,41 @@ impl ChannelFd {
     }
 
     /// Sets the companding law until close (`DAHDI_SETLAW`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_SETLAW`, as an [`Error`] that names it
+    /// and carries the errno.
+    #[doc(alias = "DAHDI_SETLAW")]
     pub fn set_law(&self, law: Law) -> Result<()> {
-        self.set_int("DAHDI_SETLAW", sys::dahdi_setlaw, law.to_raw())
+        self.set_int(ioctl::DAHDI_SETLAW, sys::dahdi_setlaw, law.to_raw())
     }
 
     /// Block size in samples (`DAHDI_GET_BLOCKSIZE`); 1024 after open.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_GET_BLOCKSIZE`, as an [`Error`] that
+    /// names it and carries the errno.
+    #[doc(alias = "DAHDI_GET_BLOCKSIZE")]
     pub fn blocksize(&self) -> Result<usize> {
-        Ok(self.get_int("DAHDI_GET_BLOCKSIZE", sys::dahdi_get_blocksize)? as usize)
+        Ok(self.get_int(ioctl::DAHDI_GET_BLOCKSIZE, sys::dahdi_get_blocksize)? as usize)
     }
 
     /// Sets the block size in samples, 16..=8192, checked before the call
     /// (`DAHDI_SET_BLOCKSIZE`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidBlocksize`] before the call
+    /// for a size outside 16..=8192; otherwise the kernel's refusal of
+    /// `DAHDI_SET_BLOCKSIZE`, as an [`Error`] that names it and carries the
+    /// errno.
+    #[doc(alias = "DAHDI_SET_BLOCKSIZE")]
     pub fn set_blocksize(&self, samples: usize) -> Result<()> {
-        check_blocksize(samples, "DAHDI_SET_BLOCKSIZE", &self.path)?;
+        check_blocksize(samples, ioctl::DAHDI_SET_BLOCKSIZE, &self.path)?;
         self.set_int(
-            "DAHDI_SET_BLOCKSIZE",
+            ioctl::DAHDI_SET_BLOCKSIZE,
             sys::dahdi_set_blocksize,
             samples as i32,
         )
@@ -220,15 +259,25 @@ impl ChannelFd {
 
     /// Bytes in one block as read or written now: the block size, doubled
     /// in linear mode.
+    ///
+    /// # Errors
+    ///
+    /// As [`blocksize`](Self::blocksize).
     pub fn block_len(&self) -> Result<usize> {
         Ok(self.blocksize()? * if self.linear { 2 } else { 1 })
     }
 
     /// Buffer configuration (`DAHDI_GET_BUFINFO`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_GET_BUFINFO`, as an [`Error`] that
+    /// names it and carries the errno.
+    #[doc(alias = "DAHDI_GET_BUFINFO")]
     pub fn buffer_info(&self) -> Result<BufferInfo> {
         let mut b = sys::dahdi_bufferinfo::zeroed();
         // SAFETY: valid fd and struct pointer.
-        self.call("DAHDI_GET_BUFINFO", || unsafe {
+        self.call(ioctl::DAHDI_GET_BUFINFO, || unsafe {
             sys::dahdi_get_bufinfo(self.raw(), &mut b)
         })?;
         Ok(BufferInfo::from_raw(&b))
@@ -237,31 +286,50 @@ impl ChannelFd {
     /// Sets the buffer configuration, checked against the kernel's limits
     /// first ([`BufferInfo::validate`]); reallocates the buffers, dropping
     /// what they held (`DAHDI_SET_BUFINFO`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidBufferInfo`] before the
+    /// call for a configuration outside the kernel's limits; otherwise the kernel's refusal
+    /// of `DAHDI_SET_BUFINFO`.
+    #[doc(alias = "DAHDI_SET_BUFINFO")]
     pub fn set_buffer_info(&self, info: &BufferInfo) -> Result<()> {
         info.validate().map_err(|why| {
             Error::new(
                 ErrorKind::InvalidBufferInfo(why),
-                "DAHDI_SET_BUFINFO",
+                ioctl::DAHDI_SET_BUFINFO,
                 &self.path,
             )
         })?;
         let b = info.to_raw();
         // SAFETY: valid fd and struct pointer.
-        self.call("DAHDI_SET_BUFINFO", || unsafe {
+        self.call(ioctl::DAHDI_SET_BUFINFO, || unsafe {
             sys::dahdi_set_bufinfo(self.raw(), &b)
         })?;
         Ok(())
     }
 
     /// Empties buffers and/or the event queue (`DAHDI_FLUSH`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_FLUSH`, as an [`Error`] that names it
+    /// and carries the errno.
+    #[doc(alias = "DAHDI_FLUSH")]
     pub fn flush(&self, what: Flush) -> Result<()> {
-        self.set_int("DAHDI_FLUSH", sys::dahdi_flush, what.bits())
+        self.set_int(ioctl::DAHDI_FLUSH, sys::dahdi_flush, what.bits())
     }
 
     /// Waits until everything written has been sent (`DAHDI_SYNC`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_SYNC`, as an [`Error`] that names it
+    /// and carries the errno.
+    #[doc(alias = "DAHDI_SYNC")]
     pub fn sync(&self) -> Result<()> {
         // SAFETY: valid fd, no argument.
-        self.call("DAHDI_SYNC", || unsafe { sys::dahdi_sync(self.raw()) })?;
+        self.call(ioctl::DAHDI_SYNC, || unsafe { sys::dahdi_sync(self.raw()) })?;
         Ok(())
     }
 
@@ -273,9 +341,17 @@ impl ChannelFd {
     /// retried.
     ///
     /// [`block_len`]: Self::block_len
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::WouldBlock`] in non-blocking mode when no
+    /// block is ready; [`ErrorKind::SpanNotAssigned`]
+    /// when the channel's span went away (`ENODEV`); a failure of `DAHDI_GETEVENT` while
+    /// taking a pending event; any other errno of `read(2)` as
+    /// [`ErrorKind::Other`].
     pub fn read_block(&mut self, buf: &mut [u8]) -> Result<ReadOutcome> {
         // SAFETY: a valid fd and a writable buffer of buf.len() bytes.
-        let r = self.block_io("read", |fd| unsafe {
+        let r = self.block_io(Op::Read, |fd| unsafe {
             libc::read(fd, buf.as_mut_ptr().cast(), buf.len())
         })?;
         Ok(r.map_or_else(ReadOutcome::Event, ReadOutcome::Audio))
@@ -285,9 +361,17 @@ impl ChannelFd {
     /// instead and nothing is written; `EINTR` is retried. Note that on a
     /// span channel a write also stops a tone or dialling in progress (the
     /// kernel's rule).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::WouldBlock`] in non-blocking mode when no
+    /// block is ready; [`ErrorKind::SpanNotAssigned`]
+    /// when the channel's span went away (`ENODEV`); a failure of `DAHDI_GETEVENT` while
+    /// taking a pending event; any other errno of `write(2)` as
+    /// [`ErrorKind::Other`].
     pub fn write_block(&mut self, buf: &[u8]) -> Result<WriteOutcome> {
         // SAFETY: a valid fd and a readable buffer of buf.len() bytes.
-        let r = self.block_io("write", |fd| unsafe {
+        let r = self.block_io(Op::Write, |fd| unsafe {
             libc::write(fd, buf.as_ptr().cast(), buf.len())
         })?;
         Ok(r.map_or_else(WriteOutcome::Event, WriteOutcome::Written))
@@ -299,7 +383,7 @@ impl ChannelFd {
     /// (flushed by someone), the call is made again.
     fn block_io(
         &mut self,
-        op: &'static str,
+        op: Op,
         mut call: impl FnMut(RawFd) -> isize,
     ) -> Result<std::result::Result<usize, Event>> {
         loop {
@@ -320,6 +404,10 @@ impl ChannelFd {
 
     /// [`read_block`](Self::read_block) for linear mode: `Audio(n)` counts
     /// samples.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_block`](Self::read_block).
     pub fn read_samples(&mut self, samples: &mut [i16]) -> Result<ReadOutcome> {
         // SAFETY: an i16 slice viewed as twice as many bytes: same memory,
         // alignment 1 <= 2, every byte pattern valid for both types.
@@ -334,6 +422,10 @@ impl ChannelFd {
 
     /// [`write_block`](Self::write_block) for linear mode:
     /// `Written(n)` counts samples.
+    ///
+    /// # Errors
+    ///
+    /// As [`write_block`](Self::write_block).
     pub fn write_samples(&mut self, samples: &[i16]) -> Result<WriteOutcome> {
         // SAFETY: as in read_samples, read-only.
         let bytes =
@@ -346,9 +438,15 @@ impl ChannelFd {
 
     /// Takes the oldest queued event (`DAHDI_GETEVENT`), `None` if the
     /// queue is empty.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_GETEVENT`, as an [`Error`] that names
+    /// it and carries the errno.
+    #[doc(alias = "DAHDI_GETEVENT")]
     pub fn event(&self) -> Result<Option<Event>> {
         Ok(Event::from_raw(
-            self.get_int("DAHDI_GETEVENT", sys::dahdi_getevent)?,
+            self.get_int(ioctl::DAHDI_GETEVENT, sys::dahdi_getevent)?,
         ))
     }
 
@@ -357,6 +455,11 @@ impl ChannelFd {
     /// (empty on timeout). The fd itself works with any poll or epoll loop
     /// too: `POLLIN` = [`Readiness::READ`], `POLLOUT` = `WRITE`, `POLLPRI`
     /// = `EVENT`.
+    ///
+    /// # Errors
+    ///
+    /// `poll(2)` failed (not for a timeout, which returns an empty set):
+    /// [`ErrorKind::Other`] with its errno.
     pub fn poll_readiness(
         &self,
         interest: Readiness,
@@ -368,10 +471,16 @@ impl ChannelFd {
     /// DAHDI's own wait (`DAHDI_IOMUX`): blocks until one of the
     /// conditions holds (at once with [`IoMux::NOWAIT`]) and returns those
     /// that do.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_IOMUX`, as an [`Error`] that names it
+    /// and carries the errno.
+    #[doc(alias = "DAHDI_IOMUX")]
     pub fn iomux(&self, wait_for: IoMux) -> Result<IoMux> {
         let mut v = wait_for.bits();
         // SAFETY: valid fd and int pointer.
-        self.call("DAHDI_IOMUX", || unsafe {
+        self.call(ioctl::DAHDI_IOMUX, || unsafe {
             sys::dahdi_iomux(self.raw(), &mut v)
         })?;
         Ok(IoMux::from_bits_retain(v))
@@ -390,7 +499,7 @@ impl ChannelFd {
                      this driver cannot monitor (it dereferences the missing span and \
                      oopses); monitor a span channel"
                 )),
-                "DAHDI_SETCONF",
+                ioctl::DAHDI_SETCONF,
                 &self.path,
             ));
         }
@@ -401,7 +510,7 @@ impl ChannelFd {
         };
         let subject = if chan != 0 { Some(chan) } else { None };
         // SAFETY: valid fd and struct pointer.
-        ioctl(&self.path, "DAHDI_SETCONF", subject, || unsafe {
+        ioctl(&self.path, ioctl::DAHDI_SETCONF, subject, || unsafe {
             sys::dahdi_setconf(self.raw(), &mut ci)
         })?;
         Ok(ci)
@@ -433,7 +542,7 @@ impl ChannelFd {
                     "conference {confno} in mode {mode:?}: the number must be 1..=1024 and \
                      the mode not NORMAL (use leave_conference)"
                 )),
-                "DAHDI_SETCONF",
+                ioctl::DAHDI_SETCONF,
                 &self.path,
             ));
         }
@@ -510,6 +619,12 @@ impl ChannelFd {
     }
 
     /// Leaves whatever conference or monitor this channel is in.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_SETCONF`, as an [`Error`] that names it
+    /// and carries the errno.
+    #[doc(alias = "DAHDI_SETCONF")]
     pub fn leave_conference(&self) -> Result<()> {
         self.setconf(0, 0, ConfMode::NORMAL).map(|_| ())
     }
@@ -522,11 +637,19 @@ impl ChannelFd {
     /// target's span in `DAHDI_SETCONF`, and a pseudo channel has none (a
     /// kernel oops that kills the caller), so pseudo targets are refused
     /// here with [`ErrorKind::InvalidArgument`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] before the call
+    /// for a mode that is not a monitor mode or a pseudo channel as the target; otherwise
+    /// the kernel's refusal of `DAHDI_SETCONF` (`EINVAL` for a channel that does not exist
+    /// or is not an audio channel).
+    #[doc(alias = "DAHDI_SETCONF")]
     pub fn monitor(&self, channel: i32, mode: ConfMode) -> Result<()> {
         if !mode.targets_a_channel() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument(format!("{mode:?} is not a monitor mode")),
-                "DAHDI_SETCONF",
+                ioctl::DAHDI_SETCONF,
                 &self.path,
             ));
         }
@@ -558,7 +681,7 @@ impl ChannelFd {
         };
         let subject = if chan != 0 { Some(chan) } else { None };
         // SAFETY: valid fd and struct pointer.
-        ioctl(&self.path, "DAHDI_GETCONF", subject, || unsafe {
+        ioctl(&self.path, ioctl::DAHDI_GETCONF, subject, || unsafe {
             sys::dahdi_getconf(self.raw(), &mut ci)
         })?;
         Ok(ConfInfo {
@@ -569,35 +692,71 @@ impl ChannelFd {
     }
 
     /// This channel's conference membership (`DAHDI_GETCONF`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_GETCONF`, as an [`Error`] that names it
+    /// and carries the errno.
+    #[doc(alias = "DAHDI_GETCONF")]
     pub fn conference(&self) -> Result<ConfInfo> {
         self.getconf(0)
     }
 
     /// Another channel's conference membership.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchChannel`] when there is no
+    /// channel `channel`; any other refusal of `DAHDI_GETCONF`.
+    #[doc(alias = "DAHDI_GETCONF")]
     pub fn conference_of(&self, channel: i32) -> Result<ConfInfo> {
         self.getconf(channel)
     }
 
     /// Mutes (`true`) this channel's contribution to its conference
     /// (`DAHDI_CONFMUTE`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotAudioMode`] for a channel that
+    /// carries data; any other refusal of `DAHDI_CONFMUTE`.
+    #[doc(alias = "DAHDI_CONFMUTE")]
     pub fn set_conf_mute(&self, muted: bool) -> Result<()> {
-        self.set_int("DAHDI_CONFMUTE", sys::dahdi_confmute, muted as i32)
+        self.set_int(ioctl::DAHDI_CONFMUTE, sys::dahdi_confmute, muted as i32)
     }
 
     /// Whether the channel is conference-muted (`DAHDI_GETCONFMUTE`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotAudioMode`] for a channel that
+    /// carries data; any other refusal of `DAHDI_GETCONFMUTE`.
+    #[doc(alias = "DAHDI_GETCONFMUTE")]
     pub fn conf_muted(&self) -> Result<bool> {
-        Ok(self.get_int("DAHDI_GETCONFMUTE", sys::dahdi_getconfmute)? != 0)
+        Ok(self.get_int(ioctl::DAHDI_GETCONFMUTE, sys::dahdi_getconfmute)? != 0)
     }
 
     /// Links conference `src` into conference `dst` (`DAHDI_CONFLINK`):
     /// members of `dst` also hear `src`. Stock DAHDI builds leave this out
     /// ([`ErrorKind::NotCompiledIn`], `CONFIG_DAHDI_CONFLINK`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotCompiledIn`] when the driver was
+    /// built without `CONFIG_DAHDI_CONFLINK` (stock builds); any other refusal of
+    /// `DAHDI_CONFLINK`.
+    #[doc(alias = "DAHDI_CONFLINK")]
     pub fn link_conferences(&self, src: i32, dst: i32) -> Result<()> {
         self.conflink(src, dst, ConfMode::CONF)
     }
 
     /// Removes a conference link (`DAHDI_CONFLINK` with mode 0); both 0
     /// removes every link.
+    ///
+    /// # Errors
+    ///
+    /// As [`link_conferences`](Self::link_conferences).
+    #[doc(alias = "DAHDI_CONFLINK")]
     pub fn unlink_conferences(&self, src: i32, dst: i32) -> Result<()> {
         self.conflink(src, dst, ConfMode::NORMAL)
     }
@@ -609,7 +768,7 @@ impl ChannelFd {
             confmode: mode.bits(),
         };
         // SAFETY: valid fd and struct pointer.
-        self.call("DAHDI_CONFLINK", || unsafe {
+        self.call(ioctl::DAHDI_CONFLINK, || unsafe {
             sys::dahdi_conflink(self.raw(), &ci)
         })?;
         Ok(())
@@ -617,17 +776,29 @@ impl ChannelFd {
 
     /// Prints conference `confno` (0: all) to the kernel log
     /// (`DAHDI_CONFDIAG`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_CONFDIAG`, as an [`Error`] that names
+    /// it and carries the errno.
+    #[doc(alias = "DAHDI_CONFDIAG")]
     pub fn conf_diag(&self, confno: i32) -> Result<()> {
-        self.set_int("DAHDI_CONFDIAG", sys::dahdi_confdiag, confno)
+        self.set_int(ioctl::DAHDI_CONFDIAG, sys::dahdi_confdiag, confno)
     }
 
     // ---- parameters, gains, span -------------------------------------
 
     /// The channel's parameters (`DAHDI_GET_PARAMS`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_GET_PARAMS`, as an [`Error`] that names
+    /// it and carries the errno.
+    #[doc(alias = "DAHDI_GET_PARAMS")]
     pub fn params(&self) -> Result<ChannelParams> {
         let mut p = sys::dahdi_params::zeroed();
         // SAFETY: valid fd and struct pointer.
-        self.call("DAHDI_GET_PARAMS", || unsafe {
+        self.call(ioctl::DAHDI_GET_PARAMS, || unsafe {
             sys::dahdi_get_params(self.raw(), &mut p)
         })?;
         Ok(ChannelParams::from_raw(&p))
@@ -635,20 +806,32 @@ impl ChannelFd {
 
     /// Sets the timing fields of `params` (`DAHDI_SET_PARAMS`; the
     /// kernel ignores the others).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_SET_PARAMS`, as an [`Error`] that names
+    /// it and carries the errno.
+    #[doc(alias = "DAHDI_SET_PARAMS")]
     pub fn set_params(&self, params: &ChannelParams) -> Result<()> {
         let p = params.timing_to_raw();
         // SAFETY: valid fd and struct pointer.
-        self.call("DAHDI_SET_PARAMS", || unsafe {
+        self.call(ioctl::DAHDI_SET_PARAMS, || unsafe {
             sys::dahdi_set_params(self.raw(), &p)
         })?;
         Ok(())
     }
 
     /// The channel's gain tables (`DAHDI_GETGAINS`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_GETGAINS`, as an [`Error`] that names
+    /// it and carries the errno.
+    #[doc(alias = "DAHDI_GETGAINS")]
     pub fn gains(&self) -> Result<Gains> {
         let mut g = sys::dahdi_gains::zeroed();
         // SAFETY: valid fd and struct pointer.
-        self.call("DAHDI_GETGAINS", || unsafe {
+        self.call(ioctl::DAHDI_GETGAINS, || unsafe {
             sys::dahdi_getgains(self.raw(), &mut g)
         })?;
         Ok(Gains {
@@ -659,12 +842,18 @@ impl ChannelFd {
 
     /// Sets the channel's gain tables (`DAHDI_SETGAINS`); audio channels
     /// only.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_SETGAINS`, as an [`Error`] that names
+    /// it and carries the errno (`EINVAL` for a channel that is not an audio channel).
+    #[doc(alias = "DAHDI_SETGAINS")]
     pub fn set_gains(&self, gains: &Gains) -> Result<()> {
         let mut g = sys::dahdi_gains::zeroed();
         g.rxgain = gains.rx;
         g.txgain = gains.tx;
         // SAFETY: valid fd and struct pointer.
-        self.call("DAHDI_SETGAINS", || unsafe {
+        self.call(ioctl::DAHDI_SETGAINS, || unsafe {
             sys::dahdi_setgains(self.raw(), &g)
         })?;
         Ok(())
@@ -672,79 +861,147 @@ impl ChannelFd {
 
     /// Status of the span this channel belongs to (`DAHDI_SPANSTAT` with
     /// span 0). Pseudo channels have none (`EINVAL`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_SPANSTAT`, as an [`Error`] that names
+    /// it and carries the errno (`EINVAL` on a pseudo channel, which has no span).
+    #[doc(alias = "DAHDI_SPANSTAT")]
     pub fn span_info(&self) -> Result<SpanInfo> {
         crate::span::spanstat(self.raw(), &self.path, 0)
     }
 
     /// Prints the channel's state to the kernel log (`DAHDI_CHANDIAG`).
+    ///
+    /// # Errors
+    ///
+    /// As [`number`](Self::number); then the kernel's refusal of `DAHDI_CHANDIAG`.
+    #[doc(alias = "DAHDI_CHANDIAG")]
     pub fn chan_diag(&self) -> Result<()> {
         let n = self.number()?;
-        self.set_int("DAHDI_CHANDIAG", sys::dahdi_chandiag, n)
+        self.set_int(ioctl::DAHDI_CHANDIAG, sys::dahdi_chandiag, n)
     }
 
     // ---- tones and dialling ------------------------------------------
 
     /// Plays a tone of the channel's tone zone (`DAHDI_SENDTONE`);
     /// needs a loaded zone ([`ErrorKind::NoToneZone`] otherwise).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] before the call
+    /// for a DTMF tone of a character that is no digit;
+    /// [`ErrorKind::NoToneZone`] when no zone is loaded,
+    /// [`ErrorKind::NoSuchTone`] when the zone lacks the
+    /// tone.
+    #[doc(alias = "DAHDI_SENDTONE")]
     pub fn send_tone(&self, tone: Tone) -> Result<()> {
         let raw = tone.to_raw().ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidArgument(format!("{tone:?} is not a tone")),
-                "DAHDI_SENDTONE",
+                ioctl::DAHDI_SENDTONE,
                 &self.path,
             )
         })?;
-        self.set_int("DAHDI_SENDTONE", sys::dahdi_sendtone, raw)
+        self.set_int(ioctl::DAHDI_SENDTONE, sys::dahdi_sendtone, raw)
     }
 
     /// Stops any tone (`DAHDI_SENDTONE` with `DAHDI_TONE_STOP`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_SENDTONE`, as an [`Error`] that names
+    /// it and carries the errno.
+    #[doc(alias = "DAHDI_SENDTONE")]
     pub fn stop_tone(&self) -> Result<()> {
-        self.set_int("DAHDI_SENDTONE", sys::dahdi_sendtone, sys::DAHDI_TONE_STOP)
+        self.set_int(
+            ioctl::DAHDI_SENDTONE,
+            sys::dahdi_sendtone,
+            sys::DAHDI_TONE_STOP,
+        )
     }
 
     /// The channel's tone zone number (`DAHDI_GETTONEZONE`), 0 if none.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_GETTONEZONE`, as an [`Error`] that
+    /// names it and carries the errno.
+    #[doc(alias = "DAHDI_GETTONEZONE")]
     pub fn tone_zone(&self) -> Result<i32> {
-        self.get_int("DAHDI_GETTONEZONE", sys::dahdi_gettonezone)
+        self.get_int(ioctl::DAHDI_GETTONEZONE, sys::dahdi_gettonezone)
     }
 
     /// Uses loaded tone zone `zone` (`DAHDI_SETTONEZONE`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoToneZone`] when zone `zone` is not
+    /// loaded; any other refusal of `DAHDI_SETTONEZONE`.
+    #[doc(alias = "DAHDI_SETTONEZONE")]
     pub fn set_tone_zone(&self, zone: i32) -> Result<()> {
-        self.set_int("DAHDI_SETTONEZONE", sys::dahdi_settonezone, zone)
+        self.set_int(ioctl::DAHDI_SETTONEZONE, sys::dahdi_settonezone, zone)
     }
 
     /// Dials `digits` (`DAHDI_DIAL`), validated first
-    /// ([`validate_dial_string`](crate::validate_dial_string)); an
+    /// ([`validate_dial_string`]); an
     /// [`Event::DialComplete`] follows when done. Needs a tone zone.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] before the call
+    /// for a dial string [`validate_dial_string`] refuses;
+    /// [`ErrorKind::NoToneZone`] when the channel has no tone
+    /// zone; any other refusal of `DAHDI_DIAL`.
+    #[doc(alias = "DAHDI_DIAL")]
     pub fn dial(&self, op: DialOp, digits: &str) -> Result<()> {
         let mut d = sys::dahdi_dialoperation::zeroed();
         d.op = op.to_raw();
         if op != DialOp::Cancel {
             validate_dial_string(digits).map_err(|why| {
-                Error::new(ErrorKind::InvalidArgument(why), "DAHDI_DIAL", &self.path)
+                Error::new(
+                    ErrorKind::InvalidArgument(why),
+                    ioctl::DAHDI_DIAL,
+                    &self.path,
+                )
             })?;
             put_c_string(
                 &mut d.dialstr,
                 digits,
                 "dial string",
-                "DAHDI_DIAL",
+                ioctl::DAHDI_DIAL,
                 &self.path,
             )?;
         }
         // SAFETY: valid fd and struct pointer.
-        self.call("DAHDI_DIAL", || unsafe { sys::dahdi_dial(self.raw(), &d) })?;
+        self.call(ioctl::DAHDI_DIAL, || unsafe {
+            sys::dahdi_dial(self.raw(), &d)
+        })?;
         Ok(())
     }
 
     /// Whether digits are still being dialled (`DAHDI_DIALING`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_DIALING`, as an [`Error`] that names it
+    /// and carries the errno.
+    #[doc(alias = "DAHDI_DIALING")]
     pub fn is_dialing(&self) -> Result<bool> {
-        Ok(self.get_int("DAHDI_DIALING", sys::dahdi_dialing)? != 0)
+        Ok(self.get_int(ioctl::DAHDI_DIALING, sys::dahdi_dialing)? != 0)
     }
 
     /// Sets the ring cadence (`DAHDI_SETCADENCE`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] before the call
+    /// for more than 16 values; any other refusal of `DAHDI_SETCADENCE`.
+    #[doc(alias = "DAHDI_SETCADENCE")]
     pub fn set_ring_cadence(&self, cadence: &RingCadence) -> Result<()> {
-        let c = cadence.to_raw("DAHDI_SETCADENCE", &self.path)?;
+        let c = cadence.to_raw(ioctl::DAHDI_SETCADENCE, &self.path)?;
         // SAFETY: valid fd and struct pointer.
-        self.call("DAHDI_SETCADENCE", || unsafe {
+        self.call(ioctl::DAHDI_SETCADENCE, || unsafe {
             sys::dahdi_setcadence(self.raw(), &c)
         })?;
         Ok(())
@@ -752,9 +1009,15 @@ impl ChannelFd {
 
     /// Restores the zone's (or the default) ring cadence
     /// (`DAHDI_SETCADENCE` with a null pointer).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_SETCADENCE`, as an [`Error`] that names
+    /// it and carries the errno.
+    #[doc(alias = "DAHDI_SETCADENCE")]
     pub fn reset_ring_cadence(&self) -> Result<()> {
         // SAFETY: valid fd; the kernel treats a null argument as "reset".
-        self.call("DAHDI_SETCADENCE", || unsafe {
+        self.call(ioctl::DAHDI_SETCADENCE, || unsafe {
             sys::dahdi_setcadence(self.raw(), std::ptr::null())
         })?;
         Ok(())
@@ -762,6 +1025,20 @@ impl ChannelFd {
 }
 
 crate::fd::fd_traits!(ChannelFd, fd);
+
+/// So that code taking `impl AsRef<ChannelFd>` serves a `ChannelFd` too.
+impl AsRef<ChannelFd> for ChannelFd {
+    fn as_ref(&self) -> &ChannelFd {
+        self
+    }
+}
+
+/// As for `AsRef`.
+impl AsMut<ChannelFd> for ChannelFd {
+    fn as_mut(&mut self) -> &mut ChannelFd {
+        self
+    }
+}
 
 /// `std::io::Read` reads one block per call. A pending event comes back
 /// as an `io::Error` of kind `Other` wrapping this crate's [`Error`] with
@@ -772,7 +1049,7 @@ impl io::Read for ChannelFd {
         match self.read_block(buf)? {
             ReadOutcome::Audio(n) => Ok(n),
             ReadOutcome::Event(e) => {
-                Err(Error::new(ErrorKind::Event(e), "read", &self.path).into())
+                Err(Error::new(ErrorKind::Event(e), Op::Read, &self.path).into())
             }
         }
     }
@@ -785,7 +1062,7 @@ impl io::Write for ChannelFd {
         match self.write_block(buf)? {
             WriteOutcome::Written(n) => Ok(n),
             WriteOutcome::Event(e) => {
-                Err(Error::new(ErrorKind::Event(e), "write", &self.path).into())
+                Err(Error::new(ErrorKind::Event(e), Op::Write, &self.path).into())
             }
         }
     }
@@ -795,29 +1072,20 @@ impl io::Write for ChannelFd {
     }
 }
 
-macro_rules! channel_wrapper {
+/// What [`Pseudo`] and [`Channel`] share: the descriptor traits, blocks
+/// through `Read`/`Write`, and the composed [`ChannelFd`].
+macro_rules! channel_traits {
     ($t:ident) => {
-        impl Deref for $t {
-            type Target = ChannelFd;
-            fn deref(&self) -> &ChannelFd {
-                &self.inner
-            }
-        }
-
-        impl DerefMut for $t {
-            fn deref_mut(&mut self) -> &mut ChannelFd {
-                &mut self.inner
-            }
-        }
-
         crate::fd::fd_traits!($t, inner);
 
+        /// One block per call, as [`ChannelFd`]'s `Read`.
         impl io::Read for $t {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
                 self.inner.read(buf)
             }
         }
 
+        /// At most one block per call, as [`ChannelFd`]'s `Write`.
         impl io::Write for $t {
             fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
                 io::Write::write(&mut self.inner, buf)
@@ -828,15 +1096,192 @@ macro_rules! channel_wrapper {
         }
 
         impl $t {
-            /// The shared channel operations (also reachable by deref).
+            /// The channel as a [`ChannelFd`], for code that serves span and
+            /// pseudo channels alike.
             pub fn as_channel_fd(&self) -> &ChannelFd {
                 &self.inner
             }
 
-            /// Mutable access to the shared channel operations.
+            /// Mutable access to the [`ChannelFd`] (linear mode and block
+            /// I/O take `&mut`).
             pub fn as_channel_fd_mut(&mut self) -> &mut ChannelFd {
                 &mut self.inner
             }
+        }
+
+        impl AsRef<ChannelFd> for $t {
+            fn as_ref(&self) -> &ChannelFd {
+                &self.inner
+            }
+        }
+
+        impl AsMut<ChannelFd> for $t {
+            fn as_mut(&mut self) -> &mut ChannelFd {
+                &mut self.inner
+            }
+        }
+    };
+}
+
+/// Methods of the composed [`ChannelFd`] that a channel type offers as its
+/// own: each line is the method's signature with a summary (and the C
+/// names it is found by); the body calls the `ChannelFd` method of the same
+/// name, whose documentation is linked, and a method that returns a
+/// `Result` gets the `# Errors` section that points there.
+macro_rules! forward {
+    () => {};
+    ($(#[$m:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> Result<$ok:ty>; $($rest:tt)*) => {
+        $(#[$m])*
+        #[doc = concat!("\n\nSee [`ChannelFd::", stringify!($name), "`].")]
+        #[doc = concat!("\n\n# Errors\n\nAs [`ChannelFd::", stringify!($name), "`].")]
+        pub fn $name(&self $(, $arg: $ty)*) -> Result<$ok> {
+            self.inner.$name($($arg),*)
+        }
+        forward!($($rest)*);
+    };
+    ($(#[$m:meta])* fn $name:ident(&mut self $(, $arg:ident: $ty:ty)*) -> Result<$ok:ty>; $($rest:tt)*) => {
+        $(#[$m])*
+        #[doc = concat!("\n\nSee [`ChannelFd::", stringify!($name), "`].")]
+        #[doc = concat!("\n\n# Errors\n\nAs [`ChannelFd::", stringify!($name), "`].")]
+        pub fn $name(&mut self $(, $arg: $ty)*) -> Result<$ok> {
+            self.inner.$name($($arg),*)
+        }
+        forward!($($rest)*);
+    };
+    ($(#[$m:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; $($rest:tt)*) => {
+        $(#[$m])*
+        #[doc = concat!("\n\nSee [`ChannelFd::", stringify!($name), "`].")]
+        pub fn $name(&self $(, $arg: $ty)*) -> $ret {
+            self.inner.$name($($arg),*)
+        }
+        forward!($($rest)*);
+    };
+}
+
+/// What pseudo and span channels both offer, forwarded to [`ChannelFd`]:
+/// modes, buffers, block I/O, events, conferences, gains, tones and
+/// dialling.
+macro_rules! forward_common {
+    () => {
+        forward! {
+            /// The device node the channel was opened through.
+            fn path(&self) -> &Path;
+            /// Non-blocking (`true`) or blocking I/O.
+            fn set_nonblocking(&self, on: bool) -> Result<()>;
+            /// Whether the fd is in non-blocking mode.
+            fn is_nonblocking(&self) -> bool;
+            /// Signed 16-bit linear samples (`true`) or companded bytes.
+            #[doc(alias = "DAHDI_SETLINEAR")]
+            fn set_linear(&mut self, on: bool) -> Result<()>;
+            /// Whether linear mode was set through this handle.
+            fn is_linear(&self) -> bool;
+            /// Sets the companding law until close.
+            #[doc(alias = "DAHDI_SETLAW")]
+            fn set_law(&self, law: Law) -> Result<()>;
+            /// Block size in samples.
+            #[doc(alias = "DAHDI_GET_BLOCKSIZE")]
+            fn blocksize(&self) -> Result<usize>;
+            /// Sets the block size in samples (16..=8192).
+            #[doc(alias = "DAHDI_SET_BLOCKSIZE")]
+            fn set_blocksize(&self, samples: usize) -> Result<()>;
+            /// Bytes in one block as read or written now.
+            fn block_len(&self) -> Result<usize>;
+            /// The buffer configuration.
+            #[doc(alias = "DAHDI_GET_BUFINFO")]
+            fn buffer_info(&self) -> Result<BufferInfo>;
+            /// Sets the buffer configuration, checked first.
+            #[doc(alias = "DAHDI_SET_BUFINFO")]
+            fn set_buffer_info(&self, info: &BufferInfo) -> Result<()>;
+            /// Empties buffers and/or the event queue.
+            #[doc(alias = "DAHDI_FLUSH")]
+            fn flush(&self, what: Flush) -> Result<()>;
+            /// Waits until everything written has been sent.
+            #[doc(alias = "DAHDI_SYNC")]
+            fn sync(&self) -> Result<()>;
+            /// Reads one block, or the event that was pending.
+            fn read_block(&mut self, buf: &mut [u8]) -> Result<ReadOutcome>;
+            /// Writes at most one block, or returns the event that was pending.
+            fn write_block(&mut self, buf: &[u8]) -> Result<WriteOutcome>;
+            /// Reads one block of linear samples, or the event that was pending.
+            fn read_samples(&mut self, samples: &mut [i16]) -> Result<ReadOutcome>;
+            /// Writes at most one block of linear samples, or returns the
+            /// event that was pending.
+            fn write_samples(&mut self, samples: &[i16]) -> Result<WriteOutcome>;
+            /// Takes the oldest queued event.
+            #[doc(alias = "DAHDI_GETEVENT")]
+            fn event(&self) -> Result<Option<Event>>;
+            /// Waits until the channel is ready for any of `interest`.
+            fn poll_readiness(&self, interest: Readiness, timeout: Option<Duration>) -> Result<Readiness>;
+            /// DAHDI's own wait for the given conditions.
+            #[doc(alias = "DAHDI_IOMUX")]
+            fn iomux(&self, wait_for: IoMux) -> Result<IoMux>;
+            /// Joins DAHDI conference `confno`, hearing nothing of an
+            /// earlier one.
+            #[doc(alias = "DAHDI_SETCONF")]
+            fn join_conference(&self, confno: i32, mode: ConfMode) -> Result<i32>;
+            /// Creates a DAHDI conference with a free number and joins it.
+            #[doc(alias = "DAHDI_SETCONF")]
+            fn create_conference(&self, mode: ConfMode) -> Result<i32>;
+            /// Leaves whatever conference or monitor the channel is in.
+            #[doc(alias = "DAHDI_SETCONF")]
+            fn leave_conference(&self) -> Result<()>;
+            /// Monitors span channel `channel` in a monitor mode.
+            #[doc(alias = "DAHDI_SETCONF")]
+            fn monitor(&self, channel: i32, mode: ConfMode) -> Result<()>;
+            /// Sets the conference of another channel by number.
+            #[doc(alias = "DAHDI_SETCONF")]
+            fn set_conference_of(&self, channel: i32, confno: i32, mode: ConfMode) -> Result<i32>;
+            /// This channel's conference membership.
+            #[doc(alias = "DAHDI_GETCONF")]
+            fn conference(&self) -> Result<ConfInfo>;
+            /// Another channel's conference membership.
+            #[doc(alias = "DAHDI_GETCONF")]
+            fn conference_of(&self, channel: i32) -> Result<ConfInfo>;
+            /// Mutes (`true`) the channel's contribution to its conference.
+            #[doc(alias = "DAHDI_CONFMUTE")]
+            fn set_conf_mute(&self, muted: bool) -> Result<()>;
+            /// Whether the channel is conference-muted.
+            #[doc(alias = "DAHDI_GETCONFMUTE")]
+            fn conf_muted(&self) -> Result<bool>;
+            /// Links conference `src` into conference `dst`.
+            #[doc(alias = "DAHDI_CONFLINK")]
+            fn link_conferences(&self, src: i32, dst: i32) -> Result<()>;
+            /// Removes a conference link.
+            #[doc(alias = "DAHDI_CONFLINK")]
+            fn unlink_conferences(&self, src: i32, dst: i32) -> Result<()>;
+            /// Prints conference `confno` (0: all) to the kernel log.
+            #[doc(alias = "DAHDI_CONFDIAG")]
+            fn conf_diag(&self, confno: i32) -> Result<()>;
+            /// The channel's parameters.
+            #[doc(alias = "DAHDI_GET_PARAMS")]
+            fn params(&self) -> Result<ChannelParams>;
+            /// The channel's gain tables.
+            #[doc(alias = "DAHDI_GETGAINS")]
+            fn gains(&self) -> Result<Gains>;
+            /// Sets the channel's gain tables.
+            #[doc(alias = "DAHDI_SETGAINS")]
+            fn set_gains(&self, gains: &Gains) -> Result<()>;
+            /// Prints the channel's state to the kernel log.
+            #[doc(alias = "DAHDI_CHANDIAG")]
+            fn chan_diag(&self) -> Result<()>;
+            /// Plays a tone of the channel's tone zone.
+            #[doc(alias = "DAHDI_SENDTONE")]
+            fn send_tone(&self, tone: Tone) -> Result<()>;
+            /// Stops any tone.
+            #[doc(alias = "DAHDI_SENDTONE")]
+            fn stop_tone(&self) -> Result<()>;
+            /// The channel's tone zone number.
+            #[doc(alias = "DAHDI_GETTONEZONE")]
+            fn tone_zone(&self) -> Result<i32>;
+            /// Uses loaded tone zone `zone`.
+            #[doc(alias = "DAHDI_SETTONEZONE")]
+            fn set_tone_zone(&self, zone: i32) -> Result<()>;
+            /// Dials `digits`, validated first.
+            #[doc(alias = "DAHDI_DIAL")]
+            fn dial(&self, op: DialOp, digits: &str) -> Result<()>;
+            /// Whether digits are still being dialled.
+            #[doc(alias = "DAHDI_DIALING")]
+            fn is_dialing(&self) -> Result<bool>;
         }
     };
 }
@@ -850,15 +1295,47 @@ pub struct Pseudo {
     inner: ChannelFd,
 }
 
-channel_wrapper!(Pseudo);
+channel_traits!(Pseudo);
+
+/// A pseudo channel has no span: [`ChannelFd`]'s span information,
+/// timing parameters and ring cadence do not apply, so they are not here.
+impl Pseudo {
+    forward_common!();
+
+    /// The pseudo channel's number, 32768 and up (`DAHDI_CHANNO`).
+    ///
+    /// # Errors
+    ///
+    /// As [`ChannelFd::number`].
+    #[doc(alias = "DAHDI_CHANNO")]
+    pub fn number(&self) -> Result<i32> {
+        self.inner.number()
+    }
+}
 
 impl Pseudo {
     /// Opens a new pseudo channel, blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ModuleNotLoaded`] when
+    /// `/dev/dahdi/pseudo` is missing,
+    /// [`ErrorKind::PermissionDenied`],
+    /// [`ErrorKind::OutOfResources`] beyond the module's
+    /// `max_pseudo_channels`.
     pub fn open() -> Result<Pseudo> {
         Self::open_with(false)
     }
 
     /// Opens a new pseudo channel in non-blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ModuleNotLoaded`] when
+    /// `/dev/dahdi/pseudo` is missing,
+    /// [`ErrorKind::PermissionDenied`],
+    /// [`ErrorKind::OutOfResources`] beyond the module's
+    /// `max_pseudo_channels`.
     pub fn open_nonblocking() -> Result<Pseudo> {
         Self::open_with(true)
     }
@@ -881,7 +1358,29 @@ pub struct Channel {
     number: i32,
 }
 
-channel_wrapper!(Channel);
+channel_traits!(Channel);
+
+/// What a span channel shares with a pseudo channel, plus what needs a
+/// span: its parameters' timing fields, its span's status and its ring
+/// cadence.
+impl Channel {
+    forward_common!();
+
+    forward! {
+        /// Sets the timing fields of the channel's parameters.
+        #[doc(alias = "DAHDI_SET_PARAMS")]
+        fn set_params(&self, params: &ChannelParams) -> Result<()>;
+        /// Status of the span this channel belongs to.
+        #[doc(alias = "DAHDI_SPANSTAT")]
+        fn span_info(&self) -> Result<SpanInfo>;
+        /// Sets the ring cadence.
+        #[doc(alias = "DAHDI_SETCADENCE")]
+        fn set_ring_cadence(&self, cadence: &RingCadence) -> Result<()>;
+        /// Restores the zone's (or the default) ring cadence.
+        #[doc(alias = "DAHDI_SETCADENCE")]
+        fn reset_ring_cadence(&self) -> Result<()>;
+    }
+}
 
 impl Channel {
     /// Opens channel `number` the way chan_dahdi does: `/dev/dahdi/channel`
@@ -889,11 +1388,31 @@ impl Channel {
     ///
     /// Errors: [`ErrorKind::NoSuchChannel`], [`ErrorKind::ChannelNotConfigured`],
     /// [`ErrorKind::ChannelBusy`], [`ErrorKind::ModuleNotLoaded`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchChannel`],
+    /// [`ErrorKind::ChannelNotConfigured`] (no
+    /// signalling), [`ErrorKind::ChannelBusy`] (open
+    /// elsewhere, or a slave of a bundle),
+    /// [`ErrorKind::ModuleNotLoaded`],
+    /// [`ErrorKind::PermissionDenied`].
+    #[doc(alias = "DAHDI_SPECIFY")]
     pub fn open(number: i32) -> Result<Channel> {
         Self::open_specify(number, false)
     }
 
     /// As [`open`](Self::open), in non-blocking mode (as chan_dahdi opens).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchChannel`],
+    /// [`ErrorKind::ChannelNotConfigured`] (no
+    /// signalling), [`ErrorKind::ChannelBusy`] (open
+    /// elsewhere, or a slave of a bundle),
+    /// [`ErrorKind::ModuleNotLoaded`],
+    /// [`ErrorKind::PermissionDenied`].
+    #[doc(alias = "DAHDI_SPECIFY")]
     pub fn open_nonblocking(number: i32) -> Result<Channel> {
         Self::open_specify(number, true)
     }
@@ -903,14 +1422,14 @@ impl Channel {
         if number <= 0 {
             return Err(Error::new(
                 ErrorKind::NoSuchChannel(number),
-                "DAHDI_SPECIFY",
+                ioctl::DAHDI_SPECIFY,
                 &path,
             ));
         }
         let fd = open_node(&path, nonblocking, NodeKind::Fixed)?;
         let raw = fd.as_raw_fd();
         // SAFETY: valid fd and pointer to a live int.
-        ioctl(&path, "DAHDI_SPECIFY", Some(number), || unsafe {
+        ioctl(&path, ioctl::DAHDI_SPECIFY, Some(number), || unsafe {
             sys::dahdi_specify(raw, &number)
         })?;
         Ok(Channel {
@@ -928,12 +1447,28 @@ impl Channel {
     /// Opens a channel through its own node, `/dev/dahdi/chan/SSS/CCC`
     /// (created by udev or devtmpfs for every registered channel of an
     /// assigned span).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchChannel`] when the node does not
+    /// exist, [`ErrorKind::ChannelNotConfigured`],
+    /// [`ErrorKind::ChannelBusy`],
+    /// [`ErrorKind::PermissionDenied`]; then the
+    /// kernel's refusal of `DAHDI_CHANNO`.
     pub fn open_by_position(span: u32, chanpos: u32) -> Result<Channel> {
         Self::open_path(Self::node_path(span, chanpos), false)
     }
 
     /// Opens a channel node by path (`/dev/dahdi/chan/SSS/CCC`, or a
     /// legacy `/dev/dahdi/N`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchChannel`] when the node does not
+    /// exist, [`ErrorKind::ChannelNotConfigured`],
+    /// [`ErrorKind::ChannelBusy`],
+    /// [`ErrorKind::PermissionDenied`]; then the
+    /// kernel's refusal of `DAHDI_CHANNO`.
     pub fn open_path(path: impl Into<PathBuf>, nonblocking: bool) -> Result<Channel> {
         let path = path.into();
         let fd = open_node(&path, nonblocking, NodeKind::Channel(0))?;
@@ -952,7 +1487,7 @@ impl Channel {
 
     fn set_int(
         &self,
-        op: &'static str,
+        op: Ioctl,
         f: unsafe fn(c_int, *const c_int) -> nix::Result<c_int>,
         v: i32,
     ) -> Result<()> {
@@ -965,19 +1500,33 @@ impl Channel {
     /// says `EINPROGRESS`, which is success here) and finish with
     /// [`Event::HookComplete`] where the kernel sends one. `Ring` and
     /// `Start` need a tone zone.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] for an operation
+    /// the channel's signalling does not have (`EINVAL`: clear or CAS channels) or that its
+    /// hook state does not allow now (`EBUSY`);
+    /// [`ErrorKind::NoToneZone`] for `Ring` or `Start`
+    /// without a tone zone; any other refusal of `DAHDI_HOOK`.
+    #[doc(alias = "DAHDI_HOOK")]
     pub fn hook(&self, op: Hook) -> Result<()> {
         let v = op.to_raw();
         let raw = self.inner.raw();
-        match ioctl(&self.inner.path, "DAHDI_HOOK", Some(self.number), || {
-            // SAFETY: valid fd and int pointer.
-            unsafe { sys::dahdi_hook(raw, &v) }
-        }) {
+        match ioctl(
+            &self.inner.path,
+            ioctl::DAHDI_HOOK,
+            Some(self.number),
+            || {
+                // SAFETY: valid fd and int pointer.
+                unsafe { sys::dahdi_hook(raw, &v) }
+            },
+        ) {
             Err(e) if e.errno() == Some(Errno::EINPROGRESS) => Ok(()),
             Err(e) if e.errno() == Some(Errno::EBUSY) => Err(Error::new(
                 ErrorKind::InvalidArgument(format!(
                     "{op:?} is not possible in the channel's current hook state"
                 )),
-                "DAHDI_HOOK",
+                ioctl::DAHDI_HOOK,
                 &self.inner.path,
             )
             .with_errno(Errno::EBUSY)),
@@ -985,7 +1534,7 @@ impl Channel {
                 ErrorKind::InvalidArgument(format!(
                     "{op:?} needs FXS, FXO or E&M signalling (not clear or CAS)"
                 )),
-                "DAHDI_HOOK",
+                ioctl::DAHDI_HOOK,
                 &self.inner.path,
             )
             .with_errno(Errno::EINVAL)),
@@ -994,34 +1543,65 @@ impl Channel {
     }
 
     /// Sets the transmitted CAS bits (`DAHDI_SETTXBITS`, CAS channels).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_SETTXBITS`, as an [`Error`] that names
+    /// it and carries the errno (`EINVAL` unless the channel has CAS signalling).
+    #[doc(alias = "DAHDI_SETTXBITS")]
     pub fn set_tx_bits(&self, bits: u8) -> Result<()> {
-        self.set_int("DAHDI_SETTXBITS", sys::dahdi_settxbits, bits as i32)
+        self.set_int(ioctl::DAHDI_SETTXBITS, sys::dahdi_settxbits, bits as i32)
     }
 
     /// The received CAS bits (`DAHDI_GETRXBITS`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_GETRXBITS`, as an [`Error`] that names
+    /// it and carries the errno.
+    #[doc(alias = "DAHDI_GETRXBITS")]
     pub fn rx_bits(&self) -> Result<u8> {
         Ok(self
             .inner
-            .get_int("DAHDI_GETRXBITS", sys::dahdi_getrxbits)? as u8)
+            .get_int(ioctl::DAHDI_GETRXBITS, sys::dahdi_getrxbits)? as u8)
     }
 
     /// Switches a clear channel between audio (`true`) and data mode
     /// (`DAHDI_AUDIOMODE`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_AUDIOMODE`, as an [`Error`] that names
+    /// it and carries the errno (`EINVAL` unless the channel's signalling is clear).
+    #[doc(alias = "DAHDI_AUDIOMODE")]
     pub fn set_audio_mode(&self, audio: bool) -> Result<()> {
-        self.set_int("DAHDI_AUDIOMODE", sys::dahdi_audiomode, audio as i32)
+        self.set_int(ioctl::DAHDI_AUDIOMODE, sys::dahdi_audiomode, audio as i32)
     }
 
     /// Enables the echo canceller with `taps` taps (0 disables)
     /// (`DAHDI_ECHOCANCEL`). Needs an echo canceller attached with
     /// [`crate::Ctl::attach_echocan`].
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_ECHOCANCEL`, as an [`Error`] that names
+    /// it and carries the errno (`EINVAL` without an echo canceller attached).
+    #[doc(alias = "DAHDI_ECHOCANCEL")]
     pub fn set_echo_cancel(&self, taps: u32) -> Result<()> {
-        self.set_int("DAHDI_ECHOCANCEL", sys::dahdi_echocancel, taps as i32)
+        self.set_int(ioctl::DAHDI_ECHOCANCEL, sys::dahdi_echocancel, taps as i32)
     }
 
     /// Enables the echo canceller with parameters
     /// (`DAHDI_ECHOCANCEL_PARAMS`), validated first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] before the call
+    /// for parameters [`EchoCanParams::validate`] refuses; any other refusal of
+    /// `DAHDI_ECHOCANCEL_PARAMS`.
+    #[doc(alias = "DAHDI_ECHOCANCEL_PARAMS")]
     pub fn set_echo_cancel_params(&self, params: &EchoCanParams) -> Result<()> {
-        let op = "DAHDI_ECHOCANCEL_PARAMS";
+        let op = ioctl::DAHDI_ECHOCANCEL_PARAMS;
         params
             .validate()
             .map_err(|why| Error::new(ErrorKind::InvalidArgument(why), op, &self.inner.path))?;
@@ -1050,58 +1630,128 @@ impl Channel {
     }
 
     /// Starts echo canceller training after `ms` ms (`DAHDI_ECHOTRAIN`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_ECHOTRAIN`, as an [`Error`] that names
+    /// it and carries the errno.
+    #[doc(alias = "DAHDI_ECHOTRAIN")]
     pub fn echo_train(&self, ms: u32) -> Result<()> {
-        self.set_int("DAHDI_ECHOTRAIN", sys::dahdi_echotrain, ms as i32)
+        self.set_int(ioctl::DAHDI_ECHOTRAIN, sys::dahdi_echotrain, ms as i32)
     }
 
     /// Puts the echo canceller in fax mode (`DAHDI_ECHOCANCEL_FAX_MODE`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_ECHOCANCEL_FAX_MODE`, as an [`Error`]
+    /// that names it and carries the errno.
+    #[doc(alias = "DAHDI_ECHOCANCEL_FAX_MODE")]
     pub fn set_echocan_fax_mode(&self, fax: bool) -> Result<()> {
         self.set_int(
-            "DAHDI_ECHOCANCEL_FAX_MODE",
+            ioctl::DAHDI_ECHOCANCEL_FAX_MODE,
             sys::dahdi_echocancel_fax_mode,
             fax as i32,
         )
     }
 
     /// Loops received audio back to transmit (`DAHDI_LOOPBACK`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_LOOPBACK`, as an [`Error`] that names
+    /// it and carries the errno.
+    #[doc(alias = "DAHDI_LOOPBACK")]
     pub fn set_loopback(&self, on: bool) -> Result<()> {
-        self.set_int("DAHDI_LOOPBACK", sys::dahdi_loopback, on as i32)
+        self.set_int(ioctl::DAHDI_LOOPBACK, sys::dahdi_loopback, on as i32)
     }
 
     /// Enables [`Event::ReadOverrun`]/[`Event::WriteUnderrun`]
     /// (`DAHDI_BUFFER_EVENTS`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_BUFFER_EVENTS`, as an [`Error`] that
+    /// names it and carries the errno.
+    #[doc(alias = "DAHDI_BUFFER_EVENTS")]
     pub fn set_buffer_events(&self, on: bool) -> Result<()> {
-        self.set_int("DAHDI_BUFFER_EVENTS", sys::dahdi_buffer_events, on as i32)
+        self.set_int(
+            ioctl::DAHDI_BUFFER_EVENTS,
+            sys::dahdi_buffer_events,
+            on as i32,
+        )
     }
 
     /// Freezes (`true`) signalling changes (`DAHDI_SETSIGFREEZE`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_SETSIGFREEZE`, as an [`Error`] that
+    /// names it and carries the errno.
+    #[doc(alias = "DAHDI_SETSIGFREEZE")]
     pub fn set_sig_freeze(&self, on: bool) -> Result<()> {
-        self.set_int("DAHDI_SETSIGFREEZE", sys::dahdi_setsigfreeze, on as i32)
+        self.set_int(
+            ioctl::DAHDI_SETSIGFREEZE,
+            sys::dahdi_setsigfreeze,
+            on as i32,
+        )
     }
 
     /// Whether signalling is frozen (`DAHDI_GETSIGFREEZE`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's refusal of `DAHDI_GETSIGFREEZE`, as an [`Error`] that
+    /// names it and carries the errno.
+    #[doc(alias = "DAHDI_GETSIGFREEZE")]
     pub fn sig_freeze(&self) -> Result<bool> {
         Ok(self
             .inner
-            .get_int("DAHDI_GETSIGFREEZE", sys::dahdi_getsigfreeze)?
+            .get_int(ioctl::DAHDI_GETSIGFREEZE, sys::dahdi_getsigfreeze)?
             != 0)
     }
 
     /// Hardware DTMF detection (`DAHDI_TONEDETECT`), implemented by some
     /// span drivers only ([`ErrorKind::NotSupported`] elsewhere).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotSupported`] from drivers without
+    /// hardware tone detection; any other refusal of `DAHDI_TONEDETECT`.
+    #[doc(alias = "DAHDI_TONEDETECT")]
     pub fn set_tone_detect(&self, mode: ToneDetect) -> Result<()> {
-        self.set_int("DAHDI_TONEDETECT", sys::dahdi_tonedetect, mode.bits())
+        self.set_int(ioctl::DAHDI_TONEDETECT, sys::dahdi_tonedetect, mode.bits())
     }
 
     /// Line polarity, reversed (`true`) or forward (`DAHDI_SETPOLARITY`,
     /// driver-implemented).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotSupported`] from drivers that do not
+    /// implement it; any other refusal of `DAHDI_SETPOLARITY`.
+    #[doc(alias = "DAHDI_SETPOLARITY")]
     pub fn set_polarity(&self, reverse: bool) -> Result<()> {
-        self.set_int("DAHDI_SETPOLARITY", sys::dahdi_setpolarity, reverse as i32)
+        self.set_int(
+            ioctl::DAHDI_SETPOLARITY,
+            sys::dahdi_setpolarity,
+            reverse as i32,
+        )
     }
 
     /// On-hook transfer for `ms` ms (`DAHDI_ONHOOKTRANSFER`,
     /// driver-implemented).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotSupported`] from drivers that do not
+    /// implement it; any other refusal of `DAHDI_ONHOOKTRANSFER`.
+    #[doc(alias = "DAHDI_ONHOOKTRANSFER")]
     pub fn onhook_transfer(&self, ms: u32) -> Result<()> {
-        self.set_int("DAHDI_ONHOOKTRANSFER", sys::dahdi_onhooktransfer, ms as i32)
+        self.set_int(
+            ioctl::DAHDI_ONHOOKTRANSFER,
+            sys::dahdi_onhooktransfer,
+            ms as i32,
+        )
     }
 }

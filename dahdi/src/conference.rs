@@ -1,4 +1,9 @@
-//! Conference modes (`DAHDI_SETCONF`/`DAHDI_GETCONF`).
+//! DAHDI conferences: the kernel's, joined by channels with `DAHDI_SETCONF`
+//! and mixed by the driver every millisecond.
+//!
+//! (The `audio` feature's `dahdi::audio::mixer::Mixer` is
+//! the other kind of conference in this crate: one mixed in user space, from
+//! frames the caller hands it. Nothing here needs it.)
 //!
 //! A channel is in at most one conference. Its `confmode` is a *mode* in the
 //! low byte (conference, announce, monitor...) plus *flags* in the second
@@ -39,6 +44,8 @@
 //! [`ChannelFd::set_conference_of`]: crate::ChannelFd::set_conference_of
 
 use dahdi_sys as sys;
+
+use crate::c_enum::c_enum;
 
 bitflags::bitflags! {
     /// A conference mode and its flags, as the kernel's `confmode`.
@@ -111,38 +118,42 @@ impl std::fmt::Debug for ConfMode {
     }
 }
 
-/// The mode part of a [`ConfMode`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[non_exhaustive]
-pub enum ConfKind {
-    /// Not in a conference.
-    Normal,
-    /// Monitor receive.
-    Monitor,
-    /// Monitor transmit.
-    MonitorTx,
-    /// Monitor both directions.
-    MonitorBoth,
-    /// Conference member.
-    Conf,
-    /// Announcer.
-    ConfAnn,
-    /// Conference monitor.
-    ConfMon,
-    /// Announcer and monitor.
-    ConfAnnMon,
-    /// Real channel with a pseudo part.
-    RealAndPseudo,
-    /// Digital monitor.
-    DigitalMon,
-    /// Monitor receive before the echo canceller.
-    MonitorRxPreEcho,
-    /// Monitor transmit before the echo canceller.
-    MonitorTxPreEcho,
-    /// Monitor both before the echo canceller.
-    MonitorBothPreEcho,
+c_enum! {
+    /// The mode part of a [`ConfMode`] (`DAHDI_CONF_*` below 0x100).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+    #[non_exhaustive]
+    pub enum ConfKind {
+        /// Not in a conference.
+        Normal = DAHDI_CONF_NORMAL,
+        /// Monitor receive.
+        Monitor = DAHDI_CONF_MONITOR,
+        /// Monitor transmit.
+        MonitorTx = DAHDI_CONF_MONITORTX,
+        /// Monitor both directions.
+        MonitorBoth = DAHDI_CONF_MONITORBOTH,
+        /// Conference member.
+        Conf = DAHDI_CONF_CONF,
+        /// Announcer.
+        ConfAnn = DAHDI_CONF_CONFANN,
+        /// Conference monitor.
+        ConfMon = DAHDI_CONF_CONFMON,
+        /// Announcer and monitor.
+        ConfAnnMon = DAHDI_CONF_CONFANNMON,
+        /// Real channel with a pseudo part.
+        RealAndPseudo = DAHDI_CONF_REALANDPSEUDO,
+        /// Digital monitor.
+        DigitalMon = DAHDI_CONF_DIGITALMON,
+        /// Monitor receive before the echo canceller.
+        MonitorRxPreEcho = DAHDI_CONF_MONITOR_RX_PREECHO,
+        /// Monitor transmit before the echo canceller.
+        MonitorTxPreEcho = DAHDI_CONF_MONITOR_TX_PREECHO,
+        /// Monitor both before the echo canceller.
+        MonitorBothPreEcho = DAHDI_CONF_MONITORBOTH_PREECHO,
+    }
+    unknown
     /// A mode byte this crate does not know.
-    Unknown(i32),
+    Unknown;
 }
 
 impl ConfMode {
@@ -186,23 +197,7 @@ impl ConfMode {
 
     /// The mode byte, decoded.
     pub fn mode(self) -> ConfKind {
-        use ConfKind::*;
-        match self.bits() & sys::DAHDI_CONF_MODE_MASK {
-            sys::DAHDI_CONF_NORMAL => Normal,
-            sys::DAHDI_CONF_MONITOR => Monitor,
-            sys::DAHDI_CONF_MONITORTX => MonitorTx,
-            sys::DAHDI_CONF_MONITORBOTH => MonitorBoth,
-            sys::DAHDI_CONF_CONF => Conf,
-            sys::DAHDI_CONF_CONFANN => ConfAnn,
-            sys::DAHDI_CONF_CONFMON => ConfMon,
-            sys::DAHDI_CONF_CONFANNMON => ConfAnnMon,
-            sys::DAHDI_CONF_REALANDPSEUDO => RealAndPseudo,
-            sys::DAHDI_CONF_DIGITALMON => DigitalMon,
-            sys::DAHDI_CONF_MONITOR_RX_PREECHO => MonitorRxPreEcho,
-            sys::DAHDI_CONF_MONITOR_TX_PREECHO => MonitorTxPreEcho,
-            sys::DAHDI_CONF_MONITORBOTH_PREECHO => MonitorBothPreEcho,
-            other => Unknown(other),
-        }
+        ConfKind::from_raw(self.bits() & sys::DAHDI_CONF_MODE_MASK)
     }
 
     /// The flag byte.

@@ -1,13 +1,15 @@
 //! The crate's one error type.
 //!
-//! Every failure carries the operation that failed (the C name of the
-//! ioctl, or `open`, `read`, `write`...), the device or sysfs path it was
-//! done on, and the kernel's `errno` when there was one. Cases with a known
-//! meaning get their own [`ErrorKind`], whose message says what to do.
+//! Every failure carries the operation that failed (an [`Op`]: the ioctl,
+//! as dahdi-sys's table names it, or `open`, `read`, `write`...), the
+//! device or sysfs path it was done on, and the kernel's `errno` when there
+//! was one. Cases with a known meaning get their own [`ErrorKind`], whose
+//! message says what to do.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use dahdi_sys::{ioctl, Ioctl};
 use nix::errno::Errno;
 
 use crate::event::Event;
@@ -74,6 +76,11 @@ pub enum ErrorKind {
     Event(Event),
     /// A sysfs file or directory could not be read or parsed.
     Sysfs(String),
+    /// The operation needs an audio channel and this one carries data: a
+    /// clear channel (dahdi_cfg's `bchan` or `clear`) starts in data mode,
+    /// and HDLC channels never carry audio. `EINVAL` from
+    /// `DAHDI_SETLINEAR`, `DAHDI_CONFMUTE` and `DAHDI_GETCONFMUTE`.
+    NotAudioMode,
     /// DAHDI's timing source did not advance within the wait (no span
     /// provides timing and the core timer is not running, or the system is
     /// stalled); the operation needed it to finish safely.
@@ -82,11 +89,63 @@ pub enum ErrorKind {
     Other,
 }
 
+/// The operation that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Op {
+    /// An ioctl, as dahdi-sys's table names it.
+    Ioctl(Ioctl),
+    /// `open(2)` of a device node.
+    Open,
+    /// `read(2)` of a block.
+    Read,
+    /// `write(2)` of a block.
+    Write,
+    /// `poll(2)`.
+    Poll,
+    /// `fcntl(2)` (blocking mode).
+    Fcntl,
+    /// Another system call, by name (the pump's `timerfd_create`...).
+    Syscall(&'static str),
+    /// A sysfs access: what was being done (`read`, `parse`, an attribute
+    /// written...).
+    Sysfs(&'static str),
+}
+
+impl Op {
+    /// Its name: the ioctl's C name, or the system call's or sysfs
+    /// action's.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Ioctl(i) => i.name,
+            Op::Open => "open",
+            Op::Read => "read",
+            Op::Write => "write",
+            Op::Poll => "poll",
+            Op::Fcntl => "fcntl",
+            Op::Syscall(name) => name,
+            Op::Sysfs(what) => what,
+        }
+    }
+}
+
+impl From<Ioctl> for Op {
+    fn from(i: Ioctl) -> Op {
+        Op::Ioctl(i)
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A failed DAHDI operation: what, on which device, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
-    op: &'static str,
+    op: Op,
     path: PathBuf,
     errno: Option<Errno>,
 }
@@ -97,10 +156,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// An error of a given kind (used by the crate; public for tests and
     /// for code that wraps this crate).
-    pub fn new(kind: ErrorKind, op: &'static str, path: impl AsRef<Path>) -> Self {
+    pub fn new(kind: ErrorKind, op: impl Into<Op>, path: impl AsRef<Path>) -> Self {
         Error {
             kind,
-            op,
+            op: op.into(),
             path: path.as_ref().to_owned(),
             errno: None,
         }
@@ -117,10 +176,23 @@ impl Error {
         &self.kind
     }
 
-    /// The operation: an ioctl's C name (`"DAHDI_SPECIFY"`) or `open`,
-    /// `read`, `write`, `poll`, or a sysfs action.
+    /// The operation's name: an ioctl's C name (`"DAHDI_SPECIFY"`) or
+    /// `open`, `read`, `write`, `poll`, or a sysfs action.
     pub fn op(&self) -> &'static str {
+        self.op.name()
+    }
+
+    /// The operation.
+    pub fn operation(&self) -> Op {
         self.op
+    }
+
+    /// The ioctl that failed, if an ioctl did.
+    pub fn ioctl(&self) -> Option<Ioctl> {
+        match self.op {
+            Op::Ioctl(i) => Some(i),
+            _ => None,
+        }
     }
 
     /// The device node or sysfs path the operation was done on.
@@ -149,7 +221,7 @@ impl Error {
 
     fn describe(&self) -> String {
         let p = self.path.display();
-        let op = self.op;
+        let op = self.op.name();
         let errno = match self.errno {
             Some(e) => format!(" ({e})"),
             None => String::new(),
@@ -224,6 +296,11 @@ impl Error {
                 format!("{op} on {p}: event {e:?} was pending; no audio was lost, repeat the {op}")
             }
             ErrorKind::Sysfs(why) => format!("sysfs {op} at {p}: {why}{errno}"),
+            ErrorKind::NotAudioMode => format!(
+                "{op} on {p}: the channel carries data, not audio: a clear channel (bchan, clear) \
+                 must be switched to audio first with Channel::set_audio_mode(true) \
+                 (DAHDI_AUDIOMODE); HDLC channels cannot carry audio{errno}"
+            ),
             ErrorKind::TimingStopped => format!(
                 "{op} on {p}: DAHDI's timing did not advance (no span provides timing and \
                  the core timer did not tick); check dmesg for the dahdi module{errno}"
@@ -258,7 +335,8 @@ impl From<Error> for std::io::Error {
             ErrorKind::PermissionDenied => K::PermissionDenied,
             ErrorKind::InvalidBlocksize(_)
             | ErrorKind::InvalidBufferInfo(_)
-            | ErrorKind::InvalidArgument(_) => K::InvalidInput,
+            | ErrorKind::InvalidArgument(_)
+            | ErrorKind::NotAudioMode => K::InvalidInput,
             ErrorKind::NotCompiledIn(_) | ErrorKind::NotSupported => K::Unsupported,
             // Not Interrupted: std's retry loops would swallow the event.
             _ => K::Other,
@@ -268,53 +346,75 @@ impl From<Error> for std::io::Error {
 }
 
 /// How an errno reads for one operation: the crate's mapping table.
-pub(crate) fn classify(op: &'static str, errno: Errno, subject: Option<i32>) -> ErrorKind {
+pub(crate) fn classify(op: Op, errno: Errno, subject: Option<i32>) -> ErrorKind {
+    use ioctl::*;
     let n = subject.unwrap_or(0);
+    let on = |i: Ioctl| Op::Ioctl(i);
     match (op, errno) {
         (_, Errno::EAGAIN) => ErrorKind::WouldBlock,
         (_, Errno::EACCES) | (_, Errno::EPERM) => ErrorKind::PermissionDenied,
-        ("DAHDI_SPECIFY", Errno::EINVAL) => ErrorKind::NoSuchChannel(n),
-        ("DAHDI_SPECIFY" | "open", Errno::ENXIO) => ErrorKind::ChannelNotConfigured(n),
-        ("DAHDI_SPECIFY" | "open", Errno::EBUSY) => ErrorKind::ChannelBusy(n),
-        ("open", Errno::ENOMEM) => ErrorKind::OutOfResources,
-        ("read" | "write", Errno::ENODEV) => ErrorKind::SpanNotAssigned,
-        ("DAHDI_CONFLINK", Errno::ENOSYS) => ErrorKind::NotCompiledIn("CONFIG_DAHDI_CONFLINK"),
-        ("DAHDI_HDLCPPP", Errno::ENOSYS) => ErrorKind::NotCompiledIn("CONFIG_DAHDI_PPP"),
-        ("DAHDI_CHANCONFIG", Errno::ENOSYS) => ErrorKind::NotCompiledIn("CONFIG_DAHDI_NET"),
-        ("DAHDI_CHANCONFIG", Errno::EINVAL) if subject.is_some() => ErrorKind::InvalidArgument(
-            format!("channel {n} does not exist or cannot take this signalling"),
-        ),
-        ("DAHDI_RXMIRROR" | "DAHDI_TXMIRROR", Errno::ENOTTY | Errno::EINVAL) => {
-            ErrorKind::NotCompiledIn("CONFIG_DAHDI_MIRROR")
+        (o, Errno::EINVAL) if o == on(DAHDI_SPECIFY) => ErrorKind::NoSuchChannel(n),
+        (o, Errno::ENXIO) if o == on(DAHDI_SPECIFY) || o == Op::Open => {
+            ErrorKind::ChannelNotConfigured(n)
         }
-        ("DAHDI_DYNAMIC_CREATE" | "DAHDI_DYNAMIC_DESTROY", Errno::ENOSYS) => {
+        (o, Errno::EBUSY) if o == on(DAHDI_SPECIFY) || o == Op::Open => ErrorKind::ChannelBusy(n),
+        (Op::Open, Errno::ENOMEM) => ErrorKind::OutOfResources,
+        (Op::Read | Op::Write, Errno::ENODEV) => ErrorKind::SpanNotAssigned,
+        (Op::Ioctl(i), Errno::ENOSYS) if i == DAHDI_CONFLINK => {
+            ErrorKind::NotCompiledIn("CONFIG_DAHDI_CONFLINK")
+        }
+        (Op::Ioctl(i), Errno::ENOSYS) if i == DAHDI_CHANCONFIG => {
+            ErrorKind::NotCompiledIn("CONFIG_DAHDI_NET")
+        }
+        (Op::Ioctl(i), Errno::EINVAL) if i == DAHDI_CHANCONFIG && subject.is_some() => {
+            ErrorKind::InvalidArgument(format!(
+                "channel {n} does not exist or cannot take this signalling"
+            ))
+        }
+        (Op::Ioctl(i), Errno::EINVAL)
+            if i == DAHDI_SETLINEAR || i == DAHDI_CONFMUTE || i == DAHDI_GETCONFMUTE =>
+        {
+            ErrorKind::NotAudioMode
+        }
+        (Op::Ioctl(i), Errno::ENOSYS)
+            if i == DAHDI_DYNAMIC_CREATE || i == DAHDI_DYNAMIC_DESTROY =>
+        {
             ErrorKind::DynamicNotLoaded
         }
-        ("DAHDI_DYNAMIC_CREATE", Errno::EEXIST) => ErrorKind::SpanExists,
-        ("DAHDI_DYNAMIC_DESTROY", Errno::EBUSY) => ErrorKind::InUse,
-        ("DAHDI_DYNAMIC_DESTROY", Errno::EINVAL) => {
+        (Op::Ioctl(i), Errno::EEXIST) if i == DAHDI_DYNAMIC_CREATE => ErrorKind::SpanExists,
+        (Op::Ioctl(i), Errno::EBUSY) if i == DAHDI_DYNAMIC_DESTROY => ErrorKind::InUse,
+        (Op::Ioctl(i), Errno::EINVAL) if i == DAHDI_DYNAMIC_DESTROY => {
             ErrorKind::InvalidArgument("no dynamic span with this driver and address".into())
         }
-        ("DAHDI_SENDTONE" | "DAHDI_DIAL" | "DAHDI_HOOK" | "DAHDI_SETTONEZONE", Errno::ENODATA) => {
+        (Op::Ioctl(i), Errno::ENODATA)
+            if [DAHDI_SENDTONE, DAHDI_DIAL, DAHDI_HOOK, DAHDI_SETTONEZONE].contains(&i) =>
+        {
             ErrorKind::NoToneZone
         }
-        ("DAHDI_SENDTONE", Errno::ENOSYS) => ErrorKind::NoSuchTone,
-        ("DAHDI_SPANSTAT" | "DAHDI_MAINT", Errno::EINVAL) if subject.is_some() => {
+        (Op::Ioctl(i), Errno::ENOSYS) if i == DAHDI_SENDTONE => ErrorKind::NoSuchTone,
+        (Op::Ioctl(i), Errno::EINVAL) if i == DAHDI_SPANSTAT && subject.is_some() => {
             ErrorKind::NoSuchSpan(n)
         }
-        ("DAHDI_SPANCONFIG" | "DAHDI_STARTUP" | "DAHDI_SHUTDOWN", Errno::ENXIO) => {
+        (Op::Ioctl(i), Errno::ENXIO)
+            if [DAHDI_SPANCONFIG, DAHDI_STARTUP, DAHDI_SHUTDOWN].contains(&i) =>
+        {
             ErrorKind::NoSuchSpan(n)
         }
-        (
-            "DAHDI_GET_PARAMS"
-            | "DAHDI_SET_PARAMS"
-            | "DAHDI_GETGAINS"
-            | "DAHDI_SETGAINS"
-            | "DAHDI_ATTACH_ECHOCAN"
-            | "DAHDI_GETCONF"
-            | "DAHDI_SETCONF",
-            Errno::EINVAL,
-        ) if subject.is_some() => ErrorKind::NoSuchChannel(n),
+        (Op::Ioctl(i), Errno::EINVAL)
+            if subject.is_some()
+                && [
+                    DAHDI_GET_PARAMS,
+                    DAHDI_SET_PARAMS,
+                    DAHDI_GETGAINS,
+                    DAHDI_SETGAINS,
+                    DAHDI_ATTACH_ECHOCAN,
+                    DAHDI_GETCONF,
+                    DAHDI_SETCONF,
+                ]
+                .contains(&i) =>
+        {
+            ErrorKind::NoSuchChannel(n)
+        }
         (_, Errno::ENOTTY) => ErrorKind::NotSupported,
         (_, Errno::ENOMEM) => ErrorKind::OutOfResources,
         _ => ErrorKind::Other,
@@ -327,7 +427,7 @@ mod tests {
 
     #[test]
     fn messages_read_as_instructions() {
-        let e = Error::new(ErrorKind::ModuleNotLoaded, "open", "/dev/dahdi/ctl")
+        let e = Error::new(ErrorKind::ModuleNotLoaded, Op::Open, "/dev/dahdi/ctl")
             .with_errno(Errno::ENOENT);
         let s = e.to_string();
         assert!(
@@ -338,42 +438,55 @@ mod tests {
         assert_eq!(e.op(), "open");
         let e = Error::new(
             ErrorKind::ChannelBusy(5),
-            "DAHDI_SPECIFY",
+            ioctl::DAHDI_SPECIFY,
             "/dev/dahdi/channel",
         );
         assert!(e.to_string().contains("channel 5 is busy"));
+        assert_eq!(e.op(), "DAHDI_SPECIFY");
+        assert_eq!(e.ioctl(), Some(ioctl::DAHDI_SPECIFY));
     }
 
     #[test]
     fn errno_table() {
         assert_eq!(
-            classify("DAHDI_SPECIFY", Errno::EINVAL, Some(9)),
+            classify(ioctl::DAHDI_SPECIFY.into(), Errno::EINVAL, Some(9)),
             ErrorKind::NoSuchChannel(9)
         );
         assert_eq!(
-            classify("DAHDI_SPECIFY", Errno::ENXIO, Some(9)),
+            classify(ioctl::DAHDI_SPECIFY.into(), Errno::ENXIO, Some(9)),
             ErrorKind::ChannelNotConfigured(9)
         );
         assert_eq!(
-            classify("DAHDI_SPECIFY", Errno::EBUSY, Some(9)),
+            classify(ioctl::DAHDI_SPECIFY.into(), Errno::EBUSY, Some(9)),
             ErrorKind::ChannelBusy(9)
         );
         assert_eq!(
-            classify("DAHDI_CONFLINK", Errno::ENOSYS, None),
+            classify(ioctl::DAHDI_CONFLINK.into(), Errno::ENOSYS, None),
             ErrorKind::NotCompiledIn("CONFIG_DAHDI_CONFLINK")
         );
-        assert_eq!(classify("read", Errno::EAGAIN, None), ErrorKind::WouldBlock);
         assert_eq!(
-            classify("read", Errno::ENODEV, None),
+            classify(Op::Read, Errno::EAGAIN, None),
+            ErrorKind::WouldBlock
+        );
+        assert_eq!(
+            classify(Op::Read, Errno::ENODEV, None),
             ErrorKind::SpanNotAssigned
         );
         assert_eq!(
-            classify("DAHDI_DIAL", Errno::ENODATA, None),
+            classify(ioctl::DAHDI_DIAL.into(), Errno::ENODATA, None),
             ErrorKind::NoToneZone
         );
         assert_eq!(
-            classify("DAHDI_HOOK", Errno::ENOTTY, None),
+            classify(ioctl::DAHDI_HOOK.into(), Errno::ENOTTY, None),
             ErrorKind::NotSupported
+        );
+        assert_eq!(
+            classify(ioctl::DAHDI_SETLINEAR.into(), Errno::EINVAL, None),
+            ErrorKind::NotAudioMode
+        );
+        assert_eq!(
+            classify(ioctl::DAHDI_SETLAW.into(), Errno::EINVAL, None),
+            ErrorKind::Other
         );
     }
 
@@ -381,7 +494,7 @@ mod tests {
     fn io_error_keeps_the_event() {
         let e = Error::new(
             ErrorKind::Event(Event::DialComplete),
-            "read",
+            Op::Read,
             "/dev/dahdi/pseudo",
         );
         let io: std::io::Error = e.into();

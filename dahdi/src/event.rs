@@ -8,170 +8,119 @@
 
 use dahdi_sys as sys;
 
-/// One event from a channel's or a timer's queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[non_exhaustive]
-pub enum Event {
-    /// The line went on hook.
-    OnHook,
-    /// Ring detected, or the line went off hook (answer).
-    RingOffHook,
-    /// A wink or a flash was received.
-    WinkFlash,
-    /// The channel entered an alarm state.
-    Alarm,
-    /// The channel's alarms cleared.
-    NoAlarm,
-    /// HDLC abort frame.
-    Abort,
-    /// HDLC frame overrun.
-    Overrun,
-    /// HDLC frame with a bad FCS.
-    BadFcs,
-    /// Dialling (`DAHDI_DIAL`) finished.
-    DialComplete,
-    /// The ringer turned on (FXO signalling side).
-    RingerOn,
-    /// The ringer turned off.
-    RingerOff,
-    /// A hook operation (wink, flash, start) finished in non-blocking mode.
-    HookComplete,
-    /// The received CAS bits changed.
-    BitsChanged,
-    /// The first pulse of a dial-pulse digit.
-    PulseStart,
-    /// A timer fd expired.
-    TimerExpired,
-    /// A timer fd was pinged (`DAHDI_TIMERPING`).
-    TimerPing,
-    /// Polarity reversal.
-    Polarity,
-    /// Ringing began.
-    RingBegin,
-    /// The echo canceller disabled itself (e.g. on a 2100 Hz tone).
-    EcDisabled,
-    /// The channel was removed (its span went away).
-    Removed,
-    /// Neon message-waiting indication turned on.
-    NeonMwiActive,
-    /// Neon message-waiting indication turned off.
-    NeonMwiInactive,
-    /// Fax CED tone detected on transmit.
-    TxCedDetected,
-    /// Fax CED tone detected on receive.
-    RxCedDetected,
-    /// Fax CNG tone detected on transmit.
-    TxCngDetected,
-    /// Fax CNG tone detected on receive.
-    RxCngDetected,
-    /// The echo canceller's non-linear processor was disabled.
-    EcNlpDisabled,
-    /// The echo canceller's non-linear processor was enabled.
-    EcNlpEnabled,
-    /// The receive buffers overran (only with `DAHDI_BUFFER_EVENTS`).
-    ReadOverrun,
-    /// The transmit buffers underran (only with `DAHDI_BUFFER_EVENTS`).
-    WriteUnderrun,
-    /// A dial-pulse digit was received.
-    PulseDigit(char),
-    /// A DTMF digit began (hardware detection, `DAHDI_TONEDETECT`).
-    DtmfDown(char),
-    /// A DTMF digit ended.
-    DtmfUp(char),
-    /// An event this crate does not know, with its raw value.
-    Unknown(i32),
+use crate::c_enum::c_enum;
+
+c_enum! {
+    /// One event from a channel's or a timer's queue.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+    #[non_exhaustive]
+    pub enum Event {
+        /// The line went on hook.
+        OnHook = DAHDI_EVENT_ONHOOK,
+        /// Ring detected, or the line went off hook (answer).
+        RingOffHook = DAHDI_EVENT_RINGOFFHOOK,
+        /// A wink or a flash was received.
+        WinkFlash = DAHDI_EVENT_WINKFLASH,
+        /// The channel entered an alarm state.
+        Alarm = DAHDI_EVENT_ALARM,
+        /// The channel's alarms cleared.
+        NoAlarm = DAHDI_EVENT_NOALARM,
+        /// HDLC abort frame.
+        Abort = DAHDI_EVENT_ABORT,
+        /// HDLC frame overrun.
+        Overrun = DAHDI_EVENT_OVERRUN,
+        /// HDLC frame with a bad FCS.
+        BadFcs = DAHDI_EVENT_BADFCS,
+        /// Dialling (`DAHDI_DIAL`) finished.
+        DialComplete = DAHDI_EVENT_DIALCOMPLETE,
+        /// The ringer turned on (FXO signalling side).
+        RingerOn = DAHDI_EVENT_RINGERON,
+        /// The ringer turned off.
+        RingerOff = DAHDI_EVENT_RINGEROFF,
+        /// A hook operation (wink, flash, start) finished in non-blocking mode.
+        HookComplete = DAHDI_EVENT_HOOKCOMPLETE,
+        /// The received CAS bits changed.
+        BitsChanged = DAHDI_EVENT_BITSCHANGED,
+        /// The first pulse of a dial-pulse digit.
+        PulseStart = DAHDI_EVENT_PULSE_START,
+        /// A timer fd expired.
+        TimerExpired = DAHDI_EVENT_TIMER_EXPIRED,
+        /// A timer fd was pinged (`DAHDI_TIMERPING`).
+        TimerPing = DAHDI_EVENT_TIMER_PING,
+        /// Polarity reversal.
+        Polarity = DAHDI_EVENT_POLARITY,
+        /// Ringing began.
+        RingBegin = DAHDI_EVENT_RINGBEGIN,
+        /// The echo canceller disabled itself (e.g. on a 2100 Hz tone).
+        EcDisabled = DAHDI_EVENT_EC_DISABLED,
+        /// The channel was removed (its span went away).
+        Removed = DAHDI_EVENT_REMOVED,
+        /// Neon message-waiting indication turned on.
+        NeonMwiActive = DAHDI_EVENT_NEONMWI_ACTIVE,
+        /// Neon message-waiting indication turned off.
+        NeonMwiInactive = DAHDI_EVENT_NEONMWI_INACTIVE,
+        /// Fax CED tone detected on transmit.
+        TxCedDetected = DAHDI_EVENT_TX_CED_DETECTED,
+        /// Fax CED tone detected on receive.
+        RxCedDetected = DAHDI_EVENT_RX_CED_DETECTED,
+        /// Fax CNG tone detected on transmit.
+        TxCngDetected = DAHDI_EVENT_TX_CNG_DETECTED,
+        /// Fax CNG tone detected on receive.
+        RxCngDetected = DAHDI_EVENT_RX_CNG_DETECTED,
+        /// The echo canceller's non-linear processor was disabled.
+        EcNlpDisabled = DAHDI_EVENT_EC_NLP_DISABLED,
+        /// The echo canceller's non-linear processor was enabled.
+        EcNlpEnabled = DAHDI_EVENT_EC_NLP_ENABLED,
+        /// The receive buffers overran (only with `DAHDI_BUFFER_EVENTS`).
+        ReadOverrun = DAHDI_EVENT_READ_OVERRUN,
+        /// The transmit buffers underran (only with `DAHDI_BUFFER_EVENTS`).
+        WriteUnderrun = DAHDI_EVENT_WRITE_UNDERRUN,
+    }
+    extra {
+        /// A dial-pulse digit was received (`DAHDI_EVENT_PULSEDIGIT` with
+        /// the digit).
+        PulseDigit(char),
+        /// A DTMF digit began (hardware detection, `DAHDI_TONEDETECT`;
+        /// `DAHDI_EVENT_DTMFDOWN` with the digit).
+        DtmfDown(char),
+        /// A DTMF digit ended (`DAHDI_EVENT_DTMFUP` with the digit).
+        DtmfUp(char),
+        /// An event this crate does not know, with its raw value.
+        Unknown(i32),
+    }
 }
 
+/// The flags that mark a digit event; the digit is in the low byte.
 const DIGIT_FLAGS: i32 =
     sys::DAHDI_EVENT_PULSEDIGIT | sys::DAHDI_EVENT_DTMFDOWN | sys::DAHDI_EVENT_DTMFUP;
 
 impl Event {
     /// Decodes a `DAHDI_GETEVENT` value; `DAHDI_EVENT_NONE` (0) is `None`.
     pub fn from_raw(raw: i32) -> Option<Event> {
-        use Event::*;
+        if raw == sys::DAHDI_EVENT_NONE {
+            return None;
+        }
         if raw & DIGIT_FLAGS != 0 {
             let digit = char::from((raw & 0xff) as u8);
             return Some(match raw & DIGIT_FLAGS {
-                sys::DAHDI_EVENT_PULSEDIGIT => PulseDigit(digit),
-                sys::DAHDI_EVENT_DTMFDOWN => DtmfDown(digit),
-                sys::DAHDI_EVENT_DTMFUP => DtmfUp(digit),
-                _ => Unknown(raw),
+                sys::DAHDI_EVENT_PULSEDIGIT => Event::PulseDigit(digit),
+                sys::DAHDI_EVENT_DTMFDOWN => Event::DtmfDown(digit),
+                sys::DAHDI_EVENT_DTMFUP => Event::DtmfUp(digit),
+                _ => Event::Unknown(raw),
             });
         }
-        Some(match raw {
-            sys::DAHDI_EVENT_NONE => return None,
-            sys::DAHDI_EVENT_ONHOOK => OnHook,
-            sys::DAHDI_EVENT_RINGOFFHOOK => RingOffHook,
-            sys::DAHDI_EVENT_WINKFLASH => WinkFlash,
-            sys::DAHDI_EVENT_ALARM => Alarm,
-            sys::DAHDI_EVENT_NOALARM => NoAlarm,
-            sys::DAHDI_EVENT_ABORT => Abort,
-            sys::DAHDI_EVENT_OVERRUN => Overrun,
-            sys::DAHDI_EVENT_BADFCS => BadFcs,
-            sys::DAHDI_EVENT_DIALCOMPLETE => DialComplete,
-            sys::DAHDI_EVENT_RINGERON => RingerOn,
-            sys::DAHDI_EVENT_RINGEROFF => RingerOff,
-            sys::DAHDI_EVENT_HOOKCOMPLETE => HookComplete,
-            sys::DAHDI_EVENT_BITSCHANGED => BitsChanged,
-            sys::DAHDI_EVENT_PULSE_START => PulseStart,
-            sys::DAHDI_EVENT_TIMER_EXPIRED => TimerExpired,
-            sys::DAHDI_EVENT_TIMER_PING => TimerPing,
-            sys::DAHDI_EVENT_POLARITY => Polarity,
-            sys::DAHDI_EVENT_RINGBEGIN => RingBegin,
-            sys::DAHDI_EVENT_EC_DISABLED => EcDisabled,
-            sys::DAHDI_EVENT_REMOVED => Removed,
-            sys::DAHDI_EVENT_NEONMWI_ACTIVE => NeonMwiActive,
-            sys::DAHDI_EVENT_NEONMWI_INACTIVE => NeonMwiInactive,
-            sys::DAHDI_EVENT_TX_CED_DETECTED => TxCedDetected,
-            sys::DAHDI_EVENT_RX_CED_DETECTED => RxCedDetected,
-            sys::DAHDI_EVENT_TX_CNG_DETECTED => TxCngDetected,
-            sys::DAHDI_EVENT_RX_CNG_DETECTED => RxCngDetected,
-            sys::DAHDI_EVENT_EC_NLP_DISABLED => EcNlpDisabled,
-            sys::DAHDI_EVENT_EC_NLP_ENABLED => EcNlpEnabled,
-            sys::DAHDI_EVENT_READ_OVERRUN => ReadOverrun,
-            sys::DAHDI_EVENT_WRITE_UNDERRUN => WriteUnderrun,
-            other => Unknown(other),
-        })
+        Some(Event::from_c_value(raw).unwrap_or(Event::Unknown(raw)))
     }
 
     /// The raw `DAHDI_EVENT_*` value (digit events include the digit).
     pub fn to_raw(self) -> i32 {
-        use Event::*;
         match self {
-            OnHook => sys::DAHDI_EVENT_ONHOOK,
-            RingOffHook => sys::DAHDI_EVENT_RINGOFFHOOK,
-            WinkFlash => sys::DAHDI_EVENT_WINKFLASH,
-            Alarm => sys::DAHDI_EVENT_ALARM,
-            NoAlarm => sys::DAHDI_EVENT_NOALARM,
-            Abort => sys::DAHDI_EVENT_ABORT,
-            Overrun => sys::DAHDI_EVENT_OVERRUN,
-            BadFcs => sys::DAHDI_EVENT_BADFCS,
-            DialComplete => sys::DAHDI_EVENT_DIALCOMPLETE,
-            RingerOn => sys::DAHDI_EVENT_RINGERON,
-            RingerOff => sys::DAHDI_EVENT_RINGEROFF,
-            HookComplete => sys::DAHDI_EVENT_HOOKCOMPLETE,
-            BitsChanged => sys::DAHDI_EVENT_BITSCHANGED,
-            PulseStart => sys::DAHDI_EVENT_PULSE_START,
-            TimerExpired => sys::DAHDI_EVENT_TIMER_EXPIRED,
-            TimerPing => sys::DAHDI_EVENT_TIMER_PING,
-            Polarity => sys::DAHDI_EVENT_POLARITY,
-            RingBegin => sys::DAHDI_EVENT_RINGBEGIN,
-            EcDisabled => sys::DAHDI_EVENT_EC_DISABLED,
-            Removed => sys::DAHDI_EVENT_REMOVED,
-            NeonMwiActive => sys::DAHDI_EVENT_NEONMWI_ACTIVE,
-            NeonMwiInactive => sys::DAHDI_EVENT_NEONMWI_INACTIVE,
-            TxCedDetected => sys::DAHDI_EVENT_TX_CED_DETECTED,
-            RxCedDetected => sys::DAHDI_EVENT_RX_CED_DETECTED,
-            TxCngDetected => sys::DAHDI_EVENT_TX_CNG_DETECTED,
-            RxCngDetected => sys::DAHDI_EVENT_RX_CNG_DETECTED,
-            EcNlpDisabled => sys::DAHDI_EVENT_EC_NLP_DISABLED,
-            EcNlpEnabled => sys::DAHDI_EVENT_EC_NLP_ENABLED,
-            ReadOverrun => sys::DAHDI_EVENT_READ_OVERRUN,
-            WriteUnderrun => sys::DAHDI_EVENT_WRITE_UNDERRUN,
-            PulseDigit(d) => sys::DAHDI_EVENT_PULSEDIGIT | (d as u8 as i32),
-            DtmfDown(d) => sys::DAHDI_EVENT_DTMFDOWN | (d as u8 as i32),
-            DtmfUp(d) => sys::DAHDI_EVENT_DTMFUP | (d as u8 as i32),
-            Unknown(raw) => raw,
+            Event::PulseDigit(d) => sys::DAHDI_EVENT_PULSEDIGIT | (d as u8 as i32),
+            Event::DtmfDown(d) => sys::DAHDI_EVENT_DTMFDOWN | (d as u8 as i32),
+            Event::DtmfUp(d) => sys::DAHDI_EVENT_DTMFUP | (d as u8 as i32),
+            Event::Unknown(raw) => raw,
+            plain => plain.c_value().unwrap_or_default(),
         }
     }
 

@@ -7,11 +7,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
+use dahdi_sys::Ioctl;
 use libc::{c_char, c_int};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use crate::error::{classify, Error, ErrorKind, Result};
+use crate::error::{classify, Error, ErrorKind, Op, Result};
 
 /// `AsFd`, `AsRawFd` and `IntoRawFd` for a device type, through its field
 /// that owns (or wraps) the descriptor: every device hands out its fd the same way.
@@ -51,7 +52,7 @@ pub(crate) fn open_node(path: &Path, nonblocking: bool, kind: NodeKind) -> Resul
     let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
         Error::new(
             ErrorKind::InvalidArgument("path contains a NUL byte".into()),
-            "open",
+            Op::Open,
             path,
         )
     })?;
@@ -73,18 +74,20 @@ pub(crate) fn open_node(path: &Path, nonblocking: bool, kind: NodeKind) -> Resul
         let kind = match (errno, kind) {
             (Errno::ENOENT, NodeKind::Fixed) => ErrorKind::ModuleNotLoaded,
             (Errno::ENOENT, NodeKind::Channel(n)) => ErrorKind::NoSuchChannel(n),
-            (_, NodeKind::Channel(n)) => classify("open", errno, Some(n)),
-            _ => classify("open", errno, None),
+            (_, NodeKind::Channel(n)) => classify(Op::Open, errno, Some(n)),
+            _ => classify(Op::Open, errno, None),
         };
-        return Err(Error::new(kind, "open", path).with_errno(errno));
+        return Err(Error::new(kind, Op::Open, path).with_errno(errno));
     }
 }
 
-/// Issues one ioctl, retrying on EINTR, mapping errno for `op`. `subject`
-/// is the channel or span number the call is about, for the message.
+/// Issues one ioctl, retrying on EINTR, mapping errno for `op`, which
+/// names the ioctl that `call` issues (`dahdi_sys::ioctl::NAME` with
+/// `dahdi_sys::name`). `subject` is the channel or span number the call is
+/// about, for the message.
 pub(crate) fn ioctl(
     path: &Path,
-    op: &'static str,
+    op: Ioctl,
     subject: Option<i32>,
     mut call: impl FnMut() -> nix::Result<c_int>,
 ) -> Result<c_int> {
@@ -93,7 +96,7 @@ pub(crate) fn ioctl(
             Ok(r) => return Ok(r),
             Err(Errno::EINTR) => continue,
             Err(e) => {
-                return Err(Error::new(classify(op, e, subject), op, path).with_errno(e));
+                return Err(Error::new(classify(op.into(), e, subject), op, path).with_errno(e));
             }
         }
     }
@@ -157,14 +160,14 @@ pub(crate) fn poll_fd(
                 return Ok(out);
             }
             Err(Errno::EINTR) => continue,
-            Err(e) => return Err(Error::new(ErrorKind::Other, "poll", path).with_errno(e)),
+            Err(e) => return Err(Error::new(ErrorKind::Other, Op::Poll, path).with_errno(e)),
         }
     }
 }
 
 pub(crate) fn set_nonblocking(fd: RawFd, path: &Path, on: bool) -> Result<()> {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    let err = |e: Errno| Error::new(ErrorKind::Other, "fcntl", path).with_errno(e);
+    let err = |e: Errno| Error::new(ErrorKind::Other, Op::Fcntl, path).with_errno(e);
     let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL).map_err(err)?);
     let flags = if on {
         flags | OFlag::O_NONBLOCK
@@ -198,7 +201,7 @@ pub(crate) fn put_c_string(
     field: &mut [c_char],
     s: &str,
     what: &str,
-    op: &'static str,
+    op: Ioctl,
     path: &Path,
 ) -> Result<()> {
     if s.len() >= field.len() || s.as_bytes().contains(&0) {

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use dahdi_sys as sys;
+use dahdi_sys::{self as sys, Ioctl};
+
+use crate::c_enum::c_enum;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fd::c_string;
@@ -18,7 +20,7 @@ pub const MAX_NUM_BUFS: usize = sys::DAHDI_MAX_NUM_BUFS as usize;
 /// Largest `bufsize * numbufs` (`DAHDI_MAX_BUF_SPACE`).
 pub const MAX_BUF_SPACE: usize = sys::DAHDI_MAX_BUF_SPACE as usize;
 
-pub(crate) fn check_blocksize(samples: usize, op: &'static str, path: &Path) -> Result<()> {
+pub(crate) fn check_blocksize(samples: usize, op: Ioctl, path: &Path) -> Result<()> {
     if (MIN_BLOCKSIZE..=MAX_BLOCKSIZE).contains(&samples) {
         Ok(())
     } else {
@@ -30,41 +32,24 @@ pub(crate) fn check_blocksize(samples: usize, op: &'static str, path: &Path) -> 
     }
 }
 
-/// When the kernel starts sending what is written (`DAHDI_POLICY_*`).
-/// Received audio is always handed over immediately.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-pub enum BufferPolicy {
-    /// Send as soon as a block is written (the default).
-    Immediate,
-    /// Start sending once every buffer is full.
-    WhenFull,
-    /// Start sending once half the buffers are full.
-    HalfFull,
-}
-
-impl BufferPolicy {
-    /// The `DAHDI_POLICY_*` value.
-    pub fn to_raw(self) -> i32 {
-        match self {
-            BufferPolicy::Immediate => sys::DAHDI_POLICY_IMMEDIATE,
-            BufferPolicy::WhenFull => sys::DAHDI_POLICY_WHEN_FULL,
-            BufferPolicy::HalfFull => sys::DAHDI_POLICY_HALF_FULL,
-        }
-    }
-
-    /// Decodes a `DAHDI_POLICY_*` value.
-    pub fn from_raw(raw: i32) -> Option<BufferPolicy> {
-        match raw {
-            sys::DAHDI_POLICY_IMMEDIATE => Some(BufferPolicy::Immediate),
-            sys::DAHDI_POLICY_WHEN_FULL => Some(BufferPolicy::WhenFull),
-            sys::DAHDI_POLICY_HALF_FULL => Some(BufferPolicy::HalfFull),
-            _ => None,
-        }
+c_enum! {
+    /// When the kernel starts sending what is written (`DAHDI_POLICY_*`).
+    /// Received audio is always handed over immediately.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+    pub enum BufferPolicy {
+        /// Send as soon as a block is written (the default).
+        Immediate = DAHDI_POLICY_IMMEDIATE,
+        /// Start sending once every buffer is full.
+        WhenFull = DAHDI_POLICY_WHEN_FULL,
+        /// Start sending once half the buffers are full.
+        HalfFull = DAHDI_POLICY_HALF_FULL,
     }
 }
 
 /// A channel's buffering (`DAHDI_GET_BUFINFO` / `DAHDI_SET_BUFINFO`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BufferInfo {
     /// Transmit policy.
     pub tx_policy: BufferPolicy,
@@ -86,6 +71,10 @@ impl BufferInfo {
     /// `buf_size` 16..=8192, `buf_size * num_bufs` at most 32768. The
     /// kernel would silently clamp `num_bufs` into 2..=32; this crate
     /// refuses such a value instead, so what is set is what was asked.
+    ///
+    /// # Errors
+    ///
+    /// The limit that is exceeded, in words.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if !(MIN_BLOCKSIZE..=MAX_BLOCKSIZE).contains(&self.buf_size) {
             return Err(format!(
@@ -131,7 +120,8 @@ impl BufferInfo {
 /// `DAHDI_SET_PARAMS` changes only the timing fields (`prewink_time` to
 /// `pulse_after_time`); signalling is changed with
 /// [`crate::Ctl::configure_channel`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChannelParams {
     /// Global channel number.
     pub channel: i32,
@@ -321,6 +311,10 @@ pub struct EchoCanParams {
 impl EchoCanParams {
     /// Checks what the kernel would refuse: more than
     /// `DAHDI_MAX_ECHOCANPARAMS` (8) parameters (`E2BIG`) or names too long.
+    ///
+    /// # Errors
+    ///
+    /// What the kernel would refuse, in words.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if self.params.len() > sys::DAHDI_MAX_ECHOCANPARAMS as usize {
             return Err(format!(
@@ -345,7 +339,7 @@ impl EchoCanParams {
 pub struct RingCadence(pub Vec<i32>);
 
 impl RingCadence {
-    pub(crate) fn to_raw(&self, op: &'static str, path: &Path) -> Result<sys::dahdi_ring_cadence> {
+    pub(crate) fn to_raw(&self, op: Ioctl, path: &Path) -> Result<sys::dahdi_ring_cadence> {
         if self.0.len() > sys::DAHDI_MAX_CADENCE as usize {
             return Err(Error::new(
                 ErrorKind::InvalidArgument(format!(
@@ -363,57 +357,52 @@ impl RingCadence {
     }
 }
 
-/// A tone of the channel's tone zone for `DAHDI_SENDTONE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Tone {
-    /// Dial tone.
-    DialTone,
-    /// Busy.
-    Busy,
-    /// Ring-back.
-    RingTone,
-    /// Congestion (reorder).
-    Congestion,
-    /// Call waiting.
-    CallWait,
-    /// Dial recall.
-    DialRecall,
-    /// Recording warning.
-    RecordTone,
-    /// Special information tone.
-    Info,
-    /// Custom tone 1.
-    Cust1,
-    /// Custom tone 2.
-    Cust2,
-    /// Stutter dial tone.
-    Stutter,
-    /// A continuous DTMF digit (`0-9 * # A-D`).
-    Dtmf(char),
-    /// A raw `DAHDI_TONE_*` value.
-    Raw(i32),
+c_enum! {
+    /// A tone of the channel's tone zone for `DAHDI_SENDTONE`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum Tone {
+        /// Dial tone.
+        DialTone = DAHDI_TONE_DIALTONE,
+        /// Busy.
+        Busy = DAHDI_TONE_BUSY,
+        /// Ring-back.
+        RingTone = DAHDI_TONE_RINGTONE,
+        /// Congestion (reorder).
+        Congestion = DAHDI_TONE_CONGESTION,
+        /// Call waiting.
+        CallWait = DAHDI_TONE_CALLWAIT,
+        /// Dial recall.
+        DialRecall = DAHDI_TONE_DIALRECALL,
+        /// Recording warning.
+        RecordTone = DAHDI_TONE_RECORDTONE,
+        /// Special information tone.
+        Info = DAHDI_TONE_INFO,
+        /// Custom tone 1.
+        Cust1 = DAHDI_TONE_CUST1,
+        /// Custom tone 2.
+        Cust2 = DAHDI_TONE_CUST2,
+        /// Stutter dial tone.
+        Stutter = DAHDI_TONE_STUTTER,
+    }
+    extra {
+        /// A continuous DTMF digit (`0-9 * # A-D`): `DAHDI_TONE_DTMF_BASE`
+        /// plus the digit's index.
+        Dtmf(char),
+        /// A raw `DAHDI_TONE_*` value.
+        Raw(i32),
+    }
 }
 
 impl Tone {
     /// The `DAHDI_TONE_*` value, `None` for a character that is not a DTMF
     /// digit.
     pub fn to_raw(self) -> Option<i32> {
-        Some(match self {
-            Tone::DialTone => sys::DAHDI_TONE_DIALTONE,
-            Tone::Busy => sys::DAHDI_TONE_BUSY,
-            Tone::RingTone => sys::DAHDI_TONE_RINGTONE,
-            Tone::Congestion => sys::DAHDI_TONE_CONGESTION,
-            Tone::CallWait => sys::DAHDI_TONE_CALLWAIT,
-            Tone::DialRecall => sys::DAHDI_TONE_DIALRECALL,
-            Tone::RecordTone => sys::DAHDI_TONE_RECORDTONE,
-            Tone::Info => sys::DAHDI_TONE_INFO,
-            Tone::Cust1 => sys::DAHDI_TONE_CUST1,
-            Tone::Cust2 => sys::DAHDI_TONE_CUST2,
-            Tone::Stutter => sys::DAHDI_TONE_STUTTER,
-            Tone::Dtmf(c) => sys::DAHDI_TONE_DTMF_BASE + dtmf_index(c)?,
-            Tone::Raw(r) => r,
-        })
+        match self {
+            Tone::Dtmf(c) => Some(sys::DAHDI_TONE_DTMF_BASE + dtmf_index(c)?),
+            Tone::Raw(r) => Some(r),
+            zone_tone => zone_tone.c_value(),
+        }
     }
 }
 
@@ -440,24 +429,17 @@ bitflags::bitflags! {
     }
 }
 
-/// How a dial string combines with what is still being dialled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DialOp {
-    /// Append to the digits still queued.
-    Append,
-    /// Replace the digits still queued.
-    Replace,
-    /// Stop dialling (the string is ignored).
-    Cancel,
-}
-
-impl DialOp {
-    pub(crate) fn to_raw(self) -> i32 {
-        match self {
-            DialOp::Append => sys::DAHDI_DIAL_OP_APPEND,
-            DialOp::Replace => sys::DAHDI_DIAL_OP_REPLACE,
-            DialOp::Cancel => sys::DAHDI_DIAL_OP_CANCEL,
-        }
+c_enum! {
+    /// How a dial string combines with what is still being dialled
+    /// (`DAHDI_DIAL_OP_*`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum DialOp {
+        /// Append to the digits still queued.
+        Append = DAHDI_DIAL_OP_APPEND,
+        /// Replace the digits still queued.
+        Replace = DAHDI_DIAL_OP_REPLACE,
+        /// Stop dialling (the string is ignored).
+        Cancel = DAHDI_DIAL_OP_CANCEL,
     }
 }
 
@@ -465,6 +447,10 @@ impl DialOp {
 /// letters `T` (DTMF), `P` (pulse), `M` (MF R1), `O`/`R` (MFC/R2 forward
 /// and backward) and `W` (a 500 ms pause); lower case is accepted (the
 /// kernel upper-cases).
+///
+/// # Errors
+///
+/// The first character or the length that the kernel would not dial, in words.
 pub fn validate_dial_string(s: &str) -> std::result::Result<(), String> {
     if s.len() >= sys::DAHDI_MAX_DTMF_BUF as usize {
         return Err(format!(
@@ -546,11 +532,11 @@ mod tests {
     #[test]
     fn blocksize_limits() {
         let p = Path::new("/dev/dahdi/pseudo");
-        assert!(check_blocksize(16, "x", p).is_ok());
-        assert!(check_blocksize(8192, "x", p).is_ok());
-        let e = check_blocksize(8, "DAHDI_SET_BLOCKSIZE", p).unwrap_err();
+        assert!(check_blocksize(16, sys::ioctl::DAHDI_SET_BLOCKSIZE, p).is_ok());
+        assert!(check_blocksize(8192, sys::ioctl::DAHDI_SET_BLOCKSIZE, p).is_ok());
+        let e = check_blocksize(8, sys::ioctl::DAHDI_SET_BLOCKSIZE, p).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::InvalidBlocksize(8));
-        assert!(check_blocksize(8193, "x", p).is_err());
+        assert!(check_blocksize(8193, sys::ioctl::DAHDI_SET_BLOCKSIZE, p).is_err());
     }
 
     #[test]
@@ -588,10 +574,10 @@ mod tests {
         assert!(e.validate().is_err());
         let p = Path::new("/x");
         assert!(RingCadence(vec![1000; 17])
-            .to_raw("DAHDI_SETCADENCE", p)
+            .to_raw(sys::ioctl::DAHDI_SETCADENCE, p)
             .is_err());
         let c = RingCadence(vec![2000, 4000])
-            .to_raw("DAHDI_SETCADENCE", p)
+            .to_raw(sys::ioctl::DAHDI_SETCADENCE, p)
             .unwrap();
         assert_eq!(&c.ringcadence[..3], &[2000, 4000, 0]);
     }

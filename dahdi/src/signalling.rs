@@ -5,159 +5,81 @@ use std::fmt;
 
 use dahdi_sys as sys;
 
-/// A channel's signalling (`DAHDI_SIG_*`), as configured with
-/// `DAHDI_CHANCONFIG` and reported by `DAHDI_GET_PARAMS`.
-///
-/// DAHDI names analog signalling after the equipment at the *other* end:
-/// `Fxs*` signalling is used on a port that faces an exchange (an FXO
-/// port), `Fxo*` on a port that faces a phone (an FXS port).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[non_exhaustive]
-pub enum Signalling {
-    /// Not configured: the channel cannot be opened.
-    None,
-    /// FXS loop start.
-    FxsLs,
-    /// FXS ground start.
-    FxsGs,
-    /// FXS kewl start.
-    FxsKs,
-    /// FXO loop start.
-    FxoLs,
-    /// FXO ground start.
-    FxoGs,
-    /// FXO kewl start.
-    FxoKs,
-    /// E&M.
-    Em,
-    /// E&M on E1.
-    EmE1,
-    /// Clear channel (64 kbit/s data or audio, no signalling): dahdi_cfg's
-    /// `bchan`/`clear`.
-    Clear,
-    /// Raw HDLC.
-    HdlcRaw,
-    /// HDLC with FCS (dahdi_cfg's `dchan`).
-    HdlcFcs,
-    /// HDLC network device.
-    HdlcNet,
-    /// Hardware-assisted HDLC.
-    HardHdlc,
-    /// MTP2 (SS7).
-    Mtp2,
-    /// Slave of a master channel.
-    Slave,
-    /// Single-frequency tone signalling.
-    Sf,
-    /// Raw CAS bits, no hook state machine.
-    Cas,
-    /// Digital cross-connect to another channel.
-    Dacs,
-    /// DACS with robbed-bit signalling passed through.
-    DacsRbs,
+use crate::c_enum::c_enum;
+
+c_enum! {
+    /// A channel's signalling (`DAHDI_SIG_*`), as configured with
+    /// `DAHDI_CHANCONFIG` and reported by `DAHDI_GET_PARAMS`.
+    ///
+    /// DAHDI names analog signalling after the equipment at the *other* end:
+    /// `Fxs*` signalling is used on a port that faces an exchange (an FXO
+    /// port), `Fxo*` on a port that faces a phone (an FXS port).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+    #[non_exhaustive]
+    pub enum Signalling {
+        /// Not configured: the channel cannot be opened.
+        None = DAHDI_SIG_NONE => "Unconfigured",
+        /// FXS loop start.
+        FxsLs = DAHDI_SIG_FXSLS => "FXSLS",
+        /// FXS ground start.
+        FxsGs = DAHDI_SIG_FXSGS => "FXSGS",
+        /// FXS kewl start.
+        FxsKs = DAHDI_SIG_FXSKS => "FXSKS",
+        /// FXO loop start.
+        FxoLs = DAHDI_SIG_FXOLS => "FXOLS",
+        /// FXO ground start.
+        FxoGs = DAHDI_SIG_FXOGS => "FXOGS",
+        /// FXO kewl start.
+        FxoKs = DAHDI_SIG_FXOKS => "FXOKS",
+        /// E&M.
+        Em = DAHDI_SIG_EM => "E&M",
+        /// Clear channel (64 kbit/s data or audio, no signalling): dahdi_cfg's
+        /// `bchan` (and `clear`, which also bundles channels).
+        Clear = DAHDI_SIG_CLEAR => "Clear",
+        /// Raw HDLC.
+        HdlcRaw = DAHDI_SIG_HDLCRAW => "HDLCRAW",
+        /// HDLC with FCS (dahdi_cfg's `dchan`).
+        HdlcFcs = DAHDI_SIG_HDLCFCS => "HDLCFCS",
+        /// HDLC network device.
+        HdlcNet = DAHDI_SIG_HDLCNET => "HDLCNET",
+        /// Slave of a master channel (only as a request: the kernel records
+        /// a slave with its master's signalling).
+        Slave = DAHDI_SIG_SLAVE => "Slave",
+        /// Single-frequency tone signalling.
+        Sf = DAHDI_SIG_SF => "SF (ToneOnly)",
+        /// Raw CAS bits, no hook state machine.
+        Cas = DAHDI_SIG_CAS => "CAS",
+        /// Digital cross-connect to another channel.
+        Dacs = DAHDI_SIG_DACS => "DACS",
+        /// E&M on E1.
+        EmE1 = DAHDI_SIG_EM_E1 => "E&M-E1",
+        /// DACS with robbed-bit signalling passed through.
+        DacsRbs = DAHDI_SIG_DACS_RBS => "DACS+RBS",
+        /// Hardware-assisted HDLC.
+        HardHdlc = DAHDI_SIG_HARDHDLC => "Hardware-assisted HDLC",
+        /// MTP2 (SS7).
+        Mtp2 = DAHDI_SIG_MTP2 => "MTP2",
+    }
+    unknown
     /// A value this crate does not know.
-    Unknown(i32),
+    Unknown;
 }
 
-const ALL_SIGNALLING: [Signalling; 20] = [
-    Signalling::None,
-    Signalling::FxsLs,
-    Signalling::FxsGs,
-    Signalling::FxsKs,
-    Signalling::FxoLs,
-    Signalling::FxoGs,
-    Signalling::FxoKs,
-    Signalling::Em,
-    Signalling::EmE1,
-    Signalling::Clear,
-    Signalling::HdlcRaw,
-    Signalling::HdlcFcs,
-    Signalling::HdlcNet,
-    Signalling::HardHdlc,
-    Signalling::Mtp2,
-    Signalling::Slave,
-    Signalling::Sf,
-    Signalling::Cas,
-    Signalling::Dacs,
-    Signalling::DacsRbs,
-];
-
 impl Signalling {
-    /// Decodes a `DAHDI_SIG_*` value.
-    pub fn from_raw(raw: i32) -> Signalling {
-        ALL_SIGNALLING
-            .iter()
-            .copied()
-            .find(|s| s.to_raw() == raw)
-            .unwrap_or(Signalling::Unknown(raw))
-    }
-
-    /// The `DAHDI_SIG_*` value.
-    pub fn to_raw(self) -> i32 {
-        use Signalling::*;
-        match self {
-            None => sys::DAHDI_SIG_NONE,
-            FxsLs => sys::DAHDI_SIG_FXSLS,
-            FxsGs => sys::DAHDI_SIG_FXSGS,
-            FxsKs => sys::DAHDI_SIG_FXSKS,
-            FxoLs => sys::DAHDI_SIG_FXOLS,
-            FxoGs => sys::DAHDI_SIG_FXOGS,
-            FxoKs => sys::DAHDI_SIG_FXOKS,
-            Em => sys::DAHDI_SIG_EM,
-            EmE1 => sys::DAHDI_SIG_EM_E1,
-            Clear => sys::DAHDI_SIG_CLEAR,
-            HdlcRaw => sys::DAHDI_SIG_HDLCRAW,
-            HdlcFcs => sys::DAHDI_SIG_HDLCFCS,
-            HdlcNet => sys::DAHDI_SIG_HDLCNET,
-            HardHdlc => sys::DAHDI_SIG_HARDHDLC,
-            Mtp2 => sys::DAHDI_SIG_MTP2,
-            Slave => sys::DAHDI_SIG_SLAVE,
-            Sf => sys::DAHDI_SIG_SF,
-            Cas => sys::DAHDI_SIG_CAS,
-            Dacs => sys::DAHDI_SIG_DACS,
-            DacsRbs => sys::DAHDI_SIG_DACS_RBS,
-            Unknown(raw) => raw,
-        }
-    }
-
     /// The name the kernel prints for it (`sigstr()` in dahdi-base.c):
-    /// what `/proc/dahdi/N` and the sysfs `sig` attribute show.
+    /// what `/proc/dahdi/N` and the sysfs `sig` attribute show. The kernel
+    /// prints a value it does not know as `Unconfigured`, and so does this.
     pub fn kernel_name(self) -> &'static str {
-        use Signalling::*;
-        match self {
-            FxsLs => "FXSLS",
-            FxsKs => "FXSKS",
-            FxsGs => "FXSGS",
-            FxoLs => "FXOLS",
-            FxoKs => "FXOKS",
-            FxoGs => "FXOGS",
-            Em => "E&M",
-            EmE1 => "E&M-E1",
-            Clear => "Clear",
-            HdlcRaw => "HDLCRAW",
-            HdlcFcs => "HDLCFCS",
-            HdlcNet => "HDLCNET",
-            HardHdlc => "Hardware-assisted HDLC",
-            Mtp2 => "MTP2",
-            Slave => "Slave",
-            Cas => "CAS",
-            Dacs => "DACS",
-            DacsRbs => "DACS+RBS",
-            Sf => "SF (ToneOnly)",
-            None | Unknown(_) => "Unconfigured",
-        }
+        // sigstr()'s default case.
+        self.table_kernel_name().unwrap_or("Unconfigured")
     }
 
-    /// Parses a name as the kernel prints it ([`kernel_name`](Self::kernel_name)).
-    pub fn from_kernel_name(name: &str) -> Option<Signalling> {
-        ALL_SIGNALLING
-            .iter()
-            .copied()
-            .find(|s| s.kernel_name() == name)
-    }
-
-    /// The dahdi_cfg `system.conf` keyword for it (`fxsks`, `clear`,
-    /// `e&m`...), where there is one.
+    /// The dahdi_cfg `system.conf` keyword that configures it (`fxsks`,
+    /// `bchan`, `e&m`...), where there is one. (dahdi_cfg maps several
+    /// keywords to one signalling: `bchan` and `clear` both make
+    /// [`Clear`](Self::Clear) channels, `clear` bundling them; `dchan` and
+    /// `fcshdlc` both make [`HdlcFcs`](Self::HdlcFcs).)
     pub fn config_keyword(self) -> Option<&'static str> {
         use Signalling::*;
         Some(match self {
@@ -169,9 +91,9 @@ impl Signalling {
             FxoKs => "fxoks",
             Em => "e&m",
             EmE1 => "e&me1",
-            Clear => "clear",
+            Clear => "bchan",
             HdlcRaw => "rawhdlc",
-            HdlcFcs => "fcshdlc",
+            HdlcFcs => "dchan",
             HdlcNet => "nethdlc",
             HardHdlc => "hardhdlc",
             Mtp2 => "mtp2",
@@ -198,7 +120,8 @@ impl fmt::Display for Signalling {
 
 /// The signalling a channel can take (`sigcap`), a mask of composite
 /// `DAHDI_SIG_*` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SigCaps(pub i32);
 
 impl SigCaps {
@@ -221,71 +144,40 @@ impl SigCaps {
     }
 }
 
-/// Companding law of a channel (`DAHDI_SETLAW`; `curlaw` of
-/// `DAHDI_GET_PARAMS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-pub enum Law {
-    /// The span's default law (pseudo channels: mu-law).
-    Default,
-    /// G.711 mu-law.
-    Mulaw,
-    /// G.711 A-law.
-    Alaw,
-}
-
-impl Law {
-    /// The `DAHDI_LAW_*` value.
-    pub fn to_raw(self) -> i32 {
-        match self {
-            Law::Default => sys::DAHDI_LAW_DEFAULT,
-            Law::Mulaw => sys::DAHDI_LAW_MULAW,
-            Law::Alaw => sys::DAHDI_LAW_ALAW,
-        }
-    }
-
-    /// Decodes a `DAHDI_LAW_*` value.
-    pub fn from_raw(raw: i32) -> Option<Law> {
-        match raw {
-            sys::DAHDI_LAW_DEFAULT => Some(Law::Default),
-            sys::DAHDI_LAW_MULAW => Some(Law::Mulaw),
-            sys::DAHDI_LAW_ALAW => Some(Law::Alaw),
-            _ => None,
-        }
+c_enum! {
+    /// Companding law of a channel (`DAHDI_SETLAW`; `curlaw` of
+    /// `DAHDI_GET_PARAMS`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+    pub enum Law {
+        /// The span's default law (pseudo channels: mu-law).
+        Default = DAHDI_LAW_DEFAULT,
+        /// G.711 mu-law.
+        Mulaw = DAHDI_LAW_MULAW,
+        /// G.711 A-law.
+        Alaw = DAHDI_LAW_ALAW,
     }
 }
 
-/// A hook operation (`DAHDI_HOOK`) on a span channel with FXS/FXO/E&M
-/// signalling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Hook {
-    /// Go on hook (hang up).
-    OnHook,
-    /// Go off hook (answer, seize).
-    OffHook,
-    /// Send a wink (E&M).
-    Wink,
-    /// Flash hook.
-    Flash,
-    /// Start signal (ground start, or ring on FXO signalling).
-    Start,
-    /// Ring the line (FXO signalling, i.e. a port facing a phone).
-    Ring,
-    /// Stop ringing.
-    RingOff,
-}
-
-impl Hook {
-    /// The `DAHDI_*` hook value.
-    pub fn to_raw(self) -> i32 {
-        match self {
-            Hook::OnHook => sys::DAHDI_ONHOOK,
-            Hook::OffHook => sys::DAHDI_OFFHOOK,
-            Hook::Wink => sys::DAHDI_WINK,
-            Hook::Flash => sys::DAHDI_FLASH,
-            Hook::Start => sys::DAHDI_START,
-            Hook::Ring => sys::DAHDI_RING,
-            Hook::RingOff => sys::DAHDI_RINGOFF,
-        }
+c_enum! {
+    /// A hook operation (`DAHDI_HOOK`) on a span channel with FXS/FXO/E&M
+    /// signalling.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Hook {
+        /// Go on hook (hang up).
+        OnHook = DAHDI_ONHOOK,
+        /// Go off hook (answer, seize).
+        OffHook = DAHDI_OFFHOOK,
+        /// Send a wink (E&M).
+        Wink = DAHDI_WINK,
+        /// Flash hook.
+        Flash = DAHDI_FLASH,
+        /// Start signal (ground start, or ring on FXO signalling).
+        Start = DAHDI_START,
+        /// Ring the line (FXO signalling, i.e. a port facing a phone).
+        Ring = DAHDI_RING,
+        /// Stop ringing.
+        RingOff = DAHDI_RINGOFF,
     }
 }
 
@@ -354,6 +246,7 @@ impl Alarms {
     }
 }
 
+#[cfg(feature = "serde")]
 impl serde::Serialize for Alarms {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
@@ -426,6 +319,7 @@ impl LineConfig {
     }
 }
 
+#[cfg(feature = "serde")]
 impl serde::Serialize for LineConfig {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.kernel_names())
@@ -443,9 +337,14 @@ mod tests {
         assert_eq!(Signalling::Clear.to_raw(), 0x80);
         assert_eq!(Signalling::Cas.to_raw(), 0x8000);
         assert_eq!(Signalling::DacsRbs.to_raw(), 0x50000);
-        for s in ALL_SIGNALLING {
+        for &s in Signalling::all() {
             assert_eq!(Signalling::from_raw(s.to_raw()), s);
+            assert_eq!(Signalling::from_kernel_name(s.kernel_name()), Some(s));
         }
+        assert_eq!(Signalling::all().len(), 20);
+        assert_eq!(Signalling::FxsKs.c_name(), Some("DAHDI_SIG_FXSKS"));
+        assert_eq!(Signalling::Unknown(7).c_name(), None);
+        assert_eq!(Signalling::Unknown(7).kernel_name(), "Unconfigured");
         assert_eq!(Signalling::from_raw(0x7), Signalling::Unknown(7));
         assert_eq!(
             Signalling::from_kernel_name("FXSKS"),

@@ -3,14 +3,15 @@
 use std::os::fd::RawFd;
 use std::path::Path;
 
-use dahdi_sys as sys;
+use dahdi_sys::{self as sys, ioctl};
 
 use crate::error::Result;
 use crate::fd::{c_string, ioctl};
 use crate::signalling::{Alarms, LineConfig};
 
 /// A span's status (`DAHDI_SPANSTAT`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SpanInfo {
     /// Span number.
     pub span: i32,
@@ -74,11 +75,80 @@ pub struct SpanInfo {
     pub span_type: String,
 }
 
+/// A span's state as dahdi_scan sums it up (its `alarms=` line): `OK` when
+/// the span has no alarm and configured channels, `UNCONFIGURED` when it
+/// has no alarm and no configured channel, else its alarms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpanState {
+    /// No alarm, and at least one channel with signalling.
+    Ok,
+    /// No alarm, and no channel with signalling.
+    Unconfigured,
+    /// These alarms.
+    Alarms(Alarms),
+}
+
+impl SpanState {
+    /// Whether the span is usable: no alarm and channels configured.
+    pub fn is_ok(self) -> bool {
+        self == SpanState::Ok
+    }
+}
+
+/// As dahdi_scan prints it: `OK`, `UNCONFIGURED`, or the alarms abbreviated
+/// and joined with `/` (`BLU`, `YEL`, `RED`, `LB`, `REC`, `NOP`; `UUU` for
+/// alarms without one of those).
+impl std::fmt::Display for SpanState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let alarms = match self {
+            SpanState::Ok => return f.write_str("OK"),
+            SpanState::Unconfigured => return f.write_str("UNCONFIGURED"),
+            SpanState::Alarms(a) => *a,
+        };
+        let names: Vec<&str> = [
+            (Alarms::BLUE, "BLU"),
+            (Alarms::YELLOW, "YEL"),
+            (Alarms::RED, "RED"),
+            (Alarms::LOOPBACK, "LB"),
+            (Alarms::RECOVER, "REC"),
+            (Alarms::NOTOPEN, "NOP"),
+        ]
+        .into_iter()
+        .filter(|(flag, _)| alarms.contains(*flag))
+        .map(|(_, name)| name)
+        .collect();
+        if names.is_empty() {
+            f.write_str("UUU")
+        } else {
+            f.write_str(&names.join("/"))
+        }
+    }
+}
+
+/// Serialized as it prints.
+#[cfg(feature = "serde")]
+impl serde::Serialize for SpanState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl SpanInfo {
     /// Whether the span is digital (it has line options), as dahdi_scan
     /// decides.
     pub fn is_digital(&self) -> bool {
         !self.line_compat.is_empty()
+    }
+
+    /// The span's state, as dahdi_scan sums it up.
+    pub fn state(&self) -> SpanState {
+        if !self.alarms.is_empty() {
+            SpanState::Alarms(self.alarms)
+        } else if self.configured_channels > 0 {
+            SpanState::Ok
+        } else {
+            SpanState::Unconfigured
+        }
     }
 
     pub(crate) fn from_raw(s: &sys::dahdi_spaninfo) -> SpanInfo {
@@ -131,14 +201,15 @@ pub(crate) fn spanstat(fd: RawFd, path: &Path, span: i32) -> Result<SpanInfo> {
     s.spanno = span;
     let subject = if span != 0 { Some(span) } else { None };
     // SAFETY: valid fd and a pointer to a live spaninfo.
-    ioctl(path, "DAHDI_SPANSTAT", subject, || unsafe {
+    ioctl(path, ioctl::DAHDI_SPANSTAT, subject, || unsafe {
         sys::dahdi_spanstat(fd, &mut s)
     })?;
     Ok(SpanInfo::from_raw(&s))
 }
 
 /// The driver's version (`DAHDI_GETVERSION`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Version {
     /// Version string, e.g. `2.11.1.0.20170917`.
     pub version: String,
@@ -176,6 +247,19 @@ mod tests {
         assert_eq!(v.echo_cancellers, ["MG2", "KB1"]);
         let e = Version::from_raw(&sys::dahdi_versioninfo::zeroed());
         assert!(e.echo_cancellers.is_empty());
+    }
+
+    #[test]
+    fn states_print_as_dahdi_scan_prints_them() {
+        let mut s = SpanInfo::from_raw(&sys::dahdi_spaninfo::zeroed());
+        assert_eq!(s.state().to_string(), "UNCONFIGURED");
+        s.configured_channels = 3;
+        assert_eq!(s.state(), SpanState::Ok);
+        assert_eq!(s.state().to_string(), "OK");
+        s.alarms = Alarms::RED | Alarms::YELLOW | Alarms::LOS;
+        assert_eq!(s.state().to_string(), "YEL/RED");
+        s.alarms = Alarms::LOS;
+        assert_eq!(s.state().to_string(), "UUU");
     }
 
     #[test]

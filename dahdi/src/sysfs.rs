@@ -15,13 +15,12 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Op, Result};
 use crate::signalling::{Alarms, LineConfig, Signalling};
 
 /// A `dahdi_devices` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeviceInfo {
     /// Directory name, e.g. `dynamic:loc:0` or `pci:0000:03:00.0`.
     pub name: String,
@@ -44,7 +43,8 @@ pub struct DeviceInfo {
 }
 
 /// A `dahdi_spans` entry (an assigned span).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SpanSysfs {
     /// Span number (from `span-N`).
     pub span: u32,
@@ -79,7 +79,8 @@ pub struct SpanSysfs {
 }
 
 /// A `dahdi_channels` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChannelSysfs {
     /// Span number (from the entry name `dahdi!chan!SSS!CCC`).
     pub span: u32,
@@ -122,7 +123,7 @@ impl Default for Sysfs {
 }
 
 fn sysfs_err(op: &'static str, path: &Path, why: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Sysfs(why.into()), op, path)
+    Error::new(ErrorKind::Sysfs(why.into()), Op::Sysfs(op), path)
 }
 
 fn read_attr(path: &Path) -> Result<String> {
@@ -187,6 +188,11 @@ impl Sysfs {
         Sysfs { root: root.into() }
     }
 
+    /// The directory read as `/sys`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn bus(&self, bus: &str) -> PathBuf {
         self.root.join("bus").join(bus).join("devices")
     }
@@ -207,6 +213,11 @@ impl Sysfs {
     /// time (it is writable by root): whether spans registered from now on
     /// are assigned at once (`true`) or wait for [`auto_assign`](Self::auto_assign)
     /// / [`assign_span`](Self::assign_span).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`] unless root;
+    /// [`ErrorKind::Sysfs`] when the dahdi module is not loaded.
     pub fn set_auto_assign_spans(&self, on: bool) -> Result<()> {
         let p = self.root.join("module/dahdi/parameters/auto_assign_spans");
         let mut f = fs::OpenOptions::new()
@@ -218,6 +229,11 @@ impl Sysfs {
     }
 
     /// Every DAHDI device, sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn devices(&self) -> Result<Vec<DeviceInfo>> {
         let dir = self.bus("dahdi_devices");
         list_dir(&dir)?
@@ -227,6 +243,11 @@ impl Sysfs {
     }
 
     /// One device by its directory name.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn device(&self, name: &str) -> Result<DeviceInfo> {
         let d = self.bus("dahdi_devices").join(name);
         let attr = |a: &str| read_attr(&d.join(a));
@@ -264,11 +285,21 @@ impl Sysfs {
 
     /// The device whose `hardware_id` is `id` (a dynamic span's is its
     /// span name, e.g. `DYN/loc/1:0`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn device_by_hardware_id(&self, id: &str) -> Result<Option<DeviceInfo>> {
         Ok(self.devices()?.into_iter().find(|d| d.hardware_id == id))
     }
 
     /// Every assigned span, sorted by number.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn spans(&self) -> Result<Vec<SpanSysfs>> {
         let mut v: Vec<SpanSysfs> = list_dir(&self.bus("dahdi_spans"))?
             .into_iter()
@@ -280,6 +311,11 @@ impl Sysfs {
     }
 
     /// Assigned span `span`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn span(&self, span: u32) -> Result<SpanSysfs> {
         let d = self.bus("dahdi_spans").join(format!("span-{span}"));
         let attr = |a: &str| read_attr(&d.join(a));
@@ -316,6 +352,11 @@ impl Sysfs {
     }
 
     /// Every channel of every assigned span, sorted by channel number.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn channels(&self) -> Result<Vec<ChannelSysfs>> {
         let mut v: Vec<ChannelSysfs> = list_dir(&self.bus("dahdi_channels"))?
             .into_iter()
@@ -327,6 +368,11 @@ impl Sysfs {
     }
 
     /// The channels of span `span`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Sysfs`] for an attribute that cannot be read
+    /// or parsed (the text says which).
     pub fn span_channels(&self, span: u32) -> Result<Vec<ChannelSysfs>> {
         Ok(self
             .channels()?
@@ -373,6 +419,12 @@ impl Sysfs {
 
     /// Assigns every span of `device` with the kernel's own numbering
     /// (writes its `auto_assign`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`] unless root;
+    /// [`ErrorKind::Sysfs`] for a device that does not exist, or
+    /// what the kernel refuses (the errno tells).
     pub fn auto_assign(&self, device: &str) -> Result<()> {
         self.write_attr(device, "auto_assign", "1\n")
     }
@@ -380,6 +432,14 @@ impl Sysfs {
     /// Assigns span `local_spanno` of `device` as span `spanno` with first
     /// channel `basechan` (writes `assign_span`); `0, 0` lets the kernel
     /// choose.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] before the write
+    /// for a span number without a base channel; otherwise
+    /// [`ErrorKind::PermissionDenied`] unless root;
+    /// [`ErrorKind::Sysfs`] for a device that does not exist, or
+    /// what the kernel refuses (the errno tells).
     pub fn assign_span(
         &self,
         device: &str,
@@ -392,7 +452,7 @@ impl Sysfs {
                 ErrorKind::InvalidArgument(
                     "a span number needs a base channel too (the kernel refuses N:0)".into(),
                 ),
-                "assign_span",
+                Op::Sysfs("assign_span"),
                 self.bus("dahdi_devices").join(device),
             ));
         }
@@ -404,6 +464,12 @@ impl Sysfs {
     }
 
     /// Unassigns span `local_spanno` of `device` (writes `unassign_span`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`] unless root;
+    /// [`ErrorKind::Sysfs`] for a device that does not exist, or
+    /// what the kernel refuses (the errno tells).
     pub fn unassign_span(&self, device: &str, local_spanno: u32) -> Result<()> {
         self.write_attr(device, "unassign_span", &format!("{local_spanno}\n"))
     }
@@ -418,7 +484,7 @@ fn io_err(op: &'static str, path: &Path, e: std::io::Error) -> Error {
         }
         _ => ErrorKind::Sysfs(e.to_string()),
     };
-    let err = Error::new(kind, op, path);
+    let err = Error::new(kind, Op::Sysfs(op), path);
     match errno {
         Some(n) => err.with_errno(n),
         None => err,

@@ -1,4 +1,4 @@
-//! The conference engine and the pump do not allocate per tick after warm-up.
+//! the mixer and the pump do not allocate per tick after warm-up.
 //!
 //! A counting global allocator counts allocations made by this test's thread while
 //! counting is switched on (other threads of the test harness may allocate at any
@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use dahdi::audio::conference::{Conference, ConferenceConfig, Format, Role};
+use dahdi::audio::mixer::{Format, Mixer, MixerConfig, Role};
 use dahdi::pump::{MemoryPort, Port, PortError, PortStats, Pump, PumpConfig, Stream};
 
 struct Counting;
@@ -78,7 +78,7 @@ fn ticks_do_not_allocate_after_warm_up() {
         Role::Muted,
         Role::Monitor,
     ];
-    let mut conf = Conference::new(ConferenceConfig {
+    let mut conf = Mixer::new(MixerConfig {
         capacity: 64,
         ..Default::default()
     })

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dahdi::audio::conference::Role;
+use dahdi::audio::mixer::Role;
 use dahdi::pump::{
     FilePort, LentFrames, MemoryEndpoint, MemoryPort, Port, PortError, PortStats, Pump, PumpConfig,
     SoftClock, Stream, WavReader, WavWriter,

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dahdi::audio::conference::Role;
+use dahdi::audio::mixer::Role;
 use dahdi::pump::shm::{HEADER_LEN, MAGIC};
 use dahdi::pump::{
     Port, PortError, PortStats, Pump, PumpConfig, RingConfig, ShmError, ShmPort, ShmReader,
@@ -276,7 +276,11 @@ fn spawn_reader(ring: &Path, out: &Path) -> Child {
 /// The last report of a reader: (first tick, count, lost, bad).
 fn last_report(out: &Path) -> Option<(i64, u64, u64, u64)> {
     let text = std::fs::read_to_string(out).ok()?;
-    let line = text.lines().last()?;
+    // Only complete lines: the reader may be writing the next one now
+    // (`writeln!` to a file makes several write calls), and what follows
+    // the last newline can be part of a line.
+    let (complete, _) = text.rsplit_once('\n')?;
+    let line = complete.lines().last()?;
     let v: Vec<i64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
     Some((v[0], v[1] as u64, v[2] as u64, v[3] as u64))
 }

@@ -1,6 +1,6 @@
 //! A zero-initialised `i16` buffer aligned to 64 bytes.
 //!
-//! The conference engine lays every participant's frame out at a stride that is a
+//! The mixer lays every participant's frame out at a stride that is a
 //! multiple of 16 samples (32 bytes). With a 64-byte aligned base no 256-bit load or
 //! store ever straddles a cache line, which keeps the SIMD loops at full speed.
 

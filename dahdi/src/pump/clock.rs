@@ -32,6 +32,10 @@ pub trait Clock {
     fn fd(&self) -> (BorrowedFd<'_>, Readiness);
 
     /// Ticks that became due since the last call; 0 if none. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// A failure of the clock's descriptor.
     fn due(&mut self) -> crate::Result<u64>;
 
     /// The tick period.
@@ -46,16 +50,21 @@ pub struct SoftClock {
 }
 
 fn timerfd_error(op: &'static str, e: Errno) -> crate::Error {
-    crate::Error::new(crate::ErrorKind::Other, op, "timerfd").with_errno(e)
+    crate::Error::new(crate::ErrorKind::Other, crate::Op::Syscall(op), "timerfd").with_errno(e)
 }
 
 impl SoftClock {
     /// A clock ticking every `period`, first one `period` from now.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for a zero period;
+    /// a failure of `timerfd_create` or `timerfd_settime`.
     pub fn new(period: Duration) -> crate::Result<SoftClock> {
         if period.is_zero() {
             return Err(crate::Error::new(
                 crate::ErrorKind::InvalidArgument("a zero tick period".into()),
-                "timerfd_settime",
+                crate::Op::Syscall("timerfd_settime"),
                 "timerfd",
             ));
         }
@@ -73,6 +82,10 @@ impl SoftClock {
     }
 
     /// A clock for `block` samples at 8 kHz (160 samples: 20 ms).
+    ///
+    /// # Errors
+    ///
+    /// As [`SoftClock::new`].
     pub fn for_block(block: usize) -> crate::Result<SoftClock> {
         Self::new(Duration::from_nanos(block as u64 * 125_000))
     }
@@ -111,6 +124,11 @@ pub struct DahdiClock {
 
 impl DahdiClock {
     /// Opens a timer that expires every `block` samples (8 per ms).
+    ///
+    /// # Errors
+    ///
+    /// As [`Timer::open`] and
+    /// [`Timer::set_interval_samples`].
     pub fn new(block: usize) -> crate::Result<DahdiClock> {
         let timer = Timer::open()?;
         timer.set_interval_samples(block as u32)?;

@@ -63,15 +63,15 @@ enum Device {
 impl Device {
     fn fd(&self) -> &ChannelFd {
         match self {
-            Device::Pseudo(p) => p,
-            Device::Channel(c) => c,
+            Device::Pseudo(p) => p.as_channel_fd(),
+            Device::Channel(c) => c.as_channel_fd(),
         }
     }
 
     fn fd_mut(&mut self) -> &mut ChannelFd {
         match self {
-            Device::Pseudo(p) => p,
-            Device::Channel(c) => c,
+            Device::Pseudo(p) => p.as_channel_fd_mut(),
+            Device::Channel(c) => c.as_channel_fd_mut(),
         }
     }
 }
@@ -210,26 +210,47 @@ impl DahdiPort {
 
     /// Opens a new pseudo channel (MeetMe's way of joining a conference from
     /// user space).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pseudo::open_nonblocking`], then the channel's
+    /// set-up (buffers and linear mode) as [`from_pseudo`](Self::from_pseudo).
     pub fn pseudo(config: &DahdiPortConfig) -> crate::Result<DahdiPort> {
         Self::from_pseudo(Pseudo::open_nonblocking()?, config)
     }
 
     /// Uses an open pseudo channel (made non-blocking and linear here).
+    ///
+    /// # Errors
+    ///
+    /// The set-up of the channel: non-blocking mode, `DAHDI_SET_BUFINFO` (a
+    /// `kernel_buffers` outside 2..=32 is refused before the call), linear mode.
     pub fn from_pseudo(mut p: Pseudo, config: &DahdiPortConfig) -> crate::Result<DahdiPort> {
-        configure(&mut p, config)?;
+        configure(p.as_channel_fd_mut(), config)?;
         let name = format!("pseudo {}", p.number()?);
         Ok(Self::new(Device::Pseudo(p), name, config))
     }
 
     /// Uses an open span channel (made non-blocking and linear here). The
     /// channel must carry audio (clear or voice signalling).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_pseudo`](Self::from_pseudo); linear mode fails with
+    /// [`ErrorKind::NotAudioMode`](crate::ErrorKind::NotAudioMode) on a clear channel not
+    /// in audio mode.
     pub fn from_channel(mut c: Channel, config: &DahdiPortConfig) -> crate::Result<DahdiPort> {
-        configure(&mut c, config)?;
+        configure(c.as_channel_fd_mut(), config)?;
         let name = format!("channel {}", c.channel_number());
         Ok(Self::new(Device::Channel(c), name, config))
     }
 
     /// Opens span channel `number`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Channel::open_nonblocking`], then as
+    /// [`from_channel`](Self::from_channel).
     pub fn channel(number: i32, config: &DahdiPortConfig) -> crate::Result<DahdiPort> {
         Self::from_channel(Channel::open_nonblocking(number)?, config)
     }
@@ -239,6 +260,12 @@ impl DahdiPort {
     /// kernel conference, so what one writes the other reads. The far end
     /// stands in for a caller: a test or demo writes a voice into it and reads
     /// back what the pump sends.
+    ///
+    /// # Errors
+    ///
+    /// As [`pseudo`](Self::pseudo) for both ends, and joining the two-member conference as
+    /// [`ChannelFd::create_conference`] and
+    /// [`ChannelFd::join_conference`].
     pub fn with_far_end(config: &DahdiPortConfig) -> crate::Result<(DahdiPort, Pseudo)> {
         let mut far = Pseudo::open()?;
         far.set_buffer_info(&BufferInfo {

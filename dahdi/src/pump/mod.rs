@@ -3,7 +3,7 @@
 //!
 //! # Pieces
 //!
-//! * A [`Pump`] owns one [`crate::audio::conference::Conference`]
+//! * A [`Pump`] owns one [`crate::audio::mixer::Mixer`]
 //!   and one [`Port`] per participant. A port is where a participant's audio
 //!   comes from and goes to:
 //!   [`MemoryPort`] (an application thread, through lock-free queues: the
@@ -61,7 +61,7 @@
 //! # Example: an embedded conference
 //!
 //! ```
-//! use dahdi::audio::conference::Role;
+//! use dahdi::audio::mixer::Role;
 //! use dahdi::pump::{MemoryPort, Pump, PumpConfig, Stream};
 //!
 //! let mut pump = Pump::new(PumpConfig::default()).unwrap();
@@ -100,8 +100,8 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use crate::audio::conference::{
-    reserve_total, Conference, ConferenceConfig, ConferenceError, Format, ParticipantId, Role,
+use crate::audio::mixer::{
+    reserve_total, Format, Mixer, MixerConfig, MixerError, ParticipantId, Role,
 };
 use crate::audio::Isa;
 use crate::fd::Readiness;
@@ -115,7 +115,7 @@ pub use stats::{Histogram, PortReport, PortStats, PumpStats, TapReport};
 pub use tap::{Published, Stream, Subscriber, TapBatch, TapPublisher};
 pub use wav::{FilePort, WavError, WavReader, WavWriter};
 
-/// A port's handle: the same as its participant's in the conference engine, so
+/// A port's handle: the same as its participant's in the mixer, so
 /// [`PortId::index`] is dense from 0.
 pub type PortId = ParticipantId;
 
@@ -152,9 +152,9 @@ impl Default for PumpConfig {
 /// Errors of the pump itself (port I/O errors are counted, not returned).
 #[derive(Debug, thiserror::Error)]
 pub enum PumpError {
-    /// The conference engine refused.
+    /// The mixer refused.
     #[error(transparent)]
-    Conference(#[from] ConferenceError),
+    Mixer(#[from] MixerError),
     /// The clock or the epoll set failed.
     #[error(transparent)]
     Dahdi(#[from] crate::Error),
@@ -216,7 +216,7 @@ struct Ring {
 
 /// The channel pump. See the [module docs](self).
 pub struct Pump {
-    conf: Conference,
+    conf: Mixer,
     block: usize,
     config: PumpConfig,
     slots: Vec<Option<Slot>>,
@@ -273,7 +273,7 @@ unsafe impl<T> Send for Scratch<T> {}
 unsafe impl<T> Sync for Scratch<T> {}
 
 /// Per slot, the frames lent to the engine for this tick's
-/// [`Conference::mix_rows`]. Between ticks the entries of loose ports and of
+/// [`Mixer::mix_rows`]. Between ticks the entries of loose ports and of
 /// empty slots are null; those of grouped ports keep last tick's frames, which
 /// their group rewrites at every tick before any use (and which are nulled when
 /// the port is removed).
@@ -381,13 +381,17 @@ fn readiness(f: EpollFlags) -> Readiness {
 }
 
 fn epoll_error(op: &'static str, e: Errno) -> crate::Error {
-    crate::Error::new(crate::ErrorKind::Other, op, "epoll").with_errno(e)
+    crate::Error::new(crate::ErrorKind::Other, crate::Op::Syscall(op), "epoll").with_errno(e)
 }
 
 impl Pump {
-    /// A pump with an empty conference.
+    /// A pump with no port yet.
+    ///
+    /// # Errors
+    ///
+    /// [`PumpError::Mixer`] for a block size or forced SIMD level the mixer refuses.
     pub fn new(config: PumpConfig) -> Result<Pump, PumpError> {
-        let conf = Conference::new(ConferenceConfig {
+        let conf = Mixer::new(MixerConfig {
             block_size: config.block_size,
             capacity: config.capacity,
             isa: config.isa,
@@ -430,22 +434,30 @@ impl Pump {
         self.tick
     }
 
-    /// The conference engine (read-only: what everyone heard last tick). The
+    /// The mixer (read-only: what everyone heard last tick). The
     /// engine's own buffers do not hold the frames the pump lent it: those of
     /// ports that lend them ([`Port::lends`], e.g. memory ports), whose audio is
     /// in the ports, and the tapped streams of other ports, which are made in
     /// the subscribers' batches (see [`Pump::tick`]). A [`Stream`]
     /// subscription sees them all.
-    pub fn conference(&self) -> &Conference {
+    pub fn mixer(&self) -> &Mixer {
         &self.conf
     }
 
     /// Adds a participant backed by `port`.
+    ///
+    /// # Errors
+    ///
+    /// [`PumpError::Mixer`] when the mixer is full.
     pub fn add_port(&mut self, port: impl Port + 'static, role: Role) -> Result<PortId, PumpError> {
         self.add_boxed(Box::new(port), role)
     }
 
     /// [`add_port`](Self::add_port) for a boxed port.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_port`](Self::add_port).
     pub fn add_boxed(&mut self, port: Box<dyn Port>, role: Role) -> Result<PortId, PumpError> {
         let id = self.conf.add_participant(role, Format::Linear)?;
         let i = id.index();
@@ -499,6 +511,10 @@ impl Pump {
     }
 
     /// Removes a port and gives it back.
+    ///
+    /// # Errors
+    ///
+    /// [`PumpError::UnknownPort`] for a handle of no present port.
     pub fn remove_port(&mut self, id: PortId) -> Result<Box<dyn Port>, PumpError> {
         self.slot(id).ok_or(PumpError::UnknownPort)?;
         self.conf.remove(id)?;
@@ -519,6 +535,10 @@ impl Pump {
     }
 
     /// Changes a port's role from the next tick on.
+    ///
+    /// # Errors
+    ///
+    /// [`PumpError::Mixer`] for a handle of no present port.
     pub fn set_role(&mut self, id: PortId, role: Role) -> Result<(), PumpError> {
         self.conf.set_role(id, role)?;
         self.slot_mut(id).ok_or(PumpError::UnknownPort)?.role = role;
@@ -791,11 +811,21 @@ impl Pump {
     }
 
     /// Runs `ticks` ticks paced by `clock` (see the [module docs](self)).
+    ///
+    /// # Errors
+    ///
+    /// [`PumpError::ClockMismatch`] when the clock's period is not one block;
+    /// [`PumpError::Dahdi`] when the clock or epoll fails. (A port that fails is counted in
+    /// its statistics, not an error of the run.)
     pub fn run_for(&mut self, clock: &mut dyn Clock, ticks: u64) -> Result<(), PumpError> {
         self.run_inner(clock, Some(ticks), None)
     }
 
     /// Runs until `stop` is set (checked at least every 100 ms).
+    ///
+    /// # Errors
+    ///
+    /// As [`run_for`](Self::run_for).
     pub fn run_until(&mut self, clock: &mut dyn Clock, stop: &AtomicBool) -> Result<(), PumpError> {
         self.run_inner(clock, None, Some(stop))
     }

@@ -80,13 +80,22 @@ pub trait Port: Send {
     fn name(&self) -> String;
 
     /// Fills `frame` (one block) with this tick's input. `frame` is where the
-    /// pump wants the input: the conference engine's input buffer, or a
+    /// pump wants the input: the mixer's input buffer, or a
     /// subscriber's batch when this port's input is tapped. What it holds
     /// before the call is unspecified, so a port writes every sample; one
     /// without input this tick writes silence.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`]: the pump counts it in the port's statistics and delivers silence
+    /// instead.
     fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError>;
 
     /// Takes this tick's output (one block): what the participant hears.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`]: the pump counts it in the port's statistics and drops the frame.
     fn write(&mut self, frame: &[i16]) -> Result<(), PortError>;
 
     /// Whether this port lends its frames in place (see [`lend`](Self::lend))
@@ -102,14 +111,14 @@ pub trait Port: Send {
     /// [`write`](Self::write) copying them: the input where it already lies and
     /// the slot where the output should go (a queue slot, say), each one block
     /// long. The engine then mixes straight from and into them
-    /// ([`Conference::mix_lent`]). Called instead of `read` and `write` when
+    /// ([`Mixer::mix_lent`]). Called instead of `read` and `write` when
     /// [`lends`](Self::lends) is true, and followed by [`commit`](Self::commit)
     /// once the tick is done with the frames.
     ///
     /// A lent input of `None` is an underrun (the participant is silent this
     /// tick), a lent output of `None` a drop; the port counts both in `commit`.
     ///
-    /// [`Conference::mix_lent`]: crate::audio::conference::Conference::mix_lent
+    /// [`Mixer::mix_lent`]: crate::audio::mixer::Mixer::mix_lent
     fn lend(&mut self) -> LentFrames<'_> {
         LentFrames::default()
     }
@@ -139,12 +148,20 @@ pub trait Port: Send {
 
     /// Called when [`fd`](Self::fd) is ready; moves what is available without
     /// blocking.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`], counted by the pump.
     fn service(&mut self, _ready: Readiness) -> Result<(), PortError> {
         Ok(())
     }
 
     /// Called once when the pump starts running with a clock, before the first
     /// tick: e.g. discard stale buffered audio.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`]: the pump does not start.
     fn start(&mut self) -> Result<(), PortError> {
         Ok(())
     }

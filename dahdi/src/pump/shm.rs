@@ -279,6 +279,11 @@ impl ShmWriter {
     /// Creates a ring at `path` (replacing any file there, atomically: readers
     /// of the old file keep it). The file is removed again when the writer is
     /// dropped, unless [`keep_file`](Self::keep_file) says otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`ShmError::Config`] for a configuration the layout cannot hold; [`ShmError::Io`]
+    /// for a file that cannot be created, sized or mapped.
     pub fn create(path: impl AsRef<Path>, config: RingConfig) -> Result<ShmWriter, ShmError> {
         let path = path.as_ref().to_path_buf();
         let slots = config.slots.max(2).next_power_of_two();
@@ -464,6 +469,12 @@ impl std::fmt::Debug for ShmReader {
 impl ShmReader {
     /// Opens a ring read-only, checking its header; the first record read will
     /// be the next one the writer publishes.
+    ///
+    /// # Errors
+    ///
+    /// [`ShmError::Io`] for a file that cannot be opened or mapped; [`ShmError::Short`],
+    /// [`ShmError::BadMagic`], [`ShmError::Version`] or [`ShmError::Corrupt`] for one that
+    /// is not a ring of this layout and version.
     pub fn open(path: impl AsRef<Path>) -> Result<ShmReader, ShmError> {
         let path = path.as_ref().to_path_buf();
         let io = |op, source| ShmError::Io {

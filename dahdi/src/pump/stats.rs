@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::audio::conference::Role;
+use crate::audio::mixer::Role;
 
 use super::PortId;
 

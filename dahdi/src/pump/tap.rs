@@ -246,16 +246,28 @@ impl std::fmt::Debug for Subscriber {
 impl Subscriber {
     /// Waits for the next batch; fails once the pump dropped the tap (and
     /// everything sent was received).
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the pump that published the stream is gone.
     pub fn recv(&self) -> Result<TapBatch, RecvError> {
         self.rx.recv()
     }
 
     /// Waits up to `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError`] on timeout, or once the pump is gone.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<TapBatch, RecvTimeoutError> {
         self.rx.recv_timeout(timeout)
     }
 
     /// Takes a batch if one is waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError`] when no batch is waiting, or once the pump is gone.
     pub fn try_recv(&self) -> Result<TapBatch, TryRecvError> {
         self.rx.try_recv()
     }

@@ -102,6 +102,12 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 
 impl WavReader {
     /// Opens and checks a WAV file; positions at its first sample.
+    ///
+    /// # Errors
+    ///
+    /// [`WavError::Io`] for a file that cannot be read, [`WavError::Malformed`] for one
+    /// that is not a WAV file, [`WavError::Unsupported`] for one that is not 8 kHz mono
+    /// 16-bit PCM or G.711.
     pub fn open(path: impl AsRef<Path>) -> Result<WavReader, WavError> {
         let path = path.as_ref().to_path_buf();
         let io_err = |source| WavError::Io {
@@ -242,6 +248,10 @@ impl WavReader {
     }
 
     /// Reads up to `out.len()` samples; returns how many (0 at the end).
+    ///
+    /// # Errors
+    ///
+    /// [`WavError::Io`] when reading fails.
     pub fn read(&mut self, out: &mut [i16]) -> Result<usize, WavError> {
         let unit = match self.encoding {
             WavEncoding::Pcm16 => 2,
@@ -271,6 +281,10 @@ impl WavReader {
     }
 
     /// Goes back to the first sample.
+    ///
+    /// # Errors
+    ///
+    /// [`WavError::Io`] when seeking fails.
     pub fn rewind(&mut self) -> Result<(), WavError> {
         self.file
             .seek(SeekFrom::Start(self.data_start))
@@ -317,6 +331,10 @@ const MAX_DATA_BYTES: u64 = u32::MAX as u64 - 36 - 1;
 
 impl WavWriter {
     /// Creates (or truncates) `path` and writes a header.
+    ///
+    /// # Errors
+    ///
+    /// [`WavError::Io`] when the file cannot be created or its header written.
     pub fn create(path: impl AsRef<Path>) -> Result<WavWriter, WavError> {
         let path = path.as_ref().to_path_buf();
         let io_err = |source| WavError::Io {
@@ -335,6 +353,10 @@ impl WavWriter {
 
     /// Appends samples. Past the RIFF size limit, samples are discarded and
     /// the count of those written is returned.
+    ///
+    /// # Errors
+    ///
+    /// [`WavError::Io`] when writing fails.
     pub fn write(&mut self, samples: &[i16]) -> Result<usize, WavError> {
         let room = ((MAX_DATA_BYTES - self.data_bytes) / 2) as usize;
         let samples = &samples[..samples.len().min(room)];
@@ -357,6 +379,10 @@ impl WavWriter {
     }
 
     /// Flushes and patches the header's lengths; the writer stays usable.
+    ///
+    /// # Errors
+    ///
+    /// [`WavError::Io`] when the header cannot be completed.
     pub fn finish(&mut self) -> Result<(), WavError> {
         let io_err = |source| WavError::Io {
             path: self.path.clone(),
@@ -399,6 +425,10 @@ pub struct FilePort {
 
 impl FilePort {
     /// Plays `path` (8 kHz mono, PCM16 or G.711).
+    ///
+    /// # Errors
+    ///
+    /// As [`WavReader::open`].
     pub fn playback(path: impl AsRef<Path>) -> Result<FilePort, WavError> {
         Ok(FilePort {
             player: Some(WavReader::open(path)?),
@@ -407,6 +437,10 @@ impl FilePort {
     }
 
     /// Records into `path` (8 kHz mono PCM16), created or truncated.
+    ///
+    /// # Errors
+    ///
+    /// As [`WavWriter::create`].
     pub fn record(path: impl AsRef<Path>) -> Result<FilePort, WavError> {
         Ok(FilePort {
             recorder: Some(WavWriter::create(path)?),
@@ -415,6 +449,10 @@ impl FilePort {
     }
 
     /// Plays `play` and records into `record`.
+    ///
+    /// # Errors
+    ///
+    /// As [`WavReader::open`] and [`WavWriter::create`].
     pub fn play_and_record(
         play: impl AsRef<Path>,
         record: impl AsRef<Path>,
@@ -448,6 +486,10 @@ impl FilePort {
     }
 
     /// Patches the recording's header now (it is also done on drop).
+    ///
+    /// # Errors
+    ///
+    /// As [`WavWriter::finish`].
     pub fn finish(&mut self) -> Result<(), WavError> {
         match &mut self.recorder {
             Some(r) => r.finish(),

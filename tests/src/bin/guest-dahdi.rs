@@ -48,7 +48,8 @@ fn amplitude_at(x: &[i16], freq: f64) -> f64 {
 }
 
 /// 20 ms blocks, 4 buffers a direction, linear samples.
-fn linear(c: &mut ChannelFd) {
+fn linear(c: &mut impl AsMut<ChannelFd>) {
+    let c = c.as_mut();
     c.set_buffer_info(&BufferInfo {
         tx_policy: BufferPolicy::Immediate,
         num_bufs: 4,
@@ -59,7 +60,8 @@ fn linear(c: &mut ChannelFd) {
 }
 
 /// Reads one block of samples; events met on the way are collected.
-fn read_samples(c: &mut ChannelFd, events: &mut Vec<Event>) -> Vec<i16> {
+fn read_samples(c: &mut impl AsMut<ChannelFd>, events: &mut Vec<Event>) -> Vec<i16> {
+    let c = c.as_mut();
     let mut buf = vec![0i16; BLOCK];
     loop {
         match c.read_samples(&mut buf).expect("read") {
@@ -72,7 +74,8 @@ fn read_samples(c: &mut ChannelFd, events: &mut Vec<Event>) -> Vec<i16> {
     }
 }
 
-fn write_samples(c: &mut ChannelFd, s: &[i16]) {
+fn write_samples(c: &mut impl AsMut<ChannelFd>, s: &[i16]) {
+    let c = c.as_mut();
     loop {
         match c.write_samples(s).expect("write") {
             WriteOutcome::Written(n) => {
@@ -153,7 +156,12 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// Events of a channel within `timeout`, until `until` is seen.
-fn events_until(c: &ChannelFd, timeout: Duration, until: impl Fn(&Event) -> bool) -> Vec<Event> {
+fn events_until(
+    c: &impl AsRef<ChannelFd>,
+    timeout: Duration,
+    until: impl Fn(&Event) -> bool,
+) -> Vec<Event> {
+    let c = c.as_ref();
     let end = Instant::now() + timeout;
     let mut v = Vec::new();
     loop {
@@ -342,7 +350,10 @@ fn pseudo_numbers_and_params() {
     t.rx_flash_time = 900;
     t.pulse_make_time = 40;
     t.signalling = Signalling::FxsKs; // not settable: ignored
-    p.set_params(&t).unwrap();
+                                      // (Pseudo does not offer set_params: the timing fields time hook
+                                      // signalling, which a pseudo channel has none of; the kernel takes them
+                                      // all the same.)
+    p.as_channel_fd().set_params(&t).unwrap();
     let back = p.params().unwrap();
     assert_eq!((back.rx_flash_time, back.pulse_make_time), (900, 40));
     assert_eq!(back.signalling, Signalling::Clear);
@@ -355,9 +366,10 @@ fn pseudo_numbers_and_params() {
     );
     // Nothing written: DAHDI_SYNC returns at once.
     p.sync().unwrap();
-    // A pseudo channel has no span: SPANSTAT with span 0 is EINVAL.
+    // A pseudo channel has no span: SPANSTAT with span 0 is EINVAL (which
+    // is why Pseudo does not offer span_info).
     assert_eq!(
-        p.span_info().unwrap_err().errno(),
+        p.as_channel_fd().span_info().unwrap_err().errno(),
         Some(nix::errno::Errno::EINVAL)
     );
     // Span-channel-only ioctls are not there for pseudos (ENOTTY).
@@ -524,9 +536,9 @@ fn conference_modes() {
     // CONF|TALKER|LISTENER: mix minus self.
     let h = exchange(
         &mut [
-            (&mut a, Some((1000.0, 8000.0))),
-            (&mut b, None),
-            (&mut c, None),
+            (a.as_channel_fd_mut(), Some((1000.0, 8000.0))),
+            (b.as_channel_fd_mut(), None),
+            (c.as_channel_fd_mut(), None),
         ],
         3,
         40,
@@ -543,7 +555,10 @@ fn conference_modes() {
     a.set_conf_mute(true).unwrap();
     assert!(a.conf_muted().unwrap());
     let h = exchange(
-        &mut [(&mut b, None), (&mut a, Some((1000.0, 8000.0)))],
+        &mut [
+            (b.as_channel_fd_mut(), None),
+            (a.as_channel_fd_mut(), Some((1000.0, 8000.0))),
+        ],
         1,
         30,
         10,
@@ -557,9 +572,9 @@ fn conference_modes() {
     c.join_conference(conf, ConfMode::talker()).unwrap();
     let h = exchange(
         &mut [
-            (&mut b, Some((1000.0, 8000.0))),
-            (&mut c, Some((1000.0, 8000.0))),
-            (&mut a, None),
+            (b.as_channel_fd_mut(), Some((1000.0, 8000.0))),
+            (c.as_channel_fd_mut(), Some((1000.0, 8000.0))),
+            (a.as_channel_fd_mut(), None),
         ],
         3,
         40,
@@ -580,9 +595,9 @@ fn conference_modes() {
     assert_eq!(b.conference().unwrap().mode.mode(), ConfKind::ConfAnn);
     let h = exchange(
         &mut [
-            (&mut b, Some((1000.0, 8000.0))),
-            (&mut c, None),
-            (&mut a, None),
+            (b.as_channel_fd_mut(), Some((1000.0, 8000.0))),
+            (c.as_channel_fd_mut(), None),
+            (a.as_channel_fd_mut(), None),
         ],
         3,
         40,
@@ -597,8 +612,8 @@ fn conference_modes() {
     a.join_conference(conf, ConfMode::conference()).unwrap();
     let h = exchange(
         &mut [
-            (&mut b, Some((500.0, 8000.0))),
-            (&mut a, Some((1000.0, 8000.0))),
+            (b.as_channel_fd_mut(), Some((500.0, 8000.0))),
+            (a.as_channel_fd_mut(), Some((1000.0, 8000.0))),
         ],
         2,
         40,
@@ -732,7 +747,16 @@ fn gains() {
     }
     let ctl = &pair.ctl;
     let level = |a: &mut Channel, b: &mut Channel| {
-        exchange(&mut [(b, None), (a, Some((1000.0, 8000.0)))], 1, 30, 10)[0].rms()
+        exchange(
+            &mut [
+                (b.as_channel_fd_mut(), None),
+                (a.as_channel_fd_mut(), Some((1000.0, 8000.0))),
+            ],
+            1,
+            30,
+            10,
+        )[0]
+        .rms()
     };
     assert!(level(&mut a, &mut b) > 5000.0);
     let rx_silent = Gains::from_fn(|_| 0xff, |c| c);
@@ -1031,7 +1055,10 @@ fn audio_crosses_the_loop() {
         c.set_linear(true).unwrap();
     }
     let h = exchange(
-        &mut [(&mut b, None), (&mut a, Some((1000.0, 8000.0)))],
+        &mut [
+            (b.as_channel_fd_mut(), None),
+            (a.as_channel_fd_mut(), Some((1000.0, 8000.0))),
+        ],
         1,
         40,
         10,
@@ -1095,9 +1122,9 @@ fn monitor_and_digitalmon_on_span_channels() {
         m.monitor(a1n, mode).unwrap();
         let h = exchange(
             &mut [
-                (&mut m, None),
-                (&mut a1, Some((500.0, 6000.0))),
-                (&mut b1, Some((1000.0, 6000.0))),
+                (m.as_channel_fd_mut(), None),
+                (a1.as_channel_fd_mut(), Some((500.0, 6000.0))),
+                (b1.as_channel_fd_mut(), Some((1000.0, 6000.0))),
             ],
             1,
             40,
@@ -1125,9 +1152,9 @@ fn monitor_and_digitalmon_on_span_channels() {
     m.monitor(a1n, ConfMode::MONITOR_RX_PREECHO).unwrap();
     let h = exchange(
         &mut [
-            (&mut m, None),
-            (&mut a1, Some((500.0, 6000.0))),
-            (&mut b1, Some((1000.0, 6000.0))),
+            (m.as_channel_fd_mut(), None),
+            (a1.as_channel_fd_mut(), Some((500.0, 6000.0))),
+            (b1.as_channel_fd_mut(), Some((1000.0, 6000.0))),
         ],
         1,
         40,
@@ -1150,9 +1177,9 @@ fn monitor_and_digitalmon_on_span_channels() {
     linear(&mut b2);
     let h = exchange(
         &mut [
-            (&mut b2, None),
-            (&mut b1, Some((1000.0, 6000.0))),
-            (&mut a1, None),
+            (b2.as_channel_fd_mut(), None),
+            (b1.as_channel_fd_mut(), Some((1000.0, 6000.0))),
+            (a1.as_channel_fd_mut(), None),
         ],
         1,
         40,
@@ -1186,8 +1213,8 @@ fn real_and_pseudo_conference() {
     );
     let h = exchange(
         &mut [
-            (&mut b1, Some((1000.0, 6000.0))),
-            (&mut p, Some((500.0, 6000.0))),
+            (b1.as_channel_fd_mut(), Some((1000.0, 6000.0))),
+            (p.as_channel_fd_mut(), Some((500.0, 6000.0))),
         ],
         2,
         40,
@@ -1201,7 +1228,10 @@ fn real_and_pseudo_conference() {
     // into the conference (putaudio: `!ms->confmute`).
     a1.set_conf_mute(true).unwrap();
     let h = exchange(
-        &mut [(&mut p, None), (&mut b1, Some((1000.0, 6000.0)))],
+        &mut [
+            (p.as_channel_fd_mut(), None),
+            (b1.as_channel_fd_mut(), Some((1000.0, 6000.0))),
+        ],
         1,
         40,
         12,
@@ -1701,6 +1731,481 @@ fn dahdi_cfg_configuration_reads_back() {
     }
 }
 
+// ---- the spans example of the crate docs, against dahdi_cfg -------------
+
+/// The two loc spans of the crate docs' spans example (key 0).
+const EXAMPLE_SPANS: &str = "dynamic=loc,0:0,24,0\ndynamic=loc,0:1,24,0\n";
+
+/// Runs dahdi_cfg on `conf`; it must succeed.
+fn dahdi_cfg(conf: &str) {
+    std::fs::write("/tmp/system.conf", conf).unwrap();
+    let out = Command::new("/usr/sbin/dahdi_cfg")
+        .args(["-c", "/tmp/system.conf"])
+        .output()
+        .expect("run dahdi_cfg");
+    assert!(
+        out.status.success(),
+        "dahdi_cfg {conf:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Removes the example's spans (and the tone zone dahdi_cfg loads when a
+/// system.conf names none) when dropped.
+struct ExampleSpans<'a>(&'a Ctl);
+
+impl ExampleSpans<'_> {
+    fn spans() -> [DynamicSpan; 2] {
+        [0, 1].map(|id| DynamicSpan::local(0, id, 24).unwrap())
+    }
+}
+
+impl Drop for ExampleSpans<'_> {
+    fn drop(&mut self) {
+        for s in Self::spans().iter().rev() {
+            let r = self.0.destroy_dynamic_span(s);
+            if !std::thread::panicking() {
+                r.unwrap();
+            }
+        }
+        let _ = self.0.free_tone_zone(0);
+    }
+}
+
+/// What the kernel shows of its spans and channels, by every source the
+/// example's documentation names: /proc/dahdi, sysfs, dahdi_scan, and
+/// DAHDI_GET_PARAMS with each channel's master.
+#[derive(Debug, PartialEq)]
+struct SpanView {
+    proc: Vec<String>,
+    sysfs_spans: Vec<dahdi::sysfs::SpanSysfs>,
+    sysfs_channels: Vec<dahdi::sysfs::ChannelSysfs>,
+    params: Vec<(dahdi::ChannelParams, i32)>,
+    scan: String,
+}
+
+impl SpanView {
+    /// Once the loc spans' alarms have cleared.
+    fn now(ctl: &Ctl) -> SpanView {
+        let spans = ctl.spans().unwrap();
+        for s in &spans {
+            assert!(wait_alarms_clear(ctl, s.span).is_empty());
+        }
+        let sysfs = Sysfs::new();
+        let scan = Command::new("/usr/sbin/dahdi_scan").output().unwrap();
+        assert!(scan.status.success());
+        let channels = sysfs.channels().unwrap();
+        SpanView {
+            proc: spans
+                .iter()
+                .map(|s| std::fs::read_to_string(format!("/proc/dahdi/{}", s.span)).unwrap())
+                .collect(),
+            sysfs_spans: sysfs
+                .spans()
+                .unwrap()
+                .into_iter()
+                // The device's name counts dynamic devices ever made.
+                .map(|s| dahdi::sysfs::SpanSysfs { device: None, ..s })
+                .collect(),
+            params: channels
+                .iter()
+                .map(|c| ctl.channel_params_and_master(c.channel).unwrap())
+                .collect(),
+            sysfs_channels: channels,
+            scan: String::from_utf8(scan.stdout).unwrap(),
+        }
+    }
+
+    /// Lines on which the two views differ, for the failure message.
+    fn differences(&self, other: &SpanView) -> Vec<String> {
+        let a = format!("{self:#?}");
+        let b = format!("{other:#?}");
+        a.lines()
+            .zip(b.lines())
+            .filter(|(x, y)| x != y)
+            .map(|(x, y)| format!("dahdi_cfg: {x}\n     API: {y}"))
+            .take(20)
+            .collect()
+    }
+}
+
+/// The crate docs' spans example, both ways it offers: `bchan=1-48` (every
+/// channel clear, on its own: `Ctl::configure_channels`) and `clear=1-48`
+/// (one bundle, channel 1 the master of 2..=48: `Ctl::configure_bundle`).
+/// For each, dahdi_cfg configures the spans from a system.conf and the API
+/// configures them again from scratch; /proc/dahdi, sysfs, dahdi_scan and
+/// every channel's parameters and master read the same. Then what the
+/// bundle means, from the kernel: 2..=48 have master 1 and cannot be
+/// opened, /proc marks 1 as Master; and a clear channel takes linear mode
+/// only after audio mode, the error saying so.
+fn spans_example_matches_dahdi_cfg() {
+    let ctl = Ctl::open().unwrap();
+    assert!(ctl.spans().unwrap().is_empty(), "start with no spans");
+    for keyword in ["bchan", "clear"] {
+        let by_dahdi_cfg = {
+            let _spans = ExampleSpans(&ctl);
+            dahdi_cfg(&format!("{EXAMPLE_SPANS}{keyword}=1-48\n"));
+            SpanView::now(&ctl)
+        };
+        let _spans = ExampleSpans(&ctl);
+        let mut ranges = Vec::new();
+        for span in ExampleSpans::spans() {
+            let spanno = ctl.create_dynamic_span(&span).unwrap();
+            let first = Sysfs::new().span(spanno as u32).unwrap().basechan.unwrap();
+            ranges.push(first..=first + ctl.span_info(spanno).unwrap().total_channels - 1);
+        }
+        assert_eq!(ranges, [1..=24, 25..=48]);
+        if keyword == "bchan" {
+            for r in &ranges {
+                ctl.configure_channels(r.clone(), Signalling::Clear)
+                    .unwrap();
+            }
+        } else {
+            ctl.configure_bundle(1..=48, Signalling::Clear).unwrap();
+        }
+        // dahdi_cfg then opens every channel once (apply_fiftysix(), to set
+        // its HDLC rate; slaves refuse, EBUSY, and it goes on), and an open
+        // sets a channel's timing parameters to the kernel's defaults
+        // (initialize_channel()): before it they read 0. Do the same.
+        for ch in 1..=48 {
+            let _ = Channel::open(ch);
+        }
+        let by_api = SpanView::now(&ctl);
+        println!("{keyword}=1-48:\n{}", by_api.proc.join(""));
+        assert!(
+            by_dahdi_cfg == by_api,
+            "{keyword}=1-48: dahdi_cfg and the API differ:\n{}",
+            by_dahdi_cfg.differences(&by_api).join("\n")
+        );
+
+        let bundled = keyword == "clear";
+        for (p, master) in &by_api.params {
+            assert_eq!(p.signalling, Signalling::Clear, "channel {}", p.channel);
+            assert_eq!(*master, if bundled { 1 } else { p.channel });
+        }
+        let first_line = by_api.proc[0]
+            .lines()
+            .find(|l| l.trim_start().starts_with("1 "))
+            .unwrap();
+        assert_eq!(first_line.contains("Clear Master"), bundled, "{first_line}");
+        for slave in [2, 30] {
+            let opened = Channel::open(slave);
+            if bundled {
+                assert_eq!(
+                    opened.unwrap_err().kind(),
+                    &ErrorKind::ChannelBusy(slave),
+                    "a slave cannot be opened"
+                );
+            } else {
+                opened.unwrap();
+            }
+        }
+
+        // set_linear on a clear channel: audio mode first.
+        let mut chan = Channel::open(1).unwrap();
+        let e = chan.set_linear(true).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::NotAudioMode);
+        assert_eq!(e.errno(), Some(nix::errno::Errno::EINVAL));
+        assert_eq!(e.op(), "DAHDI_SETLINEAR");
+        assert!(e.to_string().contains("set_audio_mode(true)"), "{e}");
+        assert!(!chan.is_linear());
+        chan.set_audio_mode(true).unwrap();
+        chan.set_linear(true).unwrap();
+        assert!(chan.is_linear());
+    }
+}
+
+// ---- the lsdahdi example against dahdi-tools' lsdahdi and dahdi_scan ---
+
+/// Bundles (clear=, fcshdlc=), signalling of several kinds, unconfigured
+/// channels, an echo canceller, and a third span without a peer (in alarm).
+const LSDAHDI_CONF: &str = "\
+dynamic=loc,0:0,24,0
+dynamic=loc,0:1,24,0
+dynamic=loc,9:0,2,0
+clear=1-4
+fxsks=5-8
+bchan=9-24
+fcshdlc=25-27
+fxoks=28-31
+echocanceller=mg2,28-31
+bchan=49-50
+";
+
+/// The spans of LSDAHDI_CONF, removed (with the zone dahdi_cfg loads) when
+/// dropped.
+struct LsdahdiSpans<'a>(&'a Ctl);
+
+impl Drop for LsdahdiSpans<'_> {
+    fn drop(&mut self) {
+        for (key, id, n) in [(9, 0, 2), (0, 1, 24), (0, 0, 24)] {
+            let r = self
+                .0
+                .destroy_dynamic_span(&DynamicSpan::local(key, id, n).unwrap());
+            if !std::thread::panicking() {
+                r.unwrap();
+            }
+        }
+        let _ = self.0.free_tone_zone(0);
+    }
+}
+
+/// Runs a program of the guest; its output and exit status.
+fn run(program: &str, args: &[&str]) -> (String, String, std::process::ExitStatus) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status,
+    )
+}
+
+/// One channel line of dahdi-tools' lsdahdi (`%3d %-10s %-10s %s %s %s`:
+/// number, type, signalling, remarks in parentheses, battery, alarms), read
+/// back with the words of its own parser (Dahdi::Chans).
+#[derive(Debug)]
+struct PerlChannel {
+    signalling: String,
+    remarks: String,
+    alarms: Alarms,
+}
+
+fn perl_channel(line: &str) -> (i32, PerlChannel) {
+    let mut rest = line.trim().to_owned();
+    let mut remarks = String::new();
+    while let (Some(a), Some(b)) = (rest.find('('), rest.find(')')) {
+        remarks.push_str(&rest[a..=b]);
+        rest.replace_range(a..=b, " ");
+    }
+    let mut words = rest.split_whitespace();
+    let num: i32 = words.next().unwrap().parse().unwrap();
+    let _type = words.next().unwrap();
+    let rest: Vec<&str> = words.collect();
+    let alarms = Alarms::from_kernel_string(&rest.join(" "));
+    let signalling = rest
+        .iter()
+        .copied()
+        .filter(|w| Alarms::from_kernel_string(w).is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (
+        num,
+        PerlChannel {
+            signalling,
+            remarks,
+            alarms,
+        },
+    )
+}
+
+/// The lsdahdi example and dahdi-tools agree on the real driver, for spans
+/// dahdi_cfg configured: every span's name, description, timing master,
+/// channel count, base channel and state (dahdi_scan's alarms= line), and
+/// every channel's signalling, use, alarms and echo canceller as dahdi-tools'
+/// lsdahdi prints them (from /proc/dahdi). Bundles are what the system.conf
+/// asked for, and the masters are the channels /proc marks "Master" (which
+/// dahdi-tools' lsdahdi does not parse: it warns about them). The text
+/// shows the same.
+fn lsdahdi_agrees_with_dahdi_tools() {
+    let ctl = Ctl::open().unwrap();
+    assert!(ctl.spans().unwrap().is_empty(), "start with no spans");
+    let _spans = LsdahdiSpans(&ctl);
+    dahdi_cfg(LSDAHDI_CONF);
+    assert!(wait_alarms_clear(&ctl, 1).is_empty());
+    assert!(wait_alarms_clear(&ctl, 2).is_empty());
+    assert!(
+        wait_until(Duration::from_secs(4), || ctl
+            .span_info(3)
+            .unwrap()
+            .alarms
+            .contains(Alarms::RED)),
+        "the span without a peer goes RED"
+    );
+    let _in_use = Channel::open(9).unwrap();
+
+    let (json, err, status) = run("/usr/bin/lsdahdi-rs", &["--json"]);
+    assert!(status.success(), "lsdahdi --json: {status}: {err}");
+    let listing: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let (text, err, status) = run("/usr/bin/lsdahdi-rs", &[]);
+    assert!(status.success(), "lsdahdi: {status}: {err}");
+    println!("lsdahdi example:\n{text}");
+    let (perl, perl_err, status) = run("/usr/sbin/lsdahdi", &[]);
+    assert!(
+        status.success(),
+        "dahdi-tools' lsdahdi: {status}: {perl_err}"
+    );
+    println!("dahdi-tools' lsdahdi:\n{perl}{perl_err}");
+    let scan = dahdi_scan();
+
+    assert_eq!(listing["ctl"], true);
+    let spans = listing["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 3);
+    // dahdi-tools' lsdahdi: "### Span %2d: NAME DESCRIPTION", then channels.
+    let mut perl_spans: Vec<(String, String)> = Vec::new();
+    let mut perl_chans: HashMap<i32, PerlChannel> = HashMap::new();
+    for line in perl.lines() {
+        if let Some(head) = line.strip_prefix("### Span ") {
+            let (_, rest) = head.split_once(": ").unwrap();
+            let (name, desc) = rest.split_once(' ').unwrap();
+            perl_spans.push((name.to_owned(), desc.to_owned()));
+        } else if !line.trim().is_empty() {
+            let (n, c) = perl_channel(line);
+            perl_chans.insert(n, c);
+        }
+    }
+    assert_eq!(perl_spans.len(), 3, "{perl}");
+    let mut masters_seen = Vec::new();
+    for (s, (perl_name, perl_desc)) in spans.iter().zip(&perl_spans) {
+        let n = s["span"].as_i64().unwrap() as i32;
+        let scan = &scan[&n];
+        assert_eq!(s["name"], scan["name"].as_str());
+        assert_eq!(s["name"], perl_name.as_str());
+        assert_eq!(s["description"], scan["description"].as_str());
+        let desc = s["description"].as_str().unwrap();
+        assert!(perl_desc.starts_with(&format!("\"{desc}\"")), "{perl_desc}");
+        assert_eq!(
+            s["is_sync_master"].as_bool().unwrap(),
+            perl_desc.contains("(MASTER)")
+        );
+        assert_eq!(s["state"], scan["alarms"].as_str(), "span {n}");
+        assert_eq!(
+            s["status"]["total_channels"].to_string(),
+            scan["totchans"],
+            "span {n}"
+        );
+        assert_eq!(s["basechan"].to_string(), scan["basechan"], "span {n}");
+        let head = text
+            .lines()
+            .find(|l| l.starts_with(&format!("### Span {n:2}:")))
+            .unwrap();
+        assert!(head.contains(&format!(" {}, ", scan["alarms"])), "{head}");
+        for c in s["channel_list"].as_array().unwrap() {
+            let num = c["channel"].as_i64().unwrap() as i32;
+            let perl = &perl_chans[&num];
+            let sig = if perl.signalling.is_empty() {
+                "Unconfigured"
+            } else {
+                &perl.signalling
+            };
+            let sig = Signalling::from_kernel_name(sig).unwrap();
+            assert_eq!(c["signalling"], format!("{sig:?}"), "channel {num}");
+            assert_eq!(
+                c["in_use"].as_bool().unwrap(),
+                perl.remarks.contains("(In use)"),
+                "channel {num}"
+            );
+            let alarms = c["alarms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| Alarms::from_name(a.as_str().unwrap()).unwrap())
+                .fold(Alarms::empty(), |x, y| x | y);
+            assert_eq!(alarms, perl.alarms, "channel {num}");
+            let ec = c["ec_factory"].as_str().unwrap();
+            assert_eq!(
+                !ec.is_empty(),
+                perl.remarks
+                    .contains(&format!("(EC: {ec} - {})", c["ec_state"].as_str().unwrap())),
+                "channel {num}: {}",
+                perl.remarks
+            );
+            // The bundle, as LSDAHDI_CONF asks for it.
+            let (master, slaves): (i32, Vec<i32>) = match num {
+                1 => (1, vec![2, 3, 4]),
+                2..=4 => (1, vec![]),
+                25 => (25, vec![26, 27]),
+                26..=27 => (25, vec![]),
+                n => (n, vec![]),
+            };
+            assert_eq!(c["master"], master, "channel {num}");
+            assert_eq!(c["slaves"], serde_json::json!(slaves), "channel {num}");
+            let line = text
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(num.to_string().as_str()))
+                .unwrap();
+            if !slaves.is_empty() {
+                masters_seen.push(c["name"].as_str().unwrap().to_owned());
+                assert!(line.contains("Master of "), "{line}");
+            }
+            if master != num {
+                assert!(line.contains(&format!("Slave of {master}")), "{line}");
+            }
+        }
+    }
+    assert_eq!(perl_chans.len(), 50);
+    // /proc marks a master "Master", which dahdi-tools' parser calls garbage.
+    let mut marked: Vec<String> = perl_err
+        .lines()
+        .filter(|l| {
+            l.starts_with("Unrecognized garbage")
+                && l.split('\'').nth(1).map(str::trim) == Some("Master")
+        })
+        .map(|l| l.rsplit(" in ").next().unwrap().trim().to_owned())
+        .collect();
+    marked.sort();
+    masters_seen.sort();
+    assert_eq!(marked, masters_seen, "{perl_err}");
+    assert!(text.contains("(In use)"));
+    assert!(text.contains("(EC: MG2 - INACTIVE)"));
+}
+
+/// The lsdahdi example as a command: --help, JSON errors under --json (a
+/// missing sysfs, bad arguments), and a reader that is gone before the
+/// listing is written (`lsdahdi | head`): no panic, a quiet exit.
+fn lsdahdi_command_line() {
+    let (out, _, status) = run("/usr/bin/lsdahdi-rs", &["--help"]);
+    assert!(status.success());
+    assert!(
+        out.contains("Usage: lsdahdi") && out.contains("--json"),
+        "{out}"
+    );
+
+    let (out, err, status) = run(
+        "/usr/bin/lsdahdi-rs",
+        &["--json", "--sysfs-root", "/nonexistent"],
+    );
+    assert_eq!(status.code(), Some(1));
+    assert!(err.is_empty(), "{err}");
+    let e: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["error"]["kind"], "ModuleNotLoaded");
+    assert_eq!(e["error"]["path"], "/nonexistent/bus/dahdi_devices");
+    let (out, _, status) = run("/usr/bin/lsdahdi-rs", &["--json", "--bogus"]);
+    assert_eq!(status.code(), Some(2));
+    let e: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["error"]["kind"], "Usage");
+
+    let pair = LoopPair::create(0, 24, |_| Some((Signalling::Clear, Signalling::Clear)));
+    for args in [&[][..], &["--json"][..]] {
+        // A pipe whose reader is gone: the first write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new("/usr/bin/lsdahdi-rs")
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {}: {err}", out.status);
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+    let out = Command::new("sh")
+        .args(["-c", "/usr/bin/lsdahdi-rs | head -n 1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("DAHDI "));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(pair);
+}
+
 /// The kernel is left as found: no spans, no devices.
 fn nothing_left_behind() {
     let ctl = Ctl::open().unwrap();
@@ -1834,6 +2339,9 @@ fn main() {
         span_assignment_through_sysfs,
         unassigned_until_assigned_with_auto_assign_off,
         dahdi_cfg_configuration_reads_back,
+        spans_example_matches_dahdi_cfg,
+        lsdahdi_agrees_with_dahdi_tools,
+        lsdahdi_command_line,
         nothing_left_behind,
     ]);
 }

@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use dahdi::audio::conference::Role;
 use dahdi::audio::g711::Codec;
+use dahdi::audio::mixer::Role;
 use dahdi::pump::{DahdiClock, DahdiPort, DahdiPortConfig, Port, Pump, PumpConfig, Stream};
 use dahdi::{
     BufferInfo, BufferPolicy, ConfMode, Ctl, Event, Pseudo, ReadOutcome, Readiness, Tone, ToneZone,

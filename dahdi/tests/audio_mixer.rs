@@ -1,11 +1,11 @@
-//! The conference engine against a naive reference mixer, on every SIMD path this
+//! the mixer against a naive reference mixer, on every SIMD path this
 //! machine has, over random conferences that change between ticks and whose sums
 //! often clip.
 
-use dahdi::audio::conference::{
-    reference, Conference, ConferenceConfig, ConferenceError, Format, Lent, ParticipantId, Role,
-};
 use dahdi::audio::g711::Codec;
+use dahdi::audio::mixer::{
+    reference, Format, Lent, Mixer, MixerConfig, MixerError, ParticipantId, Role,
+};
 use dahdi::audio::Isa;
 use proptest::prelude::*;
 
@@ -114,7 +114,7 @@ fn run_case(
     initial: &[(Role, Format)],
     ticks: &[Vec<Op>],
 ) -> Result<(), TestCaseError> {
-    let mut conf = Conference::new(ConferenceConfig {
+    let mut conf = Mixer::new(MixerConfig {
         block_size: block,
         capacity: 4,
         isa: Some(isa),
@@ -123,7 +123,7 @@ fn run_case(
     prop_assert_eq!(conf.isa(), isa);
     let mut rng = Rng(seed | 1);
     let mut members: Vec<Member> = Vec::new();
-    let add = |conf: &mut Conference, members: &mut Vec<Member>, rng: &mut Rng, r, f| {
+    let add = |conf: &mut Mixer, members: &mut Vec<Member>, rng: &mut Rng, r, f| {
         let id = conf.add_participant(r, f).unwrap();
         let loudness = (rng.next() % 4) as u8;
         members.push(Member {
@@ -145,7 +145,7 @@ fn run_case(
                 Op::Remove(i) if !members.is_empty() => {
                     let m = members.remove(i % members.len());
                     conf.remove(m.id).unwrap();
-                    prop_assert_eq!(conf.remove(m.id), Err(ConferenceError::UnknownParticipant));
+                    prop_assert_eq!(conf.remove(m.id), Err(MixerError::UnknownParticipant));
                 }
                 Op::SetRole(i, r) if !members.is_empty() => {
                     let n = members.len();
@@ -237,12 +237,12 @@ fn run_case(
                         m.role,
                         m.format
                     );
-                    prop_assert_eq!(conf.output(m.id), Err(ConferenceError::NotLinear));
+                    prop_assert_eq!(conf.output(m.id), Err(MixerError::NotLinear));
                 }
                 None => {
                     let got = conf.output(m.id).unwrap();
                     prop_assert_eq!(got, &want[..], "{} {:?}", isa, m.role);
-                    prop_assert_eq!(conf.output_law(m.id), Err(ConferenceError::NotG711));
+                    prop_assert_eq!(conf.output_law(m.id), Err(MixerError::NotG711));
                 }
             }
         }
@@ -326,21 +326,21 @@ fn every_isa_is_forced_and_reported() {
     let avail: Vec<Isa> = Isa::available().collect();
     eprintln!("SIMD levels available here: {avail:?}");
     for isa in Isa::ALL {
-        let r = Conference::new(ConferenceConfig {
+        let r = Mixer::new(MixerConfig {
             isa: Some(isa),
             ..Default::default()
         });
         if isa.is_available() {
             assert_eq!(r.unwrap().isa(), isa);
         } else {
-            assert_eq!(r.err(), Some(ConferenceError::IsaUnavailable(isa)));
+            assert_eq!(r.err(), Some(MixerError::IsaUnavailable(isa)));
         }
     }
 }
 
 #[test]
 fn listeners_share_one_frame_and_one_encoding_per_codec() {
-    let mut conf = Conference::new(ConferenceConfig::default()).unwrap();
+    let mut conf = Mixer::new(MixerConfig::default()).unwrap();
     let talkers: Vec<_> = (0..3)
         .map(|_| conf.add_participant(Role::Both, Format::Linear).unwrap())
         .collect();
@@ -383,7 +383,7 @@ fn listeners_share_one_frame_and_one_encoding_per_codec() {
 
 #[test]
 fn monitor_hears_itself_muted_is_heard_by_nobody() {
-    let mut conf = Conference::new(ConferenceConfig {
+    let mut conf = Mixer::new(MixerConfig {
         block_size: 8,
         ..Default::default()
     })
@@ -411,7 +411,7 @@ fn monitor_hears_itself_muted_is_heard_by_nobody() {
 
 #[test]
 fn new_participants_hear_silence_until_the_next_mix() {
-    let mut conf = Conference::new(ConferenceConfig::default()).unwrap();
+    let mut conf = Mixer::new(MixerConfig::default()).unwrap();
     let a = conf.add_participant(Role::Talker, Format::Linear).unwrap();
     conf.input_mut(a).unwrap().fill(500);
     conf.mix();

@@ -1,4 +1,4 @@
-//! The per-tick kernel of the conference engine, on every SIMD level.
+//! The per-tick kernel of the mixer, on every SIMD level.
 //!
 //! **Sum.** `T = sum of all talkers` per sample, in 32 bits. It is stored as two
 //! 16-bit frames: `hi = sat16(T)` (what a non-talking listener hears) and

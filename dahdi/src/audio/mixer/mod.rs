@@ -1,8 +1,15 @@
-//! An exact mix-minus conference engine.
+//! An exact mix-minus mixer: the participants of one conference, mixed in user
+//! space.
+//!
+//! "Conference" means two things in this crate. A *DAHDI conference* is the
+//! kernel's: channels join it with `DAHDI_SETCONF` in a [`ConfMode`](crate::ConfMode)
+//! and the driver mixes it every millisecond. A [`Mixer`] is this module's: the
+//! caller hands it frames and it mixes them, with the exact arithmetic below; the
+//! pump (`dahdi::pump`, feature `pump`) runs one for its ports.
 //!
 //! # Semantics
 //!
-//! Once per tick ([`Conference::mix`]) every participant's input frame of
+//! Once per tick ([`Mixer::mix`]) every participant's input frame of
 //! `block_size` samples is mixed. With `T` the sum, accumulated in 32 bits, of the
 //! inputs of all participants whose role *talks* (`Talker`, `Both`, `Monitor`):
 //!
@@ -17,11 +24,11 @@
 //! `sat16` clamps to `-32768..=32767` once, at the end. The result is the exact
 //! saturated sum of the other talkers, whatever the order of participants and however
 //! large intermediate sums get (up to 65,536 participants, where 32 bits stop being
-//! enough; [`Conference::add_participant`] refuses more).
+//! enough; [`Mixer::add_participant`] refuses more).
 //!
 //! `Listener` and `Muted` hear the same; `Muted` exists so that a member who is muted
 //! keeps a distinct role from a listen-only member (the pump can unmute it with
-//! [`Conference::set_role`] back to `Both`). A muted participant is heard by nobody,
+//! [`Mixer::set_role`] back to `Both`). A muted participant is heard by nobody,
 //! monitors included: mute means mute.
 //!
 //! `Monitor` is modelled on the channel that MeetMe puts into DAHDI's
@@ -34,8 +41,8 @@
 //! participant) until it is overwritten, so the caller writes every talker's frame
 //! before each `mix`. Outputs are those of the last `mix`, for the roles at that time;
 //! participants added since then hear silence until the next `mix`. A participant's
-//! output exists in its own format: [`Conference::output`] for linear participants,
-//! [`Conference::output_law`] for G.711 ones (inputs can be written either way).
+//! output exists in its own format: [`Mixer::output`] for linear participants,
+//! [`Mixer::output_law`] for G.711 ones (inputs can be written either way).
 //!
 //! # How this differs from Asterisk and DAHDI when the sum clips
 //!
@@ -80,7 +87,7 @@
 //! together. So a tick costs
 //! `O(talkers x block)`, plus `O(participants)` only when roles changed. No tick
 //! allocates: the per-role index lists are rebuilt in place, and buffers only grow in
-//! [`Conference::add_participant`].
+//! [`Mixer::add_participant`].
 
 mod kernels;
 pub mod reference;
@@ -170,42 +177,62 @@ impl ParticipantId {
     }
 }
 
-/// Errors of the conference engine.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConferenceError {
+/// Errors of the mixer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MixerError {
     /// The block size is not in `8..=1024`.
-    #[error("block size {0} is outside {MIN_BLOCK_SIZE}..={MAX_BLOCK_SIZE}")]
     BlockSize(usize),
     /// A forced SIMD level is not usable on this machine.
-    #[error("SIMD level {0} is not available on this machine")]
     IsaUnavailable(Isa),
     /// The handle does not name a present participant.
-    #[error("no such participant")]
     UnknownParticipant,
     /// A G.711 operation on a participant whose format is linear.
-    #[error("participant's format is linear, not G.711")]
     NotG711,
     /// A linear output asked of a participant whose format is G.711.
-    #[error("participant's format is G.711, not linear")]
     NotLinear,
     /// A frame whose length is not the block size.
-    #[error("frame has {got} samples, the block size is {expected}")]
     FrameLength {
         /// The block size.
         expected: usize,
         /// The length passed.
         got: usize,
     },
-    /// The conference holds [`MAX_PARTICIPANTS`] already.
-    #[error("conference is full ({MAX_PARTICIPANTS} participants)")]
+    /// The mixer holds [`MAX_PARTICIPANTS`] already.
     Full,
-    /// [`Conference::mix_lent`] was given two frames for the same participant's input
+    /// [`Mixer::mix_lent`] was given two frames for the same participant's input
     /// or output.
-    #[error("a participant's frame was lent twice in one tick")]
     LentTwice,
 }
 
-/// One participant's frames, lent to [`Conference::mix_lent`] for one tick: the
+// Written out rather than derived: the `audio` feature needs no dependency
+// (a derive macro would bring a proc-macro toolchain for one enum).
+impl std::fmt::Display for MixerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MixerError::BlockSize(n) => write!(
+                f,
+                "block size {n} is outside {MIN_BLOCK_SIZE}..={MAX_BLOCK_SIZE}"
+            ),
+            MixerError::IsaUnavailable(isa) => {
+                write!(f, "SIMD level {isa} is not available on this machine")
+            }
+            MixerError::UnknownParticipant => f.write_str("no such participant"),
+            MixerError::NotG711 => f.write_str("participant's format is linear, not G.711"),
+            MixerError::NotLinear => f.write_str("participant's format is G.711, not linear"),
+            MixerError::FrameLength { expected, got } => {
+                write!(f, "frame has {got} samples, the block size is {expected}")
+            }
+            MixerError::Full => write!(f, "the mixer is full ({MAX_PARTICIPANTS} participants)"),
+            MixerError::LentTwice => {
+                f.write_str("a participant's frame was lent twice in one tick")
+            }
+        }
+    }
+}
+
+impl std::error::Error for MixerError {}
+
+/// One participant's frames, lent to [`Mixer::mix_lent`] for one tick: the
 /// engine reads the input from where it lies and writes the output straight to
 /// where it is wanted (a port's queue slot, say), instead of the caller copying
 /// both through the engine's own buffers.
@@ -218,7 +245,7 @@ pub struct Lent<'a> {
     pub input: Option<&'a [i16]>,
     /// Receives what the participant hears (`block_size` samples; linear
     /// participants only). `None`: the output goes to the engine's buffers as with
-    /// [`Conference::mix`].
+    /// [`Mixer::mix`].
     pub output: Option<&'a mut [i16]>,
 }
 
@@ -232,7 +259,7 @@ pub(crate) fn reserve_total<T>(v: &mut Vec<T>, total: usize) {
 #[derive(Debug, Default)]
 struct RowTable<T>(Vec<T>);
 
-// SAFETY: the pointers are only dereferenced inside `Conference::run`, which
+// SAFETY: the pointers are only dereferenced inside `Mixer::run`, which
 // refills the table from borrows it holds for the duration of the call; between
 // calls the entries are dead values that are never read.
 unsafe impl<T> Send for RowTable<T> {}
@@ -241,7 +268,7 @@ unsafe impl<T> Sync for RowTable<T> {}
 
 /// Engine configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConferenceConfig {
+pub struct MixerConfig {
     /// Samples per tick, `8..=1024`; fixed for the engine's life.
     pub block_size: usize,
     /// Participant slots to allocate up front, so that adding up to this many never
@@ -251,9 +278,9 @@ pub struct ConferenceConfig {
     pub isa: Option<Isa>,
 }
 
-impl Default for ConferenceConfig {
+impl Default for MixerConfig {
     fn default() -> Self {
-        ConferenceConfig {
+        MixerConfig {
             block_size: DEFAULT_BLOCK_SIZE,
             capacity: 16,
             isa: None,
@@ -284,12 +311,12 @@ struct Slot {
     source: Source,
 }
 
-/// The conference engine. See the [module docs](self) for the semantics.
+/// The mixer. See the [module docs](self) for the semantics.
 ///
 /// All per-participant audio lives in contiguous struct-of-arrays buffers with a
 /// 64-byte aligned stride of `block_size` rounded up to 16 samples.
 #[derive(Debug)]
-pub struct Conference {
+pub struct Mixer {
     block: usize,
     stride: usize,
     isa: Isa,
@@ -317,7 +344,7 @@ pub struct Conference {
     /// (entries are set for the rows the kernels read, every mix).
     input_rows: RowTable<*const i16>,
     output_rows: RowTable<*mut i16>,
-    /// [`Conference::mix_lent`]'s loans by row (null: not lent), null again
+    /// [`Mixer::mix_lent`]'s loans by row (null: not lent), null again
     /// between calls; a row found already set while recording is lent twice.
     loan_in: RowTable<*const i16>,
     loan_out: RowTable<*mut i16>,
@@ -327,21 +354,26 @@ pub struct Conference {
     shared_listeners: [usize; 4],
 }
 
-impl Conference {
+impl Mixer {
     /// Creates an engine.
-    pub fn new(config: ConferenceConfig) -> Result<Conference, ConferenceError> {
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::BlockSize`] for a block size outside `8..=1024`,
+    /// [`MixerError::IsaUnavailable`] for a forced SIMD level this machine lacks.
+    pub fn new(config: MixerConfig) -> Result<Mixer, MixerError> {
         let block = config.block_size;
         if !(MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&block) {
-            return Err(ConferenceError::BlockSize(block));
+            return Err(MixerError::BlockSize(block));
         }
         let isa = match config.isa {
             None => Isa::detect(),
             Some(isa) if isa.is_available() => isa,
-            Some(isa) => return Err(ConferenceError::IsaUnavailable(isa)),
+            Some(isa) => return Err(MixerError::IsaUnavailable(isa)),
         };
         let stride = block.div_ceil(16) * 16;
         let silence_law = Codec::ALL.map(|c| vec![c.encode(0); block]);
-        let mut conf = Conference {
+        let mut conf = Mixer {
             block,
             stride,
             isa,
@@ -411,13 +443,17 @@ impl Conference {
 
     /// Adds a participant. Its input starts as silence; it hears silence until the
     /// next [`mix`](Self::mix).
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::Full`] when the mixer holds [`MAX_PARTICIPANTS`] already.
     pub fn add_participant(
         &mut self,
         role: Role,
         format: Format,
-    ) -> Result<ParticipantId, ConferenceError> {
+    ) -> Result<ParticipantId, MixerError> {
         if self.live >= MAX_PARTICIPANTS {
-            return Err(ConferenceError::Full);
+            return Err(MixerError::Full);
         }
         let index = match self.free.pop() {
             Some(i) => i,
@@ -454,7 +490,11 @@ impl Conference {
     }
 
     /// Removes a participant; its handle becomes invalid.
-    pub fn remove(&mut self, id: ParticipantId) -> Result<(), ConferenceError> {
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
+    pub fn remove(&mut self, id: ParticipantId) -> Result<(), MixerError> {
         let row = self.row(id)?;
         let slot = &mut self.slots[row];
         slot.live = false;
@@ -470,7 +510,11 @@ impl Conference {
     }
 
     /// Changes a participant's role from the next [`mix`](Self::mix) on.
-    pub fn set_role(&mut self, id: ParticipantId, role: Role) -> Result<(), ConferenceError> {
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
+    pub fn set_role(&mut self, id: ParticipantId, role: Role) -> Result<(), MixerError> {
         let row = self.row(id)?;
         if self.slots[row].role != role {
             self.slots[row].role = role;
@@ -480,12 +524,20 @@ impl Conference {
     }
 
     /// A participant's role.
-    pub fn role(&self, id: ParticipantId) -> Result<Role, ConferenceError> {
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
+    pub fn role(&self, id: ParticipantId) -> Result<Role, MixerError> {
         Ok(self.slots[self.row(id)?].role)
     }
 
     /// A participant's format.
-    pub fn format(&self, id: ParticipantId) -> Result<Format, ConferenceError> {
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
+    pub fn format(&self, id: ParticipantId) -> Result<Format, MixerError> {
         Ok(self.slots[self.row(id)?].format)
     }
 
@@ -501,40 +553,52 @@ impl Conference {
 
     /// The participant's input frame (linear), to be filled before [`mix`](Self::mix).
     /// Works for G.711 participants too (then no decoding happens).
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
     #[inline]
-    pub fn input_mut(&mut self, id: ParticipantId) -> Result<&mut [i16], ConferenceError> {
+    pub fn input_mut(&mut self, id: ParticipantId) -> Result<&mut [i16], MixerError> {
         let row = self.row(id)?;
         let start = row * self.stride;
         Ok(&mut self.input.as_mut_slice()[start..start + self.block])
     }
 
     /// The participant's current input frame (linear).
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
     #[inline]
-    pub fn input(&self, id: ParticipantId) -> Result<&[i16], ConferenceError> {
+    pub fn input(&self, id: ParticipantId) -> Result<&[i16], MixerError> {
         let row = self.row(id)?;
         let start = row * self.stride;
         Ok(&self.input.as_slice()[start..start + self.block])
     }
 
     /// Copies a linear frame into the participant's input.
-    pub fn write_input(&mut self, id: ParticipantId, frame: &[i16]) -> Result<(), ConferenceError> {
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::FrameLength`] for a frame that is not `block_size` long,
+    /// [`MixerError::UnknownParticipant`] for an unknown handle.
+    pub fn write_input(&mut self, id: ParticipantId, frame: &[i16]) -> Result<(), MixerError> {
         self.check_len(frame.len())?;
         self.input_mut(id)?.copy_from_slice(frame);
         Ok(())
     }
 
     /// Decodes a G.711 frame (in the participant's codec) into its input.
-    pub fn write_input_law(
-        &mut self,
-        id: ParticipantId,
-        frame: &[u8],
-    ) -> Result<(), ConferenceError> {
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::FrameLength`] for a frame that is not `block_size` long,
+    /// [`MixerError::UnknownParticipant`] for an unknown handle, [`MixerError::NotG711`]
+    /// for a linear participant.
+    pub fn write_input_law(&mut self, id: ParticipantId, frame: &[u8]) -> Result<(), MixerError> {
         self.check_len(frame.len())?;
         let row = self.row(id)?;
-        let codec = self.slots[row]
-            .format
-            .codec()
-            .ok_or(ConferenceError::NotG711)?;
+        let codec = self.slots[row].format.codec().ok_or(MixerError::NotG711)?;
         let start = row * self.stride;
         let dst = &mut self.input.as_mut_slice()[start..start + self.block];
         codec.decode_slice_with(self.isa, frame, dst);
@@ -542,7 +606,11 @@ impl Conference {
     }
 
     /// Sets the participant's input to silence.
-    pub fn silence_input(&mut self, id: ParticipantId) -> Result<(), ConferenceError> {
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for a handle of no present participant.
+    pub fn silence_input(&mut self, id: ParticipantId) -> Result<(), MixerError> {
         self.input_mut(id)?.fill(0);
         Ok(())
     }
@@ -565,15 +633,18 @@ impl Conference {
     /// lent frames, and write the input of a participant whose input was lent
     /// before relying on it persisting.
     ///
-    /// Errors (checked before anything is mixed, so that nothing changes): an
-    /// unknown participant, a frame that is not `block_size` long, an output lent
-    /// for a G.711 participant, or the same participant's input or output lent
-    /// twice.
-    ///
     /// When `block_size` is not a multiple of 16 the kernels' rows are longer than
     /// a frame, so lent frames are copied in and out instead; the result is the
     /// same.
-    pub fn mix_lent(&mut self, lent: &mut [Lent<'_>]) -> Result<(), ConferenceError> {
+    ///
+    /// # Errors
+    ///
+    /// Checked before anything is mixed, so that nothing changes:
+    /// [`MixerError::UnknownParticipant`], [`MixerError::FrameLength`] for a
+    /// frame that is not `block_size` long, [`MixerError::NotLinear`] for an
+    /// output lent for a G.711 participant, [`MixerError::LentTwice`] for the
+    /// same participant's input or output lent twice.
+    pub fn mix_lent(&mut self, lent: &mut [Lent<'_>]) -> Result<(), MixerError> {
         let rows = self.slots.len();
         if self.loan_in.0.len() < rows {
             self.loan_in.0.resize(rows, std::ptr::null());
@@ -619,21 +690,21 @@ impl Conference {
     }
 
     /// Checks one loan and records it in `loan_in`/`loan_out`.
-    fn record_loan(&mut self, l: &mut Lent<'_>) -> Result<(), ConferenceError> {
+    fn record_loan(&mut self, l: &mut Lent<'_>) -> Result<(), MixerError> {
         let row = self.row(l.id)?;
         if let Some(input) = l.input {
             self.check_len(input.len())?;
             if !self.loan_in.0[row].is_null() {
-                return Err(ConferenceError::LentTwice);
+                return Err(MixerError::LentTwice);
             }
         }
         if let Some(output) = &l.output {
             self.check_len(output.len())?;
             if self.slots[row].format != Format::Linear {
-                return Err(ConferenceError::NotLinear);
+                return Err(MixerError::NotLinear);
             }
             if !self.loan_out.0[row].is_null() {
-                return Err(ConferenceError::LentTwice);
+                return Err(MixerError::LentTwice);
             }
         }
         if let Some(input) = l.input {
@@ -758,25 +829,35 @@ impl Conference {
     ///
     /// Outputs exist in the participant's own format only: a G.711 participant's
     /// mix-minus is encoded straight from registers and never stored linearly, so this
-    /// returns [`ConferenceError::NotLinear`] for it (use
+    /// returns [`MixerError::NotLinear`] for it (use
     /// [`output_law`](Self::output_law)).
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for an unknown handle, [`MixerError::NotLinear`]
+    /// for a G.711 participant.
     #[inline]
-    pub fn output(&self, id: ParticipantId) -> Result<&[i16], ConferenceError> {
+    pub fn output(&self, id: ParticipantId) -> Result<&[i16], MixerError> {
         let row = self.row(id)?;
         let slot = &self.slots[row];
         if slot.format != Format::Linear {
-            return Err(ConferenceError::NotLinear);
+            return Err(MixerError::NotLinear);
         }
         Ok(self.linear_out(row, slot.source))
     }
 
     /// What a G.711 participant hears after the last [`mix`](Self::mix), encoded in its
     /// codec. Participants that do not talk share one encoded frame per codec.
+    ///
+    /// # Errors
+    ///
+    /// [`MixerError::UnknownParticipant`] for an unknown handle, [`MixerError::NotG711`]
+    /// for a linear participant.
     #[inline]
-    pub fn output_law(&self, id: ParticipantId) -> Result<&[u8], ConferenceError> {
+    pub fn output_law(&self, id: ParticipantId) -> Result<&[u8], MixerError> {
         let row = self.row(id)?;
         let slot = &self.slots[row];
-        let codec = slot.format.codec().ok_or(ConferenceError::NotG711)?;
+        let codec = slot.format.codec().ok_or(MixerError::NotG711)?;
         Ok(self.law_out(row, slot.source, codec))
     }
 
@@ -863,11 +944,11 @@ impl Conference {
         self.lists.talker_count()
     }
 
-    fn check_len(&self, got: usize) -> Result<(), ConferenceError> {
+    fn check_len(&self, got: usize) -> Result<(), MixerError> {
         if got == self.block {
             Ok(())
         } else {
-            Err(ConferenceError::FrameLength {
+            Err(MixerError::FrameLength {
                 expected: self.block,
                 got,
             })
@@ -875,10 +956,10 @@ impl Conference {
     }
 
     #[inline]
-    fn row(&self, id: ParticipantId) -> Result<usize, ConferenceError> {
+    fn row(&self, id: ParticipantId) -> Result<usize, MixerError> {
         match self.slots.get(id.index as usize) {
             Some(s) if s.live && s.generation == id.generation => Ok(id.index as usize),
-            _ => Err(ConferenceError::UnknownParticipant),
+            _ => Err(MixerError::UnknownParticipant),
         }
     }
 
@@ -919,8 +1000,8 @@ impl Conference {
 mod tests {
     use super::*;
 
-    fn conf(block: usize) -> Conference {
-        Conference::new(ConferenceConfig {
+    fn conf(block: usize) -> Mixer {
+        Mixer::new(MixerConfig {
             block_size: block,
             ..Default::default()
         })
@@ -931,12 +1012,12 @@ mod tests {
     fn rejects_bad_block_sizes() {
         for b in [0, 7, 1025] {
             assert_eq!(
-                Conference::new(ConferenceConfig {
+                Mixer::new(MixerConfig {
                     block_size: b,
                     ..Default::default()
                 })
                 .err(),
-                Some(ConferenceError::BlockSize(b))
+                Some(MixerError::BlockSize(b))
             );
         }
         for b in [8, 9, 160, 1024] {
@@ -971,12 +1052,12 @@ mod tests {
         let a = c.add_participant(Role::Both, Format::Linear).unwrap();
         c.input_mut(a).unwrap().fill(1234);
         c.remove(a).unwrap();
-        assert_eq!(c.input(a).err(), Some(ConferenceError::UnknownParticipant));
+        assert_eq!(c.input(a).err(), Some(MixerError::UnknownParticipant));
         let b = c.add_participant(Role::Talker, Format::Linear).unwrap();
         assert_eq!(a.index(), b.index());
         assert_ne!(a, b);
         assert!(c.input(b).unwrap().iter().all(|&x| x == 0));
-        assert_eq!(c.remove(a), Err(ConferenceError::UnknownParticipant));
+        assert_eq!(c.remove(a), Err(MixerError::UnknownParticipant));
     }
 
     #[test]
@@ -991,14 +1072,14 @@ mod tests {
         let input = [5i16; 160];
         let short = [5i16; 159];
         let (mut o1, mut o2) = ([0i16; 160], [0i16; 160]);
-        let cases: [(Vec<Lent<'_>>, ConferenceError); 4] = [
+        let cases: [(Vec<Lent<'_>>, MixerError); 4] = [
             (
                 vec![Lent {
                     id: a,
                     input: Some(&short),
                     output: None,
                 }],
-                ConferenceError::FrameLength {
+                MixerError::FrameLength {
                     expected: 160,
                     got: 159,
                 },
@@ -1009,7 +1090,7 @@ mod tests {
                     input: None,
                     output: Some(&mut o1),
                 }],
-                ConferenceError::NotLinear,
+                MixerError::NotLinear,
             ),
             (
                 vec![
@@ -1024,7 +1105,7 @@ mod tests {
                         output: Some(&mut o2),
                     },
                 ],
-                ConferenceError::LentTwice,
+                MixerError::LentTwice,
             ),
             (
                 vec![Lent {
@@ -1035,7 +1116,7 @@ mod tests {
                     input: None,
                     output: None,
                 }],
-                ConferenceError::UnknownParticipant,
+                MixerError::UnknownParticipant,
             ),
         ];
         for (mut lent, err) in cases {
@@ -1059,16 +1140,13 @@ mod tests {
     fn g711_errors() {
         let mut c = conf(16);
         let lin = c.add_participant(Role::Both, Format::Linear).unwrap();
-        assert_eq!(
-            c.write_input_law(lin, &[0; 16]),
-            Err(ConferenceError::NotG711)
-        );
-        assert_eq!(c.output_law(lin).err(), Some(ConferenceError::NotG711));
+        assert_eq!(c.write_input_law(lin, &[0; 16]), Err(MixerError::NotG711));
+        assert_eq!(c.output_law(lin).err(), Some(MixerError::NotG711));
         let mu = c.add_participant(Role::Both, Format::ULAW).unwrap();
-        assert_eq!(c.output(mu).err(), Some(ConferenceError::NotLinear));
+        assert_eq!(c.output(mu).err(), Some(MixerError::NotLinear));
         assert_eq!(
             c.write_input_law(mu, &[0; 15]),
-            Err(ConferenceError::FrameLength {
+            Err(MixerError::FrameLength {
                 expected: 16,
                 got: 15
             })
