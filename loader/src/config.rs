@@ -14,6 +14,8 @@
 //! # how long one DKMS build may take before it is stopped: minutes, or seconds with an
 //! # s suffix (default 60 minutes)
 //! build-timeout 90
+//! # keep GRUB from starting a kernel on which DAHDI would not load (default off)
+//! boot-guard on
 //! ```
 //!
 //! Unknown directives are errors, so a typo does not silently drop a module.
@@ -45,6 +47,8 @@ pub struct Config {
     pub dev_timeout_secs: u64,
     /// Seconds one DKMS run may take.
     pub build_timeout_secs: u64,
+    /// The boot guard may steer GRUB ([`crate::bootguard`]).
+    pub boot_guard: bool,
     /// Files that were read.
     pub files: Vec<PathBuf>,
 }
@@ -57,6 +61,7 @@ impl Default for Config {
             aliases: Vec::new(),
             dev_timeout_secs: DEFAULT_DEV_TIMEOUT_SECS,
             build_timeout_secs: 3600,
+            boot_guard: false,
             files: Vec::new(),
         }
     }
@@ -147,9 +152,16 @@ impl Config {
                     }
                     self.build_timeout_secs = secs;
                 }
+                "boot-guard" => {
+                    self.boot_guard = match args[..] {
+                        ["on"] => true,
+                        ["off"] => false,
+                        _ => return Err(err("'boot-guard' takes on or off".into())),
+                    };
+                }
                 other => {
                     return Err(err(format!(
-                        "unknown directive {other:?}; expected add, exclude, alias, dev-timeout or build-timeout"
+                        "unknown directive {other:?}; expected add, exclude, alias, dev-timeout, build-timeout or boot-guard"
                     )))
                 }
             }
@@ -180,6 +192,9 @@ mod tests {
         assert_eq!(c.aliases[0].0, "pci:v0000D161d0000BEEF*");
         assert_eq!(c.aliases[0].1, "wct4xxp");
         assert_eq!(c.dev_timeout_secs, 3);
+        assert!(!c.boot_guard);
+        assert!(parse("boot-guard on\n").unwrap().boot_guard);
+        assert!(!parse("boot-guard on\nboot-guard off\n").unwrap().boot_guard);
     }
 
     #[test]
@@ -193,6 +208,7 @@ mod tests {
             ("alias dahdi_dummy dahdi\n", 1, "pci: or usb:"),
             ("alias pci:x\n", 1, "one module name"),
             ("alias pci:$(x) dahdi\n", 1, "modalias"),
+            ("boot-guard yes\n", 1, "on or off"),
         ] {
             let e = parse(text).unwrap_err();
             let s = e.to_string();

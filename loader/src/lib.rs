@@ -50,6 +50,7 @@
 //! See [`report::EXIT_CODES`], the one table `--help` and the README are made from.
 
 pub mod ber;
+pub mod bootguard;
 pub mod certificate;
 pub mod config;
 pub mod debversion;
@@ -59,6 +60,7 @@ pub mod ensure;
 pub mod error;
 pub mod failed;
 pub mod hw;
+pub mod journal;
 pub mod kernel;
 pub mod keys;
 pub mod live;

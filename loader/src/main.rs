@@ -22,7 +22,8 @@ Configuration: /etc/dahdi-loader/*.conf (read in name order; # starts a comment)
   exclude MODULE...        never load these
   alias PATTERN MODULE     devices whose modalias matches PATTERN need MODULE
   dev-timeout SECONDS      wait this long for /dev/dahdi/ctl (default 10)
-  build-timeout MINUTES    stop a DKMS build that takes longer (default 60; 90s = seconds)";
+  build-timeout MINUTES    stop a DKMS build that takes longer (default 60; 90s = seconds)
+  boot-guard on|off        keep GRUB off kernels where DAHDI would not load (default off)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -99,6 +100,17 @@ enum Command {
         /// headers and compiler.
         #[arg(long)]
         force: bool,
+    },
+    /// Point GRUB's next boot at the newest kernel where DAHDI verifies, when the kernel
+    /// it would start is one where DAHDI will not load (only with `boot-guard on`).
+    /// Exits with the verdict of the kernel the next boot starts.
+    Guard {
+        /// Show what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Seconds to wait for another dahdi-loader to finish.
+        #[arg(long, value_name = "SECS", default_value_t = dahdi_loader::lock::DEFAULT_TIMEOUT.as_secs())]
+        lock_timeout: u64,
     },
     /// Exit 0 if a DAHDI module (or a configured alias) claims MODALIAS, else 1.
     /// Used by the udev rule; fast and read-only.
@@ -192,6 +204,27 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 println!("{}", render::ensure(&report));
             }
             Ok(ExitCode::Ok)
+        }
+        Some(Command::Guard {
+            dry_run,
+            lock_timeout,
+        }) => {
+            let report = dahdi_loader::bootguard::guard_command(
+                &root,
+                running,
+                !dry_run,
+                Duration::from_secs(*lock_timeout),
+            )?;
+            if cli.json {
+                print_json(&report)?;
+            } else {
+                print!("{}", render::guard(&report));
+            }
+            // No module directory for the kernel the next boot starts: DAHDI needs a build.
+            Ok(match &report.next_boot {
+                None => ExitCode::Ok,
+                Some(c) => c.verdict.map_or(ExitCode::NeedsBuild, ExitCode::from),
+            })
         }
         Some(Command::MatchModalias { modalias: m }) => {
             let sys = System::load(root, running)?;

@@ -216,6 +216,52 @@ fn row(k: &KernelReport, total: usize) -> [String; 8] {
     ]
 }
 
+/// The boot guard's line, where there is something to say: it is on, it holds the next
+/// boot, or it would if it were on.
+fn boot(g: &crate::bootguard::GuardReport, out: &mut String) {
+    use crate::bootguard::Action;
+    let worth = g.enabled
+        || g.pinned_before.is_some()
+        || matches!(g.action, Action::Pin { .. } | Action::Release { .. });
+    if worth {
+        let _ = writeln!(
+            out,
+            "boot guard ({}): {}",
+            if g.enabled { "on" } else { "off" },
+            g.message
+        );
+    }
+}
+
+/// What `guard` did, for people.
+pub fn guard(g: &crate::bootguard::GuardReport) -> String {
+    use crate::bootguard::Action;
+    let mut out = format!(
+        "boot guard ({}): {}\n",
+        if g.enabled { "on" } else { "off" },
+        g.message
+    );
+    match (&g.action, g.applied) {
+        (Action::Pin { pin }, true) => {
+            let _ = writeln!(
+                out,
+                "set {}={} in /boot/grub/grubenv",
+                pin.variable.name(),
+                pin.value
+            );
+        }
+        (Action::Release { pin }, true) => {
+            let _ = writeln!(
+                out,
+                "{} in /boot/grub/grubenv is the operator's again",
+                pin.variable.name()
+            );
+        }
+        _ => {}
+    }
+    out
+}
+
 /// Renders the human table, followed by the findings with their fixes.
 pub fn status(report: &SystemReport, verbose: bool) -> String {
     let header = [
@@ -253,6 +299,7 @@ pub fn status(report: &SystemReport, verbose: bool) -> String {
         out.push_str("(* = running kernel)\n");
     }
     providers(report, &mut out);
+    boot(&report.boot, &mut out);
     for k in &report.kernels {
         let shown: Vec<_> = k
             .findings

@@ -27,6 +27,9 @@ pub struct SystemReport {
     pub modules: Vec<ModuleName>,
     /// One report per kernel, oldest first.
     pub kernels: Vec<KernelReport>,
+    /// The next boot as GRUB and the boot guard decide it (nothing is written by
+    /// `status`).
+    pub boot: crate::bootguard::GuardReport,
     /// The worst verdict over all kernels.
     pub verdict: Verdict,
     /// The exit code `status` returns.
@@ -128,7 +131,14 @@ pub fn system_report(sys: &System, checks: Checks) -> Result<SystemReport, Error
             })
         })
         .collect();
+    let boot = crate::bootguard::run(&sys.root, sys.config.boot_guard, false, |k| {
+        kernels
+            .iter()
+            .find(|r| &r.kernel.release == k)
+            .map(|r| r.verdict)
+    })?;
     Ok(SystemReport {
+        boot,
         packages,
         unowned,
         root: sys.root.dir().display().to_string(),

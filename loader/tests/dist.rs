@@ -64,17 +64,27 @@ fn kernel_hook_warns_loudly_but_never_fails_the_install() {
 #[test]
 fn units_pass_systemd_analyze() {
     let dir = tempfile::tempdir().unwrap();
-    for unit in ["dahdi-loader.service", "dahdi-loader@.service"] {
+    for (unit, command) in [
+        ("dahdi-loader.service", "ensure"),
+        ("dahdi-loader@.service", "ensure"),
+        ("dahdi-loader-guard.service", "guard"),
+        ("dahdi-loader-guard.path", ""),
+    ] {
         let text = std::fs::read_to_string(dist(&format!("systemd/{unit}"))).unwrap();
         assert!(
-            text.contains("ExecStart=/usr/sbin/dahdi-loader ensure\n"),
+            command.is_empty()
+                || text.contains(&format!("ExecStart=/usr/sbin/dahdi-loader {command}\n")),
             "{unit}"
         );
         // Point ExecStart at the binary just built so the checker can see it.
         let text = text.replace("/usr/sbin/dahdi-loader", env!("CARGO_BIN_EXE_dahdi-loader"));
         std::fs::write(dir.path().join(unit), text).unwrap();
     }
-    for unit in ["dahdi-loader.service", "dahdi-loader@dev0.service"] {
+    for unit in [
+        "dahdi-loader.service",
+        "dahdi-loader@dev0.service",
+        "dahdi-loader-guard.path",
+    ] {
         let out = Command::new("systemd-analyze")
             .args(["verify", "--man=no"])
             .arg(dir.path().join(unit))

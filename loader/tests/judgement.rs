@@ -22,14 +22,7 @@ fn run(f: &Fixture, args: &[&str]) -> (Option<i32>, String) {
         })
         .output()
         .unwrap();
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    code_and_text(&out)
 }
 
 fn chmod(p: &std::path::Path, mode: u32) {

@@ -75,9 +75,13 @@ pub struct Report {
     pub dev_ready_ms: Option<u128>,
     /// The kernel's verification after all this.
     pub verification: KernelReport,
+    /// What the boot guard did afterwards (when it is on).
+    pub boot_guard: Option<crate::bootguard::GuardReport>,
 }
 
-/// Runs `ensure` under `root`, inserting modules with `inserter`.
+/// Runs `ensure` under `root`, inserting modules with `inserter`. Afterwards, whatever
+/// the outcome and under the same lock, the boot guard (when on) points the next boot at a
+/// kernel where DAHDI verifies: a kernel DAHDI failed on is exactly when it matters.
 pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Result<Report, Error> {
     let lock = lock::acquire(root, opts.lock_timeout, || {
         if !opts.quiet {
@@ -86,6 +90,48 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
             );
         }
     })?;
+    let result = ensure_locked(root, opts, inserter, &lock);
+    let guard = boot_guard(root, opts);
+    drop(lock);
+    result.map(|mut r| {
+        r.boot_guard = guard;
+        r
+    })
+}
+
+/// The boot guard's run after `ensure`, when the configuration turns it on. It never
+/// fails `ensure`: its own trouble is reported as what it could not do.
+fn boot_guard(root: &Root, opts: &Options) -> Option<crate::bootguard::GuardReport> {
+    use crate::bootguard::{Action, GuardReport};
+    use crate::journal::{log, Priority};
+    let config = crate::config::Config::load(root).ok()?;
+    if !config.boot_guard {
+        return None;
+    }
+    let report = System::load(root.clone(), opts.running.clone())
+        .and_then(|sys| crate::bootguard::guard_system(&sys, true))
+        .unwrap_or_else(|e| {
+            GuardReport::cannot(true, format!("the boot guard could not run: {e}"))
+        });
+    let priority = match (&report.action, report.applied) {
+        (Action::Pin { .. }, true) | (Action::Cannot { .. }, _) => Some(Priority::Warning),
+        (Action::Release { .. }, true) => Some(Priority::Notice),
+        // A hold already in place is still worth a line at every boot.
+        _ if report.pinned_before.is_some() => Some(Priority::Warning),
+        _ => None,
+    };
+    if let Some(p) = priority {
+        log(p, &format!("boot guard: {}", report.message));
+    }
+    Some(report)
+}
+
+fn ensure_locked(
+    root: &Root,
+    opts: &Options,
+    inserter: &mut dyn Inserter,
+    lock: &lock::Lock,
+) -> Result<Report, Error> {
     let mut dkms = Dkms::new(opts.dkms_program.clone(), root.clone());
     dkms.inherit = Some(lock.raw_fd());
     dkms.quiet = opts.quiet;
@@ -220,6 +266,7 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
         loaded: Vec::new(),
         dev_ready_ms: None,
         verification: report.clone(),
+        boot_guard: None,
     };
     if !(kernel.running && opts.load) {
         return Ok(out);
@@ -255,7 +302,6 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
         let waited = load::wait_for(&ctl, Duration::from_secs(sys.config.dev_timeout_secs))?;
         out.dev_ready_ms = Some(waited.as_millis());
     }
-    drop(lock);
     Ok(out)
 }
 

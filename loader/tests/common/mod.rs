@@ -367,3 +367,15 @@ pub fn corrupt_import_in(data: &mut [u8]) -> String {
     data[at] = b'Q';
     format!("Q{}", &name[1..])
 }
+
+/// A finished command's exit code and everything it printed (stdout, then stderr).
+pub fn code_and_text(out: &std::process::Output) -> (Option<i32>, String) {
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
