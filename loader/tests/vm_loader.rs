@@ -231,6 +231,58 @@ fn status_reports_the_loaded_module_is_the_file() {
     assert_eq!(verify.code, Some(0), "{verify}");
 }
 
+/// modprobe's configuration reaches the kernel as kmod would apply it: an `options` line
+/// from /etc/modprobe.d and a `dahdi.PARAM=` word from the kernel command line both show
+/// in /sys/module/dahdi/parameters (the kernel's own view; their defaults differ), and a
+/// hardware driver that modprobe.d blacklists is not loaded for a device that matches it.
+fn modprobe_options_and_blacklist_reach_the_kernel() {
+    let param = |p: &str| {
+        std::fs::read_to_string(format!("/sys/module/dahdi/parameters/{p}"))
+            .unwrap_or_else(|e| panic!("/sys/module/dahdi/parameters/{p}: {e}"))
+            .trim()
+            .to_string()
+    };
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap();
+    assert!(
+        cmdline.split_whitespace().any(|w| w == CMDLINE_OPTION),
+        "the harness did not boot with {CMDLINE_OPTION}: {cmdline}"
+    );
+    assert_eq!(param("max_pseudo_channels"), "77", "from {MODPROBE_CONF}");
+    assert_eq!(param("deftaps"), "128", "from the kernel command line");
+    // The device the test alias matches is really there, so only the blacklist kept the
+    // driver out.
+    let device_present = std::fs::read_dir("/sys/bus/pci/devices")
+        .unwrap()
+        .flatten()
+        .any(|d| {
+            std::fs::read_to_string(d.path().join("modalias"))
+                .is_ok_and(|m| m.starts_with(BLACKLISTED_DEVICE))
+        });
+    assert!(
+        device_present,
+        "no PCI device with modalias {BLACKLISTED_DEVICE}*"
+    );
+    assert!(
+        !proc_modules().iter().any(|m| m.name == BLACKLISTED),
+        "{BLACKLISTED} was loaded although modprobe.d blacklists it"
+    );
+    let verify = loader(&["--json", "verify"]);
+    assert_eq!(verify.code, Some(0), "{verify}");
+    assert!(
+        verify
+            .stdout
+            .contains(&format!("{BLACKLISTED} is blacklisted")),
+        "verify does not say why {BLACKLISTED} is not loaded: {verify}"
+    );
+}
+
+/// What the suite adds to modprobe's configuration (see the test above).
+const MODPROBE_CONF: &str = "/etc/modprobe.d/dahdi-vm-test.conf";
+const CMDLINE_OPTION: &str = "dahdi.deftaps=128";
+/// qemu's i440FX host bridge, present in every guest of the initramfs level.
+const BLACKLISTED_DEVICE: &str = "pci:v00008086d00001237";
+const BLACKLISTED: &str = "dahdi_dynamic_eth";
+
 fn running_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .unwrap()
@@ -248,8 +300,21 @@ fn main() {
             concurrent_ensures_load_once_in_dependency_order,
             second_ensure_is_a_no_op,
             status_reports_the_loaded_module_is_the_file,
+            modprobe_options_and_blacklist_reach_the_kernel,
         ]);
         return;
     }
-    run_host(vec![loader_suite("loader")])
+    let suite = loader_suite("loader")
+        .file(
+            MODPROBE_CONF,
+            0o644,
+            format!("options dahdi max_pseudo_channels=77\nblacklist {BLACKLISTED}\n"),
+        )
+        .file(
+            "/etc/dahdi-loader/vm-hardware.conf",
+            0o644,
+            format!("alias {BLACKLISTED_DEVICE}* {BLACKLISTED}\n"),
+        )
+        .kernel_arg(CMDLINE_OPTION);
+    run_host(vec![suite])
 }
