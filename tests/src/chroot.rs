@@ -298,6 +298,12 @@ impl Workspace {
         Chroot::enter(&self.rootfs)
     }
 
+    /// The disk image the last [`Workspace::boot`] packed and booted: it keeps what the
+    /// guest wrote, for a later boot of the same disk.
+    pub fn disk_image(&self) -> PathBuf {
+        self.work.path().join("root.img")
+    }
+
     /// Packs the rootfs into an ext4 image and boots it with the kernel
     /// `release` that the rootfs itself installed (its /boot).
     pub fn boot(
@@ -317,7 +323,7 @@ impl Workspace {
                 )));
             }
         }
-        let image = self.work.path().join("root.img");
+        let image = self.disk_image();
         run_checked(
             Command::new("mke2fs")
                 .args(["-q", "-F", "-t", "ext4", "-d"])

@@ -48,6 +48,7 @@
 pub mod chroot;
 pub mod cpio;
 pub mod debian;
+pub mod firmware;
 pub mod guest;
 pub mod initramfs;
 pub mod kernel;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::firmware::Ovmf;
 use crate::HarnessError;
 
 pub const QEMU: &str = "qemu-system-x86_64";
@@ -32,6 +33,9 @@ pub struct QemuConfig {
     pub accel: Accel,
     pub drives: Vec<PathBuf>,
     pub extra_args: Vec<String>,
+    /// Boot through this UEFI firmware and whatever bootloader it finds on the drives;
+    /// `kernel`, `initrd` and `append` are then not used.
+    pub firmware: Option<Ovmf>,
 }
 
 /// What came back from one boot.
@@ -65,6 +69,7 @@ impl QemuConfig {
             accel: Accel::Tcg,
             drives: Vec::new(),
             extra_args: Vec::new(),
+            firmware: None,
         }
     }
 
@@ -91,16 +96,20 @@ impl QemuConfig {
             "-no-reboot",
             "-monitor",
             "none",
-        ])
-        .arg("-kernel")
-        .arg(&self.kernel)
-        .arg("-initrd")
-        .arg(&self.initrd)
-        .args(["-append", &self.append])
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()))
-        .arg("-serial")
-        .arg(format!("file:{}", results.display()));
+        ]);
+        match &self.firmware {
+            Some(ovmf) => cmd.args(ovmf.qemu_args(workdir)?),
+            None => cmd
+                .arg("-kernel")
+                .arg(&self.kernel)
+                .arg("-initrd")
+                .arg(&self.initrd)
+                .args(["-append", &self.append]),
+        };
+        cmd.arg("-serial")
+            .arg(format!("file:{}", console.display()))
+            .arg("-serial")
+            .arg(format!("file:{}", results.display()));
         for d in &self.drives {
             cmd.arg("-drive")
                 .arg(format!("file={},format=raw,if=virtio", d.display()));
