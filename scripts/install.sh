@@ -28,6 +28,8 @@ PACKAGES=(
     openssl
     # the VM test bed
     qemu-system-x86 busybox-static debootstrap e2fsprogs kmod cpio
+    # providers scenarios: Debian 13's DAHDI source package, fetched from the mirror
+    curl
     # UEFI firmware: the boot guard's test boots real GRUB the way a machine does
     ovmf
 )

@@ -52,6 +52,7 @@ pub mod firmware;
 pub mod guest;
 pub mod initramfs;
 pub mod kernel;
+pub mod provider;
 pub mod qemu;
 pub mod runner;
 pub mod slots;
