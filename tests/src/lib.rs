@@ -52,6 +52,8 @@ pub mod firmware;
 pub mod guest;
 pub mod initramfs;
 pub mod kernel;
+pub mod moddep;
+pub mod platform;
 pub mod qemu;
 pub mod runner;
 pub mod slots;
@@ -59,6 +61,7 @@ pub mod suite;
 pub mod upgrade;
 
 pub use kernel::KernelUnderTest;
+pub use platform::Platform;
 pub use qemu::Accel;
 pub use suite::{GuestSuite, SuiteReport};
 
