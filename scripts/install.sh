@@ -28,6 +28,8 @@ PACKAGES=(
     openssl
     # the VM test bed
     qemu-system-x86 busybox-static debootstrap e2fsprogs kmod cpio
+    # Debian 13 (trixie) in the test bed: debootstrap verifies trixie with these keys
+    debian-archive-keyring
     # UEFI firmware: the boot guard's test boots real GRUB the way a machine does
     ovmf
 )
