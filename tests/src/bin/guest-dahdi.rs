@@ -1420,10 +1420,12 @@ fn alarms_follow_the_peer() {
 
 /// `DAHDI_SIMULATE_ALARM` (Debian 13's DAHDI 3.1 only). On 3.1: a simulated
 /// RED alarm shows in the span's status, sysfs and dahdi_scan, the open
-/// channel gets ALARM, the peer span is untouched (only the span's own
-/// alarm word changes: simulate_alarm() in dahdi_dynamic.c), the periodic
-/// red-alarm check keeps it (it ORs the simulated alarms back in), and an
-/// empty set clears it with NOALARM; a span number that is no dynamic span
+/// channel gets ALARM, the peer span goes YELLOW as a line's far end does
+/// (a span in RED sets the yellow flag of every frame it sends:
+/// dahdi_dynamic_sendmessage(); the receiver turns it into YELLOW:
+/// dahdi_dynamic_receive()), the receive path and the periodic red-alarm
+/// check keep the simulated alarm (both OR the simulated alarms back in), and
+/// an empty set clears both spans, with NOALARM; a span number that is no dynamic span
 /// is ENODEV. Destroying the spans afterwards waits for an RCU grace period
 /// (dahdi_dynamic's destroy_dynamic), which the driver's unbalanced
 /// rcu_read_lock would block if the calling thread kept it. On 2.11 (no such
@@ -1443,7 +1445,9 @@ fn simulated_alarms_on_a_loc_span() {
     );
     let e = ctl.simulate_alarm(127, Alarms::RED).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::NoSuchSpan(127), "{e}");
-    let pair = LoopPair::create(16, 2, |_| Some((Signalling::Clear, Signalling::Clear)));
+    // loc keys are one hex digit and all are taken; 7's spans
+    // (alarms_follow_the_peer) are gone again.
+    let pair = LoopPair::create(7, 2, |_| Some((Signalling::Clear, Signalling::Clear)));
     let ctl = &pair.ctl;
     let (span, peer) = (pair.numbers[0], pair.numbers[1]);
     assert!(wait_alarms_clear(ctl, span).is_empty());
@@ -1462,10 +1466,11 @@ fn simulated_alarms_on_a_loc_span() {
     // The red-alarm check runs about once a second; the alarm outlives it.
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(ctl.span_info(span).unwrap().alarms, Alarms::RED);
-    assert!(ctl.span_info(peer).unwrap().alarms.is_empty());
+    assert_eq!(ctl.span_info(peer).unwrap().alarms, Alarms::YELLOW);
 
     ctl.simulate_alarm(span, Alarms::empty()).unwrap();
     assert!(wait_alarms_clear(ctl, span).is_empty());
+    assert!(wait_alarms_clear(ctl, peer).is_empty());
     let ev = events_until(&a, Duration::from_secs(2), |e| *e == Event::NoAlarm);
     assert!(ev.contains(&Event::NoAlarm), "{ev:?}");
     drop(a);
