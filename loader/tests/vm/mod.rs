@@ -42,6 +42,8 @@ pub struct Facts {
     /// `modinfo -F vermagic dahdi.ko`, with the trailing space the kernel stores.
     pub vermagic: String,
     /// CRC of `module_layout` in dahdi.ko's `__versions`, per `modprobe --dump-modversions`.
+    /// Both platforms have it: Debian 13's 6.12 still exports `module_layout` (its
+    /// Module.symvers lists it) and checks it before any other symbol.
     pub module_layout_crc: u64,
 }
 
