@@ -157,11 +157,19 @@ fn main() {
         ]);
         return;
     }
-    // The certificate DKMS signed the host's build with; the guest installs it itself.
-    let cert = std::fs::read(DKMS_CERT).unwrap_or_else(|e| {
-        panic!("{DKMS_CERT} on the host: {e}; DKMS creates it when it builds dahdi-dkms")
-    });
-    run_host(vec![loader_suite("loader-sig-enforce")
-        .kernel_arg("module.sig_enforce=1")
-        .file(CERT_COPY, 0o644, cert)])
+    run_host(
+        vec![loader_suite("loader-sig-enforce").kernel_arg("module.sig_enforce=1")],
+        |kernel, suite| {
+            // The certificate the platform's DKMS signed its build with; the guest
+            // installs it itself.
+            let host = kernel.root.join(DKMS_CERT.trim_start_matches('/'));
+            let cert = std::fs::read(&host).map_err(|e| {
+                format!(
+                    "{}: {e}; DKMS creates it when it builds dahdi-dkms",
+                    host.display()
+                )
+            })?;
+            Ok(suite.file(CERT_COPY, 0o644, cert))
+        },
+    )
 }

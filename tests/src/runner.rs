@@ -83,6 +83,13 @@ pub fn run_suites_as_tests(suites: Vec<GuestSuite>, cache_dir: &Path) -> ! {
     run_suites_on_platforms(suites, &[Platform::Debian12], cache_dir)
 }
 
+/// Completes a suite for one platform's kernel before it boots there: adds
+/// what only that kernel's system can give (files from its module tree,
+/// facts read from its modules). An `Err` fails the suite's tests on that
+/// platform with the message.
+pub type Prepare<'a> =
+    &'a dyn Fn(Platform, &KernelUnderTest, GuestSuite) -> Result<GuestSuite, String>;
+
 /// The `main` of a VM test binary (`harness = false`): lists every guest
 /// test of every suite on every platform as a trial named
 /// `PLATFORM::SUITE::PROGRAM::TEST`, boots each suite that has a selected
@@ -91,6 +98,18 @@ pub fn run_suites_on_platforms(
     suites: Vec<GuestSuite>,
     platforms: &[Platform],
     cache_dir: &Path,
+) -> ! {
+    run_prepared_suites_on_platforms(suites, platforms, cache_dir, &|_, _, suite| Ok(suite))
+}
+
+/// [`run_suites_on_platforms`] for suites that differ by platform: each is
+/// listed as given, and `prepare` completes it for the platform's kernel
+/// just before it boots.
+pub fn run_prepared_suites_on_platforms(
+    suites: Vec<GuestSuite>,
+    platforms: &[Platform],
+    cache_dir: &Path,
+    prepare: Prepare<'_>,
 ) -> ! {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
@@ -155,9 +174,11 @@ pub fn run_suites_on_platforms(
                             k.release,
                             accel
                         );
-                        let r = suite
-                            .run(k, accel, Some(&selected))
-                            .map_err(|e| e.to_string());
+                        let r = prepare(platform, k, suite.clone()).and_then(|suite| {
+                            suite
+                                .run(k, accel, Some(&selected))
+                                .map_err(|e| e.to_string())
+                        });
                         if let Ok(rep) = &r {
                             eprintln!(
                                 "vm: suite {} on {}: boot + {} tests took {:.1} s wall (fast \

@@ -18,7 +18,7 @@ pub struct ModuleLoad {
 }
 
 /// Everything one boot needs.  Build it with the methods, then [`run`](Self::run).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct GuestSuite {
     pub name: String,
     programs: Vec<PathBuf>,

@@ -2,7 +2,10 @@
 //!
 //! Each of those test binaries is its own guest program: on the host it declares a
 //! [`GuestSuite`] that copies itself, the `dahdi-loader` binary and a few files into the
-//! initramfs; inside the VM the harness calls it back with `--guest-run NAME`.
+//! initramfs; inside the VM the harness calls it back with `--guest-run NAME`. Every suite
+//! runs on every [`dahdi_tests::Platform`] (Debian 12: DAHDI 2.11, plain `.ko`; Debian 13:
+//! DAHDI 3.1 as `.ko.xz` that needs in-tree modules), its facts and files taken from that
+//! platform's system.
 //!
 //! Nothing here preloads DAHDI: the loader under test must load it. Expected values come from
 //! sources other than the loader: the host's `modinfo` and `modprobe --dump-modversions` (the
@@ -16,8 +19,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use dahdi_tests::{GuestSuite, KernelUnderTest};
-
-use crate::common::tool;
 
 /// Where the guest finds the loader (where the dist files expect it).
 pub const LOADER: &str = "/usr/sbin/dahdi-loader";
@@ -41,6 +42,8 @@ pub struct Facts {
     /// `modinfo -F vermagic dahdi.ko`, with the trailing space the kernel stores.
     pub vermagic: String,
     /// CRC of `module_layout` in dahdi.ko's `__versions`, per `modprobe --dump-modversions`.
+    /// Both platforms have it: Debian 13's 6.12 still exports `module_layout` (its
+    /// Module.symvers lists it) and checks it before any other symbol.
     pub module_layout_crc: u64,
 }
 
@@ -79,65 +82,155 @@ impl Facts {
     }
 }
 
-/// Computes the facts on the host, with kmod's own tools.
-pub fn host_facts(kernel: &KernelUnderTest) -> Facts {
-    let dahdi = kernel.dahdi_dir.join("dahdi.ko");
-    let path = dahdi.to_string_lossy().into_owned();
-    let field = |f: &str| {
-        tool("modinfo", &["-F", f, &path])
+/// Runs a host tool; its stdout, or why it failed.
+fn host_tool(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {program} (kmod installs it): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{program} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The host file of one of the kernel's DKMS-built DAHDI modules (compressed as installed).
+fn dkms_module(kernel: &KernelUnderTest, name: &str) -> Result<PathBuf, String> {
+    kernel
+        .dahdi_modules()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, p)| p)
+        .ok_or_else(|| {
+            format!(
+                "no {name} module in {} (kernel {}): is DAHDI built for it (dkms status)?",
+                kernel.dahdi_dir.display(),
+                kernel.release
+            )
+        })
+}
+
+/// Computes the facts on the host, with kmod's own tools (which read compressed modules
+/// as the kernel's module tools do).
+pub fn host_facts(kernel: &KernelUnderTest) -> Result<Facts, String> {
+    let host = dkms_module(kernel, "dahdi")?;
+    let path = host.to_string_lossy().into_owned();
+    let field = |f: &str| -> Result<String, String> {
+        Ok(host_tool("modinfo", &["-F", f, &path])?
             .trim_end_matches('\n')
-            .to_string()
+            .to_string())
     };
-    let dump = tool("modprobe", &["--dump-modversions", &path]);
+    let dump = host_tool("modprobe", &["--dump-modversions", &path])?;
     let crc = dump
         .lines()
         .find_map(|l| {
             let (crc, sym) = l.split_once(char::is_whitespace)?;
             (sym.trim() == "module_layout").then(|| crc.trim_start_matches("0x").to_string())
         })
-        .unwrap_or_else(|| {
-            panic!("{path} has no module_layout in __versions (modprobe --dump-modversions)")
-        });
+        .ok_or_else(|| {
+            format!("{path} has no module_layout in __versions (modprobe --dump-modversions)")
+        })?;
     // modinfo prints vermagic without the trailing space; the kernel's string has it.
-    let mut vermagic = field("vermagic");
+    let mut vermagic = field("vermagic")?;
     if !vermagic.ends_with(' ') {
         vermagic.push(' ');
     }
-    Facts {
+    Ok(Facts {
         release: kernel.release.clone(),
-        dahdi,
-        srcversion: field("srcversion"),
+        dahdi: PathBuf::from(kernel.guest_path(&host)),
+        srcversion: field("srcversion")?,
         vermagic,
-        module_layout_crc: u64::from_str_radix(&crc, 16).expect("CRC from modprobe"),
-    }
+        module_layout_crc: u64::from_str_radix(&crc, 16)
+            .map_err(|e| format!("CRC {crc:?} from modprobe: {e}"))?,
+    })
 }
 
-/// The suite every initramfs-level loader test binary boots: this test binary as the guest
-/// program, the loader at /usr/sbin, the facts, the configuration, and one in-tree module of
-/// the kernel (the first in modules.order), so the loader reads the kernel's full vermagic
-/// from the module tree as it does on a real system. DAHDI is not loaded beforehand.
+/// The host's xz, which the guest uses to compress an edited module again as DKMS does.
+const HOST_XZ: &str = "/usr/bin/xz";
+/// Where the guest finds it (apart from busybox's applets, which only decompress).
+pub const GUEST_XZ: &str = "/usr/lib/vm-loader/xz";
+/// DKMS's options for xz (`compress_xz_opts` in /usr/sbin/dkms), the same as kbuild's for
+/// the kernel's own modules: the kernel's decoder checks CRC32 and needs at most this
+/// dictionary.
+const DKMS_XZ_OPTIONS: &[&str] = &["--check=crc32", "--lzma2=dict=1MiB"];
+
+/// The suite every initramfs-level loader test binary boots, as far as it is the same on
+/// every platform: this test binary as the guest program, the loader at /usr/sbin and the
+/// configuration. [`for_kernel`] adds the rest once the platform's kernel is known. DAHDI is
+/// not loaded beforehand.
 pub fn loader_suite(name: &str) -> GuestSuite {
-    let mut suite = GuestSuite::new(name)
+    GuestSuite::new(name)
         .program(std::env::current_exe().expect("current_exe"))
         .executable(env!("CARGO_BIN_EXE_dahdi-loader"), LOADER)
-        .file("/etc/dahdi-loader/vm.conf", 0o644, CONFIG);
-    // Without a kernel the runner fails every test with the reason; nothing to add then.
-    if let Ok(kernel) = KernelUnderTest::discover() {
-        let facts = host_facts(&kernel);
-        suite = suite.file(FACTS, 0o644, facts.encode());
-        let order = std::fs::read_to_string(kernel.modules_dir.join("modules.order"))
-            .unwrap_or_else(|e| panic!("{}/modules.order: {e}", kernel.modules_dir.display()));
-        let first = order.lines().next().expect("modules.order is empty");
-        let host = kernel.modules_dir.join(first);
-        let data = std::fs::read(&host).unwrap_or_else(|e| panic!("{}: {e}", host.display()));
-        suite = suite.file(&host.to_string_lossy(), 0o644, data);
-    }
-    suite
+        .file("/etc/dahdi-loader/vm.conf", 0o644, CONFIG)
 }
 
-/// Runs the suites as `cargo test` trials (the host side of `main`).
-pub fn run_host(suites: Vec<GuestSuite>) -> ! {
-    dahdi_tests::runner::run_suites_as_tests(suites, Path::new(env!("CARGO_TARGET_TMPDIR")))
+/// Completes a loader suite for `kernel`: the facts its modules give kmod's tools on the
+/// host; one in-tree module of the kernel (the first in modules.order), so the loader reads
+/// the kernel's full vermagic from the module tree as it does on a real system; the in-tree
+/// modules that modules.dep says DAHDI needs (Debian 13's dahdi.ko needs `slhc`,
+/// `ppp_generic` and `hdlc`), at their installed paths and compressed as installed, for the
+/// loader to load itself; and xz where the modules are xz-compressed.
+pub fn for_kernel(kernel: &KernelUnderTest, suite: GuestSuite) -> Result<GuestSuite, String> {
+    let facts = host_facts(kernel)?;
+    let mut suite = suite.file(FACTS, 0o644, facts.encode());
+
+    let order_file = kernel.modules_dir.join("modules.order");
+    let order = std::fs::read_to_string(&order_file)
+        .map_err(|e| format!("{}: {e}", order_file.display()))?;
+    let first = order.lines().next().ok_or("modules.order is empty")?;
+    // modules.order names the file kbuild built (`.ko`); the installed one may be compressed.
+    let stem = first.strip_suffix(".ko").unwrap_or(first);
+    let in_tree = dahdi_tests::kernel::MODULE_SUFFIXES
+        .iter()
+        .map(|s| kernel.modules_dir.join(format!("{stem}{s}")))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("{first} of modules.order is not installed"))?;
+    let mut extra = vec![in_tree];
+    for load in
+        dahdi_tests::moddep::load_order(kernel, &["dahdi", ADDED]).map_err(|e| e.to_string())?
+    {
+        // The DKMS-built modules are in every image already.
+        if !load.host.starts_with(&kernel.dahdi_dir) && !extra.contains(&load.host) {
+            extra.push(load.host);
+        }
+    }
+    for host in extra {
+        let data = std::fs::read(&host).map_err(|e| format!("{}: {e}", host.display()))?;
+        suite = suite.file(&kernel.guest_path(&host), 0o644, data);
+    }
+
+    let compressed = std::fs::read(dkms_module(kernel, "dahdi")?)
+        .map_err(|e| e.to_string())
+        .map(|d| dahdi_loader::module_file::compression::Compression::from_magic(&d))?;
+    if compressed.is_some() {
+        if !Path::new(HOST_XZ).is_file() {
+            return Err(format!(
+                "{HOST_XZ} is missing: apt-get install xz-utils (the tests compress edited \
+                 modules with it as DKMS does)"
+            ));
+        }
+        suite = suite.executable(HOST_XZ, GUEST_XZ);
+    }
+    Ok(suite)
+}
+
+/// Runs the suites as `cargo test` trials on every platform (the host side of `main`);
+/// `extra` adds what a test binary needs from the platform's system besides
+/// [`for_kernel`]'s.
+pub fn run_host(
+    suites: Vec<GuestSuite>,
+    extra: impl Fn(&KernelUnderTest, GuestSuite) -> Result<GuestSuite, String>,
+) -> ! {
+    dahdi_tests::runner::run_prepared_suites_on_platforms(
+        suites,
+        &dahdi_tests::Platform::ALL,
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+        &|_, kernel, suite| extra(kernel, for_kernel(kernel, suite)?),
+    )
 }
 
 // ---- guest side -------------------------------------------------------------------------
@@ -296,8 +389,9 @@ impl Swapped {
     }
 
     /// Like [`Swapped::new`], but `edit` sees the module's ELF image: a compressed
-    /// module (`.ko.xz`) is decompressed first and compressed again after (lzma-rs's
-    /// encoder; the loader's decoder reads any valid xz stream).
+    /// module (`.ko.xz`) is decompressed first and compressed again after, with xz and
+    /// DKMS's options, as a DKMS rebuild would install it (the kernel itself decompresses
+    /// what the loader hands it, so the stream must be one the kernel's decoder takes).
     pub fn module(path: &Path, edit: impl FnOnce(&mut Vec<u8>)) -> Swapped {
         use dahdi_loader::module_file::compression::{Compression, MAX_IMAGE_BYTES};
         Swapped::new(path, |data| match Compression::from_magic(data) {
@@ -307,8 +401,7 @@ impl Swapped {
                     .decompress(data, MAX_IMAGE_BYTES)
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 edit(&mut image);
-                data.clear();
-                lzma_rs::xz_compress(&mut &image[..], data).expect("xz in memory");
+                *data = xz_compress(&image);
             }
             Some(other) => panic!("{}: {other:?} modules are not edited here", path.display()),
         })
@@ -319,6 +412,24 @@ impl Drop for Swapped {
     fn drop(&mut self) {
         std::fs::write(&self.path, &self.original).expect("restoring the module file");
     }
+}
+
+/// `image` compressed by xz with DKMS's options (the guest's copy of the host's xz).
+fn xz_compress(image: &[u8]) -> Vec<u8> {
+    let scratch = "/tmp/vm-loader-edited.ko";
+    std::fs::write(scratch, image).expect("writing the edited module");
+    let mut args = DKMS_XZ_OPTIONS.to_vec();
+    args.extend(["-c", "--", scratch]);
+    let out = Command::new(GUEST_XZ)
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {GUEST_XZ}: {e}"));
+    assert!(
+        out.status.success(),
+        "{GUEST_XZ} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// Replaces the only occurrence of `from` in `data` with `to` (same length).
