@@ -62,6 +62,7 @@ pub mod platform;
 pub mod provider;
 pub mod qemu;
 pub mod runner;
+pub mod signal;
 pub mod slots;
 pub mod suite;
 pub mod upgrade;

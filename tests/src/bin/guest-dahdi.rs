@@ -19,33 +19,7 @@ use dahdi::{
     Tone, ToneZone, WriteOutcome,
 };
 use dahdi_sys as sys;
-
-const BLOCK: usize = 160;
-const PI: f64 = std::f64::consts::PI;
-
-// ---- signal helpers --------------------------------------------------
-
-fn tone(freq: f64, amp: f64, start: usize, n: usize) -> Vec<i16> {
-    (start..start + n)
-        .map(|i| (amp * (2.0 * PI * freq * i as f64 / 8000.0).sin()).round() as i16)
-        .collect()
-}
-
-fn rms(x: &[i16]) -> f64 {
-    (x.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
-}
-
-/// Amplitude of the `freq` component (Goertzel / DFT bin): a sine of
-/// amplitude A over whole periods gives A.
-fn amplitude_at(x: &[i16], freq: f64) -> f64 {
-    let (mut re, mut im) = (0.0, 0.0);
-    for (i, &s) in x.iter().enumerate() {
-        let w = 2.0 * PI * freq * i as f64 / 8000.0;
-        re += s as f64 * w.cos();
-        im -= s as f64 * w.sin();
-    }
-    2.0 * (re * re + im * im).sqrt() / x.len() as f64
-}
+use dahdi_tests::signal::{amplitude_at, rms, tone, BLOCK};
 
 /// 20 ms blocks, 4 buffers a direction, linear samples.
 fn linear(c: &mut impl AsMut<ChannelFd>) {
