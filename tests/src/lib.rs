@@ -14,8 +14,10 @@
 //!
 //! # Adding a guest test
 //!
-//! A guest test is a plain function in a guest program (a binary in
-//! `tests/src/bin/`).  Add the function and list it:
+//! A guest test is a plain function in a guest program, listed in the
+//! program's `main`; the function's name is the test's name (the runner
+//! selects and reports tests by it), and the list's order is the order the
+//! tests run in, each in its own process:
 //!
 //! ```ignore
 //! fn pseudo_has_a_channel_number() {
@@ -32,9 +34,34 @@
 //!
 //! That is all: `cargo test` lists the program's tests on the host, boots the
 //! VM once for the suite, and reports each guest test as its own pass or
-//! failure (with the guest's output on failure).  The suites themselves are
-//! declared in `tests/tests/vm_*.rs` with [`GuestSuite`]: which programs, which
-//! modules to load first, which extra executables (dahdi-tools) and files.
+//! failure (with the guest's output on failure).  Tones and levels are
+//! measured with [`signal`], the same in every program.
+//!
+//! Guest programs come in two patterns:
+//!
+//! * **A program of this crate**, for tests of the driver and of the `dahdi`
+//!   crate: a binary in `tests/src/bin/` (`[[bin]]` with `test = false` in
+//!   `tests/Cargo.toml`), one file, or a folder `tests/src/bin/NAME/` whose
+//!   `main.rs` holds the list and a module per area (`guest-dahdi`: pseudo
+//!   channels, conferences, spans, dahdi_cfg, lsdahdi, and the fixtures and
+//!   channel I/O they share). Add a test to the module of its area and its
+//!   name to the list in `main.rs` (`guest_tests!` takes plain names: `use`
+//!   them from their modules). Its suite is declared in
+//!   `tests/tests/vm_*.rs` (`harness = false`) with [`GuestSuite`]: the
+//!   programs (`env!("CARGO_BIN_EXE_NAME")`), which modules to load first,
+//!   which extra executables (dahdi-tools) and files.
+//! * **A self-hosting test binary of another crate**, when the tests need
+//!   that crate's own programs (only its integration tests see them as
+//!   `CARGO_BIN_EXE_*`): `loader/tests/vm_loader.rs` is both the host side
+//!   and the guest program. Its `main` asks
+//!   [`guest::is_guest_invocation`]: in the guest it runs
+//!   [`guest::guest_main`] with its `guest_tests!` list; on the host it
+//!   declares a [`GuestSuite`] whose program is itself
+//!   (`std::env::current_exe()`) plus `dahdi-loader`, and hands it to
+//!   [`runner::run_suites_as_tests`]. What several such binaries share (the
+//!   suite, the facts computed on the host) is a module of that crate's
+//!   tests (`loader/tests/vm/mod.rs`). Add a test to the binary and to its
+//!   list.
 //!
 //! Suites run on each supported [`Platform`] (Debian 12 from the host,
 //! Debian 13 from a cached trixie stage where its own DKMS built DAHDI), with
@@ -62,6 +89,7 @@ pub mod platform;
 pub mod provider;
 pub mod qemu;
 pub mod runner;
+pub mod signal;
 pub mod slots;
 pub mod suite;
 pub mod upgrade;

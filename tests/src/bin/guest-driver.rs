@@ -9,9 +9,8 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use dahdi_sys as sys;
+use dahdi_tests::signal::{rms, tone, BLOCK};
 use libc::c_int;
-
-const BLOCK: usize = 160;
 
 fn open_rw(path: &str) -> File {
     OpenOptions::new()
@@ -48,10 +47,6 @@ fn write_block(f: &mut File, samples: &[i16]) {
     let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_ne_bytes()).collect();
     let n = f.write(&bytes).expect("write pseudo");
     assert_eq!(n, bytes.len(), "a linear write takes exactly one block");
-}
-
-fn rms(x: &[i16]) -> f64 {
-    (x.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>() / x.len() as f64).sqrt()
 }
 
 fn device_nodes_appear() {
@@ -147,12 +142,7 @@ fn conference_tone_reaches_other_members() {
     // The tone: 1 kHz at 8 kHz sampling is exactly 8 samples a period, so
     // every 160-sample block holds whole periods and its RMS is A/sqrt(2).
     let amplitude = 8000.0f64;
-    let tone: Vec<i16> = (0..BLOCK)
-        .map(|n| {
-            (amplitude * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 8000.0).sin()).round()
-                as i16
-        })
-        .collect();
+    let tone = tone(1000.0, amplitude, 0, BLOCK);
     let silence = vec![0i16; BLOCK];
     let expected = amplitude / std::f64::consts::SQRT_2;
     let mut blocks = [Vec::new(), Vec::new(), Vec::new()];

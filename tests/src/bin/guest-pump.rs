@@ -34,9 +34,9 @@ use dahdi::{
     BufferInfo, BufferPolicy, ConfMode, Ctl, Event, Pseudo, ReadOutcome, Readiness, Tone, ToneZone,
     WriteOutcome,
 };
+use dahdi_tests::signal::BLOCK;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-const BLOCK: usize = 160;
 const MU: Codec = Codec::DAHDI_ULAW;
 
 /// The kernel's round trip of a linear sample: stored as mu-law, read back
