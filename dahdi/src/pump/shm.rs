@@ -145,6 +145,12 @@ pub enum ShmError {
     Config(String),
 }
 
+impl From<ShmError> for PortError {
+    fn from(e: ShmError) -> PortError {
+        PortError::Other(Box::new(e))
+    }
+}
+
 /// The shape of a ring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingConfig {
