@@ -86,6 +86,7 @@
 //! ```
 
 mod clock;
+mod control;
 mod dahdi_port;
 mod memory;
 mod port;
@@ -101,11 +102,13 @@ use std::time::Duration;
 
 use crate::audio::mixer::{Mixer, MixerConfig, MixerError, ParticipantId};
 use crate::audio::Isa;
+use control::Controls;
 use memory::LendGroup;
 use registry::{Ring, Slot};
 use tick::{Loans, Scratch};
 
 pub use clock::{Clock, DahdiClock, SoftClock};
+pub use control::{ControlError, PumpHandle, Removed, Reply};
 pub use dahdi_port::{DahdiPort, DahdiPortConfig};
 pub use memory::{MemoryEndpoint, MemoryPort};
 pub use port::{LentFrames, Port, PortError};
@@ -212,6 +215,12 @@ pub struct Pump {
     /// Per slot, the tap frame the engine writes its output into this tick, or
     /// [`NO_CLAIM`].
     claim_out: Vec<u32>,
+    /// Member lists of groups that emptied, kept for the next group.
+    spare_members: Vec<Vec<(u32, u32)>>,
+    /// The queues of the pump's handles.
+    controls: Controls,
+    /// While the pump runs on a clock, its epoll set.
+    epoll: Option<std::sync::Arc<nix::sys::epoll::Epoll>>,
 }
 
 impl std::fmt::Debug for Pump {
@@ -260,6 +269,9 @@ impl Pump {
             tap_frame_streams: Vec::new(),
             claim_in: Vec::with_capacity(config.capacity),
             claim_out: Vec::with_capacity(config.capacity),
+            spare_members: Vec::new(),
+            controls: Controls::new(config.block_size),
+            epoll: None,
         })
     }
 

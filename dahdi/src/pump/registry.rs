@@ -96,7 +96,13 @@ impl Pump {
                 let member = (place, i as u32);
                 match self.groups.iter_mut().find(|(g, _)| g.same(&group)) {
                     Some((_, members)) => members.push(member),
-                    None => self.groups.push((group, vec![member])),
+                    None => {
+                        // A member list of an earlier group, if any: a bank
+                        // that leaves and comes back costs no allocation.
+                        let mut members = self.spare_members.pop().unwrap_or_default();
+                        members.push(member);
+                        self.groups.push((group, members));
+                    }
                 }
             }
             None => self.loose.push(i as u32),
@@ -146,9 +152,15 @@ impl Pump {
             for (_, members) in &mut self.groups {
                 members.retain(|&(_, row)| row as usize != i);
             }
-            self.groups.retain(|(_, members)| !members.is_empty());
+            if let Some(k) = self.groups.iter().position(|(_, m)| m.is_empty()) {
+                let (_, members) = self.groups.swap_remove(k);
+                self.spare_members.push(members);
+            }
         } else {
             self.loose.retain(|&row| row as usize != i);
+        }
+        if slot.watched {
+            self.unwatch(&*slot.port);
         }
         Ok(slot.port)
     }
@@ -183,22 +195,29 @@ impl Pump {
     /// hold up to `depth` ticks before it starts losing ticks.
     pub fn subscribe(&mut self, streams: &[Stream], depth: usize) -> Subscriber {
         let (tap, sub) = TapPublisher::new(streams, self.block, depth);
+        self.add_tap(tap);
+        sub
+    }
+
+    /// Feeds `tap` from the next tick on.
+    pub(super) fn add_tap(&mut self, tap: TapPublisher) {
         self.taps.push(tap);
         // Room for every tap's frames, so that ticks do not allocate.
         let frames: usize = self.taps.iter().map(|t| t.streams().len()).sum();
         reserve_total(&mut self.pending, self.taps.len());
         reserve_total(&mut self.tap_frames.0, frames);
         reserve_total(&mut self.tap_frame_streams, frames);
-        sub
     }
 
     /// Publishes `streams` into a shared-memory ring every tick, one record per
     /// stream (tagged with [`Stream::tag`], stamped with the tick).
     pub fn add_ring(&mut self, writer: ShmWriter, streams: &[Stream]) {
-        self.rings.push(Ring {
-            writer,
-            streams: streams.to_vec(),
-        });
+        self.add_ring_streams(writer, streams.to_vec());
+    }
+
+    /// [`add_ring`](Self::add_ring) with the stream list already made.
+    pub(super) fn add_ring_streams(&mut self, writer: ShmWriter, streams: Vec<Stream>) {
+        self.rings.push(Ring { writer, streams });
     }
 
     /// Forgets the work-time histogram and the tick counters (not the ports').

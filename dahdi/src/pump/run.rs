@@ -2,6 +2,7 @@
 //! primes and aligns them before the first tick, and catches up late ticks.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -10,7 +11,8 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use crate::fd::Readiness;
 
 use super::clock::Clock;
-use super::{Pump, PumpError};
+use super::port::Port;
+use super::{PortId, Pump, PumpError};
 
 const CLOCK_TOKEN: u64 = u64::MAX;
 
@@ -73,6 +75,27 @@ impl Pump {
         ticks: Option<u64>,
         stop: Option<&AtomicBool>,
     ) -> Result<(), PumpError> {
+        let epoll = Arc::new(
+            Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
+                .map_err(|e| epoll_error("epoll_create1", e))?,
+        );
+        // Ports that join while the pump runs are watched by the same set.
+        self.epoll = Some(epoll.clone());
+        let run = self.run_loop(&epoll, clock, ticks, stop);
+        self.epoll = None;
+        for slot in self.slots.iter_mut().flatten() {
+            slot.watched = false;
+        }
+        run
+    }
+
+    fn run_loop(
+        &mut self,
+        epoll: &Epoll,
+        clock: &mut dyn Clock,
+        ticks: Option<u64>,
+        stop: Option<&AtomicBool>,
+    ) -> Result<(), PumpError> {
         let block = Duration::from_nanos(self.block as u64 * 125_000);
         if clock.period() != block {
             return Err(PumpError::ClockMismatch {
@@ -80,8 +103,6 @@ impl Pump {
                 block,
             });
         }
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
-            .map_err(|e| epoll_error("epoll_create1", e))?;
         let (cfd, cready) = clock.fd();
         epoll
             .add(cfd, EpollEvent::new(epoll_flags(cready), CLOCK_TOKEN))
@@ -177,7 +198,37 @@ impl Pump {
             for _ in 0..run {
                 self.tick();
             }
+            self.answer_stats();
         }
         Ok(())
+    }
+
+    /// Starts a port that joined while the pump runs (a no-op between runs:
+    /// `run` starts every port): started, aligned, and its fd watched.
+    pub(super) fn join_running(&mut self, id: PortId) {
+        let Some(epoll) = self.epoll.clone() else {
+            return;
+        };
+        let Some(slot) = self.slots.get_mut(id.index()).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Err(e) = slot.port.start() {
+            slot.fail(e);
+        }
+        slot.port.align();
+        if let Some((fd, ready)) = slot.port.fd() {
+            let event = EpollEvent::new(epoll_flags(ready), slot.id.index() as u64);
+            match epoll.add(fd, event) {
+                Ok(()) => slot.watched = true,
+                Err(e) => slot.fail(epoll_error("epoll_ctl", e).into()),
+            }
+        }
+    }
+
+    /// Takes a leaving port's fd out of the running pump's epoll set.
+    pub(super) fn unwatch(&self, port: &dyn Port) {
+        if let (Some(epoll), Some((fd, _))) = (&self.epoll, port.fd()) {
+            let _ = epoll.delete(fd);
+        }
     }
 }

@@ -108,6 +108,8 @@ impl Pump {
     /// are copied into a batch.
     pub fn tick(&mut self) {
         let t0 = Instant::now();
+        // The tick boundary: changes queued through handles take effect now.
+        self.apply_commands();
         let block = self.block;
         let tick = self.tick;
         // Tap frames stand in for a port's streams only where lent frames can.
