@@ -27,16 +27,16 @@ pub(super) enum Command {
     Add {
         port: Box<dyn Port>,
         role: Role,
-        reply: Sender<Result<PortId, PumpError>>,
+        reply: Answer<Result<PortId, PumpError>>,
     },
     Remove {
         id: PortId,
-        reply: Sender<Removed>,
+        reply: Answer<Removed>,
     },
     SetRole {
         id: PortId,
         role: Role,
-        reply: Sender<Result<(), PumpError>>,
+        reply: Answer<Result<(), PumpError>>,
     },
     Subscribe(TapPublisher),
     AddRing {
@@ -57,11 +57,17 @@ pub enum ControlError {
     Timeout,
 }
 
+/// The pump's side of a [`Reply`]: the tick from which the change holds, and
+/// its outcome.
+pub(super) type Answer<T> = Sender<(u64, T)>;
+
 /// The answer to a [`PumpHandle`] request, given by the pump thread when it
-/// applies the request (at the next tick boundary).
+/// applies the request (at the next tick boundary), with the number of the
+/// tick from which the change holds: the first tick that sees it (compare
+/// [`Pump::ticks`], [`TapBatch::tick`](super::TapBatch::tick)).
 #[derive(Debug)]
 #[must_use = "a request is applied whether or not its answer is read; read it to learn the outcome"]
-pub struct Reply<T>(Receiver<T>);
+pub struct Reply<T>(Receiver<(u64, T)>);
 
 impl<T> Reply<T> {
     /// Waits for the answer.
@@ -70,24 +76,34 @@ impl<T> Reply<T> {
     ///
     /// [`ControlError::Stopped`] when the pump was dropped before answering.
     pub fn wait(self) -> Result<T, ControlError> {
+        self.wait_with_tick().map(|(_, answer)| answer)
+    }
+
+    /// Waits for the answer and the tick from which the change holds.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait).
+    pub fn wait_with_tick(self) -> Result<(u64, T), ControlError> {
         self.0.recv().map_err(|_| ControlError::Stopped)
     }
 
-    /// Waits at most `timeout` for the answer.
+    /// Waits at most `timeout` for the answer and the tick from which the
+    /// change holds.
     ///
     /// # Errors
     ///
     /// [`ControlError::Timeout`], or [`ControlError::Stopped`] as
     /// [`wait`](Self::wait).
-    pub fn wait_timeout(self, timeout: Duration) -> Result<T, ControlError> {
+    pub fn wait_timeout(self, timeout: Duration) -> Result<(u64, T), ControlError> {
         self.0.recv_timeout(timeout).map_err(|e| match e {
             RecvTimeoutError::Timeout => ControlError::Timeout,
             RecvTimeoutError::Disconnected => ControlError::Stopped,
         })
     }
 
-    /// The answer, if the pump has given it already.
-    pub fn try_get(&self) -> Option<T> {
+    /// The answer and its tick, if the pump has given them already.
+    pub fn try_get(&self) -> Option<(u64, T)> {
         self.0.try_recv().ok()
     }
 }
@@ -96,7 +112,7 @@ impl<T> Reply<T> {
 pub type Removed = Result<Box<dyn Port>, PumpError>;
 
 /// A request's reply channel: one slot, so that the pump's answer never waits.
-fn reply<T>() -> (Sender<T>, Reply<T>) {
+fn reply<T>() -> (Answer<T>, Reply<T>) {
     let (tx, rx) = crossbeam_channel::bounded(1);
     (tx, Reply(rx))
 }
@@ -123,7 +139,7 @@ fn reply<T>() -> (Sender<T>, Reply<T>) {
 #[derive(Clone, Debug)]
 pub struct PumpHandle {
     commands: Sender<Command>,
-    stats: Sender<Sender<PumpStats>>,
+    stats: Sender<Answer<PumpStats>>,
     block: usize,
 }
 
@@ -246,7 +262,7 @@ impl PumpHandle {
 /// The pump's end of its handles' queues.
 pub(super) struct Controls {
     commands: Receiver<Command>,
-    stats: Receiver<Sender<PumpStats>>,
+    stats: Receiver<Answer<PumpStats>>,
     handle: PumpHandle,
 }
 
@@ -285,6 +301,7 @@ impl Pump {
     /// before. (A reply dropped unread drops what it carried here: a removed
     /// port is then freed on the pump's thread.)
     pub(super) fn apply_commands(&mut self) {
+        let tick = self.tick;
         for _ in 0..PumpHandle::COMMANDS_PER_TICK {
             let Ok(command) = self.controls.commands.try_recv() else {
                 break;
@@ -295,13 +312,13 @@ impl Pump {
                     if let Ok(id) = added {
                         self.join_running(id);
                     }
-                    let _ = reply.send(added);
+                    let _ = reply.send((tick, added));
                 }
                 Command::Remove { id, reply } => {
-                    let _ = reply.send(self.remove_port(id));
+                    let _ = reply.send((tick, self.remove_port(id)));
                 }
                 Command::SetRole { id, role, reply } => {
-                    let _ = reply.send(self.set_role(id, role));
+                    let _ = reply.send((tick, self.set_role(id, role)));
                 }
                 Command::Subscribe(tap) => self.add_tap(tap),
                 Command::AddRing { writer, streams } => self.add_ring_streams(writer, streams),
@@ -313,7 +330,7 @@ impl Pump {
     /// a report allocates).
     pub(super) fn answer_stats(&mut self) {
         while let Ok(reply) = self.controls.stats.try_recv() {
-            let _ = reply.send(self.stats());
+            let _ = reply.send((self.tick, self.stats()));
         }
     }
 }
