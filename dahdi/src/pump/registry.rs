@@ -32,6 +32,9 @@ pub(super) struct Slot {
     /// This tick, the port lent frames of the wrong size: they are not used,
     /// and the port is not committed.
     pub(super) refused: bool,
+    /// Where the port is listed: its index in `Pump::loose`, or in its
+    /// group's member list (so that leaving costs the same at any size).
+    pub(super) place: u32,
 }
 
 impl Slot {
@@ -91,22 +94,29 @@ impl Pump {
             .map(MemoryPort::lend_group)
             .filter(|_| lends);
         let grouped = group.is_some();
-        match group {
-            Some((group, place)) => {
-                let member = (place, i as u32);
+        let place = match group {
+            Some((group, in_bank)) => {
+                let member = (in_bank, i as u32);
                 match self.groups.iter_mut().find(|(g, _)| g.same(&group)) {
-                    Some((_, members)) => members.push(member),
+                    Some((_, members)) => {
+                        members.push(member);
+                        members.len() - 1
+                    }
                     None => {
                         // A member list of an earlier group, if any: a bank
                         // that leaves and comes back costs no allocation.
                         let mut members = self.spare_members.pop().unwrap_or_default();
                         members.push(member);
                         self.groups.push((group, members));
+                        0
                     }
                 }
             }
-            None => self.loose.push(i as u32),
-        }
+            None => {
+                self.loose.push(i as u32);
+                self.loose.len() - 1
+            }
+        } as u32;
         self.slots[i] = Some(Slot {
             id,
             lends,
@@ -117,6 +127,7 @@ impl Pump {
             errors: 0,
             last_error: None,
             watched: false,
+            place,
         });
         Ok(id)
     }
@@ -148,16 +159,34 @@ impl Pump {
         self.port_addrs[i] = 0;
         self.loans.input.0[i] = std::ptr::null();
         self.loans.output.0[i] = std::ptr::null_mut();
-        if slot.grouped {
-            for (_, members) in &mut self.groups {
-                members.retain(|&(_, row)| row as usize != i);
-            }
-            if let Some(k) = self.groups.iter().position(|(_, m)| m.is_empty()) {
+        // Out of its list in O(1): the list's last entry takes its place.
+        let place = slot.place as usize;
+        let moved = if slot.grouped {
+            let (group, _) = (&*slot.port as &dyn Any)
+                .downcast_ref::<MemoryPort>()
+                .map(MemoryPort::lend_group)
+                .expect("only memory ports are grouped");
+            let k = self
+                .groups
+                .iter()
+                .position(|(g, _)| g.same(&group))
+                .expect("a grouped port's group is listed");
+            let members = &mut self.groups[k].1;
+            members.swap_remove(place);
+            let moved = members.get(place).map(|&(_, row)| row);
+            if members.is_empty() {
                 let (_, members) = self.groups.swap_remove(k);
                 self.spare_members.push(members);
             }
+            moved
         } else {
-            self.loose.retain(|&row| row as usize != i);
+            self.loose.swap_remove(place);
+            self.loose.get(place).copied()
+        };
+        if let Some(row) = moved {
+            if let Some(other) = self.slots[row as usize].as_mut() {
+                other.place = place as u32;
+            }
         }
         if slot.watched {
             self.unwatch(&*slot.port);
