@@ -17,6 +17,17 @@
 //! everyone hears everyone else. `--ring /dev/shm/conf-mix` publishes the mix to
 //! a shared-memory ring that `tap_reader` can read from another process;
 //! `--record mix.wav` records it. At the end the pump's statistics are printed.
+//!
+//! `--churn` (memory ports) shows participants joining and leaving while the
+//! pump runs: a guest joins through a [`PumpHandle`](dahdi::pump::PumpHandle)
+//! from another thread, speaks for half a second at its own pitch, and leaves
+//! again, over and over; each join and leave is printed with the tick from
+//! which it held and what it changed (the mix's level before, during and after
+//! the stay, what the guest heard).
+//!
+//! ```text
+//! cargo run --release -p dahdi --features pump --example conference -- --participants 100 --seconds 5 --churn
+//! ```
 
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -28,8 +39,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use dahdi::audio::mixer::Role;
 use dahdi::pump::{
-    Clock, DahdiClock, DahdiPort, DahdiPortConfig, FilePort, MemoryEndpoint, MemoryPort, Pump,
-    PumpConfig, RingConfig, ShmWriter, SoftClock, Stream,
+    Clock, DahdiClock, DahdiPort, DahdiPortConfig, FilePort, MemoryEndpoint, MemoryPort, Port,
+    Pump, PumpConfig, PumpHandle, RingConfig, ShmWriter, SoftClock, Stream, Subscriber,
 };
 use dahdi::{Pseudo, ReadOutcome, WriteOutcome};
 
@@ -58,6 +69,10 @@ struct Args {
     /// Record the mix into this WAV file.
     #[arg(long)]
     record: Option<PathBuf>,
+    /// A guest joins and leaves over and over while the pump runs, through the
+    /// pump's handle; each change and its effect is printed (memory ports).
+    #[arg(long)]
+    churn: bool,
 }
 
 /// Speaker `i`'s voice: a tone at its own pitch, quiet enough that a few
@@ -177,6 +192,100 @@ fn speak_dahdi(mut far: Vec<Pseudo>, talkers: usize, block: usize, stop: Arc<Ato
     heard
 }
 
+/// Root mean square of a frame's samples.
+fn rms(frames: &[f64]) -> f64 {
+    if frames.is_empty() {
+        return 0.0;
+    }
+    (frames.iter().sum::<f64>() / frames.len() as f64).sqrt()
+}
+
+/// The guest of `--churn`: joins through `handle`, speaks for `stay`, leaves,
+/// waits `stay`, and again, until `stop`; prints every join and leave with its
+/// tick and its effect on the mix (read from `mix`, a subscriber to it).
+fn churn(handle: PumpHandle, mix: Subscriber, talkers: usize, block: usize, stop: Arc<AtomicBool>) {
+    let answer = Duration::from_secs(1);
+    let stay = Duration::from_millis(500);
+    let (port, mut guest) = MemoryPort::new(block, 8);
+    let mut port: Option<Box<dyn Port>> = Some(Box::new(port));
+    // A voice at a pitch no speaker has, as loud as all the speakers together.
+    let mut voice = Voice::new(0, 1);
+    voice.freq = 1900.0;
+    voice.amp = 8000.0;
+    let mut frame = vec![0i16; block];
+    // Mean square of the mix per tick, with its tick.
+    let mut levels: Vec<(u64, f64)> = Vec::new();
+    let drain_mix = |levels: &mut Vec<(u64, f64)>| {
+        while let Ok(batch) = mix.try_recv() {
+            let f = batch.frame(0);
+            let ms = f.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / f.len() as f64;
+            levels.push((batch.tick(), ms));
+        }
+    };
+    let mut left_at = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(Ok((joined, id))) = handle
+            .add_boxed(port.take().expect("the guest is outside"), Role::Both)
+            .map(|r| r.wait_timeout(answer))
+        else {
+            return;
+        };
+        let id = id.expect("room for the guest");
+        println!("tick {joined}: guest joined as participant {}", id.index());
+        let (mut heard, mut heard_sq) = (0u64, 0f64);
+        let t0 = Instant::now();
+        while t0.elapsed() < stay && !stop.load(Ordering::Relaxed) {
+            while guest.queued_input() < 3 {
+                voice.next(&mut frame);
+                guest.push(&frame);
+            }
+            while guest.pop(&mut frame) {
+                heard += 1;
+                heard_sq += frame.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>();
+            }
+            drain_mix(&mut levels);
+            thread::sleep(Duration::from_millis(5));
+        }
+        let Ok(Ok((left, back))) = handle.remove_port(id).map(|r| r.wait_timeout(answer)) else {
+            return;
+        };
+        // The port is given back, and the last frames it heard are in its queue.
+        let back = back.expect("the guest was in");
+        while guest.pop(&mut frame) {
+            heard += 1;
+            heard_sq += frame.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>();
+        }
+        // Its input queue still holds what it did not say: the next stay starts
+        // with a fresh port.
+        drop(back);
+        let (fresh, endpoint) = MemoryPort::new(block, 8);
+        port = Some(Box::new(fresh));
+        guest = endpoint;
+        thread::sleep(stay);
+        drain_mix(&mut levels);
+        let level = |from: u64, to: u64| {
+            let ms: Vec<f64> = levels
+                .iter()
+                .filter(|&&(t, _)| (from..to).contains(&t))
+                .map(|&(_, ms)| ms)
+                .collect();
+            rms(&ms)
+        };
+        let per_sample = (heard * block as u64).max(1) as f64;
+        println!(
+            "tick {left}: guest left after {} ticks; the mix's RMS was {:.0} before it joined, \
+             {:.0} while it spoke, {:.0} after it left; it heard {heard} frames at RMS {:.0} \
+             (the {talkers} speakers, not itself)",
+            left - joined,
+            level(left_at, joined),
+            level(joined, left),
+            level(left, left + (left - joined)),
+            (heard_sq / per_sample).sqrt(),
+        );
+        left_at = left;
+    }
+}
+
 fn main() {
     let args = Args::parse();
     if let Err(e) = run(&args) {
@@ -244,6 +353,18 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         pump.add_port(FilePort::record(path)?, Role::Listener)?;
         println!("recording the mix into {}", path.display());
     }
+    let churner = if args.churn {
+        if args.dahdi {
+            return Err("--churn works with memory ports (leave out --dahdi)".into());
+        }
+        let handle = pump.handle();
+        let mix = pump.subscribe(&[Stream::Mix], 256);
+        let s = stop.clone();
+        println!("a guest joins and leaves every half second, through the pump's handle");
+        Some(thread::spawn(move || churn(handle, mix, talkers, block, s)))
+    } else {
+        None
+    };
     let ticks = (args.seconds * 8000.0 / block as f64).round() as u64;
     // Let the speakers queue their first frames before the clock starts.
     thread::sleep(Duration::from_millis(30));
@@ -252,6 +373,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let wall = t0.elapsed();
     stop.store(true, Ordering::Relaxed);
     let heard = speakers.join().expect("speakers thread");
+    if let Some(churner) = churner {
+        churner.join().expect("churn thread");
+    }
     let stats = pump.stats();
     println!("{stats}");
     println!(

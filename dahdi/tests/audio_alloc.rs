@@ -205,3 +205,96 @@ fn pump_ticks_with_taps_do_not_allocate_after_warm_up() {
         "the slow subscriber was meant to lose ticks"
     );
 }
+
+/// Ticks that apply changes queued through a handle (ports joining and
+/// leaving, of a memory bank and ports that do not lend, role changes, taps
+/// subscribed and dropped) allocate nothing once the pump's tables have grown
+/// to their working size: what a change needs is made by the thread queuing it.
+#[test]
+fn pump_ticks_applying_handle_commands_do_not_allocate_after_warm_up() {
+    let mut pump = Pump::new(PumpConfig {
+        capacity: 64,
+        ..PumpConfig::default()
+    })
+    .unwrap();
+    let handle = pump.handle();
+    let mut apps = Vec::new();
+    // Ports waiting to join: half of a memory bank, half that do not lend.
+    let mut outside: Vec<Box<dyn Port>> = Vec::new();
+    for (i, (port, app)) in MemoryPort::bank(16, 160, 4).into_iter().enumerate() {
+        outside.push(Box::new(port));
+        outside.push(Box::new(Copied(i as i16)));
+        apps.push(app);
+    }
+    let mut inside = std::collections::VecDeque::new();
+    let pcm = [1000i16; 160];
+    let mut heard = [0i16; 160];
+    let mut applied = 0usize;
+    let mut subscriber = None;
+    let roles = [
+        Role::Both,
+        Role::Muted,
+        Role::Listener,
+        Role::Monitor,
+        Role::Talker,
+    ];
+    let mut round = |pump: &mut Pump, n: usize| -> usize {
+        // Queued on this thread, outside the counted tick.
+        let mut adds = Vec::new();
+        for _ in 0..3 {
+            if let Some(port) = outside.pop() {
+                adds.push(handle.add_boxed(port, roles[n % roles.len()]).unwrap());
+            }
+        }
+        let mut removes = Vec::new();
+        while inside.len() > 12 {
+            removes.push(handle.remove_port(inside.pop_front().unwrap()).unwrap());
+        }
+        let role = inside
+            .back()
+            .map(|&id| handle.set_role(id, roles[(n + 1) % roles.len()]).unwrap());
+        // A new subscriber replaces the last one, which is dropped.
+        let streams: Vec<Stream> = std::iter::once(Stream::Mix)
+            .chain(inside.iter().map(|&id| Stream::Output(id)))
+            .collect();
+        subscriber = Some(handle.subscribe(&streams, 2).unwrap());
+        for app in &mut apps {
+            app.push(&pcm);
+        }
+        let ((), allocations) = counted(|| pump.tick());
+        for app in &mut apps {
+            app.pop(&mut heard);
+        }
+        for add in adds {
+            inside.push_back(add.wait().unwrap().unwrap());
+            applied += 1;
+        }
+        for remove in removes {
+            outside.insert(0, remove.wait().unwrap().unwrap());
+            applied += 1;
+        }
+        if let Some(role) = role {
+            role.wait().unwrap().unwrap();
+            applied += 1;
+        }
+        let batch = subscriber
+            .as_ref()
+            .unwrap()
+            .try_recv()
+            .expect("fed the tick it joined");
+        std::hint::black_box(batch.frame(0).first());
+        allocations
+    };
+    for n in 0..40 {
+        round(&mut pump, n);
+    }
+    let mut allocations = 0;
+    for n in 40..200 {
+        allocations += round(&mut pump, n);
+    }
+    assert_eq!(
+        allocations, 0,
+        "ticks applying commands allocated {allocations} times"
+    );
+    assert!(applied > 600, "only {applied} commands were applied");
+}

@@ -3,6 +3,7 @@
 //! engine's documented semantics, taps, late-tick accounting, WAV files
 //! against Python's `wave` module.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -50,9 +51,10 @@ impl Lcg {
 /// one saturation at the end.
 fn naive_mix(roles: &[Role], inputs: &[Vec<i16>]) -> Vec<Vec<i16>> {
     let talks = |r: Role| matches!(r, Role::Talker | Role::Both | Role::Monitor);
+    let len = inputs.first().map_or(BLOCK, Vec::len);
     (0..roles.len())
         .map(|me| {
-            (0..BLOCK)
+            (0..len)
                 .map(|s| {
                     if roles[me] == Role::Talker {
                         return 0;
@@ -124,6 +126,206 @@ fn memory_conference_matches_the_naive_mixer_through_role_changes() {
     assert_eq!(
         (t.frames_in, t.frames_out, t.underruns, t.overruns, t.drops),
         (30 * n as u64, 30 * n as u64, 0, 0, 0)
+    );
+}
+
+/// A change made through the handle, as the pump reported applying it.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    /// Person, role, and the frames queued for it just before it joined (an
+    /// index into the list of such batches).
+    Join(usize, Role, usize),
+    Leave(usize),
+    Role(usize, Role),
+}
+
+/// Participants join, leave, change role and are muted at random, from this
+/// thread, while the pump runs on its clock in another; every change's tick
+/// comes back with its reply. Replaying the changes tick by tick over a model
+/// of each memory port's queues, the naive mixer says what every participant
+/// heard at every tick of every stay and what the mix was: a joiner hears the
+/// mix of its first tick and nothing older, a leaver is heard by nobody from
+/// the tick its removal holds.
+#[test]
+fn live_joins_leaves_and_role_changes_match_the_naive_mixer_tick_by_tick() {
+    // 5 ms ticks, so that a few seconds hold hundreds of ticks.
+    const BLK: usize = 40;
+    const DEPTH: usize = 64;
+    const PEOPLE: usize = 12;
+    let mut pump = Pump::new(PumpConfig {
+        block_size: BLK,
+        ..PumpConfig::default()
+    })
+    .unwrap();
+    let handle = pump.handle();
+    let mix = handle.subscribe(&[Stream::Mix], 4096).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let runner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut clock = SoftClock::for_block(BLK).unwrap();
+            pump.run_until(&mut clock, &stop).unwrap();
+            pump
+        })
+    };
+
+    let mut rng = Lcg(18);
+    let mut outside: Vec<Option<Box<dyn Port>>> = Vec::new();
+    let mut apps = Vec::new();
+    for (port, app) in MemoryPort::bank(PEOPLE, BLK, DEPTH) {
+        outside.push(Some(Box::new(port)));
+        apps.push(app);
+    }
+    let mut ids = [None; PEOPLE];
+    // The frames queued for a person before each join, and per person
+    // everything it heard, popped after each stay.
+    let mut batches_queued: Vec<Vec<Vec<i16>>> = Vec::new();
+    let mut heard: Vec<Vec<Vec<i16>>> = vec![Vec::new(); PEOPLE];
+    let mut changes: Vec<(u64, usize, Change)> = Vec::new();
+    let mut seq = 0usize;
+    let (mut joins, mut leaves, mut roles_changed) = (0, 0, 0);
+    let t0 = std::time::Instant::now();
+    let mut finishing = false;
+    loop {
+        finishing |= t0.elapsed() > Duration::from_millis(2500);
+        // A burst of changes queued back to back, then their replies.
+        let burst = if finishing {
+            PEOPLE
+        } else {
+            1 + rng.next() as usize % 4
+        };
+        let mut adds = Vec::new();
+        let mut removes = Vec::new();
+        let mut sets = Vec::new();
+        for _ in 0..burst {
+            let k = rng.next() as usize % PEOPLE;
+            let role = ROLES[rng.next() as usize % ROLES.len()];
+            let leave = finishing || rng.next().is_multiple_of(3);
+            if let Some(port) = outside[k].take().filter(|_| !finishing) {
+                // Joining: fill its input queue first (the pump consumes one
+                // frame per tick of its stay, then it underruns).
+                let mut batch = Vec::new();
+                while apps[k].input_room() > 0 {
+                    let frame: Vec<i16> = (0..BLK).map(|_| rng.sample()).collect();
+                    assert!(apps[k].push(&frame));
+                    batch.push(frame);
+                }
+                batches_queued.push(batch);
+                let b = batches_queued.len() - 1;
+                adds.push((seq, k, role, b, handle.add_boxed(port, role).unwrap()));
+            } else if let Some(id) = ids[k].filter(|_| leave) {
+                ids[k] = None;
+                removes.push((seq, k, handle.remove_port(id).unwrap()));
+            } else if let Some(id) = ids[k] {
+                sets.push((seq, k, role, handle.set_role(id, role).unwrap()));
+            } else {
+                continue;
+            }
+            seq += 1;
+        }
+        for (s, k, role, b, reply) in adds {
+            let (tick, id) = reply.wait_with_tick().unwrap();
+            ids[k] = Some(id.unwrap());
+            changes.push((tick, s, Change::Join(k, role, b)));
+            joins += 1;
+        }
+        for (s, k, reply) in removes {
+            let (tick, port) = reply.wait_with_tick().unwrap();
+            outside[k] = Some(port.unwrap());
+            changes.push((tick, s, Change::Leave(k)));
+            leaves += 1;
+            let mut frame = vec![0i16; BLK];
+            while apps[k].pop(&mut frame) {
+                heard[k].push(frame.clone());
+            }
+        }
+        for (s, k, role, reply) in sets {
+            let (tick, done) = reply.wait_with_tick().unwrap();
+            done.unwrap();
+            changes.push((tick, s, Change::Role(k, role)));
+            roles_changed += 1;
+        }
+        if finishing && ids.iter().all(Option::is_none) {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(u64::from(rng.next() % 12_000)));
+    }
+    // A few ticks of an empty conference, then stop.
+    std::thread::sleep(Duration::from_millis(30));
+    stop.store(true, Ordering::Relaxed);
+    let pump = runner.join().unwrap();
+    assert!(
+        joins > 40 && leaves > 40 && roles_changed > 40,
+        "too few changes: {joins} joins, {leaves} leaves, {roles_changed} role changes"
+    );
+
+    // Replay, tick by tick, in the order the changes were made.
+    changes.sort_by_key(|&(tick, s, _)| (tick, s));
+    let mut present: Vec<Option<Role>> = vec![None; PEOPLE];
+    // The model of each person's input queue: what it had left from earlier
+    // stays, then what was queued before its latest join.
+    let mut queued: Vec<VecDeque<Vec<i16>>> = vec![VecDeque::new(); PEOPLE];
+    let mut expected: Vec<Vec<(u64, Vec<i16>)>> = vec![Vec::new(); PEOPLE];
+    let mut expected_mix = Vec::new();
+    let mut next = changes.iter().peekable();
+    for tick in 0..pump.ticks() {
+        while let Some((_, _, change)) = next.next_if(|&&(t, _, _)| t == tick) {
+            match *change {
+                Change::Join(k, role, b) => {
+                    queued[k].extend(std::mem::take(&mut batches_queued[b]));
+                    present[k] = Some(role);
+                }
+                Change::Role(k, role) => present[k] = Some(role),
+                Change::Leave(k) => present[k] = None,
+            }
+        }
+        let members: Vec<usize> = (0..PEOPLE).filter(|&k| present[k].is_some()).collect();
+        let mut roles: Vec<Role> = members.iter().map(|&k| present[k].unwrap()).collect();
+        let mut inputs: Vec<Vec<i16>> = members
+            .iter()
+            .map(|&k| queued[k].pop_front().unwrap_or_else(|| vec![0; BLK]))
+            .collect();
+        // The mix is what a silent listener hears.
+        roles.push(Role::Listener);
+        inputs.push(vec![0; BLK]);
+        let mut out = naive_mix(&roles, &inputs);
+        expected_mix.push(out.pop().unwrap());
+        for (&k, frame) in members.iter().zip(out) {
+            expected[k].push((tick, frame));
+        }
+    }
+    assert!(next.next().is_none(), "changes after the last tick");
+    for k in 0..PEOPLE {
+        // Each stay's output queue holds DEPTH frames: the rest were dropped.
+        // Split the expected frames into stays and keep each stay's first DEPTH.
+        let mut kept: Vec<(u64, Vec<i16>)> = Vec::new();
+        let mut stay_len = 0;
+        for (i, (tick, frame)) in expected[k].iter().enumerate() {
+            let new_stay = i == 0 || expected[k][i - 1].0 + 1 != *tick;
+            stay_len = if new_stay { 1 } else { stay_len + 1 };
+            if stay_len <= DEPTH {
+                kept.push((*tick, frame.clone()));
+            }
+        }
+        assert_eq!(heard[k].len(), kept.len(), "person {k}: frames heard");
+        for (got, (tick, want)) in heard[k].iter().zip(&kept) {
+            assert_eq!(got, want, "person {k} at tick {tick}");
+        }
+    }
+    let mut batches = 0;
+    while let Ok(batch) = mix.try_recv() {
+        let tick = batch.tick() as usize;
+        assert_eq!(
+            batch.frame(0),
+            &expected_mix[tick][..],
+            "the mix at tick {tick}"
+        );
+        batches += 1;
+    }
+    assert_eq!(
+        batches as u64,
+        pump.ticks(),
+        "the mix subscriber lost ticks"
     );
 }
 

@@ -15,7 +15,7 @@
 //! participant hears straight into the output slot the application pops, so
 //! the pump copies no audio for memory ports at all. A memory port is only a
 //! handle on its bank, and a pump lends and commits all the ports it holds of
-//! a bank in one tight pass over the bank ([`Port::lend_group`]) instead of two
+//! a bank in one tight pass over the bank ([`LendGroup`]) instead of two
 //! virtual calls per port. A queue's producer fills the slot its consumer freed
 //! last, so an exchange that keeps up (a frame in and out per tick) uses the
 //! same slot every tick, still in cache, and since the layout puts each slot of
@@ -26,7 +26,7 @@ use std::alloc::Layout;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use super::port::{LendGroup, LentFrames, Port, PortError};
+use super::port::{LentFrames, Port, PortError};
 use super::stats::PortStats;
 
 /// One port's whole state: its two queues' positions and the pump's counters.
@@ -89,7 +89,7 @@ impl Ctl {
 const MAX_DEPTH: usize = 64;
 
 /// The storage of a bank of ports.
-pub(crate) struct Bank {
+struct Bank {
     slab: *mut i16,
     layout: Layout,
     ctl: Box<[Ctl]>,
@@ -336,7 +336,7 @@ impl Bank {
     /// the pump's loan tables indexed by row: the queued input, or a frame of
     /// silence (an underrun), and the free output slot, or null (a drop).
     /// [`Bank::commit_all`] ends the tick.
-    pub(crate) fn lend_all(
+    fn lend_all(
         &self,
         members: &[(u32, u32)],
         loan_in: &mut [*const i16],
@@ -351,7 +351,7 @@ impl Bank {
     }
 
     /// Commits every port of `members` (see [`Bank::lend_all`]).
-    pub(crate) fn commit_all(&self, members: &[(u32, u32)]) {
+    fn commit_all(&self, members: &[(u32, u32)]) {
         for &(port, _) in members {
             self.commit(port as usize);
         }
@@ -375,7 +375,7 @@ impl Drop for Bank {
 ///
 /// A memory port is a handle: its queues and counters live in its bank, and a
 /// [`Pump`](super::Pump) lends every port of a bank it holds in one pass over
-/// the bank ([`Port::lend_group`]).
+/// the bank (the pump knows memory ports by their type).
 pub struct MemoryPort {
     bank: Arc<Bank>,
     port: usize,
@@ -441,6 +441,45 @@ impl MemoryPort {
     }
 }
 
+/// The ports of one bank that a pump holds, lent and committed together in one
+/// pass per tick instead of a [`Port::lend`] and a [`Port::commit`] call per
+/// port. The pump finds a memory port's group by the port's type
+/// ([`MemoryPort::lend_group`]), so the [`Port`] trait carries nothing that only
+/// memory ports use.
+#[derive(Clone)]
+pub(crate) struct LendGroup(Arc<Bank>);
+
+impl LendGroup {
+    /// Whether `self` and `other` are the same bank.
+    pub(crate) fn same(&self, other: &LendGroup) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// See [`Bank::lend_all`].
+    #[inline]
+    pub(crate) fn lend_all(
+        &self,
+        members: &[(u32, u32)],
+        loan_in: &mut [*const i16],
+        loan_out: &mut [*mut i16],
+    ) {
+        self.0.lend_all(members, loan_in, loan_out);
+    }
+
+    /// See [`Bank::commit_all`].
+    #[inline]
+    pub(crate) fn commit_all(&self, members: &[(u32, u32)]) {
+        self.0.commit_all(members);
+    }
+}
+
+impl MemoryPort {
+    /// The bank this port belongs to, as a lending group, and its place in it.
+    pub(crate) fn lend_group(&self) -> (LendGroup, u32) {
+        (LendGroup(self.bank.clone()), self.port as u32)
+    }
+}
+
 impl Port for MemoryPort {
     fn name(&self) -> String {
         "memory".into()
@@ -469,10 +508,6 @@ impl Port for MemoryPort {
     #[inline]
     fn commit(&mut self) {
         self.bank.commit(self.port);
-    }
-
-    fn lend_group(&self) -> Option<(LendGroup, u32)> {
-        Some((LendGroup(self.bank.clone()), self.port as u32))
     }
 
     #[inline]

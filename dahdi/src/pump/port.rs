@@ -1,7 +1,7 @@
 //! The [`Port`] trait: where a participant's audio comes from and goes to.
 
+use std::any::Any;
 use std::os::fd::BorrowedFd;
-use std::sync::Arc;
 
 use crate::fd::Readiness;
 
@@ -18,12 +18,12 @@ pub enum PortError {
     /// A file (WAV) operation failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    /// A shared-memory ring is unusable.
+    /// An error of the port's own kind: a shared-memory ring's
+    /// [`ShmError`](super::ShmError), a WAV file's
+    /// [`WavError`](super::WavError), or one of a port outside this crate
+    /// (downcast to tell which).
     #[error(transparent)]
-    Shm(#[from] super::shm::ShmError),
-    /// A WAV file is malformed or in an unsupported format.
-    #[error(transparent)]
-    Wav(#[from] super::wav::WavError),
+    Other(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A port's frames for one tick, lent in place (see [`Port::lend`]).
@@ -35,26 +35,6 @@ pub struct LentFrames<'a> {
     /// Where this tick's output goes (one block); `None` when the port has no
     /// room for it.
     pub output: Option<&'a mut [i16]>,
-}
-
-/// A group of ports whose frames a [`Pump`](super::Pump) lends all at once, in
-/// one pass per tick instead of a [`Port::lend`] and a [`Port::commit`] call per
-/// port: the ports of one [`MemoryPort::bank`](super::MemoryPort::bank).
-/// Opaque: only this crate's ports form groups.
-#[derive(Clone)]
-pub struct LendGroup(pub(crate) Arc<super::memory::Bank>);
-
-impl LendGroup {
-    /// Whether `self` and `other` are the same group.
-    pub(crate) fn same(&self, other: &LendGroup) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl std::fmt::Debug for LendGroup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LendGroup").finish_non_exhaustive()
-    }
 }
 
 /// One participant's audio endpoint, driven by the [`Pump`](super::Pump) once per
@@ -74,7 +54,12 @@ impl std::fmt::Debug for LendGroup {
 /// [`fd`](Self::fd): the pump then watches it with epoll and calls
 /// [`service`](Self::service) whenever it is ready, so the port can move data
 /// between the kernel and its own queue between ticks.
-pub trait Port: Send {
+///
+/// A port is [`Any`]: the pump knows its own [`MemoryPort`](super::MemoryPort)s
+/// by their type (it lends all the ports it holds of one bank in a single pass),
+/// and a port given back by [`Pump::remove_port`](super::Pump::remove_port) can
+/// be downcast to what it was.
+pub trait Port: Send + Any {
     /// A short description for statistics ("pseudo 32771", "memory",
     /// "wav /tmp/a.wav").
     fn name(&self) -> String;
@@ -126,16 +111,6 @@ pub trait Port: Send {
     /// Ends a tick in which the port [lent](Self::lend) its frames: the lent
     /// input has been consumed and the lent output filled.
     fn commit(&mut self) {}
-
-    /// The group this port belongs to and its place in it, for a port whose
-    /// frames the pump lends together with its group's (see [`LendGroup`]);
-    /// `None` (the default) for every port outside this crate. A grouped port
-    /// that [lends](Self::lends) is lent and committed by its group, never by
-    /// [`lend`](Self::lend) and [`commit`](Self::commit). Asked once, when the
-    /// port is added to the pump.
-    fn lend_group(&self) -> Option<(LendGroup, u32)> {
-        None
-    }
 
     /// The port's counters.
     fn stats(&self) -> PortStats;

@@ -3,6 +3,11 @@
 //!
 //! # Layout (version 1)
 //!
+//! C programs (and any language with a C FFI) read rings through
+//! `dahdi/include/dahdi_pump_ring.h`, which declares this layout and a reader
+//! that follows the protocol below; `dahdi/examples/c/ring_reader.c` prints a
+//! conference's frames with it.
+//!
 //! A ring is a file, normally in `/dev/shm`, mapped by one writer (read-write)
 //! and any number of readers (read-only). All integers are native-endian (the
 //! header records the byte order) and every atomic is naturally aligned.
@@ -78,20 +83,45 @@ pub const VERSION: u32 = 1;
 pub const HEADER_LEN: usize = 4096;
 /// Bytes before a slot's payload.
 pub const SLOT_HEADER_LEN: usize = 32;
-const BOM: u32 = 0x0102_0304;
+/// The byte-order mark, as the writer stores it.
+pub const BOM: u32 = 0x0102_0304;
 const MAX_SLOTS: u32 = 1 << 24;
 
-const OFF_VERSION: usize = 8;
-const OFF_HEADER_LEN: usize = 12;
-const OFF_SLOT_COUNT: usize = 16;
-const OFF_STRIDE: usize = 20;
-const OFF_PAYLOAD: usize = 24;
-const OFF_RATE: usize = 28;
-const OFF_BLOCK: usize = 32;
-const OFF_BOM: usize = 36;
-const OFF_PID: usize = 40;
-const OFF_WRITE_SEQ: usize = 64;
-const OFF_CLOSED: usize = 128;
+// Offsets of the header's fields (the table in the module docs; the C header
+// `dahdi/include/dahdi_pump_ring.h` declares the same layout, and a test
+// compares the two).
+/// Offset of the magic.
+pub const OFF_MAGIC: usize = 0;
+/// Offset of the version.
+pub const OFF_VERSION: usize = 8;
+/// Offset of the header length.
+pub const OFF_HEADER_LEN: usize = 12;
+/// Offset of the slot count.
+pub const OFF_SLOT_COUNT: usize = 16;
+/// Offset of the slot stride.
+pub const OFF_STRIDE: usize = 20;
+/// Offset of the payload capacity per slot.
+pub const OFF_PAYLOAD: usize = 24;
+/// Offset of the sample rate.
+pub const OFF_RATE: usize = 28;
+/// Offset of the samples per frame.
+pub const OFF_BLOCK: usize = 32;
+/// Offset of the byte-order mark.
+pub const OFF_BOM: usize = 36;
+/// Offset of the writer's process id.
+pub const OFF_PID: usize = 40;
+/// Offset of the write sequence (atomic u64).
+pub const OFF_WRITE_SEQ: usize = 64;
+/// Offset of the closed flag (atomic u64).
+pub const OFF_CLOSED: usize = 128;
+
+// Offsets in a slot.
+/// Offset of a slot's sequence (atomic u64).
+pub const SLOT_OFF_SEQ: usize = 0;
+/// Offset of a slot's tick (atomic u64).
+pub const SLOT_OFF_TICK: usize = 8;
+/// Offset of a slot's tag and payload length (atomic u64).
+pub const SLOT_OFF_META: usize = 16;
 
 /// Why a ring could not be created or opened.
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +173,12 @@ pub enum ShmError {
     /// A configuration refused before creating anything.
     #[error("invalid ring configuration: {0}")]
     Config(String),
+}
+
+impl From<ShmError> for PortError {
+    fn from(e: ShmError) -> PortError {
+        PortError::Other(Box::new(e))
+    }
 }
 
 /// The shape of a ring.
@@ -338,7 +374,7 @@ impl ShmWriter {
             h[OFF_BLOCK..OFF_BLOCK + 4].copy_from_slice(&(geo.block as u32).to_ne_bytes());
             h[OFF_BOM..OFF_BOM + 4].copy_from_slice(&BOM.to_ne_bytes());
             h[OFF_PID..OFF_PID + 4].copy_from_slice(&std::process::id().to_ne_bytes());
-            h[..8].copy_from_slice(&MAGIC);
+            h[OFF_MAGIC..OFF_MAGIC + 8].copy_from_slice(&MAGIC);
             std::fs::rename(&tmp, &path).map_err(|e| io("rename", e))?;
             Ok(map)
         })();
@@ -395,13 +431,13 @@ impl ShmWriter {
         // SAFETY: the slot lies inside the mapping (file length checked at
         // creation) and all offsets are multiples of 8 from a page boundary.
         unsafe {
-            let seq = atomic_at(base, slot);
+            let seq = atomic_at(base, slot + SLOT_OFF_SEQ);
             seq.store(2 * n + 1, Ordering::Relaxed);
             // Orders the odd sequence before the stores below, for any reader
             // whose copy sees one of them (see the module docs).
             fence(Ordering::Release);
-            atomic_at(base, slot + 8).store(tick, Ordering::Relaxed);
-            atomic_at(base, slot + 16).store(
+            atomic_at(base, slot + SLOT_OFF_TICK).store(tick, Ordering::Relaxed);
+            atomic_at(base, slot + SLOT_OFF_META).store(
                 u64::from(tag) | (payload.len() as u64) << 32,
                 Ordering::Relaxed,
             );
@@ -512,7 +548,7 @@ impl ShmReader {
             path: path.to_path_buf(),
             why,
         };
-        let magic: [u8; 8] = h[..8].try_into().expect("8 bytes");
+        let magic: [u8; 8] = h[OFF_MAGIC..OFF_MAGIC + 8].try_into().expect("8 bytes");
         if magic != MAGIC {
             return Err(ShmError::BadMagic {
                 path: path.to_path_buf(),
@@ -639,7 +675,7 @@ impl ShmReader {
             let base = self.base();
             // SAFETY: the slot is inside the mapping (file length checked at
             // open), offsets are multiples of 8.
-            let seq = unsafe { atomic_at(base, slot) };
+            let seq = unsafe { atomic_at(base, slot + SLOT_OFF_SEQ) };
             let s1 = seq.load(Ordering::Acquire);
             if s1 < want {
                 return None; // not published yet (or being written right now)
@@ -648,8 +684,8 @@ impl ShmReader {
                 // SAFETY: as above.
                 let (tick, meta) = unsafe {
                     (
-                        atomic_at(base, slot + 8).load(Ordering::Relaxed),
-                        atomic_at(base, slot + 16).load(Ordering::Relaxed),
+                        atomic_at(base, slot + SLOT_OFF_TICK).load(Ordering::Relaxed),
+                        atomic_at(base, slot + SLOT_OFF_META).load(Ordering::Relaxed),
                     )
                 };
                 let len = ((meta >> 32) as usize).min(self.geo.payload).min(buf.len());

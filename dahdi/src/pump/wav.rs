@@ -71,6 +71,12 @@ pub enum WavError {
     },
 }
 
+impl From<WavError> for PortError {
+    fn from(e: WavError) -> PortError {
+        PortError::Other(Box::new(e))
+    }
+}
+
 /// The sample encoding of a WAV file's data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WavEncoding {

@@ -83,15 +83,33 @@ impl RowLists {
         self.rows.reserve(additional);
     }
 
-    pub(crate) fn push_talker(&mut self, row: u32) {
+    /// Adds a talker; returns its place in the list.
+    pub(crate) fn push_talker(&mut self, row: u32) -> u32 {
         self.talkers.push(row);
         self.end = self.end.max(row as usize + 1);
+        (self.talkers.len() - 1) as u32
     }
 
     /// A row with a mix-minus output; it must also be pushed as a talker.
-    pub(crate) fn push_row(&mut self, row: u32, codec: Option<Codec>) {
+    /// Returns its place in the list.
+    pub(crate) fn push_row(&mut self, row: u32, codec: Option<Codec>) -> u32 {
         self.rows.push((row, codec));
         self.end = self.end.max(row as usize + 1);
+        (self.rows.len() - 1) as u32
+    }
+
+    /// Takes the talker at `place` out, the last talker taking its place (the
+    /// sum is exact in any order); returns the row that moved there, if any.
+    /// `end` stays an upper bound.
+    pub(crate) fn swap_remove_talker(&mut self, place: u32) -> Option<u32> {
+        self.talkers.swap_remove(place as usize);
+        self.talkers.get(place as usize).copied()
+    }
+
+    /// Likewise for the row at `place` of the mix-minus list.
+    pub(crate) fn swap_remove_row(&mut self, place: u32) -> Option<u32> {
+        self.rows.swap_remove(place as usize);
+        self.rows.get(place as usize).map(|&(r, _)| r)
     }
 
     pub(crate) fn talker_count(&self) -> usize {
@@ -631,8 +649,12 @@ mod tests {
                 stride,
             };
             let mut lists = RowLists::default();
-            talkers.iter().for_each(|&t| lists.push_talker(t));
-            out_rows.iter().for_each(|&(r, c)| lists.push_row(r, c));
+            talkers.iter().for_each(|&t| {
+                lists.push_talker(t);
+            });
+            out_rows.iter().for_each(|&(r, c)| {
+                lists.push_row(r, c);
+            });
             // SAFETY: every row points into `data` or `out`, `stride` samples each.
             let clipped = unsafe { mix(isa, frames, &lists, &mut hi, &mut carry) };
             assert_eq!(clipped, total.iter().any(|&t| sat(t) as i64 != t), "{isa}");
