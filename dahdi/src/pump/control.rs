@@ -6,16 +6,20 @@
 //! of its next tick, in the order they were queued, at most
 //! [`PumpHandle::COMMANDS_PER_TICK`] per tick. Everything a command needs that
 //! takes memory (the boxed port, a subscriber's buffers, a ring's stream list,
-//! the reply channel) is made by the sending thread, so applying it takes no
+//! the answer's slot) is made by the sending thread, so applying it takes no
 //! lock another thread could hold and, once the pump's tables have grown to
-//! their working size, allocates nothing.
+//! their working size, allocates nothing. Answers go back through a slot that
+//! never waits (see `answer.rs`), not through a channel.
 
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::audio::mixer::Role;
 
+use super::answer::{answer_slot, Answer, NoAnswer, Waiting};
 use super::port::Port;
 use super::shm::ShmWriter;
 use super::stats::PumpStats;
@@ -57,17 +61,13 @@ pub enum ControlError {
     Timeout,
 }
 
-/// The pump's side of a [`Reply`]: the tick from which the change holds, and
-/// its outcome.
-pub(super) type Answer<T> = Sender<(u64, T)>;
-
 /// The answer to a [`PumpHandle`] request, given by the pump thread when it
 /// applies the request (at the next tick boundary), with the number of the
 /// tick from which the change holds: the first tick that sees it (compare
 /// [`Pump::ticks`], [`TapBatch::tick`](super::TapBatch::tick)).
 #[derive(Debug)]
 #[must_use = "a request is applied whether or not its answer is read; read it to learn the outcome"]
-pub struct Reply<T>(Receiver<(u64, T)>);
+pub struct Reply<T>(Waiting<T>);
 
 impl<T> Reply<T> {
     /// Waits for the answer.
@@ -85,7 +85,7 @@ impl<T> Reply<T> {
     ///
     /// As [`wait`](Self::wait).
     pub fn wait_with_tick(self) -> Result<(u64, T), ControlError> {
-        self.0.recv().map_err(|_| ControlError::Stopped)
+        self.0.wait(None).map_err(ControlError::from)
     }
 
     /// Waits at most `timeout` for the answer and the tick from which the
@@ -96,25 +96,33 @@ impl<T> Reply<T> {
     /// [`ControlError::Timeout`], or [`ControlError::Stopped`] as
     /// [`wait`](Self::wait).
     pub fn wait_timeout(self, timeout: Duration) -> Result<(u64, T), ControlError> {
-        self.0.recv_timeout(timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => ControlError::Timeout,
-            RecvTimeoutError::Disconnected => ControlError::Stopped,
-        })
+        self.0
+            .wait(Some(Instant::now() + timeout))
+            .map_err(ControlError::from)
     }
 
     /// The answer and its tick, if the pump has given them already.
     pub fn try_get(&self) -> Option<(u64, T)> {
-        self.0.try_recv().ok()
+        self.0.try_take()
     }
 }
 
 /// The answer to a removal: the port given back.
 pub type Removed = Result<Box<dyn Port>, PumpError>;
 
-/// A request's reply channel: one slot, so that the pump's answer never waits.
+impl From<NoAnswer> for ControlError {
+    fn from(e: NoAnswer) -> ControlError {
+        match e {
+            NoAnswer::Gone => ControlError::Stopped,
+            NoAnswer::Timeout => ControlError::Timeout,
+        }
+    }
+}
+
+/// A request's answer: one slot, so that the pump's answer never waits.
 fn reply<T>() -> (Answer<T>, Reply<T>) {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    (tx, Reply(rx))
+    let (answer, waiting) = answer_slot();
+    (answer, Reply(waiting))
 }
 
 /// Changes a [`Pump`] from any thread while it runs: adds and removes ports,
@@ -293,8 +301,10 @@ impl Pump {
     /// Applies the changes queued through handles, oldest first, at most
     /// [`PumpHandle::COMMANDS_PER_TICK`]: the start of every tick.
     ///
-    /// Nothing here waits for another thread (the queue and the reply channels
-    /// are bounded lock-free channels with room for the answer), and nothing
+    /// Nothing here waits for another thread: answers go into slots that never
+    /// wait, and taking a command from the queue is lock-free unless a handle
+    /// is blocked on a full queue ([`PumpHandle::QUEUE`] changes waiting),
+    /// when the channel takes its waker's lock to wake that thread. Nothing
     /// allocates once the pump's tables have room: ports up to
     /// [`PumpConfig::capacity`](super::PumpConfig::capacity), or as many as the
     /// pump has held before; taps and rings up to as many as it has held
@@ -312,13 +322,13 @@ impl Pump {
                     if let Ok(id) = added {
                         self.join_running(id);
                     }
-                    let _ = reply.send((tick, added));
+                    reply.send(tick, added);
                 }
                 Command::Remove { id, reply } => {
-                    let _ = reply.send((tick, self.remove_port(id)));
+                    reply.send(tick, self.remove_port(id));
                 }
                 Command::SetRole { id, role, reply } => {
-                    let _ = reply.send((tick, self.set_role(id, role)));
+                    reply.send(tick, self.set_role(id, role));
                 }
                 Command::Subscribe(tap) => self.add_tap(tap),
                 Command::AddRing { writer, streams } => self.add_ring_streams(writer, streams),
@@ -330,7 +340,7 @@ impl Pump {
     /// a report allocates).
     pub(super) fn answer_stats(&mut self) {
         while let Ok(reply) = self.controls.stats.try_recv() {
-            let _ = reply.send((self.tick, self.stats()));
+            reply.send(self.tick, self.stats());
         }
     }
 }

@@ -85,6 +85,7 @@
 //! assert_eq!(batch.frame(1)[0], -300); // Alice's output
 //! ```
 
+mod answer;
 mod clock;
 mod control;
 mod dahdi_port;
