@@ -63,7 +63,6 @@
 //! | `serde` | `serde::Serialize` for the reports: [`SpanInfo`], [`ChannelParams`], [`Event`], the [`sysfs`] listings... | `serde` and its derive macros |
 //! | `audio` | `dahdi::audio`: G.711 codecs and the mix-minus mixer | none |
 //! | `pump` | `dahdi::pump`: the real-time channel pump around the mixer (implies `audio`) | `crossbeam-channel`, `crossbeam-utils`, `memmap2`, `thiserror`, `nix` (`event`, `time`) |
-//! | `avx512` | AVX-512 mixer kernels (implies `audio`; needs Rust 1.89) | none |
 //!
 //! **The default is the bindings alone.** A dependency on `dahdi` should
 //! mean DAHDI: the mixer and the pump are a second product that shares the

@@ -16,9 +16,8 @@ pub enum Isa {
     /// Explicit AVX2 intrinsics, selected at run time.
     Avx2,
     /// Explicit AVX-512 (F + BW) intrinsics for the conference sums and mix-minus; the
-    /// G.711 kernels use their AVX2 versions on this level. Only compiled with the
-    /// crate feature `avx512`, because the AVX-512 intrinsics need Rust 1.89 and the
-    /// workspace declares an older minimum Rust version.
+    /// G.711 kernels use their AVX2 versions on this level. Chosen at run time where
+    /// the CPU has AVX-512 F and BW (the intrinsics are why the crate needs Rust 1.89).
     Avx512,
 }
 
@@ -87,7 +86,7 @@ fn avx2_detected() -> bool {
     false
 }
 
-#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+#[cfg(target_arch = "x86_64")]
 fn avx512_detected() -> bool {
     // The AVX-512 kernels also use AVX2 for 16-lane tails.
     std::is_x86_feature_detected!("avx512f")
@@ -95,7 +94,7 @@ fn avx512_detected() -> bool {
         && std::is_x86_feature_detected!("avx2")
 }
 
-#[cfg(not(all(target_arch = "x86_64", feature = "avx512")))]
+#[cfg(not(target_arch = "x86_64"))]
 fn avx512_detected() -> bool {
     false
 }

@@ -183,7 +183,7 @@ pub(crate) unsafe fn mix(
             assert!(isa.is_available());
             unsafe { x86::mix_avx2(f, talkers, rows, hi, carry) }
         }
-        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+        #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => {
             assert!(isa.is_available());
             unsafe { x86::avx512::mix(f, talkers, rows, hi, carry) }
@@ -484,10 +484,7 @@ mod x86 {
     }
 
     /// AVX-512 versions: the same algorithm with 16 i32 / 32 i16 lanes per register.
-    /// The intrinsics need Rust 1.89, newer than the workspace's minimum, hence the
-    /// opt-in crate feature and the lint exception.
-    #[cfg(feature = "avx512")]
-    #[allow(clippy::incompatible_msrv)]
+    /// The intrinsics are why the crate needs Rust 1.89.
     pub(super) mod avx512 {
         use std::arch::x86_64::*;
 
