@@ -60,6 +60,19 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// The command's name as typed (`status` when none was).
+    pub fn command_name(&self) -> &'static str {
+        match &self.command {
+            None | Some(Command::Status { .. }) => "status",
+            Some(Command::Verify { .. }) => "verify",
+            Some(Command::Ensure { .. }) => "ensure",
+            Some(Command::Guard { .. }) => "guard",
+            Some(Command::MatchModalias { .. }) => "match-modalias",
+        }
+    }
+}
+
 // The commands (a plain comment, for the same reason).
 #[derive(Debug, Subcommand)]
 pub enum Command {

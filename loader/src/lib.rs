@@ -46,6 +46,7 @@
 //! | [`status`] | the whole system as one report |
 //! | [`modalias`] | the udev rule's question: does DAHDI claim this device? |
 //! | [`render`] | the reports as text for people |
+//! | [`json`] | the reports as versioned JSON documents for programs |
 //! | [`cli`] | the command line, also compiled by the build script for the man page and completions |
 //!
 //! # Exit codes
@@ -67,6 +68,7 @@ pub mod exit_codes;
 pub mod failed;
 pub mod hw;
 pub mod journal;
+pub mod json;
 pub mod kernel;
 pub mod keys;
 pub mod live;

@@ -14,7 +14,7 @@ use dahdi_loader::names::KernelRelease;
 use dahdi_loader::report::Verdict;
 use dahdi_loader::system::System;
 use dahdi_loader::verify::{self, Checks, KernelReport};
-use dahdi_loader::{modalias, render, status, Error, ExitCode, Root};
+use dahdi_loader::{json, modalias, render, status, Error, ExitCode, Root};
 
 fn main() -> ProcessExit {
     let cli = match Cli::try_parse() {
@@ -45,7 +45,7 @@ fn exit(code: ExitCode) -> ProcessExit {
 fn report_error(cli: &Cli, e: &Error) {
     eprint!("{}", render::error(e));
     if cli.json {
-        println!("{}", render::error_json(e));
+        println!("{}", json::error_document(cli.command_name(), e));
     }
 }
 
@@ -86,7 +86,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             };
             let report = ensure::ensure(&root, &opts, &mut KernelInserter)?;
             if cli.json {
-                print_json(&report)?;
+                print_json(cli, &report)?;
             } else {
                 println!("{}", render::ensure(&report));
             }
@@ -103,7 +103,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 Duration::from_secs(*lock_timeout),
             )?;
             if cli.json {
-                print_json(&report)?;
+                print_json(cli, &report)?;
             } else {
                 print!("{}", render::guard(&report));
             }
@@ -117,7 +117,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             let sys = System::load(root, running)?;
             let matches = modalias::match_modalias(&sys, m);
             if cli.json {
-                print_json(&matches)?;
+                print_json(
+                    cli,
+                    &serde_json::json!({ "modalias": m.as_str(), "matches": matches }),
+                )?;
             } else {
                 for m in &matches {
                     println!("{} {}", m.module, m.alias);
@@ -132,10 +135,8 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
     }
 }
 
-fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Error> {
-    let s = serde_json::to_string_pretty(v)
-        .map_err(|e| Error::Usage(format!("could not encode JSON: {e}")))?;
-    println!("{s}");
+fn print_json<T: serde::Serialize>(cli: &Cli, body: &T) -> Result<(), Error> {
+    println!("{}", json::document(cli.command_name(), body)?);
     Ok(())
 }
 
@@ -143,7 +144,7 @@ fn cmd_status(cli: &Cli, root: Root, no_crcs: bool) -> Result<ExitCode, Error> {
     let sys = System::load(root, cli.running_kernel.clone())?;
     let report = status::system_report(&sys, Checks { crcs: !no_crcs })?;
     if cli.json {
-        print_json(&report)?;
+        print_json(cli, &report)?;
     } else {
         print!("{}", render::status(&report, cli.verbose));
     }
@@ -201,7 +202,7 @@ fn cmd_verify(
         .max()
         .unwrap_or(Verdict::Ok);
     if cli.json {
-        print_json(&reports)?;
+        print_json(cli, &serde_json::json!({ "kernels": reports }))?;
     } else {
         for r in &reports {
             print!("{}", render::verify(r, cli.verbose));

@@ -318,8 +318,6 @@ pub enum Code {
     /// A signature of a kind the kernel cannot use (not PKCS#7, an unknown digest or key
     /// algorithm): taken as no signature.
     UnusableSignature,
-    /// The signing key is not enrolled.
-    KeyNotEnrolled,
     /// Signing summary.
     Signatures,
     /// DKMS tried to build DAHDI for the kernel and failed.
@@ -330,6 +328,93 @@ pub enum Code {
     InstallCommand,
     /// A configuration line that could not be used.
     ConfigNote,
+}
+
+impl Code {
+    /// Every code, in declaration order (README's "Finding codes" lists the same).
+    pub const ALL: &'static [Code] = &[
+        Code::LeftoverKernel,
+        Code::NoModuleDir,
+        Code::NoModuleSupport,
+        Code::DkmsNotRegistered,
+        Code::DkmsBroken,
+        Code::ProvidersConflict,
+        Code::DkmsBuildLog,
+        Code::NoAbiSource,
+        Code::ModulesMissing,
+        Code::Unreadable,
+        Code::NotAModule,
+        Code::Untrusted,
+        Code::Shadowed,
+        Code::Tie,
+        Code::OtherCopy,
+        Code::IndexMissing,
+        Code::IndexStale,
+        Code::NoVermagic,
+        Code::VermagicMismatch,
+        Code::VermagicRelease,
+        Code::StructModuleSize,
+        Code::ElfMachine,
+        Code::LoadedDiffers,
+        Code::MissingDependency,
+        Code::UnusableModule,
+        Code::CrcMismatch,
+        Code::UnknownSymbol,
+        Code::NoSymvers,
+        Code::Unsigned,
+        Code::KeyNotTrusted,
+        Code::BadSignature,
+        Code::UnusableSignature,
+        Code::Signatures,
+        Code::BuildFailed,
+        Code::Blacklisted,
+        Code::InstallCommand,
+        Code::ConfigNote,
+    ];
+
+    /// Its place in [`Code::ALL`]. The match has no wildcard, so a new variant does not
+    /// compile until it is placed here, and the test below fails until `ALL` has it too.
+    pub const fn index(self) -> usize {
+        match self {
+            Code::LeftoverKernel => 0,
+            Code::NoModuleDir => 1,
+            Code::NoModuleSupport => 2,
+            Code::DkmsNotRegistered => 3,
+            Code::DkmsBroken => 4,
+            Code::ProvidersConflict => 5,
+            Code::DkmsBuildLog => 6,
+            Code::NoAbiSource => 7,
+            Code::ModulesMissing => 8,
+            Code::Unreadable => 9,
+            Code::NotAModule => 10,
+            Code::Untrusted => 11,
+            Code::Shadowed => 12,
+            Code::Tie => 13,
+            Code::OtherCopy => 14,
+            Code::IndexMissing => 15,
+            Code::IndexStale => 16,
+            Code::NoVermagic => 17,
+            Code::VermagicMismatch => 18,
+            Code::VermagicRelease => 19,
+            Code::StructModuleSize => 20,
+            Code::ElfMachine => 21,
+            Code::LoadedDiffers => 22,
+            Code::MissingDependency => 23,
+            Code::UnusableModule => 24,
+            Code::CrcMismatch => 25,
+            Code::UnknownSymbol => 26,
+            Code::NoSymvers => 27,
+            Code::Unsigned => 28,
+            Code::KeyNotTrusted => 29,
+            Code::BadSignature => 30,
+            Code::UnusableSignature => 31,
+            Code::Signatures => 32,
+            Code::BuildFailed => 33,
+            Code::Blacklisted => 34,
+            Code::InstallCommand => 35,
+            Code::ConfigNote => 36,
+        }
+    }
 }
 
 /// One problem or remark about a kernel.
@@ -439,6 +524,13 @@ mod tests {
         assert!(!Fix::Depmod { kernel: k.clone() }.is_build());
         // The same words as free text are not a build.
         assert!(!Fix::manual(Fix::Ensure { kernel: k }.to_string()).is_build());
+    }
+
+    #[test]
+    fn every_code_is_in_all_once() {
+        for (i, c) in Code::ALL.iter().enumerate() {
+            assert_eq!(c.index(), i, "{c:?}");
+        }
     }
 
     #[test]
