@@ -28,6 +28,10 @@ PACKAGES=(
     openssl
     # the VM test bed
     qemu-system-x86 busybox-static debootstrap e2fsprogs kmod cpio
+    # providers scenarios: Debian 13's DAHDI source package, fetched from the mirror
+    curl
+    # Debian 13 (trixie) in the test bed: debootstrap verifies trixie with these keys
+    debian-archive-keyring
     # UEFI firmware: the boot guard's test boots real GRUB the way a machine does
     ovmf
 )

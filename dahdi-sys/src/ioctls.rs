@@ -1,4 +1,5 @@
-//! Every ioctl of `user.h` (87) and `wctdm_user.h` (4).
+//! Every ioctl of `user.h` (88, one of them only in Debian 13's) and
+//! `wctdm_user.h` (4).
 //!
 //! Each entry yields three items from one line, so they cannot disagree:
 //!
@@ -282,6 +283,12 @@ dahdi_ioctls! {
     DAHDI_DYNAMIC_CREATE => dahdi_dynamic_create: readwrite(DAHDI_CODE, 80, dahdi_dynamic_span);
     /// Destroy a dynamic span (ctl only).
     DAHDI_DYNAMIC_DESTROY => dahdi_dynamic_destroy: write(DAHDI_CODE, 81, dahdi_dynamic_span);
+    /// Raise (or with 0, clear) alarms on a dynamic span as if its line
+    /// reported them (ctl only).
+    ///
+    /// Only in DAHDI 3.1's header as Debian 13 ships it (not in Debian 12's
+    /// 2.11 nor in upstream 3.4): older drivers answer `ENOTTY`.
+    DAHDI_SIMULATE_ALARM => dahdi_simulate_alarm: write(DAHDI_CODE, 82, dahdi_simulate_alarm);
     /// Set a hardware gain (driver-implemented).
     DAHDI_SET_HWGAIN => dahdi_set_hwgain: write(DAHDI_CODE, 86, dahdi_hwgain);
     /// Enable hardware tone detection (`DAHDI_TONEDETECT_*`).

@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn ioctl_table_is_complete_and_unambiguous() {
-        assert_eq!(IOCTLS.len(), 91);
+        assert_eq!(IOCTLS.len(), 92);
         for (i, &(name, code)) in IOCTLS.iter().enumerate() {
             assert_eq!(
                 ioctl_name(code),

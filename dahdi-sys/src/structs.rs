@@ -256,6 +256,17 @@ pub struct dahdi_maintinfo {
     pub command: c_int,
 }
 
+/// Alarms to simulate on a dynamic span (`DAHDI_SIMULATE_ALARM`, Debian 13's
+/// header only).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct dahdi_simulate_alarm {
+    /// Span number.
+    pub spanno: c_int,
+    /// `DAHDI_ALARM_*` bits to report, 0 for none.
+    pub alarms: c_int,
+}
+
 /// Conference membership (`DAHDI_GETCONF`, `DAHDI_SETCONF`,
 /// `DAHDI_CONFLINK`).
 #[repr(C)]
@@ -674,6 +685,7 @@ plain_old_data!(
     dahdi_spaninfo,
     dahdi_spaninfo_v1,
     dahdi_maintinfo,
+    dahdi_simulate_alarm,
     dahdi_confinfo,
     dahdi_gains,
     dahdi_lineconfig,

@@ -1,7 +1,9 @@
 //! ABI test that cannot drift: dahdi-sys against the real C header.
 //!
-//! 1. Finds the installed DAHDI headers (`$DAHDI_INCLUDE_DIR`, else
-//!    `/usr/src/dahdi-*/include`) and parses `dahdi/user.h` and
+//! 1. Finds the DAHDI headers of both supported platforms: Debian 12's
+//!    installed ones (`$DAHDI_INCLUDE_DIR`, else `/usr/src/dahdi-*/include`)
+//!    and Debian 13's (`$DAHDI_DEBIAN13_INCLUDE_DIR`, which scripts/test.sh
+//!    sets from the test bed's trixie stage), and parses `dahdi/user.h` and
 //!    `dahdi/wctdm_user.h` for every object-like `#define`, `enum`
 //!    constant, ioctl macro, struct (with its fields) and inline function.
 //! 2. Generates a C program from those names, compiles it against the
@@ -14,6 +16,11 @@
 //!    them at compile time), and those lists are themselves checked against
 //!    the header and against dahdi-sys's sources, in both directions, so
 //!    nothing can be added on either side without this test noticing.
+//!
+//! Every item of each platform's headers must be in dahdi-sys with the same
+//! ABI; every item of dahdi-sys must be in at least one platform's headers
+//! (Debian 13's adds `DAHDI_SIMULATE_ALARM`), and the report names what only
+//! one platform has.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -128,6 +135,7 @@ rust_structs! {
         location, manufacturer, devicetype, irq, linecompat, spantype,
     }
     dahdi_maintinfo { spanno, command }
+    dahdi_simulate_alarm { spanno, alarms }
     dahdi_confinfo { chan, confno, confmode }
     dahdi_gains { chan, rxgain, txgain }
     dahdi_lineconfig { span, name, lbo, lineconfig, sync }
@@ -378,7 +386,8 @@ const COPY_STRING_CASES: &[(usize, &str)] = &[
 // Finding and parsing the header
 // ---------------------------------------------------------------------------
 
-fn include_dir() -> PathBuf {
+/// The include directory of Debian 12's DAHDI (the host's dahdi-dkms).
+fn debian12_include_dir() -> PathBuf {
     const HELP: &str = "install the DAHDI headers with `apt-get install dahdi-dkms` \
         (they land in /usr/src/dahdi-<version>/include), or set DAHDI_INCLUDE_DIR to a \
         directory that contains dahdi/user.h";
@@ -406,6 +415,27 @@ fn include_dir() -> PathBuf {
             panic!("DAHDI C header not found (no /usr/src/dahdi-*/include/dahdi/user.h): {HELP}")
         }
     }
+}
+
+/// The include directory of Debian 13's DAHDI, from the test bed's trixie
+/// stage (this host is Debian 12, where Debian 13's dahdi-dkms does not install).
+fn debian13_include_dir() -> PathBuf {
+    const HELP: &str = "scripts/test.sh sets it; by hand (as root, it builds the test \
+        bed's cached Debian 13 stage the first time): `export DAHDI_DEBIAN13_INCLUDE_DIR=$(cargo \
+        run -q --release -p dahdi-tests --bin vm-platform -- include-dir debian13)`";
+    let Some(dir) = std::env::var_os("DAHDI_DEBIAN13_INCLUDE_DIR") else {
+        panic!(
+            "DAHDI_DEBIAN13_INCLUDE_DIR is not set: the ABI test checks dahdi-sys against \
+             Debian 13's DAHDI header too. {HELP}"
+        );
+    };
+    let dir = PathBuf::from(dir);
+    assert!(
+        dir.join("dahdi/user.h").is_file(),
+        "DAHDI_DEBIAN13_INCLUDE_DIR={} has no dahdi/user.h; {HELP}",
+        dir.display()
+    );
+    dir
 }
 
 /// `wctdm_user.h` sits next to `user.h` in the DAHDI tree; look there, then
@@ -1082,8 +1112,52 @@ fn hex(code: u128) -> String {
 }
 
 #[test]
-fn abi_matches_installed_c_header() {
-    let include = include_dir();
+fn abi_matches_debian12_and_debian13_headers() {
+    let platforms = [
+        ("debian12", debian12_include_dir()),
+        ("debian13", debian13_include_dir()),
+    ];
+    let mut errors = Vec::new();
+    // What dahdi-sys has and a platform's headers lack, by platform.
+    let mut absent: Vec<(&str, BTreeSet<String>)> = Vec::new();
+    for (platform, include) in &platforms {
+        let check = check_against(include);
+        errors.extend(check.errors.iter().map(|e| format!("{platform}: {e}")));
+        absent.push((platform, check.absent));
+    }
+    let mut in_no_header: BTreeSet<String> = absent[0].1.clone();
+    for (_, a) in &absent[1..] {
+        in_no_header = in_no_header.intersection(a).cloned().collect();
+    }
+    for item in &in_no_header {
+        errors.push(format!("{item}: in dahdi-sys but in no platform's headers"));
+    }
+    for (platform, a) in &absent {
+        let others: Vec<&String> = a.difference(&in_no_header).collect();
+        if !others.is_empty() {
+            println!("not in {platform}'s headers (in another platform's): {others:?}");
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "{} ABI mismatch(es):\n  {}",
+        errors.len(),
+        errors.join("\n  ")
+    );
+}
+
+/// The outcome of comparing dahdi-sys with one platform's headers.
+struct Check {
+    /// Differences, and header items dahdi-sys lacks.
+    errors: Vec<String>,
+    /// Items of dahdi-sys these headers do not have (an error only if no
+    /// platform's headers have them).
+    absent: BTreeSet<String>,
+}
+
+fn check_against(include: &Path) -> Check {
+    let include = include.to_owned();
+    let mut absent = BTreeSet::new();
     let user_h = include.join("dahdi/user.h");
     let wctdm_h = find_wctdm_header(&include);
 
@@ -1183,7 +1257,7 @@ fn abi_matches_installed_c_header() {
     }
     for name in rust_ioctls.keys() {
         if !c_ioctls.contains_key(*name) {
-            errors.push(format!("{name}: ioctl in dahdi-sys but not in the headers"));
+            absent.insert(format!("ioctl {name}"));
         }
     }
 
@@ -1217,9 +1291,7 @@ fn abi_matches_installed_c_header() {
     }
     for name in rust_consts.keys() {
         if !c_consts.contains_key(*name) {
-            errors.push(format!(
-                "{name}: listed as a C constant but the headers do not define it"
-            ));
+            absent.insert(format!("constant {name}"));
         }
     }
 
@@ -1346,9 +1418,7 @@ fn abi_matches_installed_c_header() {
     }
     for name in rust_structs.keys() {
         if !header.structs.iter().any(|s| s.name == *name) {
-            errors.push(format!(
-                "struct {name}: in dahdi-sys but not in the headers"
-            ));
+            absent.insert(format!("struct {name}"));
         }
     }
 
@@ -1458,11 +1528,11 @@ fn abi_matches_installed_c_header() {
         header.config_options
     );
 
-    assert!(
-        errors.is_empty(),
-        "{} ABI mismatch(es):\n  {}",
-        errors.len(),
-        errors.join("\n  ")
-    );
-    assert_eq!(ioctls_compared, header.ioctls.len());
+    if ioctls_compared != header.ioctls.len() {
+        errors.push(format!(
+            "{ioctls_compared} ioctls compared of {} in the headers",
+            header.ioctls.len()
+        ));
+    }
+    Check { errors, absent }
 }

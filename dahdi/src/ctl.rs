@@ -12,7 +12,7 @@ use libc::c_int;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fd::{ioctl, open_node, put_c_string, NodeKind};
 use crate::params::{ChannelParams, Gains};
-use crate::signalling::{Law, LineConfig, Signalling};
+use crate::signalling::{Alarms, Law, LineConfig, Signalling};
 use crate::span::{spanstat, SpanInfo, Version};
 use crate::tonezone::ToneZone;
 
@@ -579,6 +579,44 @@ impl Ctl {
         // SAFETY: valid fd and struct pointer.
         ioctl(&self.path, op, None, || unsafe {
             sys::dahdi_dynamic_destroy(self.raw(), &d)
+        })?;
+        Ok(())
+    }
+
+    /// Makes dynamic span `span` report `alarms` as if its line did
+    /// (`DAHDI_SIMULATE_ALARM`); an empty set takes the simulated alarms
+    /// back. The span's own alarms stay; channels and readers see the
+    /// change as they see a real one (span status, `ALARM`/`NOALARM` events).
+    ///
+    /// Only DAHDI 3.1 as Debian 13 ships it has this ioctl (Debian 12's 2.11
+    /// and upstream 3.4 do not). That driver returns from it with the RCU
+    /// read lock still held by the calling thread (`simulate_alarm()` in
+    /// dahdi_dynamic.c never unlocks), which would stall every RCU grace
+    /// period (destroying a dynamic span among them) for as long as the
+    /// thread lives; so the ioctl is issued on a short-lived thread of its
+    /// own, whose exit releases the lock (`exit_rcu()`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchSpan`] when `span` is not a dynamic span;
+    /// [`ErrorKind::DynamicNotLoaded`]; [`ErrorKind::NotSupported`] from a
+    /// driver without the ioctl.
+    #[doc(alias = "DAHDI_SIMULATE_ALARM")]
+    pub fn simulate_alarm(&self, span: i32, alarms: Alarms) -> Result<()> {
+        let op = ioctl::DAHDI_SIMULATE_ALARM;
+        let dsa = sys::dahdi_simulate_alarm {
+            spanno: span,
+            alarms: alarms.bits() as c_int,
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // SAFETY: valid fd and struct pointer.
+                ioctl(&self.path, op, Some(span), || unsafe {
+                    sys::dahdi_simulate_alarm(self.raw(), &dsa)
+                })
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })?;
         Ok(())
     }

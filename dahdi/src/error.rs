@@ -377,12 +377,15 @@ pub(crate) fn classify(op: Op, errno: Errno, subject: Option<i32>) -> ErrorKind 
             ErrorKind::NotAudioMode
         }
         (Op::Ioctl(i), Errno::ENOSYS)
-            if i == DAHDI_DYNAMIC_CREATE || i == DAHDI_DYNAMIC_DESTROY =>
+            if i == DAHDI_DYNAMIC_CREATE
+                || i == DAHDI_DYNAMIC_DESTROY
+                || i == DAHDI_SIMULATE_ALARM =>
         {
             ErrorKind::DynamicNotLoaded
         }
         (Op::Ioctl(i), Errno::EEXIST) if i == DAHDI_DYNAMIC_CREATE => ErrorKind::SpanExists,
         (Op::Ioctl(i), Errno::EBUSY) if i == DAHDI_DYNAMIC_DESTROY => ErrorKind::InUse,
+        (Op::Ioctl(i), Errno::ENODEV) if i == DAHDI_SIMULATE_ALARM => ErrorKind::NoSuchSpan(n),
         (Op::Ioctl(i), Errno::EINVAL) if i == DAHDI_DYNAMIC_DESTROY => {
             ErrorKind::InvalidArgument("no dynamic span with this driver and address".into())
         }

@@ -128,6 +128,7 @@ EOF
 2)
     r "env=$(env_line)"
     journalctl -b --no-pager -o cat -u dahdi-loader.service | tail -n 20 | log main
+    mkdir -p /etc/dahdi-loader
     echo 'boot-guard on' > /etc/dahdi-loader/boot-guard.conf
     /usr/sbin/dahdi-loader --json guard > /tmp/g.json 2>/tmp/g.err
     r "guard_exit=$?"

@@ -22,6 +22,10 @@ use crate::{run_checked, setup_err, HarnessError};
 
 const SUITE: &str = "bookworm";
 const INCLUDE: &str = "systemd-sysv,udev,kmod,ca-certificates";
+/// Debian 13: the same base, plus the archive keyring apt needs to verify trixie's
+/// own sources once the system is its own (the host's keyring verified debootstrap).
+const TRIXIE: &str = "trixie";
+const TRIXIE_INCLUDE: &str = "systemd-sysv,udev,kmod,ca-certificates,debian-archive-keyring";
 /// Bump when the preparation changes, to invalidate caches.
 pub(crate) const RECIPE: u32 = 2;
 
@@ -45,21 +49,66 @@ impl StageCache {
         }
     }
 
-    /// The debootstrapped base system with apt sources copied from the host.
+    /// The .deb files every stage downloads, kept across stages and runs so that
+    /// each package is fetched once (debootstrap's `--cache-dir`, and apt's
+    /// /var/cache/apt/archives bind-mounted in the chroot).
+    pub fn apt_archives(&self) -> PathBuf {
+        self.root.join("apt-archives")
+    }
+
+    /// Holds the shared package cache for one stage build: apt and debootstrap
+    /// in two test processes must not write the same files at once.
+    fn lock_apt_archives(&self) -> Result<nix::fcntl::Flock<std::fs::File>, HarnessError> {
+        let dir = self.apt_archives();
+        std::fs::create_dir_all(dir.join("partial")).map_err(setup_err("apt archives"))?;
+        let f = std::fs::File::create(dir.join(".harness-lock")).map_err(setup_err("apt lock"))?;
+        nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| HarnessError::Setup(format!("apt archives lock: {e}")))
+    }
+
+    /// The debootstrapped Debian 12 base system with apt sources copied from the host.
     pub fn base(&self) -> Result<Stage, HarnessError> {
         let mut h = DefaultHasher::new();
         (RECIPE, SUITE, INCLUDE).hash(&mut h);
-        let key = h.finish();
-        self.cached(key, "base", |dir| {
-            eprintln!("vm: debootstrap {SUITE} into a stage (cached afterwards)");
+        self.debootstrapped(h.finish(), "base", SUITE, INCLUDE, copy_apt_sources)
+    }
+
+    /// The debootstrapped Debian 13 base system, its apt reading trixie from the
+    /// mirror the host uses.
+    pub fn trixie_base(&self) -> Result<Stage, HarnessError> {
+        let mut h = DefaultHasher::new();
+        (RECIPE, TRIXIE, TRIXIE_INCLUDE, TRIXIE_SOURCES).hash(&mut h);
+        self.debootstrapped(
+            h.finish(),
+            "trixie-base",
+            TRIXIE,
+            TRIXIE_INCLUDE,
+            trixie_apt_sources,
+        )
+    }
+
+    fn debootstrapped(
+        &self,
+        key: u64,
+        label: &str,
+        suite: &str,
+        include: &str,
+        sources: fn(&Path) -> Result<(), HarnessError>,
+    ) -> Result<Stage, HarnessError> {
+        self.cached(key, label, |dir| {
+            eprintln!("vm: debootstrap {suite} into a stage (cached afterwards)");
+            let archives = self.apt_archives();
+            let _held = self.lock_apt_archives()?;
             run_checked(
                 Command::new("debootstrap")
-                    .args(["--variant=minbase", &format!("--include={INCLUDE}"), SUITE])
+                    .args(["--variant=minbase", &format!("--include={include}")])
+                    .arg(format!("--cache-dir={}", archives.display()))
+                    .arg(suite)
                     .arg(dir)
                     .arg(crate::debian::mirror()?),
                 "debootstrap",
             )?;
-            copy_apt_sources(dir)?;
+            sources(dir)?;
             quiet_boot(dir)
         })
     }
@@ -77,7 +126,8 @@ impl StageCache {
         let key = h.finish();
         self.cached(key, label, |dir| {
             copy_tree(&parent.dir, dir)?;
-            let root = Chroot::enter(dir)?;
+            let _held = self.lock_apt_archives()?;
+            let root = Chroot::enter_with_archives(dir, &self.apt_archives())?;
             for s in steps {
                 let args: Vec<&str> = s.iter().map(String::as_str).collect();
                 let out = root.run(&args)?;
@@ -140,6 +190,21 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {
     Ok(())
 }
 
+/// Debian 13's archive on the host's mirror (deb822, as trixie writes it itself).
+const TRIXIE_SOURCES: &str = "Types: deb\nURIs: {MIRROR}\nSuites: trixie trixie-updates\n\
+     Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n";
+
+fn trixie_apt_sources(dir: &Path) -> Result<(), HarnessError> {
+    let _ = std::fs::remove_file(dir.join("etc/apt/sources.list"));
+    let d = dir.join("etc/apt/sources.list.d");
+    std::fs::create_dir_all(&d).map_err(setup_err("apt sources dir"))?;
+    std::fs::write(
+        d.join("debian.sources"),
+        TRIXIE_SOURCES.replace("{MIRROR}", &crate::debian::mirror()?),
+    )
+    .map_err(setup_err("debian.sources"))
+}
+
 /// The guest uses the same archive as the host's apt (only enabled source files).
 fn copy_apt_sources(dir: &Path) -> Result<(), HarnessError> {
     let dst = dir.join("etc/apt/sources.list.d");
@@ -192,6 +257,15 @@ pub struct Chroot {
 
 impl Chroot {
     pub fn enter(dir: &Path) -> Result<Self, HarnessError> {
+        Self::enter_inner(dir, None)
+    }
+
+    /// Like [`Chroot::enter`], with `archives` as apt's package cache in the chroot.
+    pub fn enter_with_archives(dir: &Path, archives: &Path) -> Result<Self, HarnessError> {
+        Self::enter_inner(dir, Some(archives))
+    }
+
+    fn enter_inner(dir: &Path, archives: Option<&Path>) -> Result<Self, HarnessError> {
         let mut c = Chroot {
             dir: dir.to_owned(),
             mounts: Vec::new(),
@@ -210,6 +284,15 @@ impl Chroot {
                 None => cmd.args(["--bind", what]),
             };
             run_checked(cmd.arg(&t), "mounting for the chroot")?;
+            c.mounts.push(t);
+        }
+        if let Some(a) = archives {
+            let t = dir.join("var/cache/apt/archives");
+            std::fs::create_dir_all(&t).map_err(setup_err("chroot mount point"))?;
+            run_checked(
+                Command::new("mount").arg("--bind").arg(a).arg(&t),
+                "mounting the shared apt archives",
+            )?;
             c.mounts.push(t);
         }
         std::fs::copy("/etc/resolv.conf", dir.join("etc/resolv.conf")).ok();
@@ -337,7 +420,9 @@ impl Workspace {
         q.memory_mb = 1024;
         q.cpus = 2;
         q.drives.push(image);
-        q.append = "console=ttyS0 root=/dev/vda rw quiet panic=-1 systemd.show_status=0".into();
+        q.append =
+            "console=ttyS0 root=/dev/vda rw quiet panic=-1 no_timer_check systemd.show_status=0"
+                .into();
         q.extra_args = extra_qemu.iter().map(|s| (*s).to_owned()).collect();
         let start = Instant::now();
         let r = q.run(self.work.path(), timeout)?;

@@ -332,7 +332,7 @@ impl DebianBoot {
         q.cpus = 2;
         q.drives.push(self.disk.clone());
         q.append = format!(
-            "console=ttyS0 root=/dev/vda rw quiet panic=-1 systemd.show_status=0 {}",
+            "console=ttyS0 root=/dev/vda rw quiet panic=-1 no_timer_check systemd.show_status=0 {}",
             self.extra_append
         );
         let start = Instant::now();

@@ -14,6 +14,9 @@ use crate::HarnessError;
 /// Where busybox-static installs its binary on Debian.
 pub const BUSYBOX: &str = "/bin/busybox";
 
+/// Where decompressed copies of compressed modules go in the guest, for insmod.
+pub const INSMOD_DIR: &str = "/lib/dahdi-tests/insmod";
+
 /// Files to put into the image, by guest path.
 #[derive(Debug, Default)]
 pub struct ImageContents {
@@ -52,6 +55,9 @@ impl ImageContents {
     /// Adds a host file at a guest path, keeping the host file's mode.
     pub fn host_file(&mut self, host: &Path, guest: &str) -> Result<(), HarnessError> {
         use std::os::unix::fs::PermissionsExt;
+        if self.has(guest) {
+            return Ok(());
+        }
         let meta = std::fs::metadata(host)
             .map_err(|e| HarnessError::Setup(format!("{}: {e}", host.display())))?;
         self.parents(guest);
@@ -61,6 +67,11 @@ impl ImageContents {
             FileSource::Host(host.to_owned()),
         ));
         Ok(())
+    }
+
+    /// Whether a file is already at `guest`.
+    pub fn has(&self, guest: &str) -> bool {
+        self.files.iter().any(|(p, _, _)| p == guest)
     }
 
     pub fn bytes(&mut self, guest: &str, mode: u32, data: impl Into<Vec<u8>>) {
@@ -80,7 +91,7 @@ impl ImageContents {
         self.host_file(host, guest)?;
         for lib in shared_libraries(host)? {
             let g = lib.to_string_lossy().into_owned();
-            if !self.files.iter().any(|(p, _, _)| *p == g) {
+            if !self.has(&g) {
                 // Libraries are usually symlinks; copy the target's content.
                 self.host_file(&std::fs::canonicalize(&lib).unwrap_or(lib.clone()), &g)?;
             }
@@ -89,11 +100,11 @@ impl ImageContents {
     }
 
     /// Adds the kernel's module metadata and every DKMS-built DAHDI module at
-    /// the same paths as on the host, so modprobe-style lookups in the guest
-    /// see the real layout.
+    /// the paths they have on their system (compressed as installed), so
+    /// modprobe-style lookups in the guest see the real layout.
     pub fn dahdi_modules(&mut self, kernel: &KernelUnderTest) -> Result<(), HarnessError> {
         for (_, path) in kernel.dahdi_modules() {
-            self.host_file(&path, &path.to_string_lossy())?;
+            self.host_file(&path, &kernel.guest_path(&path))?;
         }
         for entry in std::fs::read_dir(&kernel.modules_dir)
             .map_err(|e| HarnessError::Setup(format!("{}: {e}", kernel.modules_dir.display())))?
@@ -105,10 +116,57 @@ impl ImageContents {
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with("modules."));
             if is_meta && p.is_file() {
-                self.host_file(&p, &p.to_string_lossy())?;
+                self.host_file(&p, &kernel.guest_path(&p))?;
             }
         }
         Ok(())
+    }
+
+    /// Adds a module file that busybox's insmod can load, and returns its guest
+    /// path: an uncompressed module where it is installed, a compressed one
+    /// decompressed on the host (with the format's own tool) into
+    /// [`INSMOD_DIR`], leaving the installed layout as it is.
+    pub fn insmod_file(
+        &mut self,
+        kernel: &KernelUnderTest,
+        host: &Path,
+    ) -> Result<String, HarnessError> {
+        let file = host.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let tool = if file.ends_with(".ko.xz") {
+            "xz"
+        } else if file.ends_with(".ko.zst") {
+            "zstd"
+        } else if file.ends_with(".ko.gz") {
+            "gzip"
+        } else {
+            let guest = kernel.guest_path(host);
+            self.host_file(host, &guest)?;
+            return Ok(guest);
+        };
+        let name = crate::kernel::module_name(file).unwrap_or(file);
+        let guest = format!("{INSMOD_DIR}/{name}.ko");
+        if !self.has(&guest) {
+            let out = std::process::Command::new(tool)
+                .arg("-dc")
+                .arg(host)
+                .output()
+                .map_err(|e| {
+                    HarnessError::Setup(format!(
+                        "running {tool} to decompress {}: {e} (scripts/install.sh installs \
+                         xz-utils and zstd)",
+                        host.display()
+                    ))
+                })?;
+            if !out.status.success() {
+                return Err(HarnessError::Setup(format!(
+                    "{tool} -dc {} failed: {}",
+                    host.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                )));
+            }
+            self.bytes(&guest, 0o644, out.stdout);
+        }
+        Ok(guest)
     }
 
     /// Writes the archive.  Parents always precede children.

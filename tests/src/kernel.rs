@@ -20,6 +20,20 @@ pub struct KernelUnderTest {
     pub modules_dir: PathBuf,
     /// The directory holding the DKMS-built DAHDI modules.
     pub dahdi_dir: PathBuf,
+    /// The root of the system the kernel belongs to: `/` for the host's own,
+    /// a stage's rootfs for another Debian release. Guest paths are host paths
+    /// with this prefix taken off.
+    pub root: PathBuf,
+}
+
+/// The suffixes of module files: plain, and as kmod reads them compressed.
+pub const MODULE_SUFFIXES: &[&str] = &[".ko", ".ko.xz", ".ko.zst", ".ko.gz"];
+
+/// The module name of a module file name (`dahdi.ko.xz` -> `dahdi`).
+pub fn module_name(file_name: &str) -> Option<&str> {
+    MODULE_SUFFIXES
+        .iter()
+        .find_map(|s| file_name.strip_suffix(s))
 }
 
 impl KernelUnderTest {
@@ -77,7 +91,11 @@ impl KernelUnderTest {
         let dahdi_dir = ["updates/dkms", "updates", "extra", "extra/dahdi", "dahdi"]
             .iter()
             .map(|d| modules_dir.join(d))
-            .find(|d| d.join("dahdi.ko").is_file())?;
+            .find(|d| {
+                MODULE_SUFFIXES
+                    .iter()
+                    .any(|s| d.join(format!("dahdi{s}")).is_file())
+            })?;
         let initrd = root.join(format!("boot/initrd.img-{release}"));
         Some(KernelUnderTest {
             release: release.to_owned(),
@@ -85,10 +103,20 @@ impl KernelUnderTest {
             initrd: initrd.is_file().then_some(initrd),
             modules_dir,
             dahdi_dir,
+            root: root.to_owned(),
         })
     }
 
-    /// The DKMS-built module files, by module name.
+    /// Where a file of this kernel's system appears in a guest that has the
+    /// system's layout (`/lib/modules/...`).
+    pub fn guest_path(&self, host: &Path) -> String {
+        match host.strip_prefix(&self.root) {
+            Ok(rel) => format!("/{}", rel.display()),
+            Err(_) => host.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// The DKMS-built module files, by module name (compressed or not, as installed).
     pub fn dahdi_modules(&self) -> Vec<(String, PathBuf)> {
         let mut out: Vec<_> = std::fs::read_dir(&self.dahdi_dir)
             .into_iter()
@@ -96,7 +124,7 @@ impl KernelUnderTest {
             .flatten()
             .filter_map(|e| {
                 let p = e.path();
-                let name = p.file_name()?.to_str()?.strip_suffix(".ko")?.to_owned();
+                let name = module_name(p.file_name()?.to_str()?)?.to_owned();
                 Some((name, p))
             })
             .collect();

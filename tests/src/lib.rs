@@ -36,6 +36,11 @@
 //! declared in `tests/tests/vm_*.rs` with [`GuestSuite`]: which programs, which
 //! modules to load first, which extra executables (dahdi-tools) and files.
 //!
+//! Suites run on each supported [`Platform`] (Debian 12 from the host,
+//! Debian 13 from a cached trixie stage where its own DKMS built DAHDI), with
+//! [`runner::run_suites_on_platforms`]; each test's name starts with the
+//! platform, e.g. `debian13::driver::guest-driver::version_matches_module`.
+//!
 //! Nothing is ever skipped: if qemu, the kernel or the DAHDI modules are
 //! missing, every VM test fails with a message saying what to install.
 //!
@@ -52,6 +57,9 @@ pub mod firmware;
 pub mod guest;
 pub mod initramfs;
 pub mod kernel;
+pub mod moddep;
+pub mod platform;
+pub mod provider;
 pub mod qemu;
 pub mod runner;
 pub mod slots;
@@ -59,6 +67,7 @@ pub mod suite;
 pub mod upgrade;
 
 pub use kernel::KernelUnderTest;
+pub use platform::Platform;
 pub use qemu::Accel;
 pub use suite::{GuestSuite, SuiteReport};
 

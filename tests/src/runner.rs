@@ -3,14 +3,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::initramfs::{ImageContents, BUSYBOX};
 use crate::qemu::{Accel, QemuConfig};
 use crate::suite::SuiteReport;
-use crate::{GuestSuite, HarnessError, KernelUnderTest};
+use crate::{GuestSuite, HarnessError, KernelUnderTest, Platform};
 
 /// Chooses the accelerator: `DAHDI_VM_ACCEL`, else KVM only if a probe boot
 /// with KVM demonstrably worked on this machine (cached in `cache_dir`).
@@ -74,85 +74,122 @@ fn probe_kvm(kernel: &KernelUnderTest) -> Result<bool, HarnessError> {
     Ok(run.results.contains("@@KVM-OK"))
 }
 
-/// The `main` of a VM test binary (`harness = false`): lists every guest
-/// test of every suite as a trial, boots each suite that has a selected
-/// test once, and reports.
+/// A guest test: (program, test).
+type TestId = (String, String);
+
+/// The `main` of a VM test binary (`harness = false`) whose suites run on
+/// Debian 12 only (see [`run_suites_on_platforms`]).
 pub fn run_suites_as_tests(suites: Vec<GuestSuite>, cache_dir: &Path) -> ! {
+    run_suites_on_platforms(suites, &[Platform::Debian12], cache_dir)
+}
+
+/// The `main` of a VM test binary (`harness = false`): lists every guest
+/// test of every suite on every platform as a trial named
+/// `PLATFORM::SUITE::PROGRAM::TEST`, boots each suite that has a selected
+/// test once per platform, and reports.
+pub fn run_suites_on_platforms(
+    suites: Vec<GuestSuite>,
+    platforms: &[Platform],
+    cache_dir: &Path,
+) -> ! {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
-    let mut plans = Vec::new();
+    let mut listed_suites = Vec::new();
     for suite in suites {
-        let listed = match suite.list() {
-            Ok(l) => l,
+        match suite.list() {
+            Ok(l) => listed_suites.push((suite, l)),
             Err(e) => {
-                let msg = e.to_string();
-                trials.push(Trial::test(format!("{}::list", suite.name), move || {
-                    Err(Failed::from(msg))
-                }));
-                continue;
+                for platform in platforms {
+                    let msg = e.to_string();
+                    trials.push(Trial::test(
+                        format!("{}::{}::list", platform.id(), suite.name),
+                        move || Err(Failed::from(msg)),
+                    ));
+                }
             }
-        };
-        let selected: Vec<(String, String)> = listed
-            .iter()
-            .filter(|(p, t)| is_selected(&args, &trial_name(&suite.name, p, t)))
-            .cloned()
-            .collect();
-        plans.push((suite, listed, selected));
+        }
     }
 
-    let needs_vm = !args.list && plans.iter().any(|(_, _, sel)| !sel.is_empty());
-    let kernel = if needs_vm {
-        Some(KernelUnderTest::discover())
-    } else {
-        None
-    };
-    let accel = match &kernel {
-        Some(Ok(k)) => choose_accel(k, cache_dir),
-        _ => Accel::Tcg,
-    };
+    for &platform in platforms {
+        let plans: Vec<(&GuestSuite, &Vec<TestId>, Vec<TestId>)> = listed_suites
+            .iter()
+            .map(|(suite, listed)| {
+                let selected = listed
+                    .iter()
+                    .filter(|(p, t)| is_selected(&args, &trial_name(platform, &suite.name, p, t)))
+                    .cloned()
+                    .collect();
+                (suite, listed, selected)
+            })
+            .collect();
+        let needs_vm = !args.list && plans.iter().any(|(_, _, sel)| !sel.is_empty());
+        let kernel = if needs_vm {
+            let t = Instant::now();
+            let k = platform.kernel(&cache_dir.join("vm-cache"));
+            if t.elapsed() > Duration::from_secs(5) {
+                eprintln!(
+                    "vm: {} system ready in {:.0} s",
+                    platform.id(),
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            Some(k)
+        } else {
+            None
+        };
+        let accel = match &kernel {
+            Some(Ok(k)) => choose_accel(k, cache_dir),
+            _ => Accel::Tcg,
+        };
 
-    for (suite, listed, selected) in plans {
-        let report: Arc<Result<SuiteReport, String>> =
-            Arc::new(match (&kernel, selected.is_empty()) {
-                (_, true) | (None, _) => Err("not run".into()),
-                (Some(Err(e)), _) => Err(e.to_string()),
-                (Some(Ok(k)), false) => {
-                    eprintln!(
-                        "vm: booting suite {} on {} ({:?})",
-                        suite.name, k.release, accel
-                    );
-                    let r = suite
-                        .run(k, accel, Some(&selected))
-                        .map_err(|e| e.to_string());
-                    if let Ok(rep) = &r {
+        for (suite, listed, selected) in plans {
+            let report: Arc<Result<SuiteReport, String>> =
+                Arc::new(match (&kernel, selected.is_empty()) {
+                    (_, true) | (None, _) => Err("not run".into()),
+                    (Some(Err(e)), _) => Err(e.to_string()),
+                    (Some(Ok(k)), false) => {
                         eprintln!(
-                            "vm: suite {}: boot + {} tests took {:.1} s wall (fast level, {:?})",
+                            "vm: booting suite {} on {} {} ({:?})",
                             suite.name,
-                            rep.results.len(),
-                            rep.wall.as_secs_f64(),
+                            platform.id(),
+                            k.release,
                             accel
                         );
+                        let r = suite
+                            .run(k, accel, Some(&selected))
+                            .map_err(|e| e.to_string());
+                        if let Ok(rep) = &r {
+                            eprintln!(
+                                "vm: suite {} on {}: boot + {} tests took {:.1} s wall (fast \
+                                 level, {:?})",
+                                suite.name,
+                                platform.id(),
+                                rep.results.len(),
+                                rep.wall.as_secs_f64(),
+                                accel
+                            );
+                        }
+                        r
                     }
-                    r
-                }
-            });
-        for (prog, test) in listed {
-            let report = Arc::clone(&report);
-            let (p, t) = (prog.clone(), test.clone());
-            trials.push(Trial::test(
-                trial_name(&suite.name, &prog, &test),
-                move || match &*report {
-                    Ok(r) => r.verdict(&p, &t).map_err(Failed::from),
-                    Err(e) => Err(Failed::from(e.clone())),
-                },
-            ));
+                });
+            for (prog, test) in listed {
+                let report = Arc::clone(&report);
+                let (p, t) = (prog.clone(), test.clone());
+                trials.push(Trial::test(
+                    trial_name(platform, &suite.name, prog, test),
+                    move || match &*report {
+                        Ok(r) => r.verdict(&p, &t).map_err(Failed::from),
+                        Err(e) => Err(Failed::from(e.clone())),
+                    },
+                ));
+            }
         }
     }
     libtest_mimic::run(&args, trials).exit()
 }
 
-fn trial_name(suite: &str, program: &str, test: &str) -> String {
-    format!("{suite}::{program}::{test}")
+fn trial_name(platform: Platform, suite: &str, program: &str, test: &str) -> String {
+    format!("{}::{suite}::{program}::{test}", platform.id())
 }
 
 /// libtest's own filter rules, so the VM is booted only when one of its

@@ -126,7 +126,33 @@ impl GuestSuite {
         Ok(all)
     }
 
-    fn init_script(&self, kernel: &KernelUnderTest, only: Option<&[(String, String)]>) -> String {
+    /// The modules to insmod, dependencies first, each with its guest path
+    /// in `image` and its parameters.
+    fn module_loads(
+        &self,
+        kernel: &KernelUnderTest,
+        image: &mut ImageContents,
+    ) -> Result<Vec<(String, String, Vec<String>)>, HarnessError> {
+        let names: Vec<&str> = self.modules.iter().map(|m| m.name.as_str()).collect();
+        let mut loads = Vec::new();
+        for l in crate::moddep::load_order(kernel, &names)? {
+            let guest = image.insmod_file(kernel, &l.host)?;
+            let params = self
+                .modules
+                .iter()
+                .find(|m| m.name.replace('-', "_") == l.name.replace('-', "_"))
+                .map(|m| m.params.clone())
+                .unwrap_or_default();
+            loads.push((l.name, guest, params));
+        }
+        Ok(loads)
+    }
+
+    fn init_script(
+        &self,
+        loads: &[(String, String, Vec<String>)],
+        only: Option<&[(String, String)]>,
+    ) -> String {
         let mut s = String::from(
             "#!/bin/busybox sh\n\
              /bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin\n\
@@ -142,13 +168,10 @@ impl GuestSuite {
              stty -F $R raw -echo 2>/dev/null\n\
              echo \"@@BOOTED $(uname -r)\" > $R\n",
         );
-        for m in &self.modules {
-            let path = kernel.dahdi_dir.join(format!("{}.ko", m.name));
+        for (name, path, params) in loads {
             s.push_str(&format!(
-                "insmod {} {} || echo \"@@SETUP-FAILED insmod {} $(dmesg | tail -n 3)\" > $R\n",
-                path.display(),
-                m.params.join(" "),
-                m.name
+                "insmod {path} {} || echo \"@@SETUP-FAILED insmod {name} $(dmesg | tail -n 3)\" > $R\n",
+                params.join(" "),
             ));
         }
         for line in &self.setup {
@@ -216,7 +239,8 @@ impl GuestSuite {
         for (guest, mode, data) in &self.files {
             image.bytes(guest, *mode, data.clone());
         }
-        image.bytes("/init", 0o755, self.init_script(kernel, only));
+        let loads = self.module_loads(kernel, &mut image)?;
+        image.bytes("/init", 0o755, self.init_script(&loads, only));
         let initrd = work.path().join("initramfs.cpio");
         let f = std::fs::File::create(&initrd)
             .map_err(|e| HarnessError::Setup(format!("{}: {e}", initrd.display())))?;

@@ -19,8 +19,9 @@ fn main() {
     suite = with_perl_script(suite, "/usr/sbin/lsdahdi");
     suite.test_timeout = std::time::Duration::from_secs(90);
     suite.boot_timeout = std::time::Duration::from_secs(900);
-    dahdi_tests::runner::run_suites_as_tests(
+    dahdi_tests::runner::run_suites_on_platforms(
         vec![suite],
+        &dahdi_tests::Platform::ALL,
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
     )
 }

@@ -7,8 +7,9 @@ fn main() {
     let suite = GuestSuite::new("driver")
         .program(env!("CARGO_BIN_EXE_guest-driver"))
         .module("dahdi", &[]);
-    dahdi_tests::runner::run_suites_as_tests(
+    dahdi_tests::runner::run_suites_on_platforms(
         vec![suite],
+        &dahdi_tests::Platform::ALL,
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
     )
 }

@@ -17,8 +17,9 @@ fn main() {
     // (about 74% busy, no late tick on a quiet host).
     suite.cpus = 2;
     suite.test_timeout = std::time::Duration::from_secs(300);
-    dahdi_tests::runner::run_suites_as_tests(
+    dahdi_tests::runner::run_suites_on_platforms(
         vec![suite],
+        &dahdi_tests::Platform::ALL,
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
     )
 }

@@ -1418,6 +1418,65 @@ fn alarms_follow_the_peer() {
     assert!(n > 0);
 }
 
+/// `DAHDI_SIMULATE_ALARM` (Debian 13's DAHDI 3.1 only). On 3.1: a simulated
+/// RED alarm shows in the span's status, sysfs and dahdi_scan, the open
+/// channel gets ALARM, the peer span goes YELLOW as a line's far end does
+/// (a span in RED sets the yellow flag of every frame it sends:
+/// dahdi_dynamic_sendmessage(); the receiver turns it into YELLOW:
+/// dahdi_dynamic_receive()), the receive path and the periodic red-alarm
+/// check keep the simulated alarm (both OR the simulated alarms back in), and
+/// an empty set clears both spans, with NOALARM; a span number that is no dynamic span
+/// is ENODEV. Destroying the spans afterwards waits for an RCU grace period
+/// (dahdi_dynamic's destroy_dynamic), which the driver's unbalanced
+/// rcu_read_lock would block if the calling thread kept it. On 2.11 (no such
+/// ioctl in its header or driver) the ctl device answers ENOTTY.
+fn simulated_alarms_on_a_loc_span() {
+    let version = std::fs::read_to_string("/sys/module/dahdi/version").unwrap();
+    let ctl = Ctl::open().unwrap();
+    if version.starts_with("2.") {
+        let e = ctl.simulate_alarm(1, Alarms::RED).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::NotSupported, "{e}");
+        assert_eq!(e.errno(), Some(nix::errno::Errno::ENOTTY), "{e}");
+        return;
+    }
+    assert!(
+        version.starts_with("3."),
+        "unexpected DAHDI version {version}"
+    );
+    let e = ctl.simulate_alarm(127, Alarms::RED).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NoSuchSpan(127), "{e}");
+    // loc keys are one hex digit and all are taken; 7's spans
+    // (alarms_follow_the_peer) are gone again.
+    let pair = LoopPair::create(7, 2, |_| Some((Signalling::Clear, Signalling::Clear)));
+    let ctl = &pair.ctl;
+    let (span, peer) = (pair.numbers[0], pair.numbers[1]);
+    assert!(wait_alarms_clear(ctl, span).is_empty());
+    assert!(wait_alarms_clear(ctl, peer).is_empty());
+    let a = Channel::open(pair.chan(0, 1)).unwrap();
+    a.flush(Flush::EVENT).unwrap();
+
+    ctl.simulate_alarm(span, Alarms::RED).unwrap();
+    assert_eq!(ctl.span_info(span).unwrap().alarms, Alarms::RED);
+    let ev = events_until(&a, Duration::from_secs(2), |e| *e == Event::Alarm);
+    assert!(ev.contains(&Event::Alarm), "{ev:?}");
+    assert!(a.params().unwrap().alarms.contains(Alarms::RED));
+    let s = Sysfs::new();
+    assert!(s.span(span as u32).unwrap().alarms.contains(Alarms::RED));
+    assert_eq!(dahdi_scan()[&span]["alarms"], "RED");
+    // The red-alarm check runs about once a second; the alarm outlives it.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(ctl.span_info(span).unwrap().alarms, Alarms::RED);
+    assert_eq!(ctl.span_info(peer).unwrap().alarms, Alarms::YELLOW);
+
+    ctl.simulate_alarm(span, Alarms::empty()).unwrap();
+    assert!(wait_alarms_clear(ctl, span).is_empty());
+    assert!(wait_alarms_clear(ctl, peer).is_empty());
+    let ev = events_until(&a, Duration::from_secs(2), |e| *e == Event::NoAlarm);
+    assert!(ev.contains(&Event::NoAlarm), "{ev:?}");
+    drop(a);
+    // LoopPair's drop destroys both spans (a grace period each).
+}
+
 /// Unconfigured channels, non-blocking reads, buffer events.
 fn unconfigured_nonblocking_and_buffer_events() {
     let pair = LoopPair::create(8, 2, |pos| {
@@ -2333,6 +2392,7 @@ fn main() {
         em_wink_crosses_the_loop,
         cas_bits_cross_the_loop,
         alarms_follow_the_peer,
+        simulated_alarms_on_a_loc_span,
         unconfigured_nonblocking_and_buffer_events,
         spanconfig_startup_shutdown,
         echo_canceller,

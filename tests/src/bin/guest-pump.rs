@@ -344,6 +344,11 @@ fn a_dahdi_event_loses_no_audio() {
 /// (POLLIN, which a pending event does not raise), so the read after
 /// dialling completes is refused with ELAST; the port must take the event and
 /// read the block after all.
+///
+/// The channels get the kernel's 32 buffers (640 ms of 20 ms blocks) rather than
+/// the default 8 (160 ms), and the reader runs at real-time priority: a loaded
+/// host stalls the emulated guest for longer than 160 ms, which drained the far
+/// end's transmit queue and lost voice that this test must find intact.
 fn a_read_refused_with_elast_is_repeated() {
     let Dialling {
         mut port,
@@ -351,7 +356,12 @@ fn a_read_refused_with_elast_is_repeated() {
         voice,
         stop,
         speaker,
-    } = dialling_channel(&DahdiPortConfig::default());
+    } = dialling_channel(&DahdiPortConfig {
+        kernel_buffers: 32,
+        queue_frames: 64,
+        ..DahdiPortConfig::default()
+    });
+    realtime();
     let events = port.events();
     port.start().unwrap();
     let mut input = Vec::new();
