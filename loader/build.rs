@@ -118,7 +118,9 @@ fn write_all(dir: &Path) {
     let completions = dir.join("completions");
     fs::create_dir_all(&man).unwrap();
     fs::create_dir_all(&completions).unwrap();
-    write_if_changed(&man.join("dahdi-loader.8"), &man_page());
+    let page = man_page();
+    write_if_changed(&man.join("dahdi-loader.8.gz"), &gzip(&page));
+    write_if_changed(&man.join("dahdi-loader.8"), &page);
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         let mut cmd = cli::Cli::command();
         let mut text = Vec::new();
@@ -145,6 +147,17 @@ fn bash_hyphen_fix(script: &[u8]) -> Vec<u8> {
     String::from_utf8_lossy(script)
         .replace("dahdi__subcmd__loader", "dahdi__loader")
         .into_bytes()
+}
+
+/// `gzip -9n`: Debian installs man pages compressed, without name or time stamp, so that the
+/// same page always gives the same bytes.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
 }
 
 /// Leaves an identical file alone, so its time stamp says when it last changed.
