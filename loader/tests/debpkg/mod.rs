@@ -18,7 +18,14 @@ pub fn build(version: &str, out: &Path) -> PathBuf {
     );
     let result = Command::new("cargo")
         .current_dir(workspace)
-        .args(["deb", "-p", "dahdi-loader", "--no-build", "--no-dbgsym", "--fast"])
+        .args([
+            "deb",
+            "-p",
+            "dahdi-loader",
+            "--no-build",
+            "--no-dbgsym",
+            "--fast",
+        ])
         .args(["--deb-version", version])
         .arg("--output")
         .arg(out)
