@@ -31,9 +31,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dahdi_tests::chroot::{Chroot, StageCache, Workspace};
+use dahdi_tests::platform::trixie_stage;
 use dahdi_tests::runner::choose_accel;
 use dahdi_tests::upgrade::{apt_install_args, kernel_pair, system_with_kernel_a};
-use dahdi_tests::KernelUnderTest;
+use dahdi_tests::{KernelUnderTest, Platform};
 
 mod debpkg;
 
@@ -183,8 +184,11 @@ fn assert_lifecycle(ws: &Workspace, root: &Chroot, state: Lifecycle) {
             }
             for link in ENABLED {
                 let target = std::fs::read_link(ws.path(link)).unwrap();
+                // deb-systemd-helper names the unit where it found it: /lib on Debian 12,
+                // /usr/lib on Debian 13 (merged /usr, one directory either way).
                 assert!(
-                    target.starts_with("/lib/systemd/system/"),
+                    target.starts_with("/lib/systemd/system/")
+                        || target.starts_with("/usr/lib/systemd/system/"),
                     "{link} -> {}\n{ctx}",
                     target.display()
                 );
@@ -586,39 +590,7 @@ fn kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
     // The rest of the package's life, on the same system (the rootfs as it was packed).
     {
         let root = ws.chroot().unwrap_or_else(|e| panic!("{e}"));
-        let run = |args: &[&str]| root.run(args).unwrap_or_else(|e| panic!("{e}"));
-        let conf = "/etc/dahdi-loader/dahdi-loader.conf";
-        let edited = format!(
-            "{}dev-timeout 20\n",
-            std::fs::read_to_string(ws.path(conf)).unwrap()
-        );
-        ws.write(conf, 0o644, edited.as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
-
-        // Upgrade: the operator's edit of an unchanged conffile stays, without a prompt.
-        apt_install_local(&root, NEWER);
-        assert_lifecycle(&ws, &root, Lifecycle::Installed(NEWER));
-        assert_eq!(std::fs::read_to_string(ws.path(conf)).unwrap(), edited);
-
-        // Remove: conffiles stay; the kernel hooks among them must then do nothing.
-        let out = run(&["apt-get", "remove", "-y", "-q", "dahdi-loader"]);
-        assert!(out.status.success(), "apt-get remove:\n{}", text(&out));
-        assert_lifecycle(&ws, &root, Lifecycle::Removed);
-        for hook in &CONFFILES[..2] {
-            let image = format!("/boot/vmlinuz-{b}");
-            let out = run(&[hook, b.as_str(), image.as_str()]);
-            assert!(
-                out.status.success() && text(&out).is_empty(),
-                "{hook} kept after remove is not inert: {:?} {}",
-                out.status,
-                text(&out)
-            );
-        }
-
-        // Purge: nothing of the loader is left.
-        let out = run(&["apt-get", "purge", "-y", "-q", "dahdi-loader"]);
-        assert!(out.status.success(), "apt-get purge:\n{}", text(&out));
-        assert_lifecycle(&ws, &root, Lifecycle::Purged);
+        upgrade_remove_purge(&ws, &root, &b);
         mark("upgrade, remove, purge", &mut times);
     }
 
@@ -630,4 +602,71 @@ fn kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
         "vm-upgrade: total {:.1} s ({accel:?})",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// After FIRST was installed: upgrade to NEWER (the operator's edit of an unchanged
+/// conffile stays, without a prompt), remove (conffiles stay, and the kernel hooks among
+/// them then do nothing), purge (nothing of the loader stays). `kernel` is one the hooks are
+/// run for.
+fn upgrade_remove_purge(ws: &Workspace, root: &Chroot, kernel: &str) {
+    let run = |args: &[&str]| root.run(args).unwrap_or_else(|e| panic!("{e}"));
+    let conf = "/etc/dahdi-loader/dahdi-loader.conf";
+    let edited = format!(
+        "{}dev-timeout 20\n",
+        std::fs::read_to_string(ws.path(conf)).unwrap()
+    );
+    ws.write(conf, 0o644, edited.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    apt_install_local(root, NEWER);
+    assert_lifecycle(ws, root, Lifecycle::Installed(NEWER));
+    assert_eq!(std::fs::read_to_string(ws.path(conf)).unwrap(), edited);
+
+    let out = run(&["apt-get", "remove", "-y", "-q", "dahdi-loader"]);
+    assert!(out.status.success(), "apt-get remove:\n{}", text(&out));
+    assert_lifecycle(ws, root, Lifecycle::Removed);
+    let image = format!("/boot/vmlinuz-{kernel}");
+    for hook in &CONFFILES[..2] {
+        let out = run(&[hook, kernel, image.as_str()]);
+        assert!(
+            out.status.success() && text(&out).is_empty(),
+            "{hook} kept after remove is not inert: {:?} {}",
+            out.status,
+            text(&out)
+        );
+    }
+
+    let out = run(&["apt-get", "purge", "-y", "-q", "dahdi-loader"]);
+    assert!(out.status.success(), "apt-get purge:\n{}", text(&out));
+    assert_lifecycle(ws, root, Lifecycle::Purged);
+}
+
+/// Debian 13: the same packages, with trixie's own apt and dpkg, in the cached trixie
+/// system where trixie's DKMS built DAHDI 3.1 (tests/src/platform.rs): installed, the
+/// packaged loader verifies DAHDI will load on trixie's kernel, then upgraded, removed and
+/// purged. (The boot from the packaged units is proven on Debian 12 above.)
+#[test]
+fn debian13_package_installs_verifies_upgrades_removes_and_purges() {
+    let cache_root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
+    let stage = trixie_stage(&cache_root).unwrap_or_else(|e| panic!("{e}"));
+    let kernel = Platform::Debian13
+        .kernel(&cache_root)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .release;
+    let ws = Workspace::from_stage(&stage).unwrap_or_else(|e| panic!("{e}"));
+    stage_packages(&ws);
+    let root = ws.chroot().unwrap_or_else(|e| panic!("{e}"));
+    assert_lifecycle(&ws, &root, Lifecycle::Purged);
+    apt_install_local(&root, FIRST);
+    assert_lifecycle(&ws, &root, Lifecycle::Installed(FIRST));
+    let verify = root
+        .run(&["/usr/sbin/dahdi-loader", "verify", &kernel])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "the packaged loader's verify {kernel} on Debian 13:\n{}",
+        text(&verify)
+    );
+    upgrade_remove_purge(&ws, &root, &kernel);
 }
