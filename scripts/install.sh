@@ -34,6 +34,8 @@ PACKAGES=(
     debian-archive-keyring
     # UEFI firmware: the boot guard's test boots real GRUB the way a machine does
     ovmf
+    # the loader's man page (rendered by its tests), unit checks, and Debian package checks
+    man-db groff-base systemd lintian
 )
 
 missing=()
@@ -54,6 +56,16 @@ fi
 # Rust: the machine's toolchain must have rustfmt and clippy for CI.
 if command -v rustup >/dev/null 2>&1; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+
+# cargo-deb builds the loader's Debian package (`cargo deb -p dahdi-loader`); pinned, so
+# that every machine packs the same way. Installed only when that version is missing.
+CARGO_DEB_VERSION=3.8.0
+if ! cargo deb --version 2>/dev/null | grep -qx "cargo-deb $CARGO_DEB_VERSION"; then
+    echo "install.sh: installing cargo-deb $CARGO_DEB_VERSION"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+else
+    echo "install.sh: cargo-deb $CARGO_DEB_VERSION already installed"
 fi
 
 # Which kernels did Debian install?  Never hard-code the version: Debian

@@ -155,7 +155,8 @@ pub struct KernelAbi {
     pub source: VermagicSource,
     /// `sizeof(struct module)` as seen in an in-tree module, when one was read.
     pub this_module_size: Option<u64>,
-    /// ELF machine of in-tree modules, when one was read.
+    /// ELF machine of in-tree modules, when one was read (by name in JSON: `x86-64`).
+    #[serde(serialize_with = "crate::json::serialize_elf_machine")]
     pub machine: Option<u16>,
 }
 

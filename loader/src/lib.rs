@@ -16,7 +16,9 @@
 //!
 //! | module | responsibility |
 //! |---|---|
-//! | [`report`] | severities, verdicts, exit codes, findings and fixes (the bottom layer) |
+//! | [`exit_codes`] | the process exit codes and their meanings |
+//! | [`defaults`] | defaults the command line can override |
+//! | [`report`] | severities, verdicts, findings and fixes (the bottom layer) |
 //! | [`error`] | errors, each a sentence with a fix |
 //! | [`names`] | kernel releases, module and package names, versions: validated once |
 //! | [`debversion`] | Debian versions in dpkg's order (epochs, `~`, revisions) |
@@ -44,6 +46,8 @@
 //! | [`status`] | the whole system as one report |
 //! | [`modalias`] | the udev rule's question: does DAHDI claim this device? |
 //! | [`render`] | the reports as text for people |
+//! | [`json`] | the reports as versioned JSON documents for programs |
+//! | [`cli`] | the command line, also compiled by the build script for the man page and completions |
 //!
 //! # Exit codes
 //!
@@ -52,15 +56,19 @@
 pub mod ber;
 pub mod bootguard;
 pub mod certificate;
+pub mod cli;
 pub mod config;
 pub mod debversion;
+pub mod defaults;
 pub mod dkms;
 pub mod dpkg;
 pub mod ensure;
 pub mod error;
+pub mod exit_codes;
 pub mod failed;
 pub mod hw;
 pub mod journal;
+pub mod json;
 pub mod kernel;
 pub mod keys;
 pub mod live;

@@ -19,8 +19,7 @@ use crate::root::Root;
 /// The lock file, on tmpfs so it never outlives a boot.
 pub const LOCK_PATH: &str = "/run/dahdi-loader.lock";
 
-/// Default wait: a DKMS build of DAHDI takes minutes on small machines.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+pub use crate::defaults::DEFAULT_LOCK_TIMEOUT as DEFAULT_TIMEOUT;
 
 /// A held lock; released when dropped (or when the process dies).
 #[derive(Debug)]

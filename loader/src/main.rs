@@ -1,133 +1,20 @@
 //! `dahdi-loader`: status, verify, ensure (see `dahdi-loader --help`). This file parses the
-//! command line and dispatches to the library; every decision and every sentence is there.
+//! command line (defined in the library's `cli`) and dispatches to the library; every decision and every sentence is there.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode as ProcessExit;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
+use dahdi_loader::cli::{Cli, Command};
 use dahdi_loader::ensure::{self, Options};
 use dahdi_loader::load::KernelInserter;
-use dahdi_loader::names::{KernelRelease, Modalias};
-use dahdi_loader::report::{exit_codes_help, Verdict};
+use dahdi_loader::names::KernelRelease;
+use dahdi_loader::report::Verdict;
 use dahdi_loader::system::System;
 use dahdi_loader::verify::{self, Checks, KernelReport};
-use dahdi_loader::{modalias, render, status, Error, ExitCode, Root};
-
-const CONFIG_HELP: &str = "\
-Configuration: /etc/dahdi-loader/*.conf (read in name order; # starts a comment)
-  add MODULE...            load these too (echo cancellers, dahdi_dynamic_loc, ...)
-  exclude MODULE...        never load these
-  alias PATTERN MODULE     devices whose modalias matches PATTERN need MODULE
-  dev-timeout SECONDS      wait this long for /dev/dahdi/ctl (default 10)
-  build-timeout MINUTES    stop a DKMS build that takes longer (default 60; 90s = seconds)
-  boot-guard on|off        keep GRUB off kernels where DAHDI would not load (default off)";
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "dahdi-loader",
-    version,
-    about = "Checks that DKMS-built DAHDI matches every installed kernel, builds it when needed, and loads it",
-    after_help = format!("{}\n\n{CONFIG_HELP}", exit_codes_help())
-)]
-struct Cli {
-    /// Read the system under DIR instead of / (like depmod -b).
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        default_value = "/",
-        env = "DAHDI_LOADER_ROOT"
-    )]
-    root: PathBuf,
-    /// Print machine-readable JSON on stdout.
-    #[arg(long, global = true)]
-    json: bool,
-    /// Also show notes and the expected vermagic of each kernel.
-    #[arg(short, long, global = true)]
-    verbose: bool,
-    /// Take this as the running kernel's release instead of uname -r (for tests and VMs).
-    #[arg(
-        long,
-        global = true,
-        value_name = "KVER",
-        env = "DAHDI_LOADER_RUNNING_KERNEL",
-        value_parser = parse_release
-    )]
-    running_kernel: Option<KernelRelease>,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Show DAHDI's state on every installed kernel (the default).
-    Status {
-        /// Skip the symbol CRC comparison (faster).
-        #[arg(long)]
-        no_crcs: bool,
-    },
-    /// Check that DAHDI will load after booting a kernel (the running one by default).
-    Verify {
-        /// Kernel release to check.
-        #[arg(value_name = "KVER", conflicts_with = "all", value_parser = parse_release)]
-        kernel: Option<KernelRelease>,
-        /// Check every installed kernel.
-        #[arg(long)]
-        all: bool,
-    },
-    /// Build DAHDI for a kernel if needed; for the running kernel, load it and wait for
-    /// /dev/dahdi/ctl. Safe to run many times at once.
-    Ensure {
-        /// Kernel release (default: the running kernel).
-        #[arg(short = 'k', long = "kernel", value_name = "KVER", value_parser = parse_release)]
-        kernel: Option<KernelRelease>,
-        /// Do not load modules, only build and verify.
-        #[arg(long)]
-        no_load: bool,
-        /// Do not build, only verify and load.
-        #[arg(long)]
-        no_build: bool,
-        /// The dkms program to run.
-        #[arg(long, value_name = "PATH", default_value = dahdi_loader::dkms::run::DEFAULT_DKMS, env = "DAHDI_LOADER_DKMS")]
-        dkms: PathBuf,
-        /// Seconds to wait for another dahdi-loader to finish.
-        #[arg(long, value_name = "SECS", default_value_t = dahdi_loader::lock::DEFAULT_TIMEOUT.as_secs())]
-        lock_timeout: u64,
-        /// Build again even though the same build failed before with the same source,
-        /// headers and compiler.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Point GRUB's next boot at the newest kernel where DAHDI verifies, when the kernel
-    /// it would start is one where DAHDI will not load (only with `boot-guard on`).
-    /// Exits with the verdict of the kernel the next boot starts.
-    Guard {
-        /// Show what would be done; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Seconds to wait for another dahdi-loader to finish.
-        #[arg(long, value_name = "SECS", default_value_t = dahdi_loader::lock::DEFAULT_TIMEOUT.as_secs())]
-        lock_timeout: u64,
-    },
-    /// Exit 0 if a DAHDI module (or a configured alias) claims MODALIAS, else 1.
-    /// Used by the udev rule; fast and read-only.
-    MatchModalias {
-        /// The device's modalias (udev's $env{MODALIAS}).
-        #[arg(value_parser = parse_modalias)]
-        modalias: Modalias,
-    },
-}
-
-fn parse_release(s: &str) -> Result<KernelRelease, String> {
-    KernelRelease::new(s).map_err(|e| e.to_string())
-}
-
-fn parse_modalias(s: &str) -> Result<Modalias, String> {
-    Modalias::new(s).map_err(|e| e.to_string())
-}
+use dahdi_loader::{json, modalias, render, status, Error, ExitCode, Root};
 
 fn main() -> ProcessExit {
     let cli = match Cli::try_parse() {
@@ -158,7 +45,7 @@ fn exit(code: ExitCode) -> ProcessExit {
 fn report_error(cli: &Cli, e: &Error) {
     eprint!("{}", render::error(e));
     if cli.json {
-        println!("{}", render::error_json(e));
+        println!("{}", json::error_document(cli.command_name(), e));
     }
 }
 
@@ -199,7 +86,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             };
             let report = ensure::ensure(&root, &opts, &mut KernelInserter)?;
             if cli.json {
-                print_json(&report)?;
+                print_json(cli, &report)?;
             } else {
                 println!("{}", render::ensure(&report));
             }
@@ -216,7 +103,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 Duration::from_secs(*lock_timeout),
             )?;
             if cli.json {
-                print_json(&report)?;
+                print_json(cli, &report)?;
             } else {
                 print!("{}", render::guard(&report));
             }
@@ -230,7 +117,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             let sys = System::load(root, running)?;
             let matches = modalias::match_modalias(&sys, m);
             if cli.json {
-                print_json(&matches)?;
+                print_json(
+                    cli,
+                    &serde_json::json!({ "modalias": m.as_str(), "matches": matches }),
+                )?;
             } else {
                 for m in &matches {
                     println!("{} {}", m.module, m.alias);
@@ -245,10 +135,8 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
     }
 }
 
-fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Error> {
-    let s = serde_json::to_string_pretty(v)
-        .map_err(|e| Error::Usage(format!("could not encode JSON: {e}")))?;
-    println!("{s}");
+fn print_json<T: serde::Serialize>(cli: &Cli, body: &T) -> Result<(), Error> {
+    println!("{}", json::document(cli.command_name(), body)?);
     Ok(())
 }
 
@@ -256,7 +144,7 @@ fn cmd_status(cli: &Cli, root: Root, no_crcs: bool) -> Result<ExitCode, Error> {
     let sys = System::load(root, cli.running_kernel.clone())?;
     let report = status::system_report(&sys, Checks { crcs: !no_crcs })?;
     if cli.json {
-        print_json(&report)?;
+        print_json(cli, &report)?;
     } else {
         print!("{}", render::status(&report, cli.verbose));
     }
@@ -314,7 +202,7 @@ fn cmd_verify(
         .max()
         .unwrap_or(Verdict::Ok);
     if cli.json {
-        print_json(&reports)?;
+        print_json(cli, &serde_json::json!({ "kernels": reports }))?;
     } else {
         for r in &reports {
             print!("{}", render::verify(r, cli.verbose));

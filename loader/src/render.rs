@@ -31,16 +31,6 @@ pub fn error(e: &Error) -> String {
     s
 }
 
-/// An error as JSON on stdout (with `--json`).
-pub fn error_json(e: &Error) -> String {
-    serde_json::json!({
-        "error": e.to_string(),
-        "fix": e.fix().map(|f| f.to_string()),
-        "exit_code": e.exit_code() as i32,
-    })
-    .to_string()
-}
-
 /// One kernel's verdict and findings, as `verify` prints them.
 pub fn verify(r: &KernelReport, verbose: bool) -> String {
     let mut s = String::new();

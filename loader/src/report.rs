@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+pub use crate::exit_codes::{exit_codes_help, ExitCode, EXIT_CODES};
 use crate::names::{KernelRelease, ModuleName};
 
 /// How bad a finding is. The order matters: a kernel's verdict is its worst finding.
@@ -89,69 +90,6 @@ impl Verdict {
             .max()
             .unwrap_or(Verdict::Ok)
     }
-}
-
-/// The process exit codes. Their meanings are written once, in [`EXIT_CODES`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[repr(i32)]
-pub enum ExitCode {
-    /// All good.
-    Ok = 0,
-    /// A DKMS build is needed.
-    NeedsBuild = 1,
-    /// Modules would not load, or the wrong copy would.
-    Mismatch = 2,
-    /// Damaged, failed, or unreadable.
-    Broken = 3,
-    /// DKMS cannot build DAHDI for a kernel.
-    BuildFailed = 4,
-    /// Bad command line or configuration.
-    Usage = 64,
-    /// Lock wait timed out.
-    TempFail = 75,
-}
-
-/// Every exit code with its meaning: the one table `--help`, the README and the crate
-/// documentation are checked against.
-pub const EXIT_CODES: &[(ExitCode, &str)] = &[
-    (
-        ExitCode::Ok,
-        "all good: DAHDI will load (or is loaded) on every kernel checked",
-    ),
-    (
-        ExitCode::NeedsBuild,
-        "needs build: modules are missing for a kernel; `dahdi-loader ensure -k KVER` fixes it (after installing linux-headers-KVER if the message says so)",
-    ),
-    (
-        ExitCode::Mismatch,
-        "mismatch: modules exist but would not load (vermagic, symbol CRCs, signature), or a stale copy would be loaded instead of the DKMS build",
-    ),
-    (
-        ExitCode::Broken,
-        "broken: damaged module files or DKMS registration, a failed build or load, or an I/O error",
-    ),
-    (
-        ExitCode::BuildFailed,
-        "build failed: DKMS tried to build DAHDI for a kernel and failed; DAHDI will not load on it until the source, the kernel or the compiler changes (the message quotes the compiler and names the kernels where DAHDI loads)",
-    ),
-    (
-        ExitCode::Usage,
-        "usage: bad command line or configuration (/etc/dahdi-loader/*.conf)",
-    ),
-    (
-        ExitCode::TempFail,
-        "another dahdi-loader held the lock too long; try again",
-    ),
-];
-
-/// The exit-code table as `--help` prints it.
-pub fn exit_codes_help() -> String {
-    let mut s = String::from("Exit codes:\n");
-    for (code, meaning) in EXIT_CODES {
-        s.push_str(&format!("  {:<3} {meaning}\n", *code as i32));
-    }
-    s.push_str("With several kernels, the worst verdict decides.");
-    s
 }
 
 impl From<Verdict> for ExitCode {
@@ -380,8 +318,6 @@ pub enum Code {
     /// A signature of a kind the kernel cannot use (not PKCS#7, an unknown digest or key
     /// algorithm): taken as no signature.
     UnusableSignature,
-    /// The signing key is not enrolled.
-    KeyNotEnrolled,
     /// Signing summary.
     Signatures,
     /// DKMS tried to build DAHDI for the kernel and failed.
@@ -392,6 +328,93 @@ pub enum Code {
     InstallCommand,
     /// A configuration line that could not be used.
     ConfigNote,
+}
+
+impl Code {
+    /// Every code, in declaration order (README's "Finding codes" lists the same).
+    pub const ALL: &'static [Code] = &[
+        Code::LeftoverKernel,
+        Code::NoModuleDir,
+        Code::NoModuleSupport,
+        Code::DkmsNotRegistered,
+        Code::DkmsBroken,
+        Code::ProvidersConflict,
+        Code::DkmsBuildLog,
+        Code::NoAbiSource,
+        Code::ModulesMissing,
+        Code::Unreadable,
+        Code::NotAModule,
+        Code::Untrusted,
+        Code::Shadowed,
+        Code::Tie,
+        Code::OtherCopy,
+        Code::IndexMissing,
+        Code::IndexStale,
+        Code::NoVermagic,
+        Code::VermagicMismatch,
+        Code::VermagicRelease,
+        Code::StructModuleSize,
+        Code::ElfMachine,
+        Code::LoadedDiffers,
+        Code::MissingDependency,
+        Code::UnusableModule,
+        Code::CrcMismatch,
+        Code::UnknownSymbol,
+        Code::NoSymvers,
+        Code::Unsigned,
+        Code::KeyNotTrusted,
+        Code::BadSignature,
+        Code::UnusableSignature,
+        Code::Signatures,
+        Code::BuildFailed,
+        Code::Blacklisted,
+        Code::InstallCommand,
+        Code::ConfigNote,
+    ];
+
+    /// Its place in [`Code::ALL`]. The match has no wildcard, so a new variant does not
+    /// compile until it is placed here, and the test below fails until `ALL` has it too.
+    pub const fn index(self) -> usize {
+        match self {
+            Code::LeftoverKernel => 0,
+            Code::NoModuleDir => 1,
+            Code::NoModuleSupport => 2,
+            Code::DkmsNotRegistered => 3,
+            Code::DkmsBroken => 4,
+            Code::ProvidersConflict => 5,
+            Code::DkmsBuildLog => 6,
+            Code::NoAbiSource => 7,
+            Code::ModulesMissing => 8,
+            Code::Unreadable => 9,
+            Code::NotAModule => 10,
+            Code::Untrusted => 11,
+            Code::Shadowed => 12,
+            Code::Tie => 13,
+            Code::OtherCopy => 14,
+            Code::IndexMissing => 15,
+            Code::IndexStale => 16,
+            Code::NoVermagic => 17,
+            Code::VermagicMismatch => 18,
+            Code::VermagicRelease => 19,
+            Code::StructModuleSize => 20,
+            Code::ElfMachine => 21,
+            Code::LoadedDiffers => 22,
+            Code::MissingDependency => 23,
+            Code::UnusableModule => 24,
+            Code::CrcMismatch => 25,
+            Code::UnknownSymbol => 26,
+            Code::NoSymvers => 27,
+            Code::Unsigned => 28,
+            Code::KeyNotTrusted => 29,
+            Code::BadSignature => 30,
+            Code::UnusableSignature => 31,
+            Code::Signatures => 32,
+            Code::BuildFailed => 33,
+            Code::Blacklisted => 34,
+            Code::InstallCommand => 35,
+            Code::ConfigNote => 36,
+        }
+    }
 }
 
 /// One problem or remark about a kernel.
@@ -501,6 +524,13 @@ mod tests {
         assert!(!Fix::Depmod { kernel: k.clone() }.is_build());
         // The same words as free text are not a build.
         assert!(!Fix::manual(Fix::Ensure { kernel: k }.to_string()).is_build());
+    }
+
+    #[test]
+    fn every_code_is_in_all_once() {
+        for (i, c) in Code::ALL.iter().enumerate() {
+            assert_eq!(c.index(), i, "{c:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The boot integration files in dist/: the kernel hook runs for real against fixtures,
-//! the units pass systemd's own checker, and the udev rule names a unit that exists.
+//! the units pass systemd's own checker (man page included), and the udev rule names a unit that exists.
 
 mod common;
 
@@ -80,13 +80,23 @@ fn units_pass_systemd_analyze() {
         let text = text.replace("/usr/sbin/dahdi-loader", env!("CARGO_BIN_EXE_dahdi-loader"));
         std::fs::write(dir.path().join(unit), text).unwrap();
     }
+    // The man page the units name (Documentation=man:dahdi-loader(8)), the one build.rs
+    // wrote, where man finds it: systemd-analyze checks it with man.
+    let man = tempfile::tempdir().unwrap();
+    std::fs::create_dir(man.path().join("man8")).unwrap();
+    std::fs::copy(
+        Path::new(env!("OUT_DIR")).join("man8/dahdi-loader.8"),
+        man.path().join("man8/dahdi-loader.8"),
+    )
+    .unwrap();
     for unit in [
         "dahdi-loader.service",
         "dahdi-loader@dev0.service",
         "dahdi-loader-guard.path",
     ] {
         let out = Command::new("systemd-analyze")
-            .args(["verify", "--man=no"])
+            .arg("verify")
+            .env("MANPATH", man.path())
             .arg(dir.path().join(unit))
             .output()
             .expect("systemd-analyze (systemd) is needed to check the units");

@@ -496,7 +496,7 @@ fn dkms_own_failed_build_is_read_from_its_make_log() {
         text(&out)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let failed = &v[0]["failed_build"];
+    let failed = &v["kernels"][0]["failed_build"];
     assert_eq!(failed["by"], "dkms");
     assert_eq!(failed["first_error"]["file"], "drivers/dahdi/dahdi-base.c");
     assert_eq!(failed["first_error"]["line"], 9338);
@@ -740,14 +740,14 @@ fn modprobe_configuration_reaches_the_kernel() {
     // verify reports the install command it will not run.
     let out = f.run(&["--running-kernel", &f.real.kernel, "--json", "verify"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let codes: Vec<&str> = v[0]["findings"]
+    let codes: Vec<&str> = v["kernels"][0]["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|x| x["code"].as_str().unwrap())
         .collect();
     assert!(codes.contains(&"install-command"), "{codes:?}");
-    assert_eq!(v[0]["options"][0]["module"], "dahdi");
+    assert_eq!(v["kernels"][0]["options"][0]["module"], "dahdi");
 }
 
 #[test]

@@ -212,7 +212,7 @@ fn second_ensure_is_a_no_op() {
     assert!(new.is_empty(), "the kernel logged:\n{}", new.join("\n"));
     let json = run.json();
     for entry in json["loaded"].as_array().expect("loaded") {
-        assert_eq!(entry[1], "already-loaded", "{json:#}");
+        assert_eq!(entry["outcome"], "already-loaded", "{json:#}");
     }
 }
 

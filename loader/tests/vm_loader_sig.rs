@@ -127,7 +127,7 @@ fn damaged_signatures_are_refused_as_the_kernel_refuses_them() {
         let _swap = Swapped::module(&facts.dahdi, |d| edit(d));
         let run = loader(&["verify", "--json"]);
         assert_eq!(run.code, Some(exit), "{what}\n{run}");
-        let report = run.json()[0].clone();
+        let report = run.json()["kernels"][0].clone();
         let findings = report["findings"].as_array().expect("findings");
         assert!(
             findings

@@ -1,8 +1,10 @@
 //! The kernel-upgrade scenario the loader exists for, at the boot level.
 //!
 //! A Debian system runs kernel A with dahdi-dkms (a cached stage built with real apt in a
-//! chroot). The loader and its dist files are installed as an operator would. Then, in the
-//! chroot, with Debian's real maintainer scripts and kernel hooks:
+//! chroot). The loader's Debian package, built from this tree (tests/debpkg), is installed
+//! as an operator installs it: `apt-get install ./dahdi-loader_VERSION_amd64.deb`, its
+//! maintainer scripts enabling the units. Then, in the chroot, with Debian's real
+//! maintainer scripts and kernel hooks:
 //!
 //! 1. `apt-get install linux-image-B` without headers: DKMS skips B, the loader's kernel
 //!    hook warns loudly, dpkg still succeeds, and `dahdi-loader verify B` exits 1 naming
@@ -18,16 +20,23 @@
 //! loads what the hardware needs, the boot alone cannot tell which of the two loaded
 //! dahdi_dynamic_loc; so the test unit then unloads it and hot-unplugs and rescans the device:
 //! only the udev rule can start a new instance of the template unit, and only that instance
-//! can load dahdi_dynamic_loc again.
+//! can load dahdi_dynamic_loc again. Both units must be the packaged ones (/lib/systemd).
+//!
+//! Then the package's life goes on in the chroot, with real apt and dpkg: an upgrade to a
+//! newer build (an operator's edit of the conffile stays), remove (conffiles stay, the kept
+//! kernel hooks do nothing, no unit, link or rule stays), purge (nothing stays).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dahdi_tests::chroot::{StageCache, Workspace};
+use dahdi_tests::chroot::{Chroot, StageCache, Workspace};
+use dahdi_tests::platform::trixie_stage;
 use dahdi_tests::runner::choose_accel;
 use dahdi_tests::upgrade::{apt_install_args, kernel_pair, system_with_kernel_a};
-use dahdi_tests::KernelUnderTest;
+use dahdi_tests::{KernelUnderTest, Platform};
+
+mod debpkg;
 
 /// qemu's `pci-testdev` (Red Hat, Inc.): PCI vendor and device IDs, as sysfs shows them.
 const TESTDEV_VENDOR: &str = "0x1b36";
@@ -36,11 +45,6 @@ const TESTDEV_DEVICE: &str = "0x0005";
 const TEST_CONF: &str = "# test only: qemu's pci-testdev needs dahdi_dynamic_loc\n\
                          alias pci:v00001B36d00000005* dahdi_dynamic_loc\n";
 const HW_MODULE: &str = "dahdi_dynamic_loc";
-
-fn dist(rel: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist").join(rel);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 fn text(out: &std::process::Output) -> String {
     format!(
@@ -55,35 +59,207 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// Installs the loader and its dist files as the README says, plus the test-only config.
-fn install_loader(ws: &Workspace) {
-    let must = |r: Result<(), dahdi_tests::HarnessError>| r.unwrap_or_else(|e| panic!("{e}"));
-    let bin = std::fs::read(env!("CARGO_BIN_EXE_dahdi-loader")).expect("loader binary");
-    must(ws.write("/usr/sbin/dahdi-loader", 0o755, &bin));
-    let hook = dist("kernel/zz-dahdi-loader");
-    must(ws.write("/etc/kernel/postinst.d/zz-dahdi-loader", 0o755, &hook));
-    must(ws.write(
-        "/etc/kernel/header_postinst.d/zz-dahdi-loader",
-        0o755,
-        &hook,
-    ));
-    for unit in ["dahdi-loader.service", "dahdi-loader@.service"] {
-        must(ws.write(
-            &format!("/etc/systemd/system/{unit}"),
-            0o644,
-            &dist(&format!("systemd/{unit}")),
-        ));
+/// The package versions the test installs, then upgrades to (same files, newer build).
+const FIRST: &str = "0.1.0-1";
+const NEWER: &str = "0.1.0-2";
+/// Where the packages are put in the guest, for `apt-get install ./FILE` run there.
+const DEB_DIR: &str = "/root/debs";
+
+/// Builds both packages and puts them in the rootfs's DEB_DIR.
+fn stage_packages(ws: &Workspace) {
+    let out = tempfile::tempdir().unwrap();
+    for version in [FIRST, NEWER] {
+        let deb = debpkg::build(version, out.path());
+        let name = deb.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&deb).unwrap();
+        ws.write(&format!("{DEB_DIR}/{name}"), 0o644, &bytes)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
-    must(ws.symlink(
-        "/etc/systemd/system/multi-user.target.wants/dahdi-loader.service",
-        "/etc/systemd/system/dahdi-loader.service",
-    ));
-    must(ws.write(
-        "/etc/udev/rules.d/90-dahdi-loader.rules",
-        0o644,
-        &dist("udev/90-dahdi-loader.rules"),
-    ));
-    must(ws.write("/etc/dahdi-loader/test.conf", 0o644, TEST_CONF.as_bytes()));
+}
+
+/// What the package installs outside /etc: gone after remove.
+const PACKAGED: &[&str] = &[
+    "/usr/sbin/dahdi-loader",
+    "/lib/systemd/system/dahdi-loader.service",
+    "/lib/systemd/system/dahdi-loader@.service",
+    "/lib/systemd/system/dahdi-loader-guard.path",
+    "/lib/systemd/system/dahdi-loader-guard.service",
+    "/lib/udev/rules.d/90-dahdi-loader.rules",
+    "/usr/share/man/man8/dahdi-loader.8.gz",
+];
+/// Its conffiles: kept on remove (dpkg's rule), gone after purge. The kernel hooks are
+/// among them; the test checks that a hook kept after remove does nothing.
+const CONFFILES: &[&str] = &[
+    "/etc/kernel/postinst.d/zz-dahdi-loader",
+    "/etc/kernel/header_postinst.d/zz-dahdi-loader",
+    "/etc/dahdi-loader/dahdi-loader.conf",
+];
+/// The links postinst makes (deb-systemd-helper enable, from the units' [Install]).
+const ENABLED: &[&str] = &[
+    "/etc/systemd/system/multi-user.target.wants/dahdi-loader.service",
+    "/etc/systemd/system/paths.target.wants/dahdi-loader-guard.path",
+];
+
+/// Where the package's state may be, in the package's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Lifecycle {
+    Installed(&'static str),
+    Removed,
+    Purged,
+}
+
+/// deb-systemd-helper's record of what it enabled (kept while installed, for upgrades).
+const HELPER_STATE: &str = "/var/lib/systemd/deb-systemd-helper-enabled/";
+
+/// Every path whose name mentions dahdi-loader, and everything below such a directory, in
+/// /etc and where systemd, udev and deb-systemd-helper read (links too, dangling or not).
+/// /lib is walked, not /usr/lib: on merged /usr they are one directory.
+fn loader_traces(ws: &Workspace) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut walk: Vec<(String, bool)> = [
+        "/etc",
+        "/lib/systemd",
+        "/lib/udev",
+        "/var/lib/systemd",
+        "/var/lib/dahdi-loader",
+    ]
+    .iter()
+    .map(|d| (d.to_string(), d.contains("dahdi-loader")))
+    .collect();
+    if ws.path("/var/lib/dahdi-loader").exists() {
+        found.push("/var/lib/dahdi-loader".to_string());
+    }
+    while let Some((dir, inside)) = walk.pop() {
+        for e in std::fs::read_dir(ws.path(&dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let guest = format!("{dir}/{name}");
+            let mine = inside || name.contains("dahdi-loader");
+            if mine {
+                found.push(guest.clone());
+            }
+            if e.file_type().unwrap().is_dir() {
+                walk.push((guest, mine));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// dpkg's leftovers of conffile handling (*.dpkg-old, -new, -dist) anywhere in /etc.
+fn dpkg_leftovers(root: &Chroot) -> String {
+    let out = root
+        .run(&["find", "/etc", "-name", "*.dpkg-*"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts the system is consistent for `state`: dpkg's status, the files, the enablement
+/// links, and nothing else of the loader's: no stale unit, mask, link, rule or hook.
+fn assert_lifecycle(ws: &Workspace, root: &Chroot, state: Lifecycle) {
+    let q = root
+        .run(&[
+            "dpkg-query",
+            "-W",
+            "-f=${Status} ${Version}",
+            "dahdi-loader",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = String::from_utf8_lossy(&q.stdout).into_owned();
+    let traces = loader_traces(ws);
+    let ctx = format!("{state:?}: dpkg says {status:?}; loader files:\n{traces:#?}");
+    let exists = |p: &str| ws.path(p).exists() || ws.path(p).is_symlink();
+    // What may exist besides the package's own files: the operator's configuration until
+    // purge, deb-systemd-helper's record while installed.
+    let config_dir = ["/etc/dahdi-loader", "/etc/dahdi-loader/test.conf"];
+    let allowed: Vec<&str> = match state {
+        Lifecycle::Installed(version) => {
+            assert_eq!(status, format!("install ok installed {version}"), "{ctx}");
+            for p in PACKAGED.iter().chain(CONFFILES).chain(ENABLED) {
+                assert!(exists(p), "{p} missing\n{ctx}");
+            }
+            for link in ENABLED {
+                let target = std::fs::read_link(ws.path(link)).unwrap();
+                // deb-systemd-helper names the unit where it found it: /lib on Debian 12,
+                // /usr/lib on Debian 13 (merged /usr, one directory either way).
+                assert!(
+                    target.starts_with("/lib/systemd/system/")
+                        || target.starts_with("/usr/lib/systemd/system/"),
+                    "{link} -> {}\n{ctx}",
+                    target.display()
+                );
+            }
+            let mut a: Vec<&str> = PACKAGED
+                .iter()
+                .chain(CONFFILES)
+                .chain(ENABLED)
+                .copied()
+                .collect();
+            a.extend(config_dir);
+            a
+        }
+        Lifecycle::Removed => {
+            assert_eq!(
+                status,
+                format!("deinstall ok config-files {NEWER}"),
+                "{ctx}"
+            );
+            for p in PACKAGED.iter().chain(ENABLED) {
+                assert!(!exists(p), "{p} stays after remove\n{ctx}");
+            }
+            for p in CONFFILES {
+                assert!(
+                    exists(p),
+                    "conffile {p} went on remove (only purge removes it)\n{ctx}"
+                );
+            }
+            let mut a: Vec<&str> = CONFFILES.to_vec();
+            a.extend(config_dir);
+            a
+        }
+        Lifecycle::Purged => {
+            assert!(
+                status.is_empty() || status.starts_with("unknown ok not-installed"),
+                "{ctx}"
+            );
+            Vec::new()
+        }
+    };
+    let stray: Vec<&String> = traces
+        .iter()
+        .filter(|t| !allowed.contains(&t.as_str()))
+        .filter(|t| !(matches!(state, Lifecycle::Installed(_)) && t.starts_with(HELPER_STATE)))
+        .filter(|t| !(state != Lifecycle::Purged && t.starts_with("/var/lib/dahdi-loader")))
+        .collect();
+    assert!(stray.is_empty(), "stray loader files: {stray:#?}\n{ctx}");
+    let leftovers = dpkg_leftovers(root);
+    assert!(
+        leftovers.trim().is_empty(),
+        "dpkg's conffile leftovers:\n{leftovers}\n{ctx}"
+    );
+}
+
+/// `apt-get install ./FILE` in DEB_DIR, as an operator installs a downloaded package.
+fn apt_install_local(root: &Chroot, version: &str) -> String {
+    let cmd = format!(
+        "cd {DEB_DIR} && apt-get install -y -q --no-install-recommends ./dahdi-loader_{version}_amd64.deb"
+    );
+    let out = root
+        .run(&["sh", "-c", &cmd])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let apt = text(&out);
+    assert!(out.status.success(), "{cmd}:\n{}", tail(&apt, 60));
+    apt
+}
+
+/// The test-only configuration, written as an operator would after installing.
+fn install_test_conf(ws: &Workspace) {
+    ws.write("/etc/dahdi-loader/test.conf", 0o644, TEST_CONF.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Nothing but the loader may load DAHDI at boot, or the boot would prove nothing.
@@ -125,6 +301,7 @@ r "kernel=$(uname -r)"
 r "main_active=$(systemctl is-active dahdi-loader.service)"
 r "main_result=$(systemctl show -p Result --value dahdi-loader.service)"
 r "main_status=$(systemctl show -p ExecMainStatus --value dahdi-loader.service)"
+r "main_fragment=$(systemctl show -p FragmentPath --value dahdi-loader.service)"
 r "dahdi_loaded=$(grep -c '^dahdi ' /proc/modules)"
 if timeout 20 dd if=/dev/dahdi/pseudo of=/tmp/pseudo bs=1024 count=1 2>/tmp/dd.err; then
     r "pseudo_bytes=$(stat -c %s /tmp/pseudo)"
@@ -151,6 +328,7 @@ done
 r "boot_instance_state=$(show ActiveState)"
 r "boot_instance_result=$(show Result)"
 r "boot_instance_status=$(show ExecMainStatus)"
+r "instance_fragment=$(show FragmentPath)"
 r "hw_loaded_at_boot=$(grep -c '^{hw} ' /proc/modules)"
 journalctl -b --no-pager -o cat -u dahdi-loader.service | sed 's/^/LOG main: /'
 journalctl -b --no-pager -o cat -u "$unit" | sed 's/^/LOG instance: /'
@@ -231,13 +409,19 @@ fn kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
     mark("stages (cached after the first run)", &mut times);
 
     let ws = Workspace::from_stage(&stage).unwrap_or_else(|e| panic!("{e}"));
-    install_loader(&ws);
+    stage_packages(&ws);
     assert_nothing_else_loads_dahdi(&ws);
-    mark("workspace copy + loader install", &mut times);
+    mark("workspace copy + packages built", &mut times);
 
     {
         let root = ws.chroot().unwrap_or_else(|e| panic!("{e}"));
         let run = |args: &[&str]| root.run(args).unwrap_or_else(|e| panic!("{e}"));
+        // 0. The loader, as an operator installs it: apt with the downloaded package.
+        assert_lifecycle(&ws, &root, Lifecycle::Purged);
+        apt_install_local(&root, FIRST);
+        assert_lifecycle(&ws, &root, Lifecycle::Installed(FIRST));
+        install_test_conf(&ws);
+        mark("apt-get install ./dahdi-loader.deb", &mut times);
         // apt-get install in the chroot; dpkg must succeed. Returns apt's output.
         let install = |pkg: &str| {
             let args = apt_install_args(&[pkg]);
@@ -391,6 +575,25 @@ fn kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
         );
     }
 
+    assert_eq!(
+        get("main_fragment"),
+        "/lib/systemd/system/dahdi-loader.service",
+        "the boot unit is not the packaged one\n{ctx}"
+    );
+    assert_eq!(
+        get("instance_fragment"),
+        "/lib/systemd/system/dahdi-loader@.service",
+        "the udev-started unit is not the packaged one\n{ctx}"
+    );
+    mark("boot checks", &mut times);
+
+    // The rest of the package's life, on the same system (the rootfs as it was packed).
+    {
+        let root = ws.chroot().unwrap_or_else(|e| panic!("{e}"));
+        upgrade_remove_purge(&ws, &root, &b);
+        mark("upgrade, remove, purge", &mut times);
+    }
+
     eprintln!("vm-upgrade: results port:\n{}", report.results);
     for (what, d) in &times {
         eprintln!("vm-upgrade: {:>6.1} s  {what}", d.as_secs_f64());
@@ -399,4 +602,71 @@ fn kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
         "vm-upgrade: total {:.1} s ({accel:?})",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// After FIRST was installed: upgrade to NEWER (the operator's edit of an unchanged
+/// conffile stays, without a prompt), remove (conffiles stay, and the kernel hooks among
+/// them then do nothing), purge (nothing of the loader stays). `kernel` is one the hooks are
+/// run for.
+fn upgrade_remove_purge(ws: &Workspace, root: &Chroot, kernel: &str) {
+    let run = |args: &[&str]| root.run(args).unwrap_or_else(|e| panic!("{e}"));
+    let conf = "/etc/dahdi-loader/dahdi-loader.conf";
+    let edited = format!(
+        "{}dev-timeout 20\n",
+        std::fs::read_to_string(ws.path(conf)).unwrap()
+    );
+    ws.write(conf, 0o644, edited.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    apt_install_local(root, NEWER);
+    assert_lifecycle(ws, root, Lifecycle::Installed(NEWER));
+    assert_eq!(std::fs::read_to_string(ws.path(conf)).unwrap(), edited);
+
+    let out = run(&["apt-get", "remove", "-y", "-q", "dahdi-loader"]);
+    assert!(out.status.success(), "apt-get remove:\n{}", text(&out));
+    assert_lifecycle(ws, root, Lifecycle::Removed);
+    let image = format!("/boot/vmlinuz-{kernel}");
+    for hook in &CONFFILES[..2] {
+        let out = run(&[hook, kernel, image.as_str()]);
+        assert!(
+            out.status.success() && text(&out).is_empty(),
+            "{hook} kept after remove is not inert: {:?} {}",
+            out.status,
+            text(&out)
+        );
+    }
+
+    let out = run(&["apt-get", "purge", "-y", "-q", "dahdi-loader"]);
+    assert!(out.status.success(), "apt-get purge:\n{}", text(&out));
+    assert_lifecycle(ws, root, Lifecycle::Purged);
+}
+
+/// Debian 13: the same packages, with trixie's own apt and dpkg, in the cached trixie
+/// system where trixie's DKMS built DAHDI 3.1 (tests/src/platform.rs): installed, the
+/// packaged loader verifies DAHDI will load on trixie's kernel, then upgraded, removed and
+/// purged. (The boot from the packaged units is proven on Debian 12 above.)
+#[test]
+fn debian13_package_installs_verifies_upgrades_removes_and_purges() {
+    let cache_root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
+    let stage = trixie_stage(&cache_root).unwrap_or_else(|e| panic!("{e}"));
+    let kernel = Platform::Debian13
+        .kernel(&cache_root)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .release;
+    let ws = Workspace::from_stage(&stage).unwrap_or_else(|e| panic!("{e}"));
+    stage_packages(&ws);
+    let root = ws.chroot().unwrap_or_else(|e| panic!("{e}"));
+    assert_lifecycle(&ws, &root, Lifecycle::Purged);
+    apt_install_local(&root, FIRST);
+    assert_lifecycle(&ws, &root, Lifecycle::Installed(FIRST));
+    let verify = root
+        .run(&["/usr/sbin/dahdi-loader", "verify", &kernel])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "the packaged loader's verify {kernel} on Debian 13:\n{}",
+        text(&verify)
+    );
+    upgrade_remove_purge(&ws, &root, &kernel);
 }

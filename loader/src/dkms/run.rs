@@ -21,8 +21,7 @@ use crate::error::Error;
 use crate::names::{KernelRelease, PackageName, Version};
 use crate::root::Root;
 
-/// Where dkms lives on Debian; overridable for tests and other layouts.
-pub const DEFAULT_DKMS: &str = "/usr/sbin/dkms";
+pub use crate::defaults::DEFAULT_DKMS;
 
 /// Lines of make.log shown after a failed build.
 pub const LOG_TAIL_LINES: usize = 30;

@@ -58,6 +58,22 @@ impl Default for Options {
     }
 }
 
+/// `[{"module": "dahdi", "outcome": "loaded"}, ...]`: named fields, not pairs.
+fn serialize_loaded<S: serde::Serializer>(
+    loaded: &[(ModuleName, Outcome)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        module: &'a ModuleName,
+        outcome: Outcome,
+    }
+    s.collect_seq(loaded.iter().map(|(module, outcome)| Entry {
+        module,
+        outcome: *outcome,
+    }))
+}
+
 /// What `ensure` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -69,7 +85,8 @@ pub struct Report {
     pub waited_for_lock_ms: u128,
     /// Hardware that asked for modules.
     pub hardware: Vec<hw::Match>,
-    /// Modules loaded or found loaded, in order.
+    /// Modules loaded or found loaded, in order (in JSON, objects: `module`, `outcome`).
+    #[serde(serialize_with = "serialize_loaded")]
     pub loaded: Vec<(ModuleName, Outcome)>,
     /// Milliseconds until /dev/dahdi/ctl was present, when waited for.
     pub dev_ready_ms: Option<u128>,

@@ -1,0 +1,145 @@
+//! The command line: every command, option and help text, in one clap definition.
+//!
+//! The binary parses with it, and the build script compiles this same file to write the man
+//! page and the shell completions (see build.rs): one definition, so the three cannot drift.
+//! That is why it names nothing of the library but `names`, `exit_codes` and `defaults`,
+//! which the build script compiles too.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::defaults::{DEFAULT_DKMS, DEFAULT_LOCK_TIMEOUT};
+use crate::exit_codes::exit_codes_help;
+use crate::names::{KernelRelease, Modalias};
+
+/// The configuration file's directives, as `--help` and the man page show them.
+pub const CONFIG_HELP: &str = "\
+Configuration: /etc/dahdi-loader/*.conf (read in name order; # starts a comment)
+  add MODULE...            load these too (echo cancellers, dahdi_dynamic_loc, ...)
+  exclude MODULE...        never load these
+  alias PATTERN MODULE     devices whose modalias matches PATTERN need MODULE
+  dev-timeout SECONDS      wait this long for /dev/dahdi/ctl (default 10)
+  build-timeout MINUTES    stop a DKMS build that takes longer (default 60; 90s = seconds)
+  boot-guard on|off        keep GRUB off kernels where DAHDI would not load (default off)";
+
+// The whole command line (a plain comment: clap would take a doc comment for help text).
+#[derive(Debug, Parser)]
+#[command(
+    name = "dahdi-loader",
+    version,
+    about = "Checks that DKMS-built DAHDI matches every installed kernel, builds it when needed, and loads it",
+    after_help = format!("{}\n\n{CONFIG_HELP}", exit_codes_help())
+)]
+pub struct Cli {
+    /// Read the system under DIR instead of / (like depmod -b).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/",
+        env = "DAHDI_LOADER_ROOT"
+    )]
+    pub root: PathBuf,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Also show notes and the expected vermagic of each kernel.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Take this as the running kernel's release instead of uname -r (for tests and VMs).
+    #[arg(
+        long,
+        global = true,
+        value_name = "KVER",
+        env = "DAHDI_LOADER_RUNNING_KERNEL",
+        value_parser = parse_release
+    )]
+    pub running_kernel: Option<KernelRelease>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The command's name as typed (`status` when none was).
+    pub fn command_name(&self) -> &'static str {
+        match &self.command {
+            None | Some(Command::Status { .. }) => "status",
+            Some(Command::Verify { .. }) => "verify",
+            Some(Command::Ensure { .. }) => "ensure",
+            Some(Command::Guard { .. }) => "guard",
+            Some(Command::MatchModalias { .. }) => "match-modalias",
+        }
+    }
+}
+
+// The commands (a plain comment, for the same reason).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show DAHDI's state on every installed kernel (the default).
+    Status {
+        /// Skip the symbol CRC comparison (faster).
+        #[arg(long)]
+        no_crcs: bool,
+    },
+    /// Check that DAHDI will load after booting a kernel (the running one by default).
+    Verify {
+        /// Kernel release to check.
+        #[arg(value_name = "KVER", conflicts_with = "all", value_parser = parse_release)]
+        kernel: Option<KernelRelease>,
+        /// Check every installed kernel.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Build DAHDI for a kernel if needed; for the running kernel, load it and wait for
+    /// /dev/dahdi/ctl. Safe to run many times at once.
+    Ensure {
+        /// Kernel release (default: the running kernel).
+        #[arg(short = 'k', long = "kernel", value_name = "KVER", value_parser = parse_release)]
+        kernel: Option<KernelRelease>,
+        /// Do not load modules, only build and verify.
+        #[arg(long)]
+        no_load: bool,
+        /// Do not build, only verify and load.
+        #[arg(long)]
+        no_build: bool,
+        /// The dkms program to run.
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_DKMS, env = "DAHDI_LOADER_DKMS")]
+        dkms: PathBuf,
+        /// Seconds to wait for another dahdi-loader to finish.
+        #[arg(long, value_name = "SECS", default_value_t = DEFAULT_LOCK_TIMEOUT.as_secs())]
+        lock_timeout: u64,
+        /// Build again even though the same build failed before with the same source,
+        /// headers and compiler.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Point GRUB's next boot at the newest kernel where DAHDI verifies, when the kernel
+    /// it would start is one where DAHDI will not load (only with `boot-guard on`).
+    /// Exits with the verdict of the kernel the next boot starts.
+    Guard {
+        /// Show what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Seconds to wait for another dahdi-loader to finish.
+        #[arg(long, value_name = "SECS", default_value_t = DEFAULT_LOCK_TIMEOUT.as_secs())]
+        lock_timeout: u64,
+    },
+    /// Exit 0 if a DAHDI module (or a configured alias) claims MODALIAS, else 1.
+    /// Used by the udev rule; fast and read-only.
+    MatchModalias {
+        /// The device's modalias (udev's $env{MODALIAS}).
+        #[arg(value_parser = parse_modalias)]
+        modalias: Modalias,
+    },
+}
+
+/// A kernel release from the command line, validated.
+pub fn parse_release(s: &str) -> Result<KernelRelease, String> {
+    KernelRelease::new(s).map_err(|e| e.to_string())
+}
+
+/// A modalias from the command line, validated.
+pub fn parse_modalias(s: &str) -> Result<Modalias, String> {
+    Modalias::new(s).map_err(|e| e.to_string())
+}
