@@ -49,7 +49,7 @@ pub(crate) fn missing_devices_read_as_instructions() {
 }
 
 /// Pseudo channels: numbered from FIRST_PSEUDO_CHANNEL = 32768, named
-/// "Pseudo/<chanpos>", clear signalling, mu-law, no span (dahdi_alloc_pseudo).
+/// `"Pseudo/<chanpos>"`, clear signalling, mu-law, no span (dahdi_alloc_pseudo).
 pub(crate) fn pseudo_numbers_and_params() {
     let p = Pseudo::open().unwrap();
     let q = Pseudo::open().unwrap();
