@@ -4,17 +4,10 @@ mod common;
 
 use common::*;
 use dahdi_loader::ExitCode;
+use dahdi_tests::output::text;
 
 fn code(out: &std::process::Output) -> i32 {
     out.status.code().expect("exited normally, not by a signal")
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

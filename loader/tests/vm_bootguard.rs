@@ -20,6 +20,7 @@
 //! (kernel_pair), which kernel GRUB starts from `uname -r` after the boot, the
 //! environment block from GRUB's own `grub-editenv list`.
 
+use dahdi_tests::output::tail;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -38,11 +39,6 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(600);
 fn dist(rel: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist").join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// The loader, its boot unit and the guard's path and service units, enabled as the

@@ -16,6 +16,7 @@
 //! applied as written; and the system boots kernel A with DAHDI 3.1 up from the loader's
 //! unit, every DAHDI module file modules.dep lists loading in the guest.
 
+use dahdi_tests::output::{tail, text};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -41,19 +42,6 @@ fn must<T>(r: Result<T, dahdi_tests::HarnessError>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 /// The starting system and the XiVO-style package built for it.
 struct Start {
     kernel: String,
@@ -74,6 +62,15 @@ fn start() -> Start {
         stage,
         xivo_deb: std::fs::read(deb).expect("xivo deb"),
     }
+}
+
+/// A scratch copy of the starting system with the loader installed and the operator's
+/// package waiting in /root.
+fn workspace(s: &Start) -> Workspace {
+    let ws = must(Workspace::from_stage(&s.stage));
+    install_loader(&ws);
+    must(ws.write("/root/xivo.deb", 0o644, &s.xivo_deb));
+    ws
 }
 
 /// The loader and its boot unit, enabled as loader/README.md says.
@@ -263,9 +260,7 @@ fn operator_package_replacing_debians_and_a_leftover_per_kernel_package() {
     let t = Instant::now();
     let s = start();
     let k = s.kernel.as_str();
-    let ws = must(Workspace::from_stage(&s.stage));
-    install_loader(&ws);
-    must(ws.write("/root/xivo.deb", 0o644, &s.xivo_deb));
+    let ws = workspace(&s);
     // The old 2.11 modules, for the leftover package, from the starting system.
     let old: Vec<(String, Vec<u8>)> = module_files(&ws, k)
         .into_iter()
@@ -382,9 +377,7 @@ fn operator_package_beside_debians_is_a_conflict_with_a_fix_that_works() {
     let t = Instant::now();
     let s = start();
     let k = s.kernel.as_str();
-    let ws = must(Workspace::from_stage(&s.stage));
-    install_loader(&ws);
-    must(ws.write("/root/xivo.deb", 0o644, &s.xivo_deb));
+    let ws = workspace(&s);
     {
         let root = must(ws.chroot());
         let dpkg = run_ok(&root, &["dpkg", "-i", "/root/xivo.deb"]);

@@ -26,6 +26,7 @@
 //! newer build (an operator's edit of the conffile stays), remove (conffiles stay, the kept
 //! kernel hooks do nothing, no unit, link or rule stays), purge (nothing stays).
 
+use dahdi_tests::output::{tail, text};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -45,19 +46,6 @@ const TESTDEV_DEVICE: &str = "0x0005";
 const TEST_CONF: &str = "# test only: qemu's pci-testdev needs dahdi_dynamic_loc\n\
                          alias pci:v00001B36d00000005* dahdi_dynamic_loc\n";
 const HW_MODULE: &str = "dahdi_dynamic_loc";
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
 
 /// The package versions the test installs, then upgrades to (same files, newer build).
 const FIRST: &str = "0.1.0-1";

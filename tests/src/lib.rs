@@ -85,6 +85,7 @@ pub mod guest;
 pub mod initramfs;
 pub mod kernel;
 pub mod moddep;
+pub mod output;
 pub mod platform;
 pub mod provider;
 pub mod qemu;
