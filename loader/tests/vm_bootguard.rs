@@ -26,10 +26,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dahdi_tests::chroot::{StageCache, Workspace};
-use dahdi_tests::firmware::{boot_disks, Ovmf};
+use dahdi_tests::firmware::Ovmf;
+use dahdi_tests::qemu::boot_disks;
 use dahdi_tests::runner::choose_accel;
 use dahdi_tests::upgrade::{apt_install_args, kernel_pair, system_with_kernel_a};
 use dahdi_tests::KernelUnderTest;
+use dahdi_tests::Platform;
 
 /// The ESP the guest partitions: 64 MiB, sparse on the host.
 const ESP_BYTES: u64 = 64 << 20;
@@ -175,7 +177,7 @@ struct Phase {
 }
 
 impl Phase {
-    fn from(n: u32, report: &dahdi_tests::debian::BootReport) -> Phase {
+    fn from(n: u32, report: &dahdi_tests::qemu::QemuRun) -> Phase {
         let results = report
             .results
             .lines()
@@ -240,11 +242,12 @@ fn next_entry(env: &str) -> Option<&str> {
 fn boot_guard_keeps_grub_on_the_last_kernel_where_dahdi_loads() {
     let started = Instant::now();
     let ovmf = Ovmf::find().unwrap_or_else(|e| panic!("{e}"));
-    let pair = kernel_pair().unwrap_or_else(|e| panic!("{e}"));
+    let cache = StageCache::new(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-cache"));
+    let pair = kernel_pair(Platform::Debian12, &cache).unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (pair.a.clone(), pair.b.clone());
     eprintln!("vm-bootguard: kernel A = {a} (DAHDI built), kernel B = {b} (no headers)");
-    let cache = StageCache::new(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-cache"));
-    let stage_a = system_with_kernel_a(&cache, &pair).unwrap_or_else(|e| panic!("{e}"));
+    let stage_a =
+        system_with_kernel_a(Platform::Debian12, &cache, &pair).unwrap_or_else(|e| panic!("{e}"));
     let image_b = format!("linux-image-{b}");
     let stage = cache
         .derive(

@@ -30,6 +30,7 @@ use dahdi_tests::provider::{
 use dahdi_tests::runner::choose_accel;
 use dahdi_tests::upgrade::{kernel_pair, system_with_kernel_a};
 use dahdi_tests::KernelUnderTest;
+use dahdi_tests::Platform;
 
 /// One scenario at a time: each builds DAHDI with DKMS and boots a guest.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -50,9 +51,9 @@ struct Start {
 }
 
 fn start() -> Start {
-    let pair = must(kernel_pair());
     let cache = cache();
-    let stage = must(system_with_kernel_a(&cache, &pair));
+    let pair = must(kernel_pair(Platform::Debian12, &cache));
+    let stage = must(system_with_kernel_a(Platform::Debian12, &cache, &pair));
     let downloads = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-cache/providers");
     let source = must(trixie_dahdi_dkms(&downloads));
     let out = tempfile::tempdir().expect("tempdir");

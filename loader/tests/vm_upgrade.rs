@@ -1,4 +1,6 @@
-//! The kernel-upgrade scenario the loader exists for, at the boot level.
+//! The kernel-upgrade scenario the loader exists for, at the boot level, on Debian 12 and
+//! on Debian 13 (each release's own apt, dpkg, DKMS and kernel hooks; its two newest
+//! kernel ABIs as A and B).
 //!
 //! A Debian system runs kernel A with dahdi-dkms (a cached stage built with real apt in a
 //! chroot). The loader's Debian package, built from this tree (tests/debpkg), is installed
@@ -32,12 +34,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dahdi_tests::chroot::{Chroot, StageCache, Workspace};
-use dahdi_tests::platform::trixie_stage;
+use dahdi_tests::debian::TestUnit;
 use dahdi_tests::runner::choose_accel;
 use dahdi_tests::upgrade::{apt_install_args, kernel_pair, system_with_kernel_a};
 use dahdi_tests::{KernelUnderTest, Platform};
 
 mod debpkg;
+use debpkg::{apt_install_local, stage_packages, FIRST, NEWER};
 
 /// qemu's `pci-testdev` (Red Hat, Inc.): PCI vendor and device IDs, as sysfs shows them.
 const TESTDEV_VENDOR: &str = "0x1b36";
@@ -46,24 +49,6 @@ const TESTDEV_DEVICE: &str = "0x0005";
 const TEST_CONF: &str = "# test only: qemu's pci-testdev needs dahdi_dynamic_loc\n\
                          alias pci:v00001B36d00000005* dahdi_dynamic_loc\n";
 const HW_MODULE: &str = "dahdi_dynamic_loc";
-
-/// The package versions the test installs, then upgrades to (same files, newer build).
-const FIRST: &str = "0.1.0-1";
-const NEWER: &str = "0.1.0-2";
-/// Where the packages are put in the guest, for `apt-get install ./FILE` run there.
-const DEB_DIR: &str = "/root/debs";
-
-/// Builds both packages and puts them in the rootfs's DEB_DIR.
-fn stage_packages(ws: &Workspace) {
-    let out = tempfile::tempdir().unwrap();
-    for version in [FIRST, NEWER] {
-        let deb = debpkg::build(version, out.path());
-        let name = deb.file_name().unwrap().to_string_lossy().into_owned();
-        let bytes = std::fs::read(&deb).unwrap();
-        ws.write(&format!("{DEB_DIR}/{name}"), 0o644, &bytes)
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-}
 
 /// What the package installs outside /etc: gone after remove.
 const PACKAGED: &[&str] = &[
@@ -231,19 +216,6 @@ fn assert_lifecycle(ws: &Workspace, root: &Chroot, state: Lifecycle) {
     );
 }
 
-/// `apt-get install ./FILE` in DEB_DIR, as an operator installs a downloaded package.
-fn apt_install_local(root: &Chroot, version: &str) -> String {
-    let cmd = format!(
-        "cd {DEB_DIR} && apt-get install -y -q --no-install-recommends ./dahdi-loader_{version}_amd64.deb"
-    );
-    let out = root
-        .run(&["sh", "-c", &cmd])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let apt = text(&out);
-    assert!(out.status.success(), "{cmd}:\n{}", tail(&apt, 60));
-    apt
-}
-
 /// The test-only configuration, written as an operator would after installing.
 fn install_test_conf(ws: &Workspace) {
     ws.write("/etc/dahdi-loader/test.conf", 0o644, TEST_CONF.as_bytes())
@@ -304,7 +276,11 @@ for d in /sys/bus/pci/devices/*; do
 done
 r "dev=$dev"
 unit="dahdi-loader@$dev.service"
-r "udev_wants=$(udevadm info --query=property --property=SYSTEMD_WANTS --value /sys/bus/pci/devices/$dev)"
+# The device's coldplug event may still be in udev's hands (its rules run programs, slow
+# under emulation): the database holds the rule's result only once the event is done.
+udevadm settle --timeout=120 || r "settle=timeout"
+r "udev_wants=$(udevadm info --query=property /sys/bus/pci/devices/$dev | sed -n 's/^SYSTEMD_WANTS=//p')"
+udevadm info --query=property /sys/bus/pci/devices/$dev | sed 's/^/LOG udev: /'
 show() {{ systemctl show -p "$1" --value "$unit"; }}
 # The instance started by coldplug is ordered after dahdi-loader.service, like this unit:
 # wait until it has run.
@@ -343,41 +319,61 @@ journalctl -b --no-pager -o cat -u "$unit" | sed 's/^/LOG instance: /' | tail -n
         device = TESTDEV_DEVICE,
         hw = HW_MODULE,
     );
-    let unit = "[Unit]\nDescription=dahdi-loader upgrade check\nAfter=dahdi-loader.service\n\n\
-                [Service]\nType=oneshot\nStandardOutput=file:/dev/ttyS1\nStandardError=file:/dev/ttyS1\n\
-                ExecStartPre=/bin/sh -c 'echo @@BOOTED > /dev/ttyS1'\n\
-                ExecStart=/usr/local/sbin/upgrade-check\n\
-                ExecStopPost=/bin/sh -c 'echo @@DONE > /dev/ttyS1; systemctl --no-block poweroff'\n\n\
-                [Install]\nWantedBy=multi-user.target\n";
-    let must = |r: Result<(), dahdi_tests::HarnessError>| r.unwrap_or_else(|e| panic!("{e}"));
-    must(ws.write("/usr/local/sbin/upgrade-check", 0o755, script.as_bytes()));
-    must(ws.write(
-        "/etc/systemd/system/upgrade-check.service",
-        0o644,
-        unit.as_bytes(),
-    ));
-    must(ws.symlink(
-        "/etc/systemd/system/multi-user.target.wants/upgrade-check.service",
-        "/etc/systemd/system/upgrade-check.service",
-    ));
+    TestUnit::new("upgrade-check", "dahdi-loader.service", &script)
+        .install(ws)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
-fn kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
+fn debian12_kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
+    kernel_upgrade(Platform::Debian12);
+}
+
+/// The same on Debian 13: trixie's own apt, dpkg, DKMS 3.2 and kernel hooks, DAHDI 3.1
+/// built `.ko.xz` for trixie's two newest 6.12 ABIs, the boot into B from the packaged
+/// units.
+#[test]
+fn debian13_kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
+    kernel_upgrade(Platform::Debian13);
+}
+
+/// Where DKMS installs `dahdi` for `kernel`, as the platform compresses it.
+fn dkms_dahdi_ko(platform: Platform, kernel: &str) -> String {
+    let suffix = match platform {
+        Platform::Debian12 => "ko",
+        Platform::Debian13 => "ko.xz",
+    };
+    format!("/lib/modules/{kernel}/updates/dkms/dahdi.{suffix}")
+}
+
+/// Where systemd finds the packaged units: /lib on Debian 12; on Debian 13 (merged /usr,
+/// systemd built without split-usr) /usr/lib, the same directory.
+fn unit_dir(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Debian12 => "/lib/systemd/system",
+        Platform::Debian13 => "/usr/lib/systemd/system",
+    }
+}
+
+fn kernel_upgrade(platform: Platform) {
+    let id = platform.id();
     let started = Instant::now();
     let mut times: Vec<(&str, Duration)> = Vec::new();
     let mut lap = Instant::now();
     let mut mark = |what: &'static str, times: &mut Vec<(&str, Duration)>| {
         times.push((what, lap.elapsed()));
-        eprintln!("vm-upgrade: {what}: {:.1} s", lap.elapsed().as_secs_f64());
+        eprintln!(
+            "vm-upgrade {id}: {what}: {:.1} s",
+            lap.elapsed().as_secs_f64()
+        );
         lap = Instant::now();
     };
 
-    let pair = kernel_pair().unwrap_or_else(|e| panic!("{e}"));
-    let (a, b) = (pair.a.clone(), pair.b.clone());
-    eprintln!("vm-upgrade: kernel A = {a}, kernel B = {b}");
     let cache = StageCache::new(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-cache"));
-    let stage_a = system_with_kernel_a(&cache, &pair).unwrap_or_else(|e| panic!("{e}"));
+    let pair = kernel_pair(platform, &cache).unwrap_or_else(|e| panic!("{e}"));
+    let (a, b) = (pair.a.clone(), pair.b.clone());
+    eprintln!("vm-upgrade {id}: kernel A = {a}, kernel B = {b}");
+    let stage_a = system_with_kernel_a(platform, &cache, &pair).unwrap_or_else(|e| panic!("{e}"));
     // Only the download of B's packages is cached (apt's archive in a derived stage); the
     // installs below run every time, with every hook.
     let image_b = format!("linux-image-{b}");
@@ -434,8 +430,7 @@ fn kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
             tail(&apt, 60)
         );
         assert!(
-            !ws.path(&format!("/lib/modules/{b}/updates/dkms/dahdi.ko"))
-                .exists(),
+            !ws.path(&dkms_dahdi_ko(platform, &b)).exists(),
             "DKMS built for {b} without headers?"
         );
         let verify = run(&["/usr/sbin/dahdi-loader", "verify", &b]);
@@ -468,7 +463,7 @@ fn kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
             dkms.contains(&format!(", {b}, x86_64: installed")),
             "dkms status for {b}: {dkms}"
         );
-        let ko = format!("/lib/modules/{b}/updates/dkms/dahdi.ko");
+        let ko = dkms_dahdi_ko(platform, &b);
         let vermagic = text(&run(&["modinfo", "-F", "vermagic", &ko]));
         assert!(
             vermagic.starts_with(&format!("{b} ")),
@@ -563,14 +558,15 @@ fn kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
         );
     }
 
+    let units = unit_dir(platform);
     assert_eq!(
         get("main_fragment"),
-        "/lib/systemd/system/dahdi-loader.service",
+        format!("{units}/dahdi-loader.service"),
         "the boot unit is not the packaged one\n{ctx}"
     );
     assert_eq!(
         get("instance_fragment"),
-        "/lib/systemd/system/dahdi-loader@.service",
+        format!("{units}/dahdi-loader@.service"),
         "the udev-started unit is not the packaged one\n{ctx}"
     );
     mark("boot checks", &mut times);
@@ -582,12 +578,12 @@ fn kernel_upgrade_is_warned_verified_built_and_loaded_at_boot() {
         mark("upgrade, remove, purge", &mut times);
     }
 
-    eprintln!("vm-upgrade: results port:\n{}", report.results);
+    eprintln!("vm-upgrade {id}: results port:\n{}", report.results);
     for (what, d) in &times {
-        eprintln!("vm-upgrade: {:>6.1} s  {what}", d.as_secs_f64());
+        eprintln!("vm-upgrade {id}: {:>6.1} s  {what}", d.as_secs_f64());
     }
     eprintln!(
-        "vm-upgrade: total {:.1} s ({accel:?})",
+        "vm-upgrade {id}: total {:.1} s ({accel:?})",
         started.elapsed().as_secs_f64()
     );
 }
@@ -627,34 +623,4 @@ fn upgrade_remove_purge(ws: &Workspace, root: &Chroot, kernel: &str) {
     let out = run(&["apt-get", "purge", "-y", "-q", "dahdi-loader"]);
     assert!(out.status.success(), "apt-get purge:\n{}", text(&out));
     assert_lifecycle(ws, root, Lifecycle::Purged);
-}
-
-/// Debian 13: the same packages, with trixie's own apt and dpkg, in the cached trixie
-/// system where trixie's DKMS built DAHDI 3.1 (tests/src/platform.rs): installed, the
-/// packaged loader verifies DAHDI will load on trixie's kernel, then upgraded, removed and
-/// purged. (The boot from the packaged units is proven on Debian 12 above.)
-#[test]
-fn debian13_package_installs_verifies_upgrades_removes_and_purges() {
-    let cache_root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
-    let stage = trixie_stage(&cache_root).unwrap_or_else(|e| panic!("{e}"));
-    let kernel = Platform::Debian13
-        .kernel(&cache_root)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .release;
-    let ws = Workspace::from_stage(&stage).unwrap_or_else(|e| panic!("{e}"));
-    stage_packages(&ws);
-    let root = ws.chroot().unwrap_or_else(|e| panic!("{e}"));
-    assert_lifecycle(&ws, &root, Lifecycle::Purged);
-    apt_install_local(&root, FIRST);
-    assert_lifecycle(&ws, &root, Lifecycle::Installed(FIRST));
-    let verify = root
-        .run(&["/usr/sbin/dahdi-loader", "verify", &kernel])
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        verify.status.code(),
-        Some(0),
-        "the packaged loader's verify {kernel} on Debian 13:\n{}",
-        text(&verify)
-    );
-    upgrade_remove_purge(&ws, &root, &kernel);
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::qemu::{Accel, QemuConfig};
+use crate::qemu::{Accel, QemuConfig, QemuRun};
 use crate::{run_checked, setup_err, HarnessError};
 
 const SUITE: &str = "bookworm";
@@ -47,6 +47,11 @@ impl StageCache {
         StageCache {
             root: root.to_owned(),
         }
+    }
+
+    /// The directory the stages live in.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The .deb files every stage downloads, kept across stages and runs so that
@@ -105,7 +110,7 @@ impl StageCache {
                     .arg(format!("--cache-dir={}", archives.display()))
                     .arg(suite)
                     .arg(dir)
-                    .arg(crate::debian::mirror()?),
+                    .arg(crate::archive::mirror()?),
                 "debootstrap",
             )?;
             sources(dir)?;
@@ -200,7 +205,7 @@ fn trixie_apt_sources(dir: &Path) -> Result<(), HarnessError> {
     std::fs::create_dir_all(&d).map_err(setup_err("apt sources dir"))?;
     std::fs::write(
         d.join("debian.sources"),
-        TRIXIE_SOURCES.replace("{MIRROR}", &crate::debian::mirror()?),
+        TRIXIE_SOURCES.replace("{MIRROR}", &crate::archive::mirror()?),
     )
     .map_err(setup_err("debian.sources"))
 }
@@ -395,7 +400,7 @@ impl Workspace {
         accel: Accel,
         timeout: Duration,
         extra_qemu: &[&str],
-    ) -> Result<crate::debian::BootReport, HarnessError> {
+    ) -> Result<QemuRun, HarnessError> {
         let kernel = self.path(&format!("/boot/vmlinuz-{release}"));
         let initrd = self.path(&format!("/boot/initrd.img-{release}"));
         for f in [&kernel, &initrd] {
@@ -424,13 +429,6 @@ impl Workspace {
             "console=ttyS0 root=/dev/vda rw quiet panic=-1 no_timer_check systemd.show_status=0"
                 .into();
         q.extra_args = extra_qemu.iter().map(|s| (*s).to_owned()).collect();
-        let start = Instant::now();
-        let r = q.run(self.work.path(), timeout)?;
-        Ok(crate::debian::BootReport {
-            results: r.results,
-            console: r.console,
-            wall: start.elapsed(),
-            timed_out: r.timed_out,
-        })
+        q.run(self.work.path(), timeout)
     }
 }

@@ -15,50 +15,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::kernel::KernelUnderTest;
-use crate::qemu::{Accel, QemuConfig};
+use crate::qemu::{Accel, QemuConfig, QemuRun};
 use crate::{run_checked, setup_err, HarnessError};
 
 /// Bump when the way the image is prepared changes, to invalidate caches.
 const RECIPE: u32 = 2;
 const IMAGE_SIZE: &str = "3G";
-
-/// The Debian mirror apt on this machine already uses (so the harness needs
-/// no address of its own); `DAHDI_DEBIAN_MIRROR` overrides.
-pub fn mirror() -> Result<String, HarnessError> {
-    if let Ok(m) = std::env::var("DAHDI_DEBIAN_MIRROR") {
-        return Ok(m);
-    }
-    let mut text = std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default();
-    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
-        let mut paths: Vec<PathBuf> = dir
-            .flatten()
-            .map(|e| e.path())
-            // Only what apt itself reads: disabled or backup files are not sources.
-            .filter(|p| p.extension().is_some_and(|x| x == "list" || x == "sources"))
-            .collect();
-        paths.sort();
-        for p in paths {
-            text.push('\n');
-            text.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
-        }
-    }
-    for line in text.lines() {
-        let line = line.trim();
-        let uri = if let Some(rest) = line.strip_prefix("URIs:") {
-            rest.split_whitespace().next()
-        } else if line.starts_with("deb ") {
-            line.split_whitespace().find(|w| w.starts_with("http"))
-        } else {
-            None
-        };
-        if let Some(u) = uri.filter(|u| u.starts_with("http") && !u.contains("security")) {
-            return Ok(u.to_owned());
-        }
-    }
-    Err(HarnessError::Setup(
-        "no Debian mirror found in /etc/apt/sources.list{,.d}; set DAHDI_DEBIAN_MIRROR".into(),
-    ))
-}
 
 /// A cached base image for one kernel.
 #[derive(Debug, Clone)]
@@ -184,15 +146,6 @@ pub struct DebianBoot {
     pub extra_append: String,
 }
 
-/// What a boot returned: the results port text and the console.
-#[derive(Debug)]
-pub struct BootReport {
-    pub results: String,
-    pub console: String,
-    pub wall: Duration,
-    pub timed_out: bool,
-}
-
 impl DebianBoot {
     pub fn new(image: &DebianImage) -> Result<Self, HarnessError> {
         let work = tempfile::Builder::new()
@@ -284,33 +237,15 @@ impl DebianBoot {
         after: &str,
         script: &str,
     ) -> Result<&mut Self, HarnessError> {
-        let script_path = format!("/usr/local/sbin/{name}");
-        self.file(
-            &script_path,
-            0o755,
-            format!("#!/bin/sh\n{script}\n").as_bytes(),
-        )?;
-        let unit = format!(
-            "[Unit]\nDescription=dahdi test {name}\nAfter={after}\n\n\
-             [Service]\nType=oneshot\nStandardOutput=file:/dev/ttyS1\nStandardError=file:/dev/ttyS1\n\
-             ExecStartPre=/bin/sh -c 'echo @@BOOTED > /dev/ttyS1'\nExecStart={script_path}\n\
-             ExecStopPost=/bin/sh -c 'echo @@DONE > /dev/ttyS1; systemctl --no-block poweroff'\n\n\
-             [Install]\nWantedBy=multi-user.target\n"
-        );
-        self.file(
-            &format!("/etc/systemd/system/{name}.service"),
-            0o644,
-            unit.as_bytes(),
-        )?;
-        self.symlink(
-            &format!("/etc/systemd/system/multi-user.target.wants/{name}.service"),
-            &format!("/etc/systemd/system/{name}.service"),
-        );
+        let unit = TestUnit::new(name, after, script);
+        self.file(&unit.script_path, 0o755, unit.script.as_bytes())?;
+        self.file(&unit.unit_path, 0o644, unit.unit.as_bytes())?;
+        self.symlink(&unit.wants_link, &unit.unit_path);
         Ok(self)
     }
 
     /// Applies the injected files and boots.
-    pub fn boot(&mut self, accel: Accel) -> Result<BootReport, HarnessError> {
+    pub fn boot(&mut self, accel: Accel) -> Result<QemuRun, HarnessError> {
         if !self.debugfs.is_empty() {
             let cmds = self.work.path().join("debugfs.cmds");
             std::fs::write(&cmds, self.debugfs.join("\n") + "\n")
@@ -335,13 +270,51 @@ impl DebianBoot {
             "console=ttyS0 root=/dev/vda rw quiet panic=-1 no_timer_check systemd.show_status=0 {}",
             self.extra_append
         );
-        let start = Instant::now();
-        let r = q.run(self.work.path(), self.timeout)?;
-        Ok(BootReport {
-            results: r.results,
-            console: r.console,
-            wall: start.elapsed(),
-            timed_out: r.timed_out,
-        })
+        q.run(self.work.path(), self.timeout)
+    }
+}
+
+/// The files of a boot-level test: a oneshot unit, wanted by multi-user.target and ordered
+/// after `after`, that runs a shell script with its output on the results port (ttyS1),
+/// marks the start (`@@BOOTED`) and the end (`@@DONE`) there, then powers the guest off.
+#[derive(Debug, Clone)]
+pub struct TestUnit {
+    pub script_path: String,
+    pub script: String,
+    pub unit_path: String,
+    pub unit: String,
+    /// The enabling symlink, pointing at `unit_path`.
+    pub wants_link: String,
+}
+
+impl TestUnit {
+    pub fn new(name: &str, after: &str, script: &str) -> TestUnit {
+        let script_path = format!("/usr/local/sbin/{name}");
+        let unit = format!(
+            "[Unit]\nDescription=dahdi test {name}\nAfter={after}\n\n\
+             [Service]\nType=oneshot\nStandardOutput=file:/dev/ttyS1\nStandardError=file:/dev/ttyS1\n\
+             ExecStartPre=/bin/sh -c 'echo @@BOOTED > /dev/ttyS1'\nExecStart={script_path}\n\
+             ExecStopPost=/bin/sh -c 'echo @@DONE > /dev/ttyS1; systemctl --no-block poweroff'\n\n\
+             [Install]\nWantedBy=multi-user.target\n"
+        );
+        let script = if script.starts_with("#!") {
+            script.to_owned()
+        } else {
+            format!("#!/bin/sh\n{script}\n")
+        };
+        TestUnit {
+            script_path,
+            script,
+            unit_path: format!("/etc/systemd/system/{name}.service"),
+            unit,
+            wants_link: format!("/etc/systemd/system/multi-user.target.wants/{name}.service"),
+        }
+    }
+
+    /// Writes the files into a chroot workspace.
+    pub fn install(&self, ws: &crate::chroot::Workspace) -> Result<(), HarnessError> {
+        ws.write(&self.script_path, 0o755, self.script.as_bytes())?;
+        ws.write(&self.unit_path, 0o644, self.unit.as_bytes())?;
+        ws.symlink(&self.wants_link, &self.unit_path)
     }
 }

@@ -58,28 +58,3 @@ impl Ovmf {
         ])
     }
 }
-
-/// Boots `disks` (virtio, in order: the first is /dev/vda) through the firmware, with
-/// the results port and console as in every other boot; waits for power-off or `timeout`.
-pub fn boot_disks(
-    ovmf: &Ovmf,
-    disks: &[PathBuf],
-    workdir: &Path,
-    accel: crate::qemu::Accel,
-    timeout: std::time::Duration,
-) -> Result<crate::debian::BootReport, HarnessError> {
-    let mut q = crate::qemu::QemuConfig::new(Path::new(""), Path::new(""));
-    q.firmware = Some(ovmf.clone());
-    q.accel = accel;
-    q.memory_mb = 1024;
-    q.cpus = 2;
-    q.drives = disks.to_vec();
-    let start = std::time::Instant::now();
-    let r = q.run(workdir, timeout)?;
-    Ok(crate::debian::BootReport {
-        results: r.results,
-        console: r.console,
-        wall: start.elapsed(),
-        timed_out: r.timed_out,
-    })
-}

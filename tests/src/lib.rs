@@ -77,6 +77,7 @@
 //! succeeded on this machine, and TCG otherwise); `DAHDI_VM_SHOW_OUTPUT` set
 //! prints what passing guest tests printed too (failing ones always are).
 
+pub mod archive;
 pub mod chroot;
 pub mod cpio;
 pub mod debian;

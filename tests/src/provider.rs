@@ -28,7 +28,7 @@ const SOURCE_SUITE: &str = "trixie";
 /// come from trixie's package index, fetched from the host's Debian mirror.
 pub fn trixie_dahdi_dkms(cache: &Path) -> Result<PathBuf, HarnessError> {
     std::fs::create_dir_all(cache).map_err(setup_err("provider cache"))?;
-    let mirror = crate::debian::mirror()?;
+    let mirror = crate::archive::mirror()?;
     let index = cache.join(format!("{SOURCE_SUITE}-binary-all-Packages.xz"));
     if !index.is_file() {
         fetch(

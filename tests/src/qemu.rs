@@ -166,3 +166,21 @@ impl QemuConfig {
         })
     }
 }
+
+/// Boots `disks` (virtio, in order: the first is /dev/vda) through the firmware, with
+/// the results port and console as in every other boot; waits for power-off or `timeout`.
+pub fn boot_disks(
+    ovmf: &Ovmf,
+    disks: &[PathBuf],
+    workdir: &Path,
+    accel: Accel,
+    timeout: Duration,
+) -> Result<QemuRun, HarnessError> {
+    let mut q = QemuConfig::new(Path::new(""), Path::new(""));
+    q.firmware = Some(ovmf.clone());
+    q.accel = accel;
+    q.memory_mb = 1024;
+    q.cpus = 2;
+    q.drives = disks.to_vec();
+    q.run(workdir, timeout)
+}

@@ -3,12 +3,15 @@
 //! a newer kernel B is installed.
 //!
 //! The kernels are chosen from what the Debian archive offers today, never
-//! by a written-down version: A is the second-newest `linux-image-6.x.y-N-amd64`
-//! ABI and B the newest.
+//! by a written-down version: A is the second-newest kernel ABI of the
+//! platform's release (`linux-image-6.1.0-N-amd64` on Debian 12,
+//! `linux-image-6.12.N+deb13-amd64` on Debian 13) and B the newest.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::chroot::{Stage, StageCache};
+use crate::platform::Platform;
 use crate::HarnessError;
 
 /// Two kernel releases from the archive, A older than B.
@@ -18,16 +21,59 @@ pub struct KernelPair {
     pub b: String,
 }
 
-/// Picks A and B from the host's apt lists (the guest uses the same sources).
-pub fn kernel_pair() -> Result<KernelPair, HarnessError> {
-    let out = Command::new("apt-cache")
-        .args([
-            "search",
-            "--names-only",
-            r"^linux-image-[0-9.]+-[0-9]+-amd64$",
-        ])
+/// The release's own kernel packages. On Debian 12 the backports kernels are named
+/// `6.12.N+deb12-amd64` (and DAHDI 2.11 does not build for them): another scenario. On
+/// Debian 13 the release's are `6.12.N+deb13-amd64`; the test bed's trixie system reads
+/// no backports.
+fn kernel_packages(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Debian12 => r"^linux-image-[0-9.]+-[0-9]+-amd64$",
+        Platform::Debian13 => r"^linux-image-[0-9.]+\+deb13-amd64$",
+    }
+}
+
+/// Picks A and B from the platform's apt lists: the host's for Debian 12, the cached
+/// trixie system's for Debian 13.
+pub fn kernel_pair(platform: Platform, cache: &StageCache) -> Result<KernelPair, HarnessError> {
+    let root = platform.system_root(cache.root())?;
+    let releases = kernels_offered(&root, kernel_packages(platform))?;
+    match releases.as_slice() {
+        [.., a, b] => Ok(KernelPair {
+            a: a.clone(),
+            b: b.clone(),
+        }),
+        _ => Err(HarnessError::Setup(format!(
+            "the {} apt lists under {} offer fewer than two kernel ABIs ({releases:?}); \
+             run apt-get update there",
+            platform.id(),
+            root.display()
+        ))),
+    }
+}
+
+/// The kernel releases whose `linux-image-RELEASE` package names match `pattern` in the apt
+/// lists of the system at `root` (read by the host's apt-cache with that root), oldest
+/// first.
+pub fn kernels_offered(root: &Path, pattern: &str) -> Result<Vec<String>, HarnessError> {
+    let mut cmd = Command::new("apt-cache");
+    if root != Path::new("/") {
+        cmd.arg(format!("-o=Dir={}", root.display()));
+        cmd.arg(format!(
+            "-o=Dir::State::status={}",
+            root.join("var/lib/dpkg/status").display()
+        ));
+    }
+    let out = cmd
+        .args(["search", "--names-only", pattern])
         .output()
         .map_err(|e| HarnessError::Setup(format!("apt-cache: {e}")))?;
+    if !out.status.success() {
+        return Err(HarnessError::Setup(format!(
+            "apt-cache search in {}: {}",
+            root.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut releases: Vec<String> = text
         .lines()
@@ -37,12 +83,7 @@ pub fn kernel_pair() -> Result<KernelPair, HarnessError> {
         .collect();
     releases.sort_by_key(|r| release_key(r));
     releases.dedup();
-    match releases.as_slice() {
-        [.., a, b] => Ok(KernelPair { a: a.clone(), b: b.clone() }),
-        _ => Err(HarnessError::Setup(format!(
-            "the apt lists offer fewer than two linux-image-*-amd64 ABIs ({releases:?}); run apt-get update"
-        ))),
-    }
+    Ok(releases)
 }
 
 fn release_key(r: &str) -> Vec<u64> {
@@ -63,8 +104,15 @@ fn apt_install(pkgs: &[&str]) -> Vec<String> {
 
 /// The system before the upgrade: kernel A, its headers and dahdi-dkms,
 /// installed with apt in a chroot, so DKMS's real hooks built DAHDI for A.
-pub fn system_with_kernel_a(cache: &StageCache, pair: &KernelPair) -> Result<Stage, HarnessError> {
-    let base = cache.base()?;
+pub fn system_with_kernel_a(
+    platform: Platform,
+    cache: &StageCache,
+    pair: &KernelPair,
+) -> Result<Stage, HarnessError> {
+    let base = match platform {
+        Platform::Debian12 => cache.base()?,
+        Platform::Debian13 => cache.trixie_base()?,
+    };
     let a_image = format!("linux-image-{}", pair.a);
     let a_headers = format!("linux-headers-{}", pair.a);
     cache.derive(
@@ -92,5 +140,19 @@ mod tests {
         let mut v = vec!["6.1.0-56-amd64", "6.1.0-9-amd64", "6.1.0-55-amd64"];
         v.sort_by_key(|r| release_key(r));
         assert_eq!(v, ["6.1.0-9-amd64", "6.1.0-55-amd64", "6.1.0-56-amd64"]);
+        let mut v = vec![
+            "6.12.117+deb13-amd64",
+            "6.12.107+deb13-amd64",
+            "6.12.9+deb13-amd64",
+        ];
+        v.sort_by_key(|r| release_key(r));
+        assert_eq!(
+            v,
+            [
+                "6.12.9+deb13-amd64",
+                "6.12.107+deb13-amd64",
+                "6.12.117+deb13-amd64"
+            ]
+        );
     }
 }

@@ -1,8 +1,14 @@
 //! Builds the loader's Debian package for a test, from the binary and generated files this
 //! `cargo test --release` already built (cargo deb --no-build), as scripts/deb.sh packs them.
 
+// Shared by several test crates, each using a part.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use dahdi_tests::chroot::{Chroot, Workspace};
+use dahdi_tests::output::{tail, text};
 
 /// Packs `dahdi-loader_VERSION_amd64.deb` into `out` and returns its path. Fails with what to
 /// install when cargo-deb is missing: a test of the package never skips.
@@ -47,4 +53,35 @@ pub fn build(version: &str, out: &Path) -> PathBuf {
         deb.display()
     );
     deb
+}
+
+/// The package versions the test installs, then upgrades to (same files, newer build).
+pub const FIRST: &str = "0.1.0-1";
+pub const NEWER: &str = "0.1.0-2";
+/// Where the packages are put in the guest, for `apt-get install ./FILE` run there.
+pub const DEB_DIR: &str = "/root/debs";
+
+/// Builds both packages and puts them in the rootfs's DEB_DIR.
+pub fn stage_packages(ws: &Workspace) {
+    let out = tempfile::tempdir().unwrap();
+    for version in [FIRST, NEWER] {
+        let deb = build(version, out.path());
+        let name = deb.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&deb).unwrap();
+        ws.write(&format!("{DEB_DIR}/{name}"), 0o644, &bytes)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// `apt-get install ./FILE` in DEB_DIR, as an operator installs a downloaded package.
+pub fn apt_install_local(root: &Chroot, version: &str) -> String {
+    let cmd = format!(
+        "cd {DEB_DIR} && apt-get install -y -q --no-install-recommends ./dahdi-loader_{version}_amd64.deb"
+    );
+    let out = root
+        .run(&["sh", "-c", &cmd])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let apt = text(&out);
+    assert!(out.status.success(), "{cmd}:\n{}", tail(&apt, 60));
+    apt
 }
