@@ -1,5 +1,7 @@
 //! The kernel's own verdict on module signatures, against the loader's prediction
-//! (initramfs level, two boots: without and with `module.sig_enforce=1`).
+//! (initramfs level, two boots per platform: without and with `module.sig_enforce=1`).
+//! Debian 12's kernel signs its modules with RSA, Debian 13's with ECDSA P-384; DKMS signs
+//! DAHDI with its own RSA key on both.
 //!
 //! On the host, each case is a real module (DKMS's dahdi.ko, signed with DKMS's key, which
 //! the guest kernel does not hold; and an in-tree module signed with the kernel's own
@@ -16,7 +18,7 @@ mod signing;
 
 use std::ffi::CString;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use dahdi_loader::ber::Reader;
 use dahdi_loader::certificate::Cert;
@@ -35,8 +37,8 @@ const DIR: &str = "/etc/vm-signatures";
 const CASES: &str = "/etc/vm-signatures/cases";
 
 /// The in-tree module used for the kernel's own key: small, no dependencies, no side
-/// effects when loaded.
-const IN_TREE: &str = "kernel/lib/crc-itu-t.ko";
+/// effects when loaded (without the suffix: Debian 13 compresses it).
+const IN_TREE: &str = "kernel/lib/crc-itu-t";
 
 // ---- guest ------------------------------------------------------------------------------
 
@@ -203,8 +205,8 @@ fn with_byte(blob: &[u8], at: usize, value: u8) -> Vec<u8> {
 }
 
 fn cases(kernel: &KernelUnderTest, work: &Path) -> Vec<Case> {
-    let dahdi = read(&kernel.dahdi_dir.join("dahdi.ko"));
-    let tree = read(&kernel.modules_dir.join(IN_TREE));
+    let dahdi = read_module(&kernel.dahdi_dir.join("dahdi"));
+    let tree = read_module(&kernel.modules_dir.join(IN_TREE));
     let dahdi_unsigned = strip_signature(&dahdi);
     let tree_unsigned = strip_signature(&tree);
     let dahdi_blob = signature_blob(&dahdi);
@@ -281,16 +283,29 @@ fn cases(kernel: &KernelUnderTest, work: &Path) -> Vec<Case> {
         in_tree(&with_byte(&blob, signer_version_at + 2, 3)),
         "crc_itu_t",
     );
-    // RSA named sha256WithRSAEncryption; a digest the kernel does not know.
+    // The signer's algorithm named in a way the kernel does not take: RSA named
+    // sha256WithRSAEncryption (Debian 12's kernel key is RSA), or an ECDSA OID the kernel
+    // does not know (Debian 13's is ECDSA P-384, ecdsa-with-SHA256). Then a digest the
+    // kernel does not know.
     let rsa = [
         0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
     ];
-    let at = find(&blob, &rsa).expect("rsaEncryption in the signer") + rsa.len() - 1;
-    add(
-        "in-tree-sha256WithRSA-signer",
-        in_tree(&with_byte(&blob, at, 0x0b)),
-        "crc_itu_t",
-    );
+    let ecdsa_sha256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    if let Some(at) = find(&blob, &rsa) {
+        add(
+            "in-tree-sha256WithRSA-signer",
+            in_tree(&with_byte(&blob, at + rsa.len() - 1, 0x0b)),
+            "crc_itu_t",
+        );
+    } else {
+        let at = find(&blob, &ecdsa_sha256)
+            .expect("the signer's algorithm: rsaEncryption or ecdsa-with-SHA256");
+        add(
+            "in-tree-unknown-ecdsa-signer",
+            in_tree(&with_byte(&blob, at + ecdsa_sha256.len() - 1, 0x7f)),
+            "crc_itu_t",
+        );
+    }
     let sha256 = [
         0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
     ];
@@ -381,16 +396,75 @@ fn cases(kernel: &KernelUnderTest, work: &Path) -> Vec<Case> {
     out
 }
 
-fn suite(name: &str, enforced: bool) -> GuestSuite {
-    let mut suite = GuestSuite::new(name).program(std::env::current_exe().expect("current_exe"));
-    if enforced {
-        suite = suite.kernel_arg("module.sig_enforce=1");
+/// A module's ELF image: the file `stem.ko`, or `stem.ko.xz` / `.ko.zst` / `.ko.gz`
+/// decompressed by the tool that made it (the kernel checks the signature of what it
+/// decompressed, and the cases are offered uncompressed).
+fn read_module(stem: &Path) -> Vec<u8> {
+    for suffix in dahdi_tests::kernel::MODULE_SUFFIXES {
+        let path = PathBuf::from(format!("{}{suffix}", stem.display()));
+        if !path.is_file() {
+            continue;
+        }
+        let tool = match *suffix {
+            ".ko" => return read(&path),
+            ".ko.xz" => "xz",
+            ".ko.zst" => "zstd",
+            _ => "gzip",
+        };
+        let out = std::process::Command::new(tool)
+            .arg("-dc")
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {tool} ({e}): apt-get install xz-utils zstd"));
+        assert!(
+            out.status.success() && !out.stdout.is_empty(),
+            "{tool} -dc {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return out.stdout;
     }
-    // Without a kernel the runner fails every test with the reason; nothing to add then.
-    let Ok(kernel) = KernelUnderTest::discover() else {
-        return suite;
-    };
-    let tree = read(&kernel.modules_dir.join(IN_TREE));
+    panic!("no module {}.ko[.xz|.zst|.gz]", stem.display())
+}
+
+/// The modules `file` depends on, as modinfo reads them from its .modinfo section.
+fn depends(file: &Path) -> Vec<String> {
+    let out = std::process::Command::new("modinfo")
+        .args(["-F", "depends"])
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("modinfo: {e}: apt-get install kmod"));
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn suite(name: &str, enforced: bool) -> GuestSuite {
+    let suite = GuestSuite::new(name).program(std::env::current_exe().expect("current_exe"));
+    if enforced {
+        suite.kernel_arg("module.sig_enforce=1")
+    } else {
+        suite
+    }
+}
+
+/// The cases for the platform's kernel: its DKMS-built dahdi, its in-tree module, its
+/// built-in certificate. dahdi's dependencies (Debian 13's DAHDI needs hdlc and
+/// ppp_generic, both in-tree and signed with the kernel's key) are loaded first, so that
+/// each case's answer is about its signature.
+fn prepare(kernel: &KernelUnderTest, mut suite: GuestSuite) -> Result<GuestSuite, String> {
+    let tree = read_module(&kernel.modules_dir.join(IN_TREE));
+    let dahdi_file = dahdi_tests::kernel::MODULE_SUFFIXES
+        .iter()
+        .map(|s| kernel.dahdi_dir.join(format!("dahdi{s}")))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("no dahdi module in {}", kernel.dahdi_dir.display()))?;
+    for dep in depends(&dahdi_file) {
+        suite = suite.module(&dep, &[]);
+    }
 
     let work = tempfile::tempdir().unwrap();
     let signed = AppendedSignature::parse(&tree).unwrap().unwrap();
@@ -400,7 +474,7 @@ fn suite(name: &str, enforced: bool) -> GuestSuite {
         name,
         image,
         module,
-    } in cases(&kernel, work.path())
+    } in cases(kernel, work.path())
     {
         let path = format!("{DIR}/{name}.ko");
         let plain = predict(&image, &trusted, Enforcement::None);
@@ -408,7 +482,7 @@ fn suite(name: &str, enforced: bool) -> GuestSuite {
         writeln!(manifest, "{name}\t{path}\t{module}\t{plain}\t{strict}").unwrap();
         suite = suite.file(&path, 0o644, image);
     }
-    suite.file(CASES, 0o644, manifest)
+    Ok(suite.file(CASES, 0o644, manifest))
 }
 
 fn main() {
@@ -416,11 +490,13 @@ fn main() {
         dahdi_tests::guest::guest_main(dahdi_tests::guest_tests![the_kernel_answers_as_predicted]);
         return;
     }
-    dahdi_tests::runner::run_suites_as_tests(
+    dahdi_tests::runner::run_prepared_suites_on_platforms(
         vec![
             suite("signatures", false),
             suite("signatures-enforced", true),
         ],
+        &dahdi_tests::Platform::ALL,
         Path::new(env!("CARGO_TARGET_TMPDIR")),
+        &|_, kernel, suite| prepare(kernel, suite),
     )
 }
