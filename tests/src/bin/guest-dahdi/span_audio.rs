@@ -22,13 +22,15 @@ pub(crate) fn audio_crosses_the_loop() {
     for c in [&a, &b] {
         c.set_blocksize(BLOCK).unwrap();
     }
-    // Data mode: a pseudo-random byte stream arrives unchanged. Eight
-    // buffers and four blocks written ahead keep the transmitter fed
-    // through a stall of the (shared, emulated) machine; an underrun would
-    // insert idle bytes.
+    // Data mode: a pseudo-random byte stream arrives unchanged. The whole
+    // stream (30 blocks) is queued before reading, in 32 kernel buffers, so
+    // the transmitter cannot run dry mid-stream (an underrun inserts idle
+    // bytes): when the emulated machine stalls, the kernel catches up by
+    // sending several blocks at once, faster than a writer could refill a
+    // short queue. The receiver's 32 buffers hold 640 ms of a stalled reader.
     let bi = BufferInfo {
         tx_policy: BufferPolicy::Immediate,
-        num_bufs: 8,
+        num_bufs: 32,
         buf_size: BLOCK,
     };
     a.set_buffer_info(&bi).unwrap();
@@ -42,29 +44,30 @@ pub(crate) fn audio_crosses_the_loop() {
             (x >> 24) as u8
         })
         .collect();
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; BLOCK];
-    for (i, blk) in pattern.chunks(BLOCK).enumerate() {
+    for blk in pattern.chunks(BLOCK) {
         // An event (an alarm when the emulated machine stalls) is
         // reported instead of writing: write again.
         while let WriteOutcome::Event(e) = a.write_block(blk).unwrap() {
             println!("event while writing: {e:?}");
         }
-        if i >= 4 {
-            if let ReadOutcome::Audio(n) = b.read_block(&mut buf).unwrap() {
-                got.extend_from_slice(&buf[..n]);
-            }
-        }
     }
-    for _ in 0..10 {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; BLOCK];
+    // Idle bytes come before the stream (the receiver was open before it
+    // was sent) and after it; 80 blocks are 1.6 s of the channel.
+    let arrived = |got: &[u8]| got.windows(pattern.len()).any(|w| w == pattern);
+    for _ in 0..80 {
         if let ReadOutcome::Audio(n) = b.read_block(&mut buf).unwrap() {
             got.extend_from_slice(&buf[..n]);
         }
+        if arrived(&got) {
+            break;
+        }
     }
-    let needle = &pattern[BLOCK * 10..BLOCK * 16];
     assert!(
-        got.windows(needle.len()).any(|w| w == needle),
-        "6 blocks of the byte stream did not arrive intact"
+        arrived(&got),
+        "the 30-block byte stream did not arrive intact in {} bytes read",
+        got.len()
     );
     // Linear mode is for audio only: refused on a clear channel in data
     // mode (DAHDI_SETLINEAR: EINVAL without DAHDI_FLAG_AUDIO).
