@@ -189,6 +189,7 @@ fn man_page() -> Vec<u8> {
     s.push_str(&exit_status_section());
     s.push_str(&configuration_section());
     s.push_str(&environment_section(&cmd));
+    s.push_str(SYSTEMD_SECTION);
     s.push_str(&files_section());
     s.push_str(".SH \"SEE ALSO\"\ndkms(8), modprobe(8), depmod(8), udev(7), systemd.service(5), grub-reboot(8)\n");
     s.into_bytes()
@@ -346,6 +347,25 @@ fn environment_section(cmd: &clap::Command) -> String {
     s.push_str(".TP\n\\fBDAHDI_LOADER\\fR\nthe program the kernel hook runs (default /usr/sbin/dahdi\\-loader)\n");
     s
 }
+
+/// How the loader behaves under systemd: the journal's priorities and sd_notify.
+const SYSTEMD_SECTION: &str = r#".SH "SYSTEMD AND THE JOURNAL"
+When stdout or stderr is the journal's stream (systemd sets \fBJOURNAL_STREAM\fR to its
+device and inode), every line the loader writes starts with its syslog priority, which
+the journal files it under and strips: \fB<3>\fR an error or refusal (with make.log's
+tail after a failed build), \fB<4>\fR a finding that DAHDI will not load somewhere, or the
+boot guard holding GRUB off a kernel, \fB<5>\fR a build, or the boot guard letting go,
+\fB<6>\fR progress, tables and results. On a terminal or a pipe there is no prefix. What
+dkms itself prints is passed through as it is (the unit's default priority).
+.PP
+When \fBNOTIFY_SOCKET\fR is set, \fBensure\fR tells systemd what it is doing
+(\fBSTATUS=\fR, shown by \fBsystemctl status dahdi-loader\fR: checking, building with DKMS,
+installing the build, loading, waiting for /dev/dahdi/ctl), extends the unit's start
+timeout to the build's own bound (\fBbuild-timeout\fR) plus 10 minutes when a build
+starts (\fBEXTEND_TIMEOUT_USEC=\fR), and says \fBREADY=1\fR when DAHDI is up;
+dahdi-loader.service is \fBType=notify\fR for that. A failed \fBensure\fR never says
+READY=1: its exit status fails the unit's start, and its last status says why.
+"#;
 
 fn files_section() -> String {
     let mut s = String::from(".SH FILES\n");

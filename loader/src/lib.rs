@@ -45,6 +45,8 @@
 //! | [`ensure`] | build if needed, then load and wait for `/dev/dahdi/ctl` |
 //! | [`status`] | the whole system as one report |
 //! | [`modalias`] | the udev rule's question: does DAHDI claim this device? |
+//! | [`journal`] | output lines with the journal's priorities when systemd logs them |
+//! | [`notify`] | `sd_notify`: STATUS while a long step runs, READY=1 when `ensure` is done |
 //! | [`render`] | the reports as text for people |
 //! | [`json`] | the reports as versioned JSON documents for programs |
 //! | [`cli`] | the command line, also compiled by the build script for the man page and completions |
@@ -79,6 +81,7 @@ pub mod modindex;
 pub mod modprobe;
 pub mod module_file;
 pub mod names;
+pub mod notify;
 pub mod providers;
 pub mod render;
 pub mod report;

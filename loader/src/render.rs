@@ -5,15 +5,16 @@ use std::fmt::Write as _;
 
 use crate::ensure;
 use crate::error::Error;
+use crate::journal::{message, Lines, Priority};
 use crate::load::Outcome;
 use crate::report::{Severity, Verdict};
 use crate::status::SystemReport;
 use crate::verify::KernelReport;
 
 /// An error as the command line prints it on stderr: the problem, the tail of make.log
-/// after a failed build, and the fix.
-pub fn error(e: &Error) -> String {
-    let mut s = format!("dahdi-loader: {e}\n");
+/// after a failed build, and the fix; all of it at the journal's error priority.
+pub fn error(e: &Error) -> Lines {
+    let mut s = message(Priority::Err, &e.to_string());
     if let Error::Build {
         log_tail: Some(tail),
         log_path,
@@ -23,17 +24,30 @@ pub fn error(e: &Error) -> String {
         let from = log_path
             .as_ref()
             .map_or(String::new(), |p| format!(" ({})", p.display()));
-        let _ = writeln!(s, "--- last lines of make.log{from} ---\n{tail}\n---");
+        s.push(
+            Priority::Err,
+            &format!("--- last lines of make.log{from} ---\n{tail}\n---"),
+        );
     }
     if let Some(fix) = e.fix() {
-        let _ = writeln!(s, "dahdi-loader: to fix: {fix}");
+        s.append(message(Priority::Err, &format!("to fix: {fix}")));
     }
     s
 }
 
+/// The journal's priority of a finding: information, or a warning that DAHDI will not load
+/// (or not as it should).
+fn finding_priority(severity: Severity) -> Priority {
+    if severity == Severity::Info {
+        Priority::Info
+    } else {
+        Priority::Warning
+    }
+}
+
 /// One kernel's verdict and findings, as `verify` prints them.
-pub fn verify(r: &KernelReport, verbose: bool) -> String {
-    let mut s = String::new();
+pub fn verify(r: &KernelReport, verbose: bool) -> Lines {
+    let mut head = String::new();
     let present = r.modules_present();
     let crcs: usize = r.modules.iter().map(|m| m.crcs_checked).sum();
     let verdict = match r.verdict {
@@ -43,29 +57,49 @@ pub fn verify(r: &KernelReport, verbose: bool) -> String {
         }
         v => format!("DAHDI would NOT load ({})", v.as_str()),
     };
-    s.push_str(&format!(
+    head.push_str(&format!(
         "kernel {}: {verdict}; {present}/{} modules present, {crcs} symbol CRCs checked",
         r.kernel.release,
         r.modules.len()
     ));
     if let Some(a) = &r.abi {
-        s.push_str(&format!(", vermagic {:?}", a.vermagic));
+        head.push_str(&format!(", vermagic {:?}", a.vermagic));
     }
-    s.push('\n');
+    let mut s = Lines::of(
+        if r.verdict > Verdict::Ok {
+            Priority::Warning
+        } else {
+            Priority::Info
+        },
+        &head,
+    );
     for f in &r.findings {
         if f.severity == Severity::Info && !verbose {
             continue;
         }
-        s.push_str(&format!("  {}\n", f.message));
+        let p = finding_priority(f.severity);
+        s.push(p, &format!("  {}", f.message));
         if let Some(fix) = &f.fix {
-            s.push_str(&format!("    fix: {fix}\n"));
+            s.push(p, &format!("    fix: {fix}"));
         }
     }
     s
 }
 
 /// What `ensure` did, in one line.
-pub fn ensure(r: &ensure::Report) -> String {
+pub fn ensure(r: &ensure::Report) -> Lines {
+    Lines::of(
+        if r.built {
+            Priority::Notice
+        } else {
+            Priority::Info
+        },
+        &ensure_summary(r),
+    )
+}
+
+/// What `ensure` did, as one sentence (also systemd's last STATUS=).
+pub fn ensure_summary(r: &ensure::Report) -> String {
     let mut s = format!("kernel {}: DAHDI verified", r.kernel);
     if r.built {
         s.push_str(" (built with DKMS)");
@@ -223,8 +257,23 @@ fn boot(g: &crate::bootguard::GuardReport, out: &mut String) {
     }
 }
 
-/// What `guard` did, for people.
-pub fn guard(g: &crate::bootguard::GuardReport) -> String {
+/// What `guard` did, for people: a warning when it holds GRUB off a kernel, a notice when
+/// it lets go.
+pub fn guard(g: &crate::bootguard::GuardReport) -> Lines {
+    Lines::of(guard_priority(g), &guard_text(g))
+}
+
+fn guard_priority(g: &crate::bootguard::GuardReport) -> Priority {
+    use crate::bootguard::Action;
+    match (&g.action, g.applied) {
+        (Action::Pin { .. }, _) | (Action::Cannot { .. }, _) => Priority::Warning,
+        (Action::Release { .. }, true) => Priority::Notice,
+        _ if g.pinned_before.is_some() => Priority::Warning,
+        _ => Priority::Info,
+    }
+}
+
+fn guard_text(g: &crate::bootguard::GuardReport) -> String {
     use crate::bootguard::Action;
     let mut out = format!(
         "boot guard ({}): {}\n",
@@ -252,8 +301,9 @@ pub fn guard(g: &crate::bootguard::GuardReport) -> String {
     out
 }
 
-/// Renders the human table, followed by the findings with their fixes.
-pub fn status(report: &SystemReport, verbose: bool) -> String {
+/// Renders the human table, followed by the findings with their fixes. The table is
+/// information; a finding that DAHDI will not load is a warning.
+pub fn status(report: &SystemReport, verbose: bool) -> Lines {
     let header = [
         "KERNEL", "HEADERS", "DKMS", "MODULES", "VERMAGIC", "FILES", "LOADED", "VERDICT",
     ];
@@ -289,7 +339,12 @@ pub fn status(report: &SystemReport, verbose: bool) -> String {
         out.push_str("(* = running kernel)\n");
     }
     providers(report, &mut out);
-    boot(&report.boot, &mut out);
+    let mut lines = Lines::of(Priority::Info, &out);
+    let mut guard = String::new();
+    boot(&report.boot, &mut guard);
+    if !guard.is_empty() {
+        lines.push(guard_priority(&report.boot), guard.trim_end());
+    }
     for k in &report.kernels {
         let shown: Vec<_> = k
             .findings
@@ -299,24 +354,29 @@ pub fn status(report: &SystemReport, verbose: bool) -> String {
         if shown.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\n{}:", k.kernel.release);
+        lines.push(Priority::Info, "");
+        lines.push(Priority::Info, &format!("{}:", k.kernel.release));
         for f in shown {
-            let _ = writeln!(out, "  [{}] {}", f.severity.label(), f.message);
+            let p = finding_priority(f.severity);
+            lines.push(p, &format!("  [{}] {}", f.severity.label(), f.message));
             if let Some(fix) = &f.fix {
-                let _ = writeln!(out, "      fix: {fix}");
+                lines.push(p, &format!("      fix: {fix}"));
             }
         }
     }
     if verbose {
         for k in &report.kernels {
             if let Some(abi) = &k.abi {
-                let _ = writeln!(
-                    out,
-                    "\n{} expects vermagic {:?} ({:?})",
-                    k.kernel.release, abi.vermagic, abi.source
+                lines.push(Priority::Info, "");
+                lines.push(
+                    Priority::Info,
+                    &format!(
+                        "{} expects vermagic {:?} ({:?})",
+                        k.kernel.release, abi.vermagic, abi.source
+                    ),
                 );
             }
         }
     }
-    out
+    lines
 }
