@@ -36,6 +36,9 @@ PACKAGES=(
     ovmf
     # the loader's man page (rendered by its tests), unit checks, and Debian package checks
     man-db groff-base systemd lintian
+    # Prometheus' own text-format parser: the loader's metrics test reads its textfile with it
+    # (Debian's package, for Debian's /usr/bin/python3)
+    python3-prometheus-client
 )
 
 missing=()

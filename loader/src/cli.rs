@@ -69,6 +69,7 @@ impl Cli {
             Some(Command::Ensure { .. }) => "ensure",
             Some(Command::Guard { .. }) => "guard",
             Some(Command::MatchModalias { .. }) => "match-modalias",
+            Some(Command::Metrics { .. }) => "metrics",
         }
     }
 }
@@ -124,6 +125,21 @@ pub enum Command {
         /// Seconds to wait for another dahdi-loader to finish.
         #[arg(long, value_name = "SECS", default_value_t = DEFAULT_LOCK_TIMEOUT.as_secs())]
         lock_timeout: u64,
+    },
+    /// Write the status as Prometheus metrics for node_exporter's textfile collector: each
+    /// kernel's verdict, the modules loaded, the running kernel, the last build's result
+    /// and time. Exits 0 once written, whatever the verdict (the verdict is in the metrics).
+    #[command(after_help = "dahdi-loader-metrics.timer (off by default) runs \
+        `dahdi-loader metrics --output /var/lib/prometheus/node-exporter/dahdi-loader.prom` \
+        every 5 minutes: systemctl enable --now dahdi-loader-metrics.timer")]
+    Metrics {
+        /// Write to FILE atomically (a temporary file in its directory renamed over it), not
+        /// read under --root; without it, print on stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Skip the symbol CRC comparison (faster).
+        #[arg(long)]
+        no_crcs: bool,
     },
     /// Exit 0 if a DAHDI module (or a configured alias) claims MODALIAS, else 1.
     /// Used by the udev rule; fast and read-only.

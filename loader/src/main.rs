@@ -15,7 +15,7 @@ use dahdi_loader::names::KernelRelease;
 use dahdi_loader::report::Verdict;
 use dahdi_loader::system::System;
 use dahdi_loader::verify::{self, Checks, KernelReport};
-use dahdi_loader::{json, modalias, render, status, Error, ExitCode, Root};
+use dahdi_loader::{json, metrics, modalias, render, status, Error, ExitCode, Root};
 
 fn main() -> ProcessExit {
     let cli = match Cli::try_parse() {
@@ -134,6 +134,22 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 None => ExitCode::Ok,
                 Some(c) => c.verdict.map_or(ExitCode::NeedsBuild, ExitCode::from),
             })
+        }
+        Some(Command::Metrics { output, no_crcs }) => {
+            let sys = System::load(root, running)?;
+            let text = metrics::generate(&sys, Checks { crcs: !no_crcs })?;
+            if let Some(path) = output {
+                metrics::write(path, &text)?;
+            }
+            if cli.json {
+                print_json(
+                    cli,
+                    &serde_json::json!({ "output": output, "textfile": text }),
+                )?;
+            } else if output.is_none() {
+                journal::print(&Lines::of(Priority::Info, &text));
+            }
+            Ok(ExitCode::Ok)
         }
         Some(Command::MatchModalias { modalias: m }) => {
             let sys = System::load(root, running)?;

@@ -270,7 +270,9 @@ fn ensure_locked(
             version: &version,
             kernel: &release,
         };
-        report = rebuild(&sys, &kernel, &dkms, &paths, &target, report, opts.quiet)?;
+        let result = rebuild(&sys, &kernel, &dkms, &paths, &target, report, opts.quiet);
+        remember_build(root, &target, &result, opts.quiet);
+        report = result?;
         built = true;
     }
     if let Some(worst) = report
@@ -430,6 +432,35 @@ fn rebuild(
     transaction::commit(paths)?;
     crate::failed::forget(&sys.root, t.module, t.version, t.kernel);
     Ok(after)
+}
+
+/// Keeps how the build ended as the last build (for the metrics); a record that cannot be
+/// written is said, never an error of the build's.
+fn remember_build(root: &Root, t: &Target<'_>, result: &Result<KernelReport, Error>, quiet: bool) {
+    use crate::last_build::{LastBuild, Outcome};
+    let outcome = match result {
+        Ok(_) => Outcome::Ok,
+        Err(Error::BuildDidNotHelp { .. }) => Outcome::Rejected,
+        Err(_) => Outcome::Failed,
+    };
+    let build = LastBuild {
+        module: t.module.clone(),
+        version: t.version.clone(),
+        kernel: t.kernel.clone(),
+        outcome,
+        finished: crate::last_build::now(),
+    };
+    if let Err(e) = crate::last_build::record(root, &build) {
+        if !quiet {
+            log(
+                Priority::Warning,
+                &format!(
+                    "could not keep the build's record in {}: {e}",
+                    crate::last_build::LAST_BUILD
+                ),
+            );
+        }
+    }
 }
 
 /// Finishes a swap an earlier loader did not: keeps the new build if the kernel verifies
