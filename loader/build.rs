@@ -244,7 +244,12 @@ fn commands_section(cmd: &clap::Command) -> String {
         // What the command's --help adds after its options (its exit codes, its unit).
         if let Some(after) = sub.get_after_long_help().or(sub.get_after_help()) {
             for para in after.to_string().split("\n\n") {
-                let _ = writeln!(s, ".PP\n{}", roff(para));
+                // A table (indented lines) keeps its lines; prose is filled.
+                if para.contains("\n ") {
+                    let _ = writeln!(s, ".PP\n.nf\n{}\n.fi", roff(para));
+                } else {
+                    let _ = writeln!(s, ".PP\n{}", roff(para));
+                }
             }
         }
     }

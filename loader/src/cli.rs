@@ -23,6 +23,16 @@ Configuration: /etc/dahdi-loader/*.conf (read in name order; # starts a comment)
   build-timeout MINUTES    stop a DKMS build that takes longer (default 60; 90s = seconds)
   boot-guard on|off        keep GRUB off kernels where DAHDI would not load (default off)";
 
+/// match-modalias answers a question, so its exit codes are its own (not the verdicts of
+/// the other commands), as its --help and the man page say.
+pub const MATCH_MODALIAS_EXIT: &str = "\
+Exit status of match-modalias:
+  0   a DAHDI module's alias= (or an alias line in /etc/dahdi-loader) claims MODALIAS;
+      the udev rule then starts dahdi-loader@.service for the device
+  1   nothing claims it: not a DAHDI device, nothing to do
+  3   the module files or DKMS tree could not be read
+  64  MODALIAS is malformed, or a configuration line is wrong";
+
 // The whole command line (a plain comment: clap would take a doc comment for help text).
 #[derive(Debug, Parser)]
 #[command(
@@ -77,7 +87,8 @@ impl Cli {
 // The commands (a plain comment, for the same reason).
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show DAHDI's state on every installed kernel (the default).
+    /// Show DAHDI's state on every installed kernel (the default), and the DAHDI cards
+    /// found with their drivers and names.
     Status {
         /// Skip the symbol CRC comparison (faster).
         #[arg(long)]
@@ -143,6 +154,7 @@ pub enum Command {
     },
     /// Exit 0 if a DAHDI module (or a configured alias) claims MODALIAS, else 1.
     /// Used by the udev rule; fast and read-only.
+    #[command(after_help = MATCH_MODALIAS_EXIT)]
     MatchModalias {
         /// The device's modalias (udev's $env{MODALIAS}).
         #[arg(value_parser = parse_modalias)]

@@ -38,6 +38,7 @@
 //! | [`keys`] | where the keys the kernel trusts come from: DKMS's certificate, the MOK list, `/proc/keys` |
 //! | [`signing`] | signature enforcement, MOK enrolment |
 //! | [`hw`] | PCI/USB modaliases matched against module aliases |
+//! | [`hwdb`] | vendor and model names from udev's hardware database |
 //! | [`config`] | `/etc/dahdi-loader/*.conf` |
 //! | [`system`] | the snapshot of a root that every command starts from |
 //! | [`verify`] | all checks for one kernel, with verdict and fixes |
@@ -73,6 +74,7 @@ pub mod error;
 pub mod exit_codes;
 pub mod failed;
 pub mod hw;
+pub mod hwdb;
 pub mod journal;
 pub mod json;
 pub mod kernel;

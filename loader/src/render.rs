@@ -50,7 +50,11 @@ pub fn verify(r: &KernelReport, verbose: bool) -> Lines {
     let mut head = String::new();
     let present = r.modules_present();
     let crcs: usize = r.modules.iter().map(|m| m.crcs_checked).sum();
+    // With no module file to read, "will load" would claim a check that was not made; the
+    // notes then are the answer, so they are shown without -v.
+    let nothing_read = r.modules.is_empty();
     let verdict = match r.verdict {
+        Verdict::Ok if nothing_read => "no DAHDI module file to check here".to_string(),
         Verdict::Ok => "DAHDI will load".to_string(),
         Verdict::NotApplicable => {
             "nothing to check (this kernel cannot load modules here)".to_string()
@@ -74,7 +78,7 @@ pub fn verify(r: &KernelReport, verbose: bool) -> Lines {
         &head,
     );
     for f in &r.findings {
-        if f.severity == Severity::Info && !verbose {
+        if f.severity == Severity::Info && !verbose && !nothing_read {
             continue;
         }
         let p = finding_priority(f.severity);
@@ -240,6 +244,84 @@ fn row(k: &KernelReport, total: usize) -> [String; 8] {
     ]
 }
 
+/// Where a kernel's expected vermagic came from, in words, with the system's path.
+fn vermagic_source(root: &crate::root::Root, source: &crate::kernel::VermagicSource) -> String {
+    use crate::kernel::VermagicSource;
+    match source {
+        VermagicSource::InTreeModule(p) => {
+            format!("read from the in-tree module {}", root.system_path(p))
+        }
+        VermagicSource::Headers(p) => format!(
+            "composed from the headers in {} (utsrelease.h and .config)",
+            root.system_path(p)
+        ),
+        VermagicSource::BootConfig(p) => {
+            format!("composed from the release and {}", root.system_path(p))
+        }
+    }
+}
+
+/// The DAHDI cards: address, IDs, driver, whether it is loaded, and the names udev's
+/// hardware database gives them.
+fn hardware(report: &SystemReport, out: &mut String) {
+    out.push_str("\nHARDWARE\n");
+    if report.cards.is_empty() {
+        out.push_str("  no DAHDI card found (no PCI or USB device a DAHDI driver claims)\n");
+        return;
+    }
+    let rows: Vec<[String; 5]> = report
+        .cards
+        .iter()
+        .map(|c| {
+            let name = match (&c.vendor, &c.model) {
+                (Some(v), Some(m)) => format!("{v} {m}"),
+                (Some(v), None) => v.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => "-".into(),
+            };
+            [
+                format!("{} {}", c.bus, c.address),
+                c.id.clone().unwrap_or_else(|| "-".into()),
+                c.driver.to_string(),
+                c.loaded.map_or("unknown", yes_no).to_string(),
+                name,
+            ]
+        })
+        .collect();
+    table(
+        "  ",
+        &["CARD", "ID", "DRIVER", "LOADED", "NAME"],
+        &rows,
+        out,
+    );
+}
+
+/// Columns padded to their widest cell, the last one as it is; each line after `indent`.
+fn table<const N: usize>(indent: &str, header: &[&str; N], rows: &[[String; N]], out: &mut String) {
+    let mut widths = header.map(str::len);
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut line = |cells: Vec<&str>| {
+        let mut l = indent.to_string();
+        for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                let _ = write!(l, "{c:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}
+
 /// The boot guard's line, where there is something to say: it is on, it holds the next
 /// boot, or it would if it were on.
 fn boot(g: &crate::bootguard::GuardReport, out: &mut String) {
@@ -312,33 +394,13 @@ pub fn status(report: &SystemReport, verbose: bool) -> Lines {
         .iter()
         .map(|k| row(k, report.modules.len()))
         .collect();
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(c.len());
-        }
-    }
     let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
-        let mut l = String::new();
-        for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(c);
-            } else {
-                let _ = write!(l, "{c:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(header.to_vec(), &mut out);
-    for r in &rows {
-        line(r.iter().map(String::as_str).collect(), &mut out);
-    }
+    table("", &header, &rows, &mut out);
     if report.kernels.iter().any(|k| k.kernel.running) {
         out.push_str("(* = running kernel)\n");
     }
     providers(report, &mut out);
+    hardware(report, &mut out);
     let mut lines = Lines::of(Priority::Info, &out);
     let mut guard = String::new();
     boot(&report.boot, &mut guard);
@@ -371,8 +433,10 @@ pub fn status(report: &SystemReport, verbose: bool) -> Lines {
                 lines.push(
                     Priority::Info,
                     &format!(
-                        "{} expects vermagic {:?} ({:?})",
-                        k.kernel.release, abi.vermagic, abi.source
+                        "{} expects vermagic {:?} ({})",
+                        k.kernel.release,
+                        abi.vermagic,
+                        vermagic_source(&crate::root::Root::new(&report.root), &abi.source)
                     ),
                 );
             }
