@@ -398,8 +398,8 @@ and TYPE lines), for node_exporter's textfile collector:
 .TP
 \fBdahdi_loader_kernel_verdict{kernel,verdict}\fR
 one series per installed kernel and verdict word (ok, needs\-build, mismatch, build\-failed,
-broken, n/a), 1 for the kernel's verdict, 0 for the others; alert on
-\fBdahdi_loader_kernel_verdict{verdict!~"ok|n/a"} == 1\fR
+broken, not\-applicable, as in JSON), 1 for the kernel's verdict, 0 for the others; alert on
+\fBdahdi_loader_kernel_verdict{verdict!~"ok|not\-applicable"} == 1\fR
 .TP
 \fBdahdi_loader_status_exit_code\fR
 the exit code of \fBstatus\fR (the worst verdict)

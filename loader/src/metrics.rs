@@ -3,7 +3,7 @@
 //! is watched with the tools its operators already run.
 //!
 //! Designed for PromQL alerts: each verdict is a series of its own whose value is 1 when it
-//! holds (`dahdi_loader_kernel_verdict{verdict!~"ok|n/a"} == 1` fires for any kernel where DAHDI
+//! holds (`dahdi_loader_kernel_verdict{verdict!~"ok|not-applicable"} == 1` fires for any kernel where DAHDI
 //! would not load), the worst verdict is also one number (`dahdi_loader_status_exit_code >
 //! 0`), and the last build's result works the same way. Every family has HELP and TYPE.
 //!
@@ -30,6 +30,15 @@ const VERDICTS: [Verdict; 6] = [
     Verdict::Broken,
     Verdict::NotApplicable,
 ];
+
+/// A verdict as JSON writes it (`not-applicable`, where the table says `n/a`): one
+/// vocabulary for programs.
+fn word(v: Verdict) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|w| w.as_str().map(String::from))
+        .unwrap_or_else(|| v.as_str().to_string())
+}
 
 /// A label value as the text format writes it between quotes.
 pub fn escape_label_value(v: &str) -> String {
@@ -78,15 +87,12 @@ pub fn textfile(report: &SystemReport, last: Option<&LastBuild>, now: u64) -> St
         &mut out,
         "dahdi_loader_kernel_verdict",
         "DAHDI's verdict on each installed kernel: 1 on the series whose verdict label is the \
-         kernel's (ok, needs-build, mismatch, build-failed, broken, n/a), 0 on the others.",
+         kernel's (ok, needs-build, mismatch, build-failed, broken, not-applicable), 0 on the others.",
     );
     for k in &report.kernels {
         for v in VERDICTS {
             f.sample(
-                &[
-                    ("kernel", k.kernel.release.as_str()),
-                    ("verdict", v.as_str()),
-                ],
+                &[("kernel", k.kernel.release.as_str()), ("verdict", &word(v))],
                 u64::from(k.verdict == v),
             );
         }

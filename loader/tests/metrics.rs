@@ -167,14 +167,15 @@ fn textfile_parses_with_prometheus_and_says_what_the_fixture_is() {
         assert!(!help.is_empty(), "{name} has no HELP");
     }
 
-    // Each kernel's verdict: 1 on its own word, 0 on every other.
+    // Each kernel's verdict: 1 on its own word, 0 on every other (the words JSON uses,
+    // README "JSON").
     let words = [
         "ok",
         "needs-build",
         "mismatch",
         "build-failed",
         "broken",
-        "n/a",
+        "not-applicable",
     ];
     for (kernel, verdict) in [(k.as_str(), "ok"), (k2.as_str(), "needs-build")] {
         for w in words {
