@@ -73,6 +73,18 @@ const FILES: &[(&str, &str)] = &[
         "runs guard: the boot guard after update-grub",
     ),
     (
+        "/lib/systemd/system/dahdi-loader-metrics.timer",
+        "off by default; when enabled, starts dahdi-loader-metrics.service every 5 minutes",
+    ),
+    (
+        "/lib/systemd/system/dahdi-loader-metrics.service",
+        "runs metrics --output /var/lib/prometheus/node-exporter/dahdi-loader.prom",
+    ),
+    (
+        "/var/lib/dahdi-loader/last-build.json",
+        "the last DKMS build ensure ran: module, version, kernel, outcome and time (for metrics)",
+    ),
+    (
         "/lib/udev/rules.d/90-dahdi-loader.rules",
         "hands DAHDI PCI/USB add events to dahdi-loader@.service (match-modalias decides)",
     ),
@@ -189,6 +201,8 @@ fn man_page() -> Vec<u8> {
     s.push_str(&exit_status_section());
     s.push_str(&configuration_section());
     s.push_str(&environment_section(&cmd));
+    s.push_str(SYSTEMD_SECTION);
+    s.push_str(METRICS_SECTION);
     s.push_str(&files_section());
     s.push_str(".SH \"SEE ALSO\"\ndkms(8), modprobe(8), depmod(8), udev(7), systemd.service(5), grub-reboot(8)\n");
     s.into_bytes()
@@ -226,6 +240,17 @@ fn commands_section(cmd: &clap::Command) -> String {
                 roff(&arg_flags(a)),
                 roff(&arg_help(a))
             );
+        }
+        // What the command's --help adds after its options (its exit codes, its unit).
+        if let Some(after) = sub.get_after_long_help().or(sub.get_after_help()) {
+            for para in after.to_string().split("\n\n") {
+                // A table (indented lines) keeps its lines; prose is filled.
+                if para.contains("\n ") {
+                    let _ = writeln!(s, ".PP\n.nf\n{}\n.fi", roff(para));
+                } else {
+                    let _ = writeln!(s, ".PP\n{}", roff(para));
+                }
+            }
         }
     }
     s
@@ -346,6 +371,61 @@ fn environment_section(cmd: &clap::Command) -> String {
     s.push_str(".TP\n\\fBDAHDI_LOADER\\fR\nthe program the kernel hook runs (default /usr/sbin/dahdi\\-loader)\n");
     s
 }
+
+/// How the loader behaves under systemd: the journal's priorities and sd_notify.
+const SYSTEMD_SECTION: &str = r#".SH "SYSTEMD AND THE JOURNAL"
+When stdout or stderr is the journal's stream (systemd sets \fBJOURNAL_STREAM\fR to its
+device and inode), every line the loader writes starts with its syslog priority, which
+the journal files it under and strips: \fB<3>\fR an error or refusal (with make.log's
+tail after a failed build), \fB<4>\fR a finding that DAHDI will not load somewhere, or the
+boot guard holding GRUB off a kernel, \fB<5>\fR a build, or the boot guard letting go,
+\fB<6>\fR progress, tables and results. On a terminal or a pipe there is no prefix. What
+dkms itself prints is passed through as it is (the unit's default priority).
+.PP
+When \fBNOTIFY_SOCKET\fR is set, \fBensure\fR tells systemd what it is doing
+(\fBSTATUS=\fR, shown by \fBsystemctl status dahdi-loader\fR: checking, building with DKMS,
+installing the build, loading, waiting for /dev/dahdi/ctl), extends the unit's start
+timeout to the build's own bound (\fBbuild-timeout\fR) plus 10 minutes when a build
+starts (\fBEXTEND_TIMEOUT_USEC=\fR), and says \fBREADY=1\fR when DAHDI is up;
+dahdi-loader.service is \fBType=notify\fR for that. A failed \fBensure\fR never says
+READY=1: its exit status fails the unit's start, and its last status says why.
+"#;
+
+/// The metrics' families, for operators writing alerts.
+const METRICS_SECTION: &str = r#".SH METRICS
+\fBdahdi\-loader metrics\fR writes Prometheus' text format (every family a gauge, with HELP
+and TYPE lines), for node_exporter's textfile collector:
+.TP
+\fBdahdi_loader_kernel_verdict{kernel,verdict}\fR
+one series per installed kernel and verdict word (ok, needs\-build, mismatch, build\-failed,
+broken, not\-applicable, as in JSON), 1 for the kernel's verdict, 0 for the others; alert on
+\fBdahdi_loader_kernel_verdict{verdict!~"ok|not\-applicable"} == 1\fR
+.TP
+\fBdahdi_loader_status_exit_code\fR
+the exit code of \fBstatus\fR (the worst verdict)
+.TP
+\fBdahdi_loader_running_kernel_info{kernel}\fR
+1, with the running kernel as its label
+.TP
+\fBdahdi_loader_modules_loaded\fR, \fBdahdi_loader_modules_wanted\fR
+DAHDI modules loaded in the running kernel, and how many \fBensure\fR loads there
+.TP
+\fBdahdi_loader_dev_dahdi_ctl\fR
+1 when /dev/dahdi/ctl exists
+.TP
+\fBdahdi_loader_last_build_result{kernel,module,version,result}\fR
+the last DKMS build \fBensure\fR ran: 1 for its result (ok, failed, rejected), 0 for the others
+.TP
+\fBdahdi_loader_last_build_timestamp_seconds{kernel,module,version}\fR
+when that build ended (Unix time)
+.TP
+\fBdahdi_loader_metrics_generated_timestamp_seconds\fR
+when the file was written: alert when it is older than a few timer periods
+.PP
+\fBdahdi\-loader\-metrics.timer\fR, off by default, refreshes
+/var/lib/prometheus/node\-exporter/dahdi\-loader.prom every 5 minutes:
+\fBsystemctl enable \-\-now dahdi\-loader\-metrics.timer\fR.
+"#;
 
 fn files_section() -> String {
     let mut s = String::from(".SH FILES\n");

@@ -16,7 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
     # C toolchain: the ABI test compiles the real header; benches compile C baselines.
     build-essential pkg-config python3
-    # udev crate
+    # udev crate (libudev's hardware database: card names in dahdi-loader status)
     libudev-dev
     # the real driver, built by the real DKMS for a real Debian kernel
     dkms linux-headers-amd64 linux-image-amd64 dahdi-dkms dahdi-linux
@@ -36,6 +36,9 @@ PACKAGES=(
     ovmf
     # the loader's man page (rendered by its tests), unit checks, and Debian package checks
     man-db groff-base systemd lintian
+    # Prometheus' own text-format parser: the loader's metrics test reads its textfile with it
+    # (Debian's package, for Debian's /usr/bin/python3)
+    python3-prometheus-client
 )
 
 missing=()

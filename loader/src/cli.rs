@@ -23,6 +23,16 @@ Configuration: /etc/dahdi-loader/*.conf (read in name order; # starts a comment)
   build-timeout MINUTES    stop a DKMS build that takes longer (default 60; 90s = seconds)
   boot-guard on|off        keep GRUB off kernels where DAHDI would not load (default off)";
 
+/// match-modalias answers a question, so its exit codes are its own (not the verdicts of
+/// the other commands), as its --help and the man page say.
+pub const MATCH_MODALIAS_EXIT: &str = "\
+Exit status of match-modalias:
+  0   a DAHDI module's alias= (or an alias line in /etc/dahdi-loader) claims MODALIAS;
+      the udev rule then starts dahdi-loader@.service for the device
+  1   nothing claims it: not a DAHDI device, nothing to do
+  3   the module files or DKMS tree could not be read
+  64  MODALIAS is malformed, or a configuration line is wrong";
+
 // The whole command line (a plain comment: clap would take a doc comment for help text).
 #[derive(Debug, Parser)]
 #[command(
@@ -69,6 +79,7 @@ impl Cli {
             Some(Command::Ensure { .. }) => "ensure",
             Some(Command::Guard { .. }) => "guard",
             Some(Command::MatchModalias { .. }) => "match-modalias",
+            Some(Command::Metrics { .. }) => "metrics",
         }
     }
 }
@@ -76,7 +87,8 @@ impl Cli {
 // The commands (a plain comment, for the same reason).
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show DAHDI's state on every installed kernel (the default).
+    /// Show DAHDI's state on every installed kernel (the default), and the DAHDI cards
+    /// found with their drivers and names.
     Status {
         /// Skip the symbol CRC comparison (faster).
         #[arg(long)]
@@ -125,8 +137,24 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = DEFAULT_LOCK_TIMEOUT.as_secs())]
         lock_timeout: u64,
     },
+    /// Write the status as Prometheus metrics for node_exporter's textfile collector: each
+    /// kernel's verdict, the modules loaded, the running kernel, the last build's result
+    /// and time. Exits 0 once written, whatever the verdict (the verdict is in the metrics).
+    #[command(after_help = "dahdi-loader-metrics.timer (off by default) runs \
+        `dahdi-loader metrics --output /var/lib/prometheus/node-exporter/dahdi-loader.prom` \
+        every 5 minutes: systemctl enable --now dahdi-loader-metrics.timer")]
+    Metrics {
+        /// Write to FILE atomically (a temporary file in its directory renamed over it), not
+        /// read under --root; without it, print on stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Skip the symbol CRC comparison (faster).
+        #[arg(long)]
+        no_crcs: bool,
+    },
     /// Exit 0 if a DAHDI module (or a configured alias) claims MODALIAS, else 1.
     /// Used by the udev rule; fast and read-only.
+    #[command(after_help = MATCH_MODALIAS_EXIT)]
     MatchModalias {
         /// The device's modalias (udev's $env{MODALIAS}).
         #[arg(value_parser = parse_modalias)]

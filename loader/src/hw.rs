@@ -64,6 +64,29 @@ pub fn scan(root: &Root) -> Result<Vec<Device>, Error> {
     Ok(out)
 }
 
+/// A device's `VENDOR:DEVICE` IDs in lspci's and lsusb's spelling (`d161:0220`), read from its
+/// modalias (`pci:v0000D161d00000220...`, `usb:v1234p5678...`).
+pub fn ids(modalias: &Modalias) -> Option<String> {
+    let m = modalias.as_str();
+    let hex = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_hexdigit())
+            .then(|| s.to_ascii_lowercase())
+    };
+    if let Some(rest) = m.strip_prefix("pci:v") {
+        // 8 hex digits each; the IDs are the low 16 bits.
+        let vendor = hex(rest.get(4..8)?)?;
+        let device = hex(rest.get(8..).and_then(|r| r.strip_prefix('d'))?.get(4..8)?)?;
+        return Some(format!("{vendor}:{device}"));
+    }
+    if let Some(rest) = m.strip_prefix("usb:v") {
+        let vendor = hex(rest.get(0..4)?)?;
+        let product = hex(rest.get(4..).and_then(|r| r.strip_prefix('p'))?.get(0..4)?)?;
+        return Some(format!("{vendor}:{product}"));
+    }
+    None
+}
+
 /// Matches devices against `(pattern, module)` pairs; only `pci:` and `usb:` patterns count,
 /// since DAHDI modules also carry plain-name aliases (`alias=dahdi_dummy`).
 pub fn match_devices(devices: &[Device], aliases: &[(String, ModuleName)]) -> Vec<Match> {
@@ -210,6 +233,21 @@ mod tests {
             &"*a".repeat(50).to_string().replace("a", "a*b"),
             &long
         ));
+    }
+
+    #[test]
+    fn ids_as_lspci_and_lsusb_write_them() {
+        let id = |m: &str| ids(&Modalias::new(m).unwrap());
+        assert_eq!(
+            id("pci:v0000D161d00000220sv0000D161sd00000000bc02sc80i00").as_deref(),
+            Some("d161:0220")
+        );
+        assert_eq!(
+            id("usb:v0B6Cp0001d0100dc00dsc00dp00icFFiscFFipFFin00").as_deref(),
+            Some("0b6c:0001")
+        );
+        assert_eq!(id("pci:vXYZ"), None);
+        assert_eq!(id("platform:dahdi_dummy"), None);
     }
 
     #[test]

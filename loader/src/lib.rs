@@ -29,6 +29,7 @@
 //! | [`modindex`] | modules.dep and depmod.d: which file modprobe picks, stale copies |
 //! | [`dpkg`] | the dpkg database: installed packages, who owns a path (merged /usr, diversions) |
 //! | [`dkms`] | the DKMS tree, the text `dkms status` prints, running dkms |
+//! | [`last_build`] | the last build `ensure` ran and how it ended |
 //! | [`failed`] | builds DKMS or the loader tried that failed, while their inputs are unchanged |
 //! | [`providers`] | every DKMS module that provides DAHDI; who put each module file there |
 //! | [`live`] | what the running kernel has loaded (`/proc/modules`, `/sys/module`) |
@@ -37,6 +38,7 @@
 //! | [`keys`] | where the keys the kernel trusts come from: DKMS's certificate, the MOK list, `/proc/keys` |
 //! | [`signing`] | signature enforcement, MOK enrolment |
 //! | [`hw`] | PCI/USB modaliases matched against module aliases |
+//! | [`hwdb`] | vendor and model names from udev's hardware database |
 //! | [`config`] | `/etc/dahdi-loader/*.conf` |
 //! | [`system`] | the snapshot of a root that every command starts from |
 //! | [`verify`] | all checks for one kernel, with verdict and fixes |
@@ -45,6 +47,10 @@
 //! | [`ensure`] | build if needed, then load and wait for `/dev/dahdi/ctl` |
 //! | [`status`] | the whole system as one report |
 //! | [`modalias`] | the udev rule's question: does DAHDI claim this device? |
+//! | [`journal`] | output lines with the journal's priorities when systemd logs them |
+//! | [`notify`] | `sd_notify`: STATUS while a long step runs, READY=1 when `ensure` is done |
+//! | [`metrics`] | the status as Prometheus metrics for node_exporter's textfile collector |
+//! | [`atomic_file`] | replacing a file so readers never see half of it |
 //! | [`render`] | the reports as text for people |
 //! | [`json`] | the reports as versioned JSON documents for programs |
 //! | [`cli`] | the command line, also compiled by the build script for the man page and completions |
@@ -53,6 +59,7 @@
 //!
 //! See [`report::EXIT_CODES`], the one table `--help` and the README are made from.
 
+pub mod atomic_file;
 pub mod ber;
 pub mod bootguard;
 pub mod certificate;
@@ -67,18 +74,22 @@ pub mod error;
 pub mod exit_codes;
 pub mod failed;
 pub mod hw;
+pub mod hwdb;
 pub mod journal;
 pub mod json;
 pub mod kernel;
 pub mod keys;
+pub mod last_build;
 pub mod live;
 pub mod load;
 pub mod lock;
+pub mod metrics;
 pub mod modalias;
 pub mod modindex;
 pub mod modprobe;
 pub mod module_file;
 pub mod names;
+pub mod notify;
 pub mod providers;
 pub mod render;
 pub mod report;

@@ -9,23 +9,42 @@ use clap::Parser;
 
 use dahdi_loader::cli::{Cli, Command};
 use dahdi_loader::ensure::{self, Options};
+use dahdi_loader::journal::{self, Lines, Priority};
 use dahdi_loader::load::KernelInserter;
 use dahdi_loader::names::KernelRelease;
 use dahdi_loader::report::Verdict;
 use dahdi_loader::system::System;
 use dahdi_loader::verify::{self, Checks, KernelReport};
-use dahdi_loader::{json, modalias, render, status, Error, ExitCode, Root};
+use dahdi_loader::{json, metrics, modalias, render, status, Error, ExitCode, Root};
 
 fn main() -> ProcessExit {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ProcessExit::SUCCESS
+            let help = matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            );
+            // clap's own printing keeps its colours for people; the journal gets priorities.
+            match (
+                help,
+                journal::stdout_is_journal(),
+                journal::stderr_is_journal(),
+            ) {
+                (true, true, _) => {
+                    journal::print(&Lines::of(Priority::Info, &e.render().to_string()))
                 }
-                _ => exit(ExitCode::Usage),
+                (false, _, true) => {
+                    journal::eprint(&Lines::of(Priority::Err, &e.render().to_string()))
+                }
+                _ => {
+                    let _ = e.print();
+                }
+            }
+            return if help {
+                ProcessExit::SUCCESS
+            } else {
+                exit(ExitCode::Usage)
             };
         }
     };
@@ -43,9 +62,12 @@ fn exit(code: ExitCode) -> ProcessExit {
 }
 
 fn report_error(cli: &Cli, e: &Error) {
-    eprint!("{}", render::error(e));
+    journal::eprint(&render::error(e));
     if cli.json {
-        println!("{}", json::error_document(cli.command_name(), e));
+        journal::print(&Lines::of(
+            Priority::Info,
+            &json::error_document(cli.command_name(), e),
+        ));
     }
 }
 
@@ -88,7 +110,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             if cli.json {
                 print_json(cli, &report)?;
             } else {
-                println!("{}", render::ensure(&report));
+                journal::print(&render::ensure(&report));
             }
             Ok(ExitCode::Ok)
         }
@@ -105,13 +127,29 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             if cli.json {
                 print_json(cli, &report)?;
             } else {
-                print!("{}", render::guard(&report));
+                journal::print(&render::guard(&report));
             }
             // No module directory for the kernel the next boot starts: DAHDI needs a build.
             Ok(match &report.next_boot {
                 None => ExitCode::Ok,
                 Some(c) => c.verdict.map_or(ExitCode::NeedsBuild, ExitCode::from),
             })
+        }
+        Some(Command::Metrics { output, no_crcs }) => {
+            let sys = System::load(root, running)?;
+            let text = metrics::generate(&sys, Checks { crcs: !no_crcs })?;
+            if let Some(path) = output {
+                metrics::write(path, &text)?;
+            }
+            if cli.json {
+                print_json(
+                    cli,
+                    &serde_json::json!({ "output": output, "textfile": text }),
+                )?;
+            } else if output.is_none() {
+                journal::print(&Lines::of(Priority::Info, &text));
+            }
+            Ok(ExitCode::Ok)
         }
         Some(Command::MatchModalias { modalias: m }) => {
             let sys = System::load(root, running)?;
@@ -123,7 +161,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 )?;
             } else {
                 for m in &matches {
-                    println!("{} {}", m.module, m.alias);
+                    journal::print(&Lines::of(
+                        Priority::Info,
+                        &format!("{} {}", m.module, m.alias),
+                    ));
                 }
             }
             Ok(if matches.is_empty() {
@@ -136,7 +177,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
 }
 
 fn print_json<T: serde::Serialize>(cli: &Cli, body: &T) -> Result<(), Error> {
-    println!("{}", json::document(cli.command_name(), body)?);
+    journal::print(&Lines::of(
+        Priority::Info,
+        &json::document(cli.command_name(), body)?,
+    ));
     Ok(())
 }
 
@@ -146,7 +190,7 @@ fn cmd_status(cli: &Cli, root: Root, no_crcs: bool) -> Result<ExitCode, Error> {
     if cli.json {
         print_json(cli, &report)?;
     } else {
-        print!("{}", render::status(&report, cli.verbose));
+        journal::print(&render::status(&report, cli.verbose));
     }
     Ok(ExitCode::from(report.verdict))
 }
@@ -205,7 +249,7 @@ fn cmd_verify(
         print_json(cli, &serde_json::json!({ "kernels": reports }))?;
     } else {
         for r in &reports {
-            print!("{}", render::verify(r, cli.verbose));
+            journal::print(&render::verify(r, cli.verbose));
         }
     }
     Ok(ExitCode::from(verdict))

@@ -5,15 +5,16 @@ use std::fmt::Write as _;
 
 use crate::ensure;
 use crate::error::Error;
+use crate::journal::{message, Lines, Priority};
 use crate::load::Outcome;
 use crate::report::{Severity, Verdict};
 use crate::status::SystemReport;
 use crate::verify::KernelReport;
 
 /// An error as the command line prints it on stderr: the problem, the tail of make.log
-/// after a failed build, and the fix.
-pub fn error(e: &Error) -> String {
-    let mut s = format!("dahdi-loader: {e}\n");
+/// after a failed build, and the fix; all of it at the journal's error priority.
+pub fn error(e: &Error) -> Lines {
+    let mut s = message(Priority::Err, &e.to_string());
     if let Error::Build {
         log_tail: Some(tail),
         log_path,
@@ -23,49 +24,86 @@ pub fn error(e: &Error) -> String {
         let from = log_path
             .as_ref()
             .map_or(String::new(), |p| format!(" ({})", p.display()));
-        let _ = writeln!(s, "--- last lines of make.log{from} ---\n{tail}\n---");
+        s.push(
+            Priority::Err,
+            &format!("--- last lines of make.log{from} ---\n{tail}\n---"),
+        );
     }
     if let Some(fix) = e.fix() {
-        let _ = writeln!(s, "dahdi-loader: to fix: {fix}");
+        s.append(message(Priority::Err, &format!("to fix: {fix}")));
     }
     s
 }
 
+/// The journal's priority of a finding: information, or a warning that DAHDI will not load
+/// (or not as it should).
+fn finding_priority(severity: Severity) -> Priority {
+    if severity == Severity::Info {
+        Priority::Info
+    } else {
+        Priority::Warning
+    }
+}
+
 /// One kernel's verdict and findings, as `verify` prints them.
-pub fn verify(r: &KernelReport, verbose: bool) -> String {
-    let mut s = String::new();
+pub fn verify(r: &KernelReport, verbose: bool) -> Lines {
+    let mut head = String::new();
     let present = r.modules_present();
     let crcs: usize = r.modules.iter().map(|m| m.crcs_checked).sum();
+    // With no module file to read, "will load" would claim a check that was not made; the
+    // notes then are the answer, so they are shown without -v.
+    let nothing_read = r.modules.is_empty();
     let verdict = match r.verdict {
+        Verdict::Ok if nothing_read => "no DAHDI module file to check here".to_string(),
         Verdict::Ok => "DAHDI will load".to_string(),
         Verdict::NotApplicable => {
             "nothing to check (this kernel cannot load modules here)".to_string()
         }
         v => format!("DAHDI would NOT load ({})", v.as_str()),
     };
-    s.push_str(&format!(
+    head.push_str(&format!(
         "kernel {}: {verdict}; {present}/{} modules present, {crcs} symbol CRCs checked",
         r.kernel.release,
         r.modules.len()
     ));
     if let Some(a) = &r.abi {
-        s.push_str(&format!(", vermagic {:?}", a.vermagic));
+        head.push_str(&format!(", vermagic {:?}", a.vermagic));
     }
-    s.push('\n');
+    let mut s = Lines::of(
+        if r.verdict > Verdict::Ok {
+            Priority::Warning
+        } else {
+            Priority::Info
+        },
+        &head,
+    );
     for f in &r.findings {
-        if f.severity == Severity::Info && !verbose {
+        if f.severity == Severity::Info && !verbose && !nothing_read {
             continue;
         }
-        s.push_str(&format!("  {}\n", f.message));
+        let p = finding_priority(f.severity);
+        s.push(p, &format!("  {}", f.message));
         if let Some(fix) = &f.fix {
-            s.push_str(&format!("    fix: {fix}\n"));
+            s.push(p, &format!("    fix: {fix}"));
         }
     }
     s
 }
 
 /// What `ensure` did, in one line.
-pub fn ensure(r: &ensure::Report) -> String {
+pub fn ensure(r: &ensure::Report) -> Lines {
+    Lines::of(
+        if r.built {
+            Priority::Notice
+        } else {
+            Priority::Info
+        },
+        &ensure_summary(r),
+    )
+}
+
+/// What `ensure` did, as one sentence (also systemd's last STATUS=).
+pub fn ensure_summary(r: &ensure::Report) -> String {
     let mut s = format!("kernel {}: DAHDI verified", r.kernel);
     if r.built {
         s.push_str(" (built with DKMS)");
@@ -206,6 +244,84 @@ fn row(k: &KernelReport, total: usize) -> [String; 8] {
     ]
 }
 
+/// Where a kernel's expected vermagic came from, in words, with the system's path.
+fn vermagic_source(root: &crate::root::Root, source: &crate::kernel::VermagicSource) -> String {
+    use crate::kernel::VermagicSource;
+    match source {
+        VermagicSource::InTreeModule(p) => {
+            format!("read from the in-tree module {}", root.system_path(p))
+        }
+        VermagicSource::Headers(p) => format!(
+            "composed from the headers in {} (utsrelease.h and .config)",
+            root.system_path(p)
+        ),
+        VermagicSource::BootConfig(p) => {
+            format!("composed from the release and {}", root.system_path(p))
+        }
+    }
+}
+
+/// The DAHDI cards: address, IDs, driver, whether it is loaded, and the names udev's
+/// hardware database gives them.
+fn hardware(report: &SystemReport, out: &mut String) {
+    out.push_str("\nHARDWARE\n");
+    if report.cards.is_empty() {
+        out.push_str("  no DAHDI card found (no PCI or USB device a DAHDI driver claims)\n");
+        return;
+    }
+    let rows: Vec<[String; 5]> = report
+        .cards
+        .iter()
+        .map(|c| {
+            let name = match (&c.vendor, &c.model) {
+                (Some(v), Some(m)) => format!("{v} {m}"),
+                (Some(v), None) => v.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => "-".into(),
+            };
+            [
+                format!("{} {}", c.bus, c.address),
+                c.id.clone().unwrap_or_else(|| "-".into()),
+                c.driver.to_string(),
+                c.loaded.map_or("unknown", yes_no).to_string(),
+                name,
+            ]
+        })
+        .collect();
+    table(
+        "  ",
+        &["CARD", "ID", "DRIVER", "LOADED", "NAME"],
+        &rows,
+        out,
+    );
+}
+
+/// Columns padded to their widest cell, the last one as it is; each line after `indent`.
+fn table<const N: usize>(indent: &str, header: &[&str; N], rows: &[[String; N]], out: &mut String) {
+    let mut widths = header.map(str::len);
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut line = |cells: Vec<&str>| {
+        let mut l = indent.to_string();
+        for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                let _ = write!(l, "{c:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}
+
 /// The boot guard's line, where there is something to say: it is on, it holds the next
 /// boot, or it would if it were on.
 fn boot(g: &crate::bootguard::GuardReport, out: &mut String) {
@@ -223,8 +339,23 @@ fn boot(g: &crate::bootguard::GuardReport, out: &mut String) {
     }
 }
 
-/// What `guard` did, for people.
-pub fn guard(g: &crate::bootguard::GuardReport) -> String {
+/// What `guard` did, for people: a warning when it holds GRUB off a kernel, a notice when
+/// it lets go.
+pub fn guard(g: &crate::bootguard::GuardReport) -> Lines {
+    Lines::of(guard_priority(g), &guard_text(g))
+}
+
+fn guard_priority(g: &crate::bootguard::GuardReport) -> Priority {
+    use crate::bootguard::Action;
+    match (&g.action, g.applied) {
+        (Action::Pin { .. }, _) | (Action::Cannot { .. }, _) => Priority::Warning,
+        (Action::Release { .. }, true) => Priority::Notice,
+        _ if g.pinned_before.is_some() => Priority::Warning,
+        _ => Priority::Info,
+    }
+}
+
+fn guard_text(g: &crate::bootguard::GuardReport) -> String {
     use crate::bootguard::Action;
     let mut out = format!(
         "boot guard ({}): {}\n",
@@ -252,8 +383,9 @@ pub fn guard(g: &crate::bootguard::GuardReport) -> String {
     out
 }
 
-/// Renders the human table, followed by the findings with their fixes.
-pub fn status(report: &SystemReport, verbose: bool) -> String {
+/// Renders the human table, followed by the findings with their fixes. The table is
+/// information; a finding that DAHDI will not load is a warning.
+pub fn status(report: &SystemReport, verbose: bool) -> Lines {
     let header = [
         "KERNEL", "HEADERS", "DKMS", "MODULES", "VERMAGIC", "FILES", "LOADED", "VERDICT",
     ];
@@ -262,34 +394,19 @@ pub fn status(report: &SystemReport, verbose: bool) -> String {
         .iter()
         .map(|k| row(k, report.modules.len()))
         .collect();
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(c.len());
-        }
-    }
     let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
-        let mut l = String::new();
-        for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(c);
-            } else {
-                let _ = write!(l, "{c:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(header.to_vec(), &mut out);
-    for r in &rows {
-        line(r.iter().map(String::as_str).collect(), &mut out);
-    }
+    table("", &header, &rows, &mut out);
     if report.kernels.iter().any(|k| k.kernel.running) {
         out.push_str("(* = running kernel)\n");
     }
     providers(report, &mut out);
-    boot(&report.boot, &mut out);
+    hardware(report, &mut out);
+    let mut lines = Lines::of(Priority::Info, &out);
+    let mut guard = String::new();
+    boot(&report.boot, &mut guard);
+    if !guard.is_empty() {
+        lines.push(guard_priority(&report.boot), guard.trim_end());
+    }
     for k in &report.kernels {
         let shown: Vec<_> = k
             .findings
@@ -299,24 +416,31 @@ pub fn status(report: &SystemReport, verbose: bool) -> String {
         if shown.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\n{}:", k.kernel.release);
+        lines.push(Priority::Info, "");
+        lines.push(Priority::Info, &format!("{}:", k.kernel.release));
         for f in shown {
-            let _ = writeln!(out, "  [{}] {}", f.severity.label(), f.message);
+            let p = finding_priority(f.severity);
+            lines.push(p, &format!("  [{}] {}", f.severity.label(), f.message));
             if let Some(fix) = &f.fix {
-                let _ = writeln!(out, "      fix: {fix}");
+                lines.push(p, &format!("      fix: {fix}"));
             }
         }
     }
     if verbose {
         for k in &report.kernels {
             if let Some(abi) = &k.abi {
-                let _ = writeln!(
-                    out,
-                    "\n{} expects vermagic {:?} ({:?})",
-                    k.kernel.release, abi.vermagic, abi.source
+                lines.push(Priority::Info, "");
+                lines.push(
+                    Priority::Info,
+                    &format!(
+                        "{} expects vermagic {:?} ({})",
+                        k.kernel.release,
+                        abi.vermagic,
+                        vermagic_source(&crate::root::Root::new(&report.root), &abi.source)
+                    ),
                 );
             }
         }
     }
-    out
+    lines
 }

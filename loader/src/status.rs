@@ -27,6 +27,9 @@ pub struct SystemReport {
     pub modules: Vec<ModuleName>,
     /// One report per kernel, oldest first.
     pub kernels: Vec<KernelReport>,
+    /// The DAHDI cards found (PCI and USB devices a DAHDI driver claims), with names from
+    /// udev's hardware database and whether their driver is loaded.
+    pub cards: Vec<Card>,
     /// The next boot as GRUB and the boot guard decide it (nothing is written by
     /// `status`).
     pub boot: crate::bootguard::GuardReport,
@@ -61,6 +64,59 @@ pub struct PackageProvider {
     pub module_files: usize,
     /// The kernels (module directories) those files are for.
     pub kernels: Vec<String>,
+}
+
+/// A device a DAHDI driver claims, as the hardware table shows it: one per device and
+/// driver.
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    /// `pci` or `usb`.
+    pub bus: String,
+    /// Its address, the sysfs name (`0000:03:00.0`, `1-1:1.0`).
+    pub address: String,
+    /// `VENDOR:DEVICE` as lspci and lsusb write it (`d161:0220`), when the modalias has it.
+    pub id: Option<String>,
+    /// The vendor's name in udev's hardware database.
+    pub vendor: Option<String>,
+    /// The model's name there.
+    pub model: Option<String>,
+    /// The DAHDI module that drives it.
+    pub driver: ModuleName,
+    /// Whether that module is loaded, from /proc/modules (null when it cannot be known: no
+    /// running kernel, or /proc/modules unreadable).
+    pub loaded: Option<bool>,
+}
+
+/// The cards of the running kernel's report (the drivers of another kernel are not what
+/// runs them); without one, of the newest kernel's, not knowing what is loaded.
+fn cards(sys: &System, kernels: &[KernelReport]) -> Vec<Card> {
+    let Some(k) = kernels
+        .iter()
+        .find(|k| k.kernel.running)
+        .or_else(|| kernels.iter().rev().find(|k| !k.hardware.is_empty()))
+    else {
+        return Vec::new();
+    };
+    let aliases: Vec<&crate::names::Modalias> =
+        k.hardware.iter().map(|m| &m.device.modalias).collect();
+    let names = crate::hwdb::names(&aliases);
+    k.hardware
+        .iter()
+        .zip(names)
+        .map(|(m, n)| Card {
+            bus: m.device.bus.clone(),
+            address: m.device.sysname.clone(),
+            id: crate::hw::ids(&m.device.modalias),
+            vendor: n.vendor,
+            model: n.model,
+            driver: m.module.clone(),
+            loaded: if k.kernel.running {
+                sys.loaded.is_loaded(m.module.as_str())
+            } else {
+                None
+            },
+        })
+        .collect()
 }
 
 /// DAHDI module files no package and no DKMS build put there (a manual `make install`).
@@ -165,6 +221,7 @@ pub fn system_report(sys: &System, checks: Checks) -> Result<SystemReport, Error
             })
             .collect(),
         modules: sys.module_names(),
+        cards: cards(sys, &kernels),
         kernels,
         verdict,
         exit_code: ExitCode::from(verdict) as i32,

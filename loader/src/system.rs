@@ -61,16 +61,45 @@ impl System {
         kernel::installed(&self.root, self.running.as_ref())
     }
 
-    /// One kernel, which must exist under the root.
+    /// One kernel, which must exist under the root; the running kernel always does, even
+    /// when nothing of it is installed there (its verification then says what it cannot
+    /// check), as in [`kernels`](Self::kernels).
     pub fn kernel(&self, release: &KernelRelease) -> Result<Kernel, Error> {
-        let k = kernel::describe(&self.root, release, self.running.as_ref() == Some(release));
-        if k.modules_dir.is_none() && k.image.is_none() {
+        let running = self.running.as_ref() == Some(release);
+        let k = kernel::describe(&self.root, release, running);
+        if k.modules_dir.is_none() && k.image.is_none() && !running {
             return Err(Error::NoSuchKernel {
                 kernel: release.to_string(),
                 modules_dir: self.root.join(format!("/lib/modules/{release}")),
             });
         }
         Ok(k)
+    }
+
+    /// The Debian package a kernel came from, as dpkg's database tells:
+    /// `linux-image-RELEASE` (or its `-unsigned` build) when installed or half-installed.
+    pub fn kernel_package(&self, release: &KernelRelease) -> KernelPackage {
+        use crate::dpkg::PackageState;
+        let Some(db) = &self.dpkg else {
+            return KernelPackage::Unknown;
+        };
+        for name in [
+            format!("linux-image-{release}"),
+            format!("linux-image-{release}-unsigned"),
+        ] {
+            let Ok(n) = crate::names::PackageName::new(&name) else {
+                continue;
+            };
+            if db.get(&n).iter().any(|p| {
+                !matches!(
+                    p.state,
+                    PackageState::NotInstalled | PackageState::ConfigFiles
+                )
+            }) {
+                return KernelPackage::Debian(name);
+            }
+        }
+        KernelPackage::None
     }
 
     /// The DKMS module the loader builds with for `kernel` (see
@@ -96,4 +125,15 @@ impl System {
         names.dedup();
         names
     }
+}
+
+/// Whether a kernel came from a Debian package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelPackage {
+    /// This package (installed, or half-installed) holds it.
+    Debian(String),
+    /// dpkg has no package for it: built and installed by hand, or by another tool.
+    None,
+    /// The root has no dpkg database to ask.
+    Unknown,
 }

@@ -55,6 +55,14 @@ fn package_holds_the_files_conffiles_and_scripts_an_operator_needs() {
             "/lib/systemd/system/dahdi-loader-guard.service",
             "-rw-r--r--",
         ),
+        (
+            "/lib/systemd/system/dahdi-loader-metrics.service",
+            "-rw-r--r--",
+        ),
+        (
+            "/lib/systemd/system/dahdi-loader-metrics.timer",
+            "-rw-r--r--",
+        ),
         ("/etc/kernel/postinst.d/zz-dahdi-loader", "-rwxr-xr-x"),
         (
             "/etc/kernel/header_postinst.d/zz-dahdi-loader",
@@ -163,6 +171,10 @@ fn package_holds_the_files_conffiles_and_scripts_an_operator_needs() {
             "postrm does not purge {unit}'s state"
         );
     }
+    // The metrics timer is the operator's to enable (where node_exporter runs); if they
+    // did, removing the package takes its enablement away.
+    assert!(!postinst.contains("dahdi-loader-metrics"), "{postinst}");
+    assert!(postrm.contains("dahdi-loader-metrics.timer"), "{postrm}");
     assert!(postinst.contains("deb-systemd-helper enable"));
     assert!(postinst.contains("udevadm control --reload-rules"));
     assert!(postrm.contains("udevadm control --reload-rules"));

@@ -69,6 +69,11 @@ fn units_pass_systemd_analyze() {
         ("dahdi-loader@.service", "ensure"),
         ("dahdi-loader-guard.service", "guard"),
         ("dahdi-loader-guard.path", ""),
+        (
+            "dahdi-loader-metrics.service",
+            "metrics --output /var/lib/prometheus/node-exporter/dahdi-loader.prom",
+        ),
+        ("dahdi-loader-metrics.timer", ""),
     ] {
         let text = std::fs::read_to_string(dist(&format!("systemd/{unit}"))).unwrap();
         assert!(
@@ -93,6 +98,7 @@ fn units_pass_systemd_analyze() {
         "dahdi-loader.service",
         "dahdi-loader@dev0.service",
         "dahdi-loader-guard.path",
+        "dahdi-loader-metrics.timer",
     ] {
         let out = Command::new("systemd-analyze")
             .arg("verify")

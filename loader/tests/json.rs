@@ -89,6 +89,7 @@ fn documents(f: &Fixture) -> Vec<(String, Value)> {
         ),
         ("guard", vec!["--json", "guard", "--dry-run"]),
         ("match-modalias", vec!["--json", "match-modalias", &alias]),
+        ("metrics", vec!["--json", "metrics", "--no-crcs"]),
         // An error: a kernel that is not installed.
         ("verify", vec!["--json", "verify", "9.9.9-missing"]),
     ];

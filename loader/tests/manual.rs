@@ -185,3 +185,33 @@ fn bash_completes_every_command() {
     let words = String::from_utf8_lossy(&out.stdout);
     assert!(words.lines().any(|w| w == "--all"), "{words}");
 }
+
+#[test]
+fn match_modalias_exit_codes_are_in_its_section_of_the_page() {
+    let page = rendered_page();
+    let section = page
+        .split("   match-modalias")
+        .nth(1)
+        .expect("a match-modalias section")
+        .split("\nEXIT STATUS")
+        .next()
+        .unwrap();
+    assert!(
+        section.contains("Exit status of match-modalias:"),
+        "{section}"
+    );
+    // One line per code, kept as lines (not filled into a paragraph).
+    for (c, what) in [
+        (0, "claims MODALIAS"),
+        (1, "nothing claims it"),
+        (3, "could not be read"),
+        (64, "MODALIAS is malformed"),
+    ] {
+        assert!(
+            section
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{c} ")) && l.contains(what)),
+            "exit {c} not on its own line:\n{section}"
+        );
+    }
+}

@@ -904,7 +904,7 @@ fn status_report_covers_every_kernel_quickly() {
         .collect();
     assert!(names.contains(f.real.kernel.as_str()));
     assert!(names.contains("0.0.0-not-installed"));
-    let text = dahdi_loader::render::status(&rep, true);
+    let text = dahdi_loader::render::status(&rep, true).to_string();
     assert!(text.contains(&f.real.kernel), "{text}");
     assert!(Path::new(&rep.root).is_dir());
 }

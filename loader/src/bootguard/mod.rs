@@ -177,7 +177,10 @@ pub fn guard_command(
 ) -> Result<GuardReport, Error> {
     let _lock = if apply {
         Some(crate::lock::acquire(root, lock_timeout, || {
-            eprintln!("dahdi-loader: another dahdi-loader is running; waiting for it");
+            crate::journal::log(
+                crate::journal::Priority::Info,
+                "another dahdi-loader is running; waiting for it",
+            );
         })?)
     } else {
         None

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use super::tree;
 use crate::error::Error;
+use crate::journal::{log, Priority};
 use crate::names::{KernelRelease, PackageName, Version};
 use crate::root::Root;
 
@@ -46,6 +47,11 @@ pub struct Dkms {
 
 /// Default bound of one dkms run: DAHDI builds in minutes; an hour means it hangs.
 pub const DEFAULT_BUILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// What a boot's `ensure` may still do after a build ran its full time (install it with
+/// depmod, verify again, load, wait for /dev/dahdi/ctl): the margin systemd's start timeout
+/// gets beyond the build's own bound.
+pub const AFTER_BUILD: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// dkms ran longer than its bound and was stopped.
 #[derive(Debug)]
@@ -219,11 +225,24 @@ impl Dkms {
     /// does, without installing anything. On failure the error carries make.log's tail.
     pub fn build(&self, tree: Option<&Path>, t: &Target<'_>) -> Result<(), Error> {
         if !self.quiet {
-            eprintln!(
-                "dahdi-loader: building {} {} for kernel {} with DKMS; this takes a few minutes",
-                t.module, t.version, t.kernel
+            log(
+                Priority::Notice,
+                &format!(
+                    "building {} {} for kernel {} with DKMS; this takes a few minutes",
+                    t.module, t.version, t.kernel
+                ),
             );
         }
+        // The unit may be waiting for this at boot: systemctl status says so, and the
+        // unit's start timeout lasts at least as long as the build may (and the install
+        // after it).
+        crate::notify::status_for(
+            &format!(
+                "building {} {} for kernel {} with DKMS (may take minutes)",
+                t.module, t.version, t.kernel
+            ),
+            self.timeout + AFTER_BUILD,
+        );
         let start = Instant::now();
         let args = self.args("build", t, tree, true);
         let status = match self.run(&args) {
@@ -236,9 +255,9 @@ impl Dkms {
         };
         if status.success() {
             if !self.quiet {
-                eprintln!(
-                    "dahdi-loader: DKMS finished in {} s",
-                    start.elapsed().as_secs()
+                log(
+                    Priority::Info,
+                    &format!("DKMS finished in {} s", start.elapsed().as_secs()),
                 );
             }
             return Ok(());

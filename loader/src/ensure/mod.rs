@@ -13,10 +13,12 @@ use crate::dkms::run::Target;
 use crate::dkms::{Dkms, State};
 use crate::error::Error;
 use crate::hw;
+use crate::journal::{log, Priority};
 use crate::load::{self, Expect, Inserter, Outcome};
 use crate::lock;
 use crate::modindex::KernelIndex;
 use crate::names::{KernelRelease, ModuleName};
+use crate::notify;
 use crate::report::{Fix, Verdict};
 use crate::root::Root;
 use crate::system::System;
@@ -101,26 +103,35 @@ pub struct Report {
 /// kernel where DAHDI verifies: a kernel DAHDI failed on is exactly when it matters.
 pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Result<Report, Error> {
     let lock = lock::acquire(root, opts.lock_timeout, || {
+        let waiting = "another dahdi-loader is running (maybe building); waiting for it";
         if !opts.quiet {
-            eprintln!(
-                "dahdi-loader: another dahdi-loader is running (maybe building); waiting for it"
-            );
+            log(Priority::Info, waiting);
         }
+        notify::status(waiting);
     })?;
     let result = ensure_locked(root, opts, inserter, &lock);
     let guard = boot_guard(root, opts);
     drop(lock);
-    result.map(|mut r| {
-        r.boot_guard = guard;
-        r
-    })
+    match result {
+        Ok(mut r) => {
+            r.boot_guard = guard;
+            // The boot's work is done: units ordered after the loader's may start.
+            notify::ready(&crate::render::ensure_summary(&r));
+            Ok(r)
+        }
+        Err(e) => {
+            // No READY=1: the exit status fails the unit's start, and with it what
+            // requires DAHDI. The status says why meanwhile.
+            notify::status(&format!("failed: {e}"));
+            Err(e)
+        }
+    }
 }
 
 /// The boot guard's run after `ensure`, when the configuration turns it on. It never
 /// fails `ensure`: its own trouble is reported as what it could not do.
 fn boot_guard(root: &Root, opts: &Options) -> Option<crate::bootguard::GuardReport> {
     use crate::bootguard::{Action, GuardReport};
-    use crate::journal::{log, Priority};
     let config = crate::config::Config::load(root).ok()?;
     if !config.boot_guard {
         return None;
@@ -190,6 +201,7 @@ fn ensure_locked(
         });
     }
 
+    notify::status(&format!("checking DAHDI for kernel {release}"));
     let mut report = verify::verify_kernel(&sys, &kernel, Checks::default());
     let mut built = false;
     let dkms_state = report.dkms.as_ref().map(|d| d.state);
@@ -258,7 +270,9 @@ fn ensure_locked(
             version: &version,
             kernel: &release,
         };
-        report = rebuild(&sys, &kernel, &dkms, &paths, &target, report, opts.quiet)?;
+        let result = rebuild(&sys, &kernel, &dkms, &paths, &target, report, opts.quiet);
+        remember_build(root, &target, &result, opts.quiet);
+        report = result?;
         built = true;
     }
     if let Some(worst) = report
@@ -308,6 +322,7 @@ fn ensure_locked(
         })
     };
     let steps = load::plan(root, &release, &index, &wanted, &known, &softdeps)?;
+    notify::status(&format!("loading the DAHDI modules for kernel {release}"));
     let expect = match &report.abi {
         Some(a) => Expect::Full(a.vermagic.clone()),
         None => Expect::Release(release.to_string()),
@@ -316,6 +331,7 @@ fn ensure_locked(
     out.loaded = load::execute(root, &steps, &expect, &params, inserter)?;
     if out.loaded.iter().any(|(n, _)| n == "dahdi") {
         let ctl = root.join("/dev/dahdi/ctl");
+        notify::status("waiting for /dev/dahdi/ctl");
         let waited = load::wait_for(&ctl, Duration::from_secs(sys.config.dev_timeout_secs))?;
         out.dev_ready_ms = Some(waited.as_millis());
     }
@@ -334,9 +350,9 @@ fn rebuild(
     before: KernelReport,
     quiet: bool,
 ) -> Result<KernelReport, Error> {
-    let say = |m: String| {
+    let say = |p: Priority, m: String| {
         if !quiet {
-            eprintln!("dahdi-loader: {m}");
+            log(p, &m);
         }
     };
     let (staged, files) = match transaction::stage(dkms, paths, t) {
@@ -350,7 +366,10 @@ fn rebuild(
             } = &e
             {
                 if let Err(r) = crate::failed::record(&sys.root, kernel, t.module, t.version, log) {
-                    say(format!("could not keep the failed build's record: {r}"));
+                    say(
+                        Priority::Warning,
+                        format!("could not keep the failed build's record: {r}"),
+                    );
                 }
             }
             return Err(e);
@@ -369,10 +388,12 @@ fn rebuild(
     }
     let state = before.dkms.as_ref().map(|d| d.state);
     let had_build = matches!(state, Some(State::Built) | Some(State::Installed));
-    say(format!(
+    let installing = format!(
         "the new build of {} {} verifies; installing it for {}",
         t.module, t.version, t.kernel
-    ));
+    );
+    notify::status(&installing);
+    say(Priority::Notice, installing);
     let journal = match transaction::swap(
         dkms,
         paths,
@@ -384,7 +405,10 @@ fn rebuild(
         Ok(j) => j,
         Err(e) => {
             if let Some(j) = transaction::pending(paths)? {
-                say("the swap failed; putting the previous build back".into());
+                say(
+                    Priority::Warning,
+                    "the swap failed; putting the previous build back".into(),
+                );
                 transaction::roll_back(dkms, paths, &j)?;
             }
             return Err(e);
@@ -395,7 +419,10 @@ fn rebuild(
     let after = verify::verify_kernel(&sys, &kernel, Checks::default());
     if let Err(f) = transaction::helps(&before, &after) {
         let detail = f.message.clone();
-        say("the installed build does not verify; putting the previous build back".into());
+        say(
+            Priority::Warning,
+            "the installed build does not verify; putting the previous build back".into(),
+        );
         transaction::roll_back(dkms, paths, &journal)?;
         return Err(Error::BuildDidNotHelp {
             kernel: t.kernel.to_string(),
@@ -405,6 +432,35 @@ fn rebuild(
     transaction::commit(paths)?;
     crate::failed::forget(&sys.root, t.module, t.version, t.kernel);
     Ok(after)
+}
+
+/// Keeps how the build ended as the last build (for the metrics); a record that cannot be
+/// written is said, never an error of the build's.
+fn remember_build(root: &Root, t: &Target<'_>, result: &Result<KernelReport, Error>, quiet: bool) {
+    use crate::last_build::{LastBuild, Outcome};
+    let outcome = match result {
+        Ok(_) => Outcome::Ok,
+        Err(Error::BuildDidNotHelp { .. }) => Outcome::Rejected,
+        Err(_) => Outcome::Failed,
+    };
+    let build = LastBuild {
+        module: t.module.clone(),
+        version: t.version.clone(),
+        kernel: t.kernel.clone(),
+        outcome,
+        finished: crate::last_build::now(),
+    };
+    if let Err(e) = crate::last_build::record(root, &build) {
+        if !quiet {
+            log(
+                Priority::Warning,
+                &format!(
+                    "could not keep the build's record in {}: {e}",
+                    crate::last_build::LAST_BUILD
+                ),
+            );
+        }
+    }
 }
 
 /// Finishes a swap an earlier loader did not: keeps the new build if the kernel verifies
@@ -421,16 +477,19 @@ fn recover(
     let r = verify::verify_kernel(&sys, &kernel, Checks::default());
     let good = !r.findings.iter().any(|f| f.fixed_by_build());
     if !opts.quiet {
-        eprintln!(
-            "dahdi-loader: an earlier rebuild of {} {} for {} was interrupted; {}",
-            j.module,
-            j.version,
-            j.kernel,
-            if good {
-                "its result verifies and is kept"
-            } else {
-                "its result does not verify; putting the previous build back"
-            }
+        log(
+            Priority::Warning,
+            &format!(
+                "an earlier rebuild of {} {} for {} was interrupted; {}",
+                j.module,
+                j.version,
+                j.kernel,
+                if good {
+                    "its result verifies and is kept"
+                } else {
+                    "its result does not verify; putting the previous build back"
+                }
+            ),
         );
     }
     if good {

@@ -282,6 +282,61 @@ pub fn build_fix(kernel: &Kernel) -> Fix {
     }
 }
 
+/// A kernel without /lib/modules/RELEASE: what can and cannot be checked, and a fix that
+/// names a package only when dpkg says the kernel came from one.
+fn no_module_dir(sys: &System, kernel: &Kernel) -> Finding {
+    use crate::system::KernelPackage;
+    let k = &kernel.release;
+    let package = sys.kernel_package(k);
+    if let KernelPackage::Debian(p) = package {
+        return Finding::new(
+            Code::NoModuleDir,
+            Severity::Broken,
+            format!("kernel {k} has no module directory /lib/modules/{k}, though {p} is installed"),
+        )
+        .fix(Fix::ReinstallPackage { package: p });
+    }
+    let origin = match package {
+        KernelPackage::None => {
+            format!("is not from a Debian package (dpkg has no linux-image-{k})")
+        }
+        _ => "is not known to dpkg (there is no dpkg database here)".to_string(),
+    };
+    let cannot = "the loader cannot check DAHDI's module files, vermagic, dependencies, symbol CRCs or signatures for it, and DKMS cannot build DAHDI for it";
+    let fix = Fix::manual(format!(
+        "install this kernel's modules and build tree where DKMS finds them (make modules_install puts them in /lib/modules/{k}, with /lib/modules/{k}/build pointing at the kernel's build tree), then run dahdi-loader ensure; or boot a Debian kernel (apt-get install linux-image-amd64, or your architecture's flavour)"
+    ));
+    if kernel.running {
+        let dahdi = sys.loaded.is_loaded("dahdi") == Some(true);
+        Finding::new(
+            Code::NoModuleDir,
+            if dahdi {
+                Severity::Info
+            } else {
+                Severity::NeedsBuild
+            },
+            format!(
+                "the running kernel {k} {origin} and has no /lib/modules/{k}: {cannot}; it can only see what is loaded: {}",
+                if dahdi {
+                    "dahdi is loaded (from elsewhere), so DAHDI is up on this boot"
+                } else {
+                    "dahdi is not loaded, so DAHDI is not up"
+                }
+            ),
+        )
+        .fix(fix)
+    } else {
+        Finding::new(
+            Code::NoModuleDir,
+            Severity::Broken,
+            format!(
+                "kernel {k} {origin} and has no /lib/modules/{k}: {cannot}; DAHDI will not load after booting it"
+            ),
+        )
+        .fix(fix)
+    }
+}
+
 /// Verifies one kernel.
 pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelReport {
     let mut report = KernelReport::new(sys, kernel);
@@ -302,25 +357,22 @@ pub fn verify_kernel(sys: &System, kernel: &Kernel, checks: Checks) -> KernelRep
 
     if kernel.modules_dir.is_none() {
         if kernel.running && sys.loaded == Loaded::Unknown {
+            let origin = match sys.kernel_package(k) {
+                crate::system::KernelPackage::None => {
+                    format!("; it is not from a Debian package (dpkg has no linux-image-{k})")
+                }
+                _ => String::new(),
+            };
             findings.push(Finding::new(
                 Code::NoModuleSupport,
                 Severity::Info,
-                format!("the running kernel {k} has no /lib/modules/{k} and no /proc/modules: it cannot load modules (a container, or a kernel built without module support), so there is nothing to load here"),
+                format!("the running kernel {k} has no /lib/modules/{k} and no /proc/modules: it cannot load modules (a container, or a kernel built without module support), so there is nothing to load here{origin}"),
             ));
             let mut report = report.finish(findings);
             report.verdict = Verdict::NotApplicable;
             return report;
         }
-        findings.push(
-            Finding::new(
-                Code::NoModuleDir,
-                Severity::Broken,
-                format!("kernel {k} has no module directory /lib/modules/{k}"),
-            )
-            .fix(Fix::ReinstallPackage {
-                package: format!("linux-image-{k}"),
-            }),
-        );
+        findings.push(no_module_dir(sys, kernel));
         return report.finish(findings);
     }
 
