@@ -17,7 +17,8 @@
 //!    the kernel on which DAHDI loads, and the command that gets apt working again.
 //! 3. `dahdi-loader ensure -k K` does not try the same build again; `status` says the same.
 //! 4. G boots with the loader's units (the bootloader offers no K: its initrd is missing),
-//!    DAHDI loads, no unit fails, and the boot does not try K's build again.
+//!    DAHDI loads, no unit fails, and the boot does not try K's build again. `verify K` run
+//!    as a unit puts its verdict in the journal at warning priority.
 //! 5. The advised command, run as printed, gets apt and dpkg working again.
 //! 6. The system is never worse: G verifies before and after.
 
@@ -268,10 +269,26 @@ fn debian13_backports_kernel_dahdi_cannot_build_for() {
          r \"dahdi_loaded=$(grep -c '^dahdi ' /proc/modules)\"\n\
          r \"failed_units=$(systemctl list-units --failed --plain --no-legend | awk '{{print $1}}' | tr '\\n' ' ')\"\n\
          r \"make_log_mtime=$(stat -c %Y {log})\"\n\
+         systemctl start verify-k.service\n\
+         r \"journal_warnings=$(journalctl -b -u verify-k -p warning -o cat | grep -c 'will not load on kernel {k}')\"\n\
+         r \"journal_raw_prefixes=$(journalctl -b -u verify-k -o cat | grep -c '^<[0-7]>')\"\n\
          journalctl -b --no-pager -o cat -u dahdi-loader.service | sed 's/^/LOG loader: /'\n",
         log = make_log.strip_prefix(&ws.rootfs).map(|p| format!("/{}", p.display())).unwrap()
     );
     must(TestUnit::new("failed-build-check", "dahdi-loader.service", &script).install(&ws));
+    // `verify K` as systemd runs a service: its output is the journal's stream. (A unit
+    // file, since the minimal system has no D-Bus for systemd-run.) Exit 4 is its verdict.
+    must(
+        ws.write(
+            "/etc/systemd/system/verify-k.service",
+            0o644,
+            format!(
+                "[Service]\nType=oneshot\nExecStart=/usr/sbin/dahdi-loader verify {k}\n\
+             SuccessExitStatus=4\n"
+            )
+            .as_bytes(),
+        ),
+    );
     let kernel = must(Platform::Debian13.kernel(&cache_root));
     let accel = choose_accel(&kernel, Path::new(env!("CARGO_TARGET_TMPDIR")));
     let log_mtime = mtime(&make_log)
@@ -300,6 +317,10 @@ fn debian13_backports_kernel_dahdi_cannot_build_for() {
     assert_eq!(get("main_result"), "success", "{ctx}");
     assert_eq!(get("dahdi_loaded"), "1", "{ctx}");
     assert_eq!(get("failed_units"), "", "{ctx}");
+    // Under systemd the loader's lines carry syslog priorities: the verdict is a warning
+    // in the journal (not info), and no raw <N> prefix is left in the text.
+    assert_ne!(get("journal_warnings"), "0", "{ctx}");
+    assert_eq!(get("journal_raw_prefixes"), "0", "{ctx}");
     assert_eq!(
         get("make_log_mtime"),
         log_mtime.to_string(),

@@ -57,6 +57,8 @@ const PACKAGED: &[&str] = &[
     "/lib/systemd/system/dahdi-loader@.service",
     "/lib/systemd/system/dahdi-loader-guard.path",
     "/lib/systemd/system/dahdi-loader-guard.service",
+    "/lib/systemd/system/dahdi-loader-metrics.service",
+    "/lib/systemd/system/dahdi-loader-metrics.timer",
     "/lib/udev/rules.d/90-dahdi-loader.rules",
     "/usr/share/man/man8/dahdi-loader.8.gz",
 ];
@@ -262,6 +264,8 @@ r "main_active=$(systemctl is-active dahdi-loader.service)"
 r "main_result=$(systemctl show -p Result --value dahdi-loader.service)"
 r "main_status=$(systemctl show -p ExecMainStatus --value dahdi-loader.service)"
 r "main_fragment=$(systemctl show -p FragmentPath --value dahdi-loader.service)"
+r "main_type=$(systemctl show -p Type --value dahdi-loader.service)"
+r "main_status_text=$(systemctl show -p StatusText --value dahdi-loader.service)"
 r "dahdi_loaded=$(grep -c '^dahdi ' /proc/modules)"
 if timeout 20 dd if=/dev/dahdi/pseudo of=/tmp/pseudo bs=1024 count=1 2>/tmp/dd.err; then
     r "pseudo_bytes=$(stat -c %s /tmp/pseudo)"
@@ -531,6 +535,8 @@ fn kernel_upgrade(platform: Platform) {
         ("main_active", "active", "dahdi-loader.service"),
         ("main_result", "success", "dahdi-loader.service"),
         ("main_status", "0", "dahdi-loader.service exit"),
+        // Type=notify: systemd saw READY=1, or the unit would still be starting.
+        ("main_type", "notify", "dahdi-loader.service type"),
         ("dahdi_loaded", "1", "dahdi in /proc/modules"),
         ("boot_instance_result", "success", "coldplug instance"),
         ("boot_instance_status", "0", "coldplug instance exit"),
@@ -558,6 +564,11 @@ fn kernel_upgrade(platform: Platform) {
         );
     }
 
+    // The last STATUS= the loader sent with READY=1: what `systemctl status` shows.
+    assert!(
+        get("main_status_text").contains(b.as_str()),
+        "dahdi-loader.service's status text does not name kernel {b}\n{ctx}"
+    );
     let units = unit_dir(platform);
     assert_eq!(
         get("main_fragment"),
