@@ -435,41 +435,183 @@ fn realtime() {
     assert_eq!(r, 0, "SCHED_FIFO: {}", std::io::Error::last_os_error());
 }
 
-fn pump_conference(n: usize, seconds: u64, block: usize) {
+/// The phones, on a thread of their own: each far end in `far` speaks
+/// `voices[j]` and records what it hears, until `done` is set (and then 5 s
+/// more).
+///
+/// Silent until the pump's first tick (`ticks_seen` above 0), then each keeps its
+/// transmit queue full of its voice (32 blocks of 128 ms, 4 s ahead of the
+/// kernel), writing until the kernel refuses (EAGAIN writes nothing; the
+/// block is offered again later). A full queue is the most any phone can
+/// lead by, and it needs no model of how the kernel moves the channel: a
+/// phone paced by the wall clock overflowed (under emulation on a loaded
+/// host DAHDI's core processed 10 s of audio in 12.3 s of wall time), and
+/// one paced by what it had heard ran dry when the host stalled the guest.
+/// Reads are driven by epoll, one read per readiness; a phone writes when
+/// it has heard a block (the kernel moved its channel, so its queue has
+/// room), and every phone is offered a write at least every 200 ms.
+fn spawn_phones(
+    mut far: Vec<Pseudo>,
+    voices: Arc<Vec<Vec<i16>>>,
+    voice_len: usize,
+    ticks_seen: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+) -> thread::JoinHandle<Phones> {
+    let n = far.len();
+    thread::spawn(move || {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+        for (j, p) in far.iter().enumerate() {
+            epoll
+                .add(p.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, j as u64))
+                .unwrap();
+        }
+        // The phones answer the kernel's clock, like the pump: real-time, below it.
+        let param = libc::sched_param { sched_priority: 5 };
+        // SAFETY: plain system call on this thread with a valid parameter block.
+        let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+        assert_eq!(r, 0, "SCHED_FIFO: {}", std::io::Error::last_os_error());
+        let mut events = vec![EpollEvent::empty(); n];
+        let mut heard: Vec<Vec<i16>> = vec![Vec::with_capacity(voice_len); n];
+        let mut spoken = vec![0usize; n];
+        let mut speaking = false;
+        let mut refused = 0u64;
+        let mut buf = vec![0i16; FAR_BLOCK];
+        let mut stop_at = None;
+        let mut due = vec![false; n];
+        let mut next_sweep = Instant::now();
+        let mut last = Instant::now();
+        let mut longest_gap = Duration::ZERO;
+        loop {
+            if !speaking && ticks_seen.load(Ordering::Acquire) > 0 {
+                speaking = true;
+            }
+            if stop_at.is_none() && done.load(Ordering::Acquire) {
+                // Keep listening: the last outputs are still on their
+                // way (28 blocks of the pump's transmit prefill, up to
+                // 2.24 s, then a far-end block to fill), and the
+                // emulated machine may stall on the way.
+                stop_at = Some(Instant::now() + Duration::from_millis(5000));
+            }
+            if stop_at.is_some_and(|t| Instant::now() >= t) {
+                break;
+            }
+            let k = match epoll.wait(&mut events, EpollTimeout::from(20u16)) {
+                Ok(k) => k,
+                Err(nix::errno::Errno::EINTR) => 0,
+                Err(e) => panic!("epoll_wait: {e}"),
+            };
+            let now = Instant::now();
+            longest_gap = longest_gap.max(now - last);
+            last = now;
+            for ev in &events[..k] {
+                let j = ev.data() as usize;
+                hear(&mut far[j], j, &mut buf, &mut heard[j]);
+                due[j] = true;
+            }
+            if !speaking {
+                continue;
+            }
+            if now >= next_sweep {
+                due.fill(true);
+                next_sweep = now + Duration::from_millis(200);
+            }
+            for (j, p) in far.iter_mut().enumerate() {
+                if !std::mem::take(&mut due[j]) {
+                    continue;
+                }
+                // Until its queue refuses, a phone stays due.
+                due[j] = true;
+                // At most four blocks a look, so that filling every queue at the
+                // start (3,200 writes, each a slow system call under emulation)
+                // does not keep the thread from reading for seconds.
+                let mut budget = 4;
+                while budget > 0 && spoken[j] + FAR_BLOCK <= voice_len {
+                    budget -= 1;
+                    let chunk = &voices[j][spoken[j]..spoken[j] + FAR_BLOCK];
+                    match p.write_samples(chunk) {
+                        Ok(WriteOutcome::Written(k)) => {
+                            assert_eq!(k, FAR_BLOCK);
+                            spoken[j] += FAR_BLOCK;
+                        }
+                        Ok(WriteOutcome::Event(_)) => {}
+                        Err(e) if e.is_would_block() => {
+                            refused += 1;
+                            due[j] = false;
+                            break;
+                        }
+                        Err(e) => panic!("phone {j} write: {e}"),
+                    }
+                }
+            }
+        }
+        Phones {
+            heard,
+            refused,
+            longest_gap,
+        }
+    })
+}
+
+/// Every phone's voice for a run of `ticks` ticks of `block` samples,
+/// computed before the clock starts (with a margin for the phones' full
+/// transmit queues and for the phones going on after the last tick); and its
+/// length.
+fn phone_voices(n: usize, ticks: u64, block: usize) -> (Arc<Vec<Vec<i16>>>, usize) {
     let codes = voice_codes();
-    let ticks = seconds * 8000 / block as u64;
-    // Every phone's voice, computed before the clock starts (with a margin
-    // for the phones' full transmit queues and for the phones going on after
-    // the last tick).
     let voice_len = (ticks as usize + 100) * block + (FAR_BUFFERS + 2) * FAR_BLOCK;
-    let voices: Arc<Vec<Vec<i16>>> = Arc::new(
-        (0..n)
-            .map(|j| (0..voice_len).map(|k| voice(&codes, j, k)).collect())
-            .collect(),
-    );
-    // Still, the emulated machine stalls now and then, for hundreds of
-    // milliseconds when the host is busy; DAHDI's core timer then catches up
-    // in one burst, and no user-space thread runs in between. So the pump's
-    // channels get as many kernel buffers as there are (32), 28 of them
-    // prefilled on the transmit side so that a burst does not drain them (the
-    // pump writes one block a tick after the kernel took one, so at most 30
-    // are ever queued), 64 queued frames on the receive side, and the pump
-    // catches up to 50 late ticks (all of which the channels' buffers hold)
-    // instead of skipping them. How long a stall that survives is depends on
-    // the block: 28 blocks of 20 ms are 560 ms, of 80 ms 2.24 s.
-    let cfg = DahdiPortConfig {
+    let voices = (0..n)
+        .map(|j| (0..voice_len).map(|k| voice(&codes, j, k)).collect())
+        .collect();
+    (Arc::new(voices), voice_len)
+}
+
+/// The pump's channels in the conference tests.
+///
+/// The emulated machine stalls now and then, for hundreds of
+/// milliseconds when the host is busy; DAHDI's core timer then catches up
+/// in one burst, and no user-space thread runs in between. So the pump's
+/// channels get as many kernel buffers as there are (32), 28 of them
+/// prefilled on the transmit side so that a burst does not drain them (the
+/// pump writes one block a tick after the kernel took one, so at most 30
+/// are ever queued), 64 queued frames on the receive side, and the pump
+/// catches up to 50 late ticks (all of which the channels' buffers hold,
+/// see [`stall_proof_pump_config`]) instead of skipping them. How long a
+/// stall that survives is depends on the block: 28 blocks of 20 ms are
+/// 560 ms, of 80 ms 2.24 s.
+fn stall_proof_port_config(block: usize) -> DahdiPortConfig {
+    DahdiPortConfig {
         block,
         kernel_buffers: 32,
         queue_frames: 64,
         tx_prefill: 28,
-    };
-    let mut pump = Pump::new(PumpConfig {
+    }
+}
+
+/// The pump of the conference tests: `block`-sample ticks, room for `n`
+/// ports, up to 50 late ticks caught up (see [`stall_proof_port_config`]).
+fn stall_proof_pump_config(block: usize, n: usize) -> PumpConfig {
+    PumpConfig {
         block_size: block,
         capacity: n,
         max_catch_up: 50,
         ..PumpConfig::default()
-    })
-    .unwrap();
+    }
+}
+
+/// A pump channel and its phone: the far end, in linear mode with
+/// [`FAR_BUFFERS`] blocks of [`FAR_BLOCK`], non-blocking.
+fn phone_pair(cfg: &DahdiPortConfig) -> (DahdiPort, Pseudo) {
+    let (port, mut phone) = DahdiPort::with_far_end(cfg).expect("pseudo pair");
+    set_linear_buffers(&mut phone, FAR_BUFFERS, FAR_BLOCK);
+    phone.set_nonblocking(true).unwrap();
+    (port, phone)
+}
+
+fn pump_conference(n: usize, seconds: u64, block: usize) {
+    let ticks = seconds * 8000 / block as u64;
+    let (voices, voice_len) = phone_voices(n, ticks, block);
+    let cfg = stall_proof_port_config(block);
+    let mut pump = Pump::new(stall_proof_pump_config(block, n)).unwrap();
     // Every kernel conference slot the far ends get (one each) first holds
     // an ended conference's sums, which the raw kernel would replay into the
     // first chunk a phone hears: the exactness checks below then prove that
@@ -478,9 +620,7 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
     let mut ids = Vec::new();
     let mut far = Vec::new();
     for _ in 0..n {
-        let (port, mut phone) = DahdiPort::with_far_end(&cfg).expect("pseudo pair");
-        set_linear_buffers(&mut phone, FAR_BUFFERS, FAR_BLOCK);
-        phone.set_nonblocking(true).unwrap();
+        let (port, phone) = phone_pair(&cfg);
         ids.push(pump.add_port(port, Role::Both).unwrap());
         far.push(phone);
     }
@@ -495,112 +635,13 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
     let ticks_seen = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
 
-    // The phones: silent until the pump's first tick, then each keeps its
-    // transmit queue full of its voice (32 blocks of 128 ms, 4 s ahead of the
-    // kernel), writing until the kernel refuses (EAGAIN writes nothing; the
-    // block is offered again later). A full queue is the most any phone can
-    // lead by, and it needs no model of how the kernel moves the channel: a
-    // phone paced by the wall clock overflowed (under emulation on a loaded
-    // host DAHDI's core processed 10 s of audio in 12.3 s of wall time), and
-    // one paced by what it had heard ran dry when the host stalled the guest.
-    // Reads are driven by epoll, one read per readiness; a phone writes when
-    // it has heard a block (the kernel moved its channel, so its queue has
-    // room), and every phone is offered a write at least every 200 ms.
-    let phones = {
-        let (done, voices, ticks_seen) = (done.clone(), voices.clone(), ticks_seen.clone());
-        thread::spawn(move || {
-            let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
-            for (j, p) in far.iter().enumerate() {
-                epoll
-                    .add(p.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, j as u64))
-                    .unwrap();
-            }
-            // The phones answer the kernel's clock, like the pump: real-time, below it.
-            let param = libc::sched_param { sched_priority: 5 };
-            // SAFETY: plain system call on this thread with a valid parameter block.
-            let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-            assert_eq!(r, 0, "SCHED_FIFO: {}", std::io::Error::last_os_error());
-            let mut events = vec![EpollEvent::empty(); n];
-            let mut heard: Vec<Vec<i16>> = vec![Vec::with_capacity(voice_len); n];
-            let mut spoken = vec![0usize; n];
-            let mut speaking = false;
-            let mut refused = 0u64;
-            let mut buf = vec![0i16; FAR_BLOCK];
-            let mut stop_at = None;
-            let mut due = vec![false; n];
-            let mut next_sweep = Instant::now();
-            let mut last = Instant::now();
-            let mut longest_gap = Duration::ZERO;
-            loop {
-                if !speaking && ticks_seen.load(Ordering::Acquire) > 0 {
-                    speaking = true;
-                }
-                if stop_at.is_none() && done.load(Ordering::Acquire) {
-                    // Keep listening: the last outputs are still on their
-                    // way (28 blocks of the pump's transmit prefill, up to
-                    // 2.24 s, then a far-end block to fill), and the
-                    // emulated machine may stall on the way.
-                    stop_at = Some(Instant::now() + Duration::from_millis(5000));
-                }
-                if stop_at.is_some_and(|t| Instant::now() >= t) {
-                    break;
-                }
-                let k = match epoll.wait(&mut events, EpollTimeout::from(20u16)) {
-                    Ok(k) => k,
-                    Err(nix::errno::Errno::EINTR) => 0,
-                    Err(e) => panic!("epoll_wait: {e}"),
-                };
-                let now = Instant::now();
-                longest_gap = longest_gap.max(now - last);
-                last = now;
-                for ev in &events[..k] {
-                    let j = ev.data() as usize;
-                    hear(&mut far[j], j, &mut buf, &mut heard[j]);
-                    due[j] = true;
-                }
-                if !speaking {
-                    continue;
-                }
-                if now >= next_sweep {
-                    due.fill(true);
-                    next_sweep = now + Duration::from_millis(200);
-                }
-                for (j, p) in far.iter_mut().enumerate() {
-                    if !std::mem::take(&mut due[j]) {
-                        continue;
-                    }
-                    // Until its queue refuses, a phone stays due.
-                    due[j] = true;
-                    // At most four blocks a look, so that filling every queue at the
-                    // start (3,200 writes, each a slow system call under emulation)
-                    // does not keep the thread from reading for seconds.
-                    let mut budget = 4;
-                    while budget > 0 && spoken[j] + FAR_BLOCK <= voice_len {
-                        budget -= 1;
-                        let chunk = &voices[j][spoken[j]..spoken[j] + FAR_BLOCK];
-                        match p.write_samples(chunk) {
-                            Ok(WriteOutcome::Written(k)) => {
-                                assert_eq!(k, FAR_BLOCK);
-                                spoken[j] += FAR_BLOCK;
-                            }
-                            Ok(WriteOutcome::Event(_)) => {}
-                            Err(e) if e.is_would_block() => {
-                                refused += 1;
-                                due[j] = false;
-                                break;
-                            }
-                            Err(e) => panic!("phone {j} write: {e}"),
-                        }
-                    }
-                }
-            }
-            Phones {
-                heard,
-                refused,
-                longest_gap,
-            }
-        })
-    };
+    let phones = spawn_phones(
+        far,
+        voices.clone(),
+        voice_len,
+        ticks_seen.clone(),
+        done.clone(),
+    );
 
     // The collector: every tick's inputs and outputs, from the tap.
     let collector = {
