@@ -1305,3 +1305,138 @@ fn banked_ports_are_lent_by_group_through_removals() {
     };
     assert!(dropped >= 5, "A2's queue filled and dropped ({dropped})");
 }
+
+/// What a [`PrimingPort`] was asked, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    Start,
+    Align,
+    Read,
+    Write,
+}
+
+/// A port whose source is paced elsewhere (as a DAHDI channel's is): not
+/// primed until it has been written `primed_after` times (one a tick), or
+/// never. It logs every call the pump makes.
+struct PrimingPort {
+    primed_after: Option<usize>,
+    writes: usize,
+    log: Arc<std::sync::Mutex<Vec<Call>>>,
+}
+
+impl Port for PrimingPort {
+    fn name(&self) -> String {
+        "priming".into()
+    }
+    fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
+        self.log.lock().unwrap().push(Call::Read);
+        frame.fill(1);
+        Ok(())
+    }
+    fn write(&mut self, _frame: &[i16]) -> Result<(), PortError> {
+        self.log.lock().unwrap().push(Call::Write);
+        self.writes += 1;
+        Ok(())
+    }
+    fn stats(&self) -> PortStats {
+        PortStats::default()
+    }
+    fn start(&mut self) -> Result<(), PortError> {
+        self.log.lock().unwrap().push(Call::Start);
+        Ok(())
+    }
+    fn primed(&self) -> bool {
+        self.primed_after.is_some_and(|n| self.writes >= n)
+    }
+    fn align(&mut self) {
+        self.log.lock().unwrap().push(Call::Align);
+    }
+}
+
+/// The calls a [`PrimingPort`] gets when it joins a running pump, from its
+/// join until it has been written `ticks` times.
+fn calls_of_a_priming_join(
+    primed_after: Option<usize>,
+    max_priming: u64,
+    ticks: usize,
+) -> Vec<Call> {
+    let mut pump = Pump::new(PumpConfig {
+        block_size: 40,
+        max_priming_ticks: max_priming,
+        ..PumpConfig::default()
+    })
+    .unwrap();
+    let handle = pump.handle();
+    let stop = Arc::new(AtomicBool::new(false));
+    let runner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut clock = SoftClock::for_block(40).unwrap();
+            pump.run_until(&mut clock, &stop).unwrap();
+        })
+    };
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let port = PrimingPort {
+        primed_after,
+        writes: 0,
+        log: log.clone(),
+    };
+    // Applied at a tick boundary of the running pump (its first tick at the
+    // earliest), so the port joins a running pump.
+    let (_, id) = handle
+        .add_port(port, Role::Both)
+        .unwrap()
+        .wait_timeout(Duration::from_secs(10))
+        .unwrap();
+    id.unwrap();
+    while log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|&&c| c == Call::Write)
+        .count()
+        < ticks
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, Ordering::Relaxed);
+    runner.join().unwrap();
+    let mut calls = log.lock().unwrap().clone();
+    let end = calls
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c == Call::Write)
+        .nth(ticks - 1)
+        .unwrap()
+        .0;
+    calls.truncate(end + 1);
+    calls
+}
+
+/// A port that joins a running pump unprimed (a DAHDI channel whose queued
+/// audio its start dropped) primes as at the start of a run: it is not read
+/// until it is primed and one tick more, it is aligned once, just before that
+/// tick, and from then on it is read every tick (it still hears the mix, written
+/// to it, from its first tick). A port that never primes is read after
+/// `max_priming_ticks` ticks, as at the start of a run.
+#[test]
+fn a_port_joining_a_running_pump_primes_before_it_is_read() {
+    use Call::*;
+    // Primed once written twice: silent at its join tick and the next (not
+    // primed), aligned and still silent at the third (the tick in hand), read
+    // from the fourth.
+    assert_eq!(
+        calls_of_a_priming_join(Some(2), 50, 5),
+        [Start, Write, Write, Align, Write, Read, Write, Read, Write]
+    );
+    // Already primed when it joins: aligned at once and read at its first tick.
+    assert_eq!(
+        calls_of_a_priming_join(Some(0), 50, 2),
+        [Start, Align, Read, Write, Read, Write]
+    );
+    // Never primed: two ticks of silence at most, then read anyway, never aligned.
+    assert_eq!(
+        calls_of_a_priming_join(None, 2, 4),
+        [Start, Write, Write, Read, Write, Read, Write]
+    );
+}

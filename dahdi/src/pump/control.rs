@@ -139,7 +139,12 @@ fn reply<T>() -> (Answer<T>, Reply<T>) {
 ///
 /// A port added through the handle joins at a tick boundary: it is heard by
 /// the others from its first tick on, and hears the mix of that tick, nothing
-/// older. A removed port is out of the mix from the next tick on, and is given
+/// older. A port that is not [primed](super::Port::primed) when it joins (a
+/// [`DahdiPort`](super::DahdiPort), whose queued audio its start drops) primes
+/// as before a run's first tick: its input is silence, and the port is not
+/// read, until it has its first frame and one tick more; then it is
+/// [aligned](super::Port::align) and read every tick, with the one tick of
+/// input in hand that keeps it from underrunning. A removed port is out of the mix from the next tick on, and is given
 /// back, with nothing of it left in the pump (its engine row is cleared for
 /// whoever takes it next, its file descriptor leaves the pump's epoll set).
 /// To unsubscribe a tap, drop its [`Subscriber`]; the pump lets go of it at its

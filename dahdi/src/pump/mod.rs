@@ -46,7 +46,9 @@
 //! is [primed](Port::primed) (has its first frame; bounded by
 //! [`PumpConfig::max_priming_ticks`]), then [aligns](Port::align) them and
 //! starts with the clock's next tick: with DAHDI ports this is what makes a
-//! tick never find a channel empty.
+//! tick never find a channel empty. A port that joins while the pump runs
+//! primes the same way on its own (silent, not read, until primed and one
+//! tick more; see [`PumpHandle`]).
 //!
 //! **Late ticks are run, and counted.** When the clock reports several ticks
 //! due at once (the thread was not scheduled in time), the pump runs them all,

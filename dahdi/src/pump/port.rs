@@ -144,13 +144,15 @@ pub trait Port: Send + Any {
     /// Whether the port has received its first input and so can keep up from
     /// now on. The pump's first tick waits until every port is primed (ports
     /// whose source is not paced by the clock, like memory and file ports,
-    /// are always primed).
+    /// are always primed); a port that joins a running pump unprimed is not
+    /// read until it is primed and one tick more (its input is silence).
     fn primed(&self) -> bool {
         true
     }
 
-    /// Called once, when every port is primed, just before the first tick:
-    /// discard queued input older than the newest frame, so that every port
-    /// starts with the shortest latency it can sustain.
+    /// Called once, when every port is primed, just before the first tick
+    /// (or, for a port joining a running pump, once it is primed): discard
+    /// queued input older than the newest frame, so that every port starts
+    /// with the shortest latency it can sustain.
     fn align(&mut self) {}
 }

@@ -35,6 +35,10 @@ pub(super) struct Slot {
     /// Where the port is listed: its index in `Pump::loose`, or in its
     /// group's member list (so that leaving costs the same at any size).
     pub(super) place: u32,
+    /// While a port that joined a running pump primes (see
+    /// `Pump::join_running`): how many more ticks it may wait for its first
+    /// frame. `None`: the port is read.
+    pub(super) priming: Option<u64>,
 }
 
 impl Slot {
@@ -42,10 +46,39 @@ impl Slot {
     /// if the port fails.
     #[inline]
     pub(super) fn read(&mut self, frame: &mut [i16]) {
+        if self.priming.is_some() && self.prime(frame) {
+            return;
+        }
         if let Err(e) = self.port.read(frame) {
             frame.fill(0);
             self.fail(e);
         }
+    }
+
+    /// A tick of a port that joined a running pump and is not yet primed: as
+    /// at the start of a run, it is not read (its input is silence, not an
+    /// underrun) until it is [primed](Port::primed); then it is
+    /// [aligned](Port::align) and read from the next tick on, so that it has
+    /// one tick of input in hand and does not underrun while its source
+    /// keeps pace. Past [`PumpConfig::max_priming_ticks`](super::PumpConfig)
+    /// it is read anyway. True when this tick's input is the silence made
+    /// here.
+    #[cold]
+    fn prime(&mut self, frame: &mut [i16]) -> bool {
+        let Some(left) = self.priming.as_mut() else {
+            return false;
+        };
+        if self.port.primed() {
+            self.port.align();
+            self.priming = None;
+        } else if *left == 0 {
+            self.priming = None;
+            return false;
+        } else {
+            *left -= 1;
+        }
+        frame.fill(0);
+        true
     }
 
     #[cold]
@@ -128,6 +161,7 @@ impl Pump {
             last_error: None,
             watched: false,
             place,
+            priming: None,
         });
         Ok(id)
     }

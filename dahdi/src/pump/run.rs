@@ -204,18 +204,27 @@ impl Pump {
     }
 
     /// Starts a port that joined while the pump runs (a no-op between runs:
-    /// `run` starts every port): started, aligned, and its fd watched.
+    /// `run` starts every port): started, its fd watched, and aligned if it is
+    /// primed; if not (a DAHDI channel, whose queued audio `start` just
+    /// dropped), it primes as every port does before a run's first tick: its
+    /// input is silence until it is primed and one tick more (see
+    /// `Slot::prime`), which is what keeps it from underrunning later.
     pub(super) fn join_running(&mut self, id: PortId) {
         let Some(epoll) = self.epoll.clone() else {
             return;
         };
+        let max_priming = self.config.max_priming_ticks;
         let Some(slot) = self.slots.get_mut(id.index()).and_then(Option::as_mut) else {
             return;
         };
         if let Err(e) = slot.port.start() {
             slot.fail(e);
         }
-        slot.port.align();
+        if slot.port.primed() {
+            slot.port.align();
+        } else {
+            slot.priming = Some(max_priming);
+        }
         if let Some((fd, ready)) = slot.port.fd() {
             let event = EpollEvent::new(epoll_flags(ready), slot.id.index() as u64);
             match epoll.add(fd, event) {

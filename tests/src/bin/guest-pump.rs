@@ -20,6 +20,8 @@
 //!    DAHDI-compatible tables;
 //!
 //! and that no port ever underran, overran or dropped a frame.
+//! `pump_live_join_and_leave` does the same for a call whose members join and
+//! leave through the pump's handle while it runs.
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,7 +31,10 @@ use std::time::{Duration, Instant};
 
 use dahdi::audio::g711::Codec;
 use dahdi::audio::mixer::Role;
-use dahdi::pump::{DahdiClock, DahdiPort, DahdiPortConfig, Port, Pump, PumpConfig, Stream};
+use dahdi::pump::{
+    DahdiClock, DahdiPort, DahdiPortConfig, Port, PortId, Pump, PumpConfig, PumpError, Removed,
+    Reply, Stream, Subscriber,
+};
 use dahdi::{
     BufferInfo, BufferPolicy, ConfMode, Ctl, Event, Pseudo, ReadOutcome, Readiness, Tone, ToneZone,
     WriteOutcome,
@@ -435,41 +440,183 @@ fn realtime() {
     assert_eq!(r, 0, "SCHED_FIFO: {}", std::io::Error::last_os_error());
 }
 
-fn pump_conference(n: usize, seconds: u64, block: usize) {
+/// The phones, on a thread of their own: each far end in `far` speaks
+/// `voices[j]` and records what it hears, until `done` is set (and then 5 s
+/// more).
+///
+/// Silent until the pump's first tick (`ticks_seen` above 0), then each keeps its
+/// transmit queue full of its voice (32 blocks of 128 ms, 4 s ahead of the
+/// kernel), writing until the kernel refuses (EAGAIN writes nothing; the
+/// block is offered again later). A full queue is the most any phone can
+/// lead by, and it needs no model of how the kernel moves the channel: a
+/// phone paced by the wall clock overflowed (under emulation on a loaded
+/// host DAHDI's core processed 10 s of audio in 12.3 s of wall time), and
+/// one paced by what it had heard ran dry when the host stalled the guest.
+/// Reads are driven by epoll, one read per readiness; a phone writes when
+/// it has heard a block (the kernel moved its channel, so its queue has
+/// room), and every phone is offered a write at least every 200 ms.
+fn spawn_phones(
+    mut far: Vec<Pseudo>,
+    voices: Arc<Vec<Vec<i16>>>,
+    voice_len: usize,
+    ticks_seen: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+) -> thread::JoinHandle<Phones> {
+    let n = far.len();
+    thread::spawn(move || {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+        for (j, p) in far.iter().enumerate() {
+            epoll
+                .add(p.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, j as u64))
+                .unwrap();
+        }
+        // The phones answer the kernel's clock, like the pump: real-time, below it.
+        let param = libc::sched_param { sched_priority: 5 };
+        // SAFETY: plain system call on this thread with a valid parameter block.
+        let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+        assert_eq!(r, 0, "SCHED_FIFO: {}", std::io::Error::last_os_error());
+        let mut events = vec![EpollEvent::empty(); n];
+        let mut heard: Vec<Vec<i16>> = vec![Vec::with_capacity(voice_len); n];
+        let mut spoken = vec![0usize; n];
+        let mut speaking = false;
+        let mut refused = 0u64;
+        let mut buf = vec![0i16; FAR_BLOCK];
+        let mut stop_at = None;
+        let mut due = vec![false; n];
+        let mut next_sweep = Instant::now();
+        let mut last = Instant::now();
+        let mut longest_gap = Duration::ZERO;
+        loop {
+            if !speaking && ticks_seen.load(Ordering::Acquire) > 0 {
+                speaking = true;
+            }
+            if stop_at.is_none() && done.load(Ordering::Acquire) {
+                // Keep listening: the last outputs are still on their
+                // way (28 blocks of the pump's transmit prefill, up to
+                // 2.24 s, then a far-end block to fill), and the
+                // emulated machine may stall on the way.
+                stop_at = Some(Instant::now() + Duration::from_millis(5000));
+            }
+            if stop_at.is_some_and(|t| Instant::now() >= t) {
+                break;
+            }
+            let k = match epoll.wait(&mut events, EpollTimeout::from(20u16)) {
+                Ok(k) => k,
+                Err(nix::errno::Errno::EINTR) => 0,
+                Err(e) => panic!("epoll_wait: {e}"),
+            };
+            let now = Instant::now();
+            longest_gap = longest_gap.max(now - last);
+            last = now;
+            for ev in &events[..k] {
+                let j = ev.data() as usize;
+                hear(&mut far[j], j, &mut buf, &mut heard[j]);
+                due[j] = true;
+            }
+            if !speaking {
+                continue;
+            }
+            if now >= next_sweep {
+                due.fill(true);
+                next_sweep = now + Duration::from_millis(200);
+            }
+            for (j, p) in far.iter_mut().enumerate() {
+                if !std::mem::take(&mut due[j]) {
+                    continue;
+                }
+                // Until its queue refuses, a phone stays due.
+                due[j] = true;
+                // At most four blocks a look, so that filling every queue at the
+                // start (3,200 writes, each a slow system call under emulation)
+                // does not keep the thread from reading for seconds.
+                let mut budget = 4;
+                while budget > 0 && spoken[j] + FAR_BLOCK <= voice_len {
+                    budget -= 1;
+                    let chunk = &voices[j][spoken[j]..spoken[j] + FAR_BLOCK];
+                    match p.write_samples(chunk) {
+                        Ok(WriteOutcome::Written(k)) => {
+                            assert_eq!(k, FAR_BLOCK);
+                            spoken[j] += FAR_BLOCK;
+                        }
+                        Ok(WriteOutcome::Event(_)) => {}
+                        Err(e) if e.is_would_block() => {
+                            refused += 1;
+                            due[j] = false;
+                            break;
+                        }
+                        Err(e) => panic!("phone {j} write: {e}"),
+                    }
+                }
+            }
+        }
+        Phones {
+            heard,
+            refused,
+            longest_gap,
+        }
+    })
+}
+
+/// Every phone's voice for a run of `ticks` ticks of `block` samples,
+/// computed before the clock starts (with a margin for the phones' full
+/// transmit queues and for the phones going on after the last tick); and its
+/// length.
+fn phone_voices(n: usize, ticks: u64, block: usize) -> (Arc<Vec<Vec<i16>>>, usize) {
     let codes = voice_codes();
-    let ticks = seconds * 8000 / block as u64;
-    // Every phone's voice, computed before the clock starts (with a margin
-    // for the phones' full transmit queues and for the phones going on after
-    // the last tick).
     let voice_len = (ticks as usize + 100) * block + (FAR_BUFFERS + 2) * FAR_BLOCK;
-    let voices: Arc<Vec<Vec<i16>>> = Arc::new(
-        (0..n)
-            .map(|j| (0..voice_len).map(|k| voice(&codes, j, k)).collect())
-            .collect(),
-    );
-    // Still, the emulated machine stalls now and then, for hundreds of
-    // milliseconds when the host is busy; DAHDI's core timer then catches up
-    // in one burst, and no user-space thread runs in between. So the pump's
-    // channels get as many kernel buffers as there are (32), 28 of them
-    // prefilled on the transmit side so that a burst does not drain them (the
-    // pump writes one block a tick after the kernel took one, so at most 30
-    // are ever queued), 64 queued frames on the receive side, and the pump
-    // catches up to 50 late ticks (all of which the channels' buffers hold)
-    // instead of skipping them. How long a stall that survives is depends on
-    // the block: 28 blocks of 20 ms are 560 ms, of 80 ms 2.24 s.
-    let cfg = DahdiPortConfig {
+    let voices = (0..n)
+        .map(|j| (0..voice_len).map(|k| voice(&codes, j, k)).collect())
+        .collect();
+    (Arc::new(voices), voice_len)
+}
+
+/// The pump's channels in the conference tests.
+///
+/// The emulated machine stalls now and then, for hundreds of
+/// milliseconds when the host is busy; DAHDI's core timer then catches up
+/// in one burst, and no user-space thread runs in between. So the pump's
+/// channels get as many kernel buffers as there are (32), 28 of them
+/// prefilled on the transmit side so that a burst does not drain them (the
+/// pump writes one block a tick after the kernel took one, so at most 30
+/// are ever queued), 64 queued frames on the receive side, and the pump
+/// catches up to 50 late ticks (all of which the channels' buffers hold,
+/// see [`stall_proof_pump_config`]) instead of skipping them. How long a
+/// stall that survives is depends on the block: 28 blocks of 20 ms are
+/// 560 ms, of 80 ms 2.24 s.
+fn stall_proof_port_config(block: usize) -> DahdiPortConfig {
+    DahdiPortConfig {
         block,
         kernel_buffers: 32,
         queue_frames: 64,
         tx_prefill: 28,
-    };
-    let mut pump = Pump::new(PumpConfig {
+    }
+}
+
+/// The pump of the conference tests: `block`-sample ticks, room for `n`
+/// ports, up to 50 late ticks caught up (see [`stall_proof_port_config`]).
+fn stall_proof_pump_config(block: usize, n: usize) -> PumpConfig {
+    PumpConfig {
         block_size: block,
         capacity: n,
         max_catch_up: 50,
         ..PumpConfig::default()
-    })
-    .unwrap();
+    }
+}
+
+/// A pump channel and its phone: the far end, in linear mode with
+/// [`FAR_BUFFERS`] blocks of [`FAR_BLOCK`], non-blocking.
+fn phone_pair(cfg: &DahdiPortConfig) -> (DahdiPort, Pseudo) {
+    let (port, mut phone) = DahdiPort::with_far_end(cfg).expect("pseudo pair");
+    set_linear_buffers(&mut phone, FAR_BUFFERS, FAR_BLOCK);
+    phone.set_nonblocking(true).unwrap();
+    (port, phone)
+}
+
+fn pump_conference(n: usize, seconds: u64, block: usize) {
+    let ticks = seconds * 8000 / block as u64;
+    let (voices, voice_len) = phone_voices(n, ticks, block);
+    let cfg = stall_proof_port_config(block);
+    let mut pump = Pump::new(stall_proof_pump_config(block, n)).unwrap();
     // Every kernel conference slot the far ends get (one each) first holds
     // an ended conference's sums, which the raw kernel would replay into the
     // first chunk a phone hears: the exactness checks below then prove that
@@ -478,9 +625,7 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
     let mut ids = Vec::new();
     let mut far = Vec::new();
     for _ in 0..n {
-        let (port, mut phone) = DahdiPort::with_far_end(&cfg).expect("pseudo pair");
-        set_linear_buffers(&mut phone, FAR_BUFFERS, FAR_BLOCK);
-        phone.set_nonblocking(true).unwrap();
+        let (port, phone) = phone_pair(&cfg);
         ids.push(pump.add_port(port, Role::Both).unwrap());
         far.push(phone);
     }
@@ -495,112 +640,13 @@ fn pump_conference(n: usize, seconds: u64, block: usize) {
     let ticks_seen = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
 
-    // The phones: silent until the pump's first tick, then each keeps its
-    // transmit queue full of its voice (32 blocks of 128 ms, 4 s ahead of the
-    // kernel), writing until the kernel refuses (EAGAIN writes nothing; the
-    // block is offered again later). A full queue is the most any phone can
-    // lead by, and it needs no model of how the kernel moves the channel: a
-    // phone paced by the wall clock overflowed (under emulation on a loaded
-    // host DAHDI's core processed 10 s of audio in 12.3 s of wall time), and
-    // one paced by what it had heard ran dry when the host stalled the guest.
-    // Reads are driven by epoll, one read per readiness; a phone writes when
-    // it has heard a block (the kernel moved its channel, so its queue has
-    // room), and every phone is offered a write at least every 200 ms.
-    let phones = {
-        let (done, voices, ticks_seen) = (done.clone(), voices.clone(), ticks_seen.clone());
-        thread::spawn(move || {
-            let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
-            for (j, p) in far.iter().enumerate() {
-                epoll
-                    .add(p.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, j as u64))
-                    .unwrap();
-            }
-            // The phones answer the kernel's clock, like the pump: real-time, below it.
-            let param = libc::sched_param { sched_priority: 5 };
-            // SAFETY: plain system call on this thread with a valid parameter block.
-            let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-            assert_eq!(r, 0, "SCHED_FIFO: {}", std::io::Error::last_os_error());
-            let mut events = vec![EpollEvent::empty(); n];
-            let mut heard: Vec<Vec<i16>> = vec![Vec::with_capacity(voice_len); n];
-            let mut spoken = vec![0usize; n];
-            let mut speaking = false;
-            let mut refused = 0u64;
-            let mut buf = vec![0i16; FAR_BLOCK];
-            let mut stop_at = None;
-            let mut due = vec![false; n];
-            let mut next_sweep = Instant::now();
-            let mut last = Instant::now();
-            let mut longest_gap = Duration::ZERO;
-            loop {
-                if !speaking && ticks_seen.load(Ordering::Acquire) > 0 {
-                    speaking = true;
-                }
-                if stop_at.is_none() && done.load(Ordering::Acquire) {
-                    // Keep listening: the last outputs are still on their
-                    // way (28 blocks of the pump's transmit prefill, up to
-                    // 2.24 s, then a far-end block to fill), and the
-                    // emulated machine may stall on the way.
-                    stop_at = Some(Instant::now() + Duration::from_millis(5000));
-                }
-                if stop_at.is_some_and(|t| Instant::now() >= t) {
-                    break;
-                }
-                let k = match epoll.wait(&mut events, EpollTimeout::from(20u16)) {
-                    Ok(k) => k,
-                    Err(nix::errno::Errno::EINTR) => 0,
-                    Err(e) => panic!("epoll_wait: {e}"),
-                };
-                let now = Instant::now();
-                longest_gap = longest_gap.max(now - last);
-                last = now;
-                for ev in &events[..k] {
-                    let j = ev.data() as usize;
-                    hear(&mut far[j], j, &mut buf, &mut heard[j]);
-                    due[j] = true;
-                }
-                if !speaking {
-                    continue;
-                }
-                if now >= next_sweep {
-                    due.fill(true);
-                    next_sweep = now + Duration::from_millis(200);
-                }
-                for (j, p) in far.iter_mut().enumerate() {
-                    if !std::mem::take(&mut due[j]) {
-                        continue;
-                    }
-                    // Until its queue refuses, a phone stays due.
-                    due[j] = true;
-                    // At most four blocks a look, so that filling every queue at the
-                    // start (3,200 writes, each a slow system call under emulation)
-                    // does not keep the thread from reading for seconds.
-                    let mut budget = 4;
-                    while budget > 0 && spoken[j] + FAR_BLOCK <= voice_len {
-                        budget -= 1;
-                        let chunk = &voices[j][spoken[j]..spoken[j] + FAR_BLOCK];
-                        match p.write_samples(chunk) {
-                            Ok(WriteOutcome::Written(k)) => {
-                                assert_eq!(k, FAR_BLOCK);
-                                spoken[j] += FAR_BLOCK;
-                            }
-                            Ok(WriteOutcome::Event(_)) => {}
-                            Err(e) if e.is_would_block() => {
-                                refused += 1;
-                                due[j] = false;
-                                break;
-                            }
-                            Err(e) => panic!("phone {j} write: {e}"),
-                        }
-                    }
-                }
-            }
-            Phones {
-                heard,
-                refused,
-                longest_gap,
-            }
-        })
-    };
+    let phones = spawn_phones(
+        far,
+        voices.clone(),
+        voice_len,
+        ticks_seen.clone(),
+        done.clone(),
+    );
 
     // The collector: every tick's inputs and outputs, from the tap.
     let collector = {
@@ -771,6 +817,548 @@ fn pump_100_channels_10_seconds() {
     pump_conference(100, 10, 640);
 }
 
+/// Who takes part in [`pump_live_join_and_leave`], by phone: which are in the
+/// call when the pump starts, and the changes made while it runs, each made
+/// once the tap has shown the tick given and the change before has taken
+/// effect (and a joiner's own tap has started).
+const LIVE_PHONES: usize = 6;
+const LIVE_FROM_START: [usize; 3] = [0, 1, 2];
+const LIVE_PLAN: [(u64, LiveChange); 5] = [
+    (20, LiveChange::Join(3)),
+    (35, LiveChange::Join(4)),
+    (50, LiveChange::Leave(2)),
+    // Joins after phone 2 left: may take the engine row phone 2 had, whose
+    // streams the first tap still asks for (and must find silent).
+    (65, LiveChange::Join(5)),
+    (80, LiveChange::Leave(4)),
+];
+/// Ticks the pump runs after the last change took effect: the leaver's last
+/// outputs reach its phone (28 blocks of transmit prefill) well before then.
+const LIVE_TAIL_TICKS: u64 = 40;
+
+#[derive(Clone, Copy, Debug)]
+enum LiveChange {
+    Join(usize),
+    Leave(usize),
+}
+
+/// A tapped stream of the live test, by phone.
+#[derive(Clone, Copy)]
+enum Seen {
+    Mix,
+    Input(usize),
+    Output(usize),
+}
+
+/// Every tapped frame of the live test, by tick (`None`: no tap had it).
+struct Recorded {
+    mix: Vec<Option<Vec<i16>>>,
+    input: Vec<Vec<Option<Vec<i16>>>>,
+    output: Vec<Vec<Option<Vec<i16>>>>,
+}
+
+impl Recorded {
+    fn new(phones: usize) -> Recorded {
+        Recorded {
+            mix: Vec::new(),
+            input: vec![Vec::new(); phones],
+            output: vec![Vec::new(); phones],
+        }
+    }
+
+    fn put(list: &mut Vec<Option<Vec<i16>>>, tick: usize, frame: &[i16]) {
+        if list.len() <= tick {
+            list.resize(tick + 1, None);
+        }
+        assert!(list[tick].is_none(), "tick {tick} tapped twice");
+        list[tick] = Some(frame.to_vec());
+    }
+
+    fn record(&mut self, seen: &[Seen], b: &dahdi::pump::TapBatch) {
+        let t = b.tick() as usize;
+        for (k, s) in seen.iter().enumerate() {
+            let list = match *s {
+                Seen::Mix => &mut self.mix,
+                Seen::Input(p) => &mut self.input[p],
+                Seen::Output(p) => &mut self.output[p],
+            };
+            Self::put(list, t, b.frame(k));
+        }
+    }
+}
+
+/// One tap of the live test: what it asks for, and the next tick it owes.
+struct LiveTap {
+    seen: Vec<Seen>,
+    sub: Subscriber,
+    first: Option<u64>,
+    next: u64,
+}
+
+impl LiveTap {
+    /// Takes one batch: the tap never loses a tick, and goes on from where it
+    /// started.
+    fn take(&mut self, b: &dahdi::pump::TapBatch, rec: &mut Recorded) {
+        assert_eq!(b.ticks_lost_before(), 0, "a tap lost ticks");
+        if self.first.is_none() {
+            self.first = Some(b.tick());
+            self.next = b.tick();
+        }
+        assert_eq!(b.tick(), self.next, "a tap skipped a tick");
+        self.next += 1;
+        rec.record(&self.seen, b);
+    }
+
+    fn drain(&mut self, rec: &mut Recorded) {
+        while let Ok(b) = self.sub.try_recv() {
+            self.take(&b, rec);
+        }
+    }
+}
+
+/// A change sent through the handle, not yet complete.
+enum InFlight {
+    Join(usize, u64, Reply<Result<PortId, PumpError>>),
+    Leave(usize, u64, Reply<Removed>),
+    /// The joiner's tap has been asked for and has not delivered yet.
+    TapStarting(usize),
+}
+
+/// The issue's live conference on the real driver: DAHDI channels join and
+/// leave a running pump through its [`PumpHandle`](dahdi::pump::PumpHandle),
+/// from this thread, while the pump runs on a real-time thread of its own,
+/// paced by `/dev/dahdi/timer`. Phones 0 and 1 are in the call from the start
+/// and stay, 2 is there from the start and leaves, 3 joins and stays, 4 joins
+/// and later leaves, 5 joins after 2 left. Every phone speaks from the first
+/// tick on, joined or not, as a caller does while waiting to be bridged.
+///
+/// The ticks of the changes are the pump's own: each reply carries the first
+/// tick that saw its change ([`Reply::try_get`]). With the membership those
+/// ticks give, the test checks, as `pump_conference` does, sample for sample:
+///
+/// 1. what the pump read from each phone while it was a member is, after a
+///    few silent samples, the phone's voice without a gap: for a joiner, the
+///    silence is exactly the ticks in which it primed (its channel flushed as
+///    it joined, then one tick in hand, as at the start of a run) and was not
+///    read, and no port ever underran;
+/// 2. every member's output is exactly the sum of the other members' inputs
+///    that tick, the mix is the sum of every member's input, and the streams
+///    of a port that is not (or no longer) a member are silent: nobody hears a
+///    phone before its join or from the tick its leave took effect;
+/// 3. each phone heard nothing but silence, then exactly its outputs from
+///    its join to its leave (or the end), through mu-law, then silence: no
+///    sample of an earlier conference or of the mix before its join (its
+///    first sample heard is its join tick's mix), and nothing from the pump
+///    after its last member tick.
+///
+/// A joiner's streams are tapped from a tap asked for once its id is known,
+/// so a tick or two after its join; in those ticks its input is the tapped
+/// mix less the other members' tapped inputs (check 1 then holds it to its
+/// voice) and its output is not tapped (check 3 holds what its phone heard to
+/// the sum of the others' inputs). One change is in flight at a time, so no
+/// tick has two untapped members.
+fn pump_live_join_and_leave() {
+    let n = LIVE_PHONES;
+    let most_ticks = LIVE_PLAN.last().unwrap().0 + 3 * LIVE_TAIL_TICKS;
+    let (voices, voice_len) = phone_voices(n, most_ticks, BLOCK);
+    let cfg = stall_proof_port_config(BLOCK);
+    let mut pump = Pump::new(stall_proof_pump_config(BLOCK, n)).unwrap();
+    let handle = pump.handle();
+    // As in pump_conference: the far ends' kernel conferences get slots that
+    // hold an ended conference's sums.
+    dahdi_tests::slots::leave_stale_sums(n);
+    let mut waiting = Vec::new();
+    let mut far = Vec::new();
+    for _ in 0..n {
+        let (port, phone) = phone_pair(&cfg);
+        waiting.push(Some(port));
+        far.push(phone);
+    }
+    let mut ids: Vec<Option<PortId>> = vec![None; n];
+    let mut joined: Vec<Option<u64>> = vec![None; n];
+    let mut left: Vec<Option<u64>> = vec![None; n];
+    for &p in &LIVE_FROM_START {
+        let port = waiting[p].take().unwrap();
+        ids[p] = Some(pump.add_port(port, Role::Both).unwrap());
+        joined[p] = Some(0);
+    }
+    let mut seen = vec![Seen::Mix];
+    let mut streams = vec![Stream::Mix];
+    for &p in &LIVE_FROM_START {
+        seen.extend([Seen::Input(p), Seen::Output(p)]);
+        let id = ids[p].unwrap();
+        streams.extend([Stream::Input(id), Stream::Output(id)]);
+    }
+    // Depth for the whole run: this thread does not run at real-time priority.
+    let depth = most_ticks as usize + 10;
+    let mut taps = vec![LiveTap {
+        seen,
+        sub: pump.subscribe(&streams, depth),
+        first: None,
+        next: 0,
+    }];
+
+    let ticks_seen = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let phones = spawn_phones(
+        far,
+        voices.clone(),
+        voice_len,
+        ticks_seen.clone(),
+        done.clone(),
+    );
+    let runner = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            realtime();
+            let mut clock = DahdiClock::new(BLOCK).expect("/dev/dahdi/timer");
+            pump.run_until(&mut clock, &stop).expect("pump run");
+            pump
+        })
+    };
+
+    // ---- the call: changes made while the pump runs --------------------
+    let mut rec = Recorded::new(n);
+    let mut removed: Vec<(usize, Box<dyn Port>)> = Vec::new();
+    let mut step = 0;
+    let mut in_flight: Option<InFlight> = None;
+    let mut stop_after: Option<u64> = None;
+    loop {
+        let b = taps[0]
+            .sub
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a tick within 10 s");
+        taps[0].take(&b, &mut rec);
+        drop(b);
+        let now = taps[0].next;
+        ticks_seen.store(now, Ordering::Release);
+        for tap in &mut taps[1..] {
+            tap.drain(&mut rec);
+        }
+        in_flight = match in_flight.take() {
+            None if step < LIVE_PLAN.len() && now >= LIVE_PLAN[step].0 => {
+                Some(match LIVE_PLAN[step].1 {
+                    LiveChange::Join(p) => {
+                        let port = waiting[p].take().expect("a phone joins once");
+                        InFlight::Join(p, now, handle.add_port(port, Role::Both).unwrap())
+                    }
+                    LiveChange::Leave(p) => {
+                        let id = ids[p].expect("a member leaves");
+                        InFlight::Leave(p, now, handle.remove_port(id).unwrap())
+                    }
+                })
+            }
+            None => None,
+            Some(InFlight::Join(p, sent, reply)) => match reply.try_get() {
+                None => Some(InFlight::Join(p, sent, reply)),
+                Some((tick, id)) => {
+                    let id = id.expect("the pump took the port");
+                    // The tap had shown ticks up to `sent - 1` when the join was
+                    // sent: it cannot take effect before tick `sent`.
+                    assert!(
+                        tick >= sent,
+                        "phone {p} joined at tick {tick}, sent at {sent}"
+                    );
+                    println!("tick {tick}: phone {p} joined as row {}", id.index());
+                    ids[p] = Some(id);
+                    joined[p] = Some(tick);
+                    taps.push(LiveTap {
+                        seen: vec![Seen::Input(p), Seen::Output(p)],
+                        sub: handle
+                            .subscribe(&[Stream::Input(id), Stream::Output(id)], depth)
+                            .unwrap(),
+                        first: None,
+                        next: 0,
+                    });
+                    Some(InFlight::TapStarting(p))
+                }
+            },
+            Some(InFlight::TapStarting(p)) => {
+                if taps.last().unwrap().first.is_some() {
+                    step += 1;
+                    None
+                } else {
+                    Some(InFlight::TapStarting(p))
+                }
+            }
+            Some(InFlight::Leave(p, sent, reply)) => match reply.try_get() {
+                None => Some(InFlight::Leave(p, sent, reply)),
+                Some((tick, port)) => {
+                    assert!(
+                        tick >= sent,
+                        "phone {p} left at tick {tick}, sent at {sent}"
+                    );
+                    println!("tick {tick}: phone {p} left");
+                    removed.push((p, port.expect("the pump gave the port back")));
+                    left[p] = Some(tick);
+                    step += 1;
+                    None
+                }
+            },
+        };
+        if step == LIVE_PLAN.len() && stop_after.is_none() {
+            let last = joined.iter().chain(&left).flatten().max().unwrap();
+            stop_after = Some(last + LIVE_TAIL_TICKS);
+        }
+        if stop_after.is_some_and(|t| now >= t) {
+            break;
+        }
+        assert!(
+            now < most_ticks,
+            "the changes took too long: step {step} at tick {now}"
+        );
+    }
+    stop.store(true, Ordering::Release);
+    let pump = runner.join().expect("pump thread");
+    for tap in &mut taps {
+        tap.drain(&mut rec);
+    }
+    done.store(true, Ordering::Release);
+    let Phones {
+        heard,
+        refused,
+        longest_gap,
+    } = phones.join().expect("phones");
+    let stats = pump.stats();
+    println!("{stats}");
+    println!(
+        "the phones thread waited at most {longest_gap:?} between looks, writes refused by \
+         full queues {refused}"
+    );
+    let ticks = stats.ticks;
+    let total = ticks as usize;
+    for (k, tap) in taps.iter().enumerate() {
+        assert_eq!(tap.next, ticks, "tap {k} delivered every tick to the end");
+    }
+    assert_eq!(taps[0].first, Some(0));
+    let window = |p: usize| -> (usize, usize) {
+        let j = joined[p].expect("every phone joined") as usize;
+        (j, left[p].map_or(total, |l| l as usize))
+    };
+    let member = |p: usize, t: usize| {
+        let (j, l) = window(p);
+        j <= t && t < l
+    };
+
+    // ---- counters -----------------------------------------------------
+    let mut port_stats = vec![None; n];
+    for r in &stats.ports {
+        let p = ids
+            .iter()
+            .position(|&i| i == Some(r.id))
+            .expect("a phone's port");
+        assert!(
+            left[p].is_none(),
+            "phone {p} left, but its port is in the pump"
+        );
+        assert_eq!(r.last_error, None, "phone {p}");
+        port_stats[p] = Some(r.stats);
+    }
+    for (p, port) in &removed {
+        port_stats[*p] = Some(port.stats());
+    }
+    for (p, s) in port_stats.iter().enumerate() {
+        let s = s.unwrap_or_else(|| panic!("phone {p}'s port neither in the pump nor back"));
+        let (j, l) = window(p);
+        assert_eq!(
+            (s.overruns, s.drops, s.errors),
+            (0, 0, 0),
+            "phone {p}: {s:?}"
+        );
+        // Not one underrun, joiners included: a joiner primes first (and is
+        // not read, which check 1 counts).
+        assert_eq!(s.underruns, 0, "phone {p}: {s:?}");
+        assert!(s.frames_in <= (l - j) as u64, "phone {p}: {s:?}");
+        if j == 0 {
+            assert_eq!(s.frames_in, (l - j) as u64, "phone {p}: {s:?}");
+        }
+        assert_eq!(s.frames_out, (l - j) as u64, "phone {p}: {s:?}");
+        println!("phone {p}: member for ticks {j}..{l}, {s:?}");
+    }
+
+    // ---- the members' inputs, tapped or (just after a join) derived ----
+    let mix: Vec<&Vec<i16>> = (0..total)
+        .map(|t| rec.mix[t].as_ref().expect("the mix of every tick"))
+        .collect();
+    let mut input: Vec<Vec<Vec<i16>>> = vec![vec![Vec::new(); total]; n];
+    let mut derived = 0;
+    for t in 0..total {
+        let members: Vec<usize> = (0..n).filter(|&p| member(p, t)).collect();
+        let untapped: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&p| rec.input[p].get(t).is_none_or(Option::is_none))
+            .collect();
+        assert!(untapped.len() <= 1, "tick {t}: {untapped:?} not tapped");
+        for &p in &members {
+            if let Some(f) = rec.input[p].get(t).and_then(Option::as_ref) {
+                input[p][t] = f.clone();
+            }
+        }
+        if let [u] = untapped[..] {
+            derived += 1;
+            input[u][t] = (0..BLOCK)
+                .map(|s| {
+                    let others: i32 = members
+                        .iter()
+                        .filter(|&&p| p != u)
+                        .map(|&p| i32::from(input[p][t][s]))
+                        .sum();
+                    i16::try_from(i32::from(mix[t][s]) - others).expect("an input sample")
+                })
+                .collect();
+        }
+    }
+
+    // ---- 1. the pump read each member's voice, exactly -----------------
+    for p in 0..n {
+        let (j, l) = window(p);
+        let r: Vec<i16> = input[p][j..l].concat();
+        let d = r
+            .iter()
+            .position(|&v| v != 0)
+            .unwrap_or_else(|| panic!("nothing from phone {p}"));
+        let m = if j == 0 {
+            // Silent until the first tick, as in pump_conference.
+            0
+        } else {
+            // Speaking since the first tick: somewhere in its voice.
+            (0..voice_len - BLOCK)
+                .find(|&m| r[d..d + BLOCK] == voices[p][m..m + BLOCK])
+                .unwrap_or_else(|| panic!("phone {p}'s voice is not what the pump read"))
+        };
+        if j == 0 {
+            assert!(d < 50 * BLOCK, "phone {p} first heard after {d} samples");
+        } else {
+            // A joiner had been speaking all along: its only silence is the
+            // ticks it primed, at least its join tick (its channel flushed)
+            // and the tick in hand, in which the pump did not read it.
+            let read = port_stats[p].map_or(0, |s| s.frames_in) as usize;
+            assert_eq!(
+                d,
+                (l - j - read) * BLOCK,
+                "phone {p}: silent samples after its join, {read} of its {} ticks read",
+                l - j
+            );
+            assert!(
+                (2..=10).contains(&(d / BLOCK)),
+                "phone {p} primed for {} ticks",
+                d / BLOCK
+            );
+        }
+        for (k, &v) in r[d..].iter().enumerate() {
+            assert_eq!(
+                v,
+                voices[p][m + k],
+                "phone {p}: sample {k} of its voice from {m}"
+            );
+        }
+        println!("phone {p}: the pump read its voice from sample {m} on, after {d} silent");
+    }
+
+    // ---- 2. each output is the exact mix of the other members ----------
+    for t in 0..total {
+        let members: Vec<usize> = (0..n).filter(|&p| member(p, t)).collect();
+        for s in 0..BLOCK {
+            let sum: i64 = members.iter().map(|&p| i64::from(input[p][t][s])).sum();
+            assert_eq!(i64::from(mix[t][s]), sum, "tick {t}, sample {s}: the mix");
+            for (p, own) in input.iter().enumerate() {
+                let out = rec.output[p].get(t).and_then(Option::as_ref);
+                let inp = rec.input[p].get(t).and_then(Option::as_ref);
+                if member(p, t) {
+                    if let Some(o) = out {
+                        let want = sum - i64::from(own[t][s]);
+                        assert_eq!(i64::from(o[s]), want, "tick {t}, phone {p}, sample {s}");
+                    }
+                } else {
+                    for (what, f) in [("input", inp), ("output", out)] {
+                        if let Some(f) = f {
+                            assert_eq!(f[s], 0, "tick {t}: phone {p} not a member, its {what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- 3. each phone heard its outputs, then nothing -----------------
+    for (p, y) in heard.iter().enumerate() {
+        let (j, l) = window(p);
+        let qo: Vec<i16> = (j..l)
+            .flat_map(|t| {
+                let own = &input[p][t];
+                let others: Vec<i16> = match rec.output[p].get(t).and_then(Option::as_ref) {
+                    Some(o) => o.clone(),
+                    None => (0..BLOCK)
+                        .map(|s| {
+                            let sum: i32 = (0..n)
+                                .filter(|&o| member(o, t))
+                                .map(|o| i32::from(input[o][t][s]))
+                                .sum();
+                            (sum - i32::from(own[s])) as i16
+                        })
+                        .collect(),
+                };
+                others.into_iter().map(q)
+            })
+            .collect();
+        let a = qo.iter().position(|&v| v != 0).expect("a non-silent mix");
+        if j > 0 {
+            // (Not necessarily its first sample: the others' sum may round
+            // to silence through mu-law.)
+            assert!(
+                a < BLOCK,
+                "phone {p} joined a call in progress: its first tick is silent"
+            );
+        }
+        let b = y
+            .iter()
+            .position(|&v| v != 0)
+            .unwrap_or_else(|| panic!("phone {p} heard nothing"));
+        assert!(b >= a, "phone {p} heard sound before the pump made any");
+        let e = b - a;
+        let end = e + qo.len();
+        assert!(
+            y.len() >= end,
+            "phone {p} heard {} samples, needs {end}",
+            y.len()
+        );
+        for (k, &v) in qo.iter().enumerate() {
+            assert_eq!(
+                y[e + k],
+                v,
+                "phone {p}: output sample {k} (tick {})",
+                j + k / BLOCK
+            );
+        }
+        if let Some(k) = y[end..].iter().position(|&v| v != 0) {
+            panic!(
+                "phone {p} heard {} from the pump {k} samples after its last tick {}",
+                y[end + k],
+                l - 1
+            );
+        }
+        println!(
+            "phone {p}: heard {b} silent samples, its {} ticks exactly, then {} silent",
+            l - j,
+            y.len() - end
+        );
+        if left[p].is_some() {
+            assert!(
+                y.len() - end >= 8000,
+                "phone {p}: too little heard after it left"
+            );
+        }
+    }
+    println!(
+        "{n} phones x {ticks} ticks, joins and leaves through the handle: inputs \
+         ({derived} ticks' joiner input from the mix), mixes and what the phones heard \
+         all exact; late ticks {}",
+        stats.late_ticks
+    );
+}
+
 fn main() {
     dahdi_tests::guest::guest_main(dahdi_tests::guest_tests![
         kernel_round_trip_is_the_dahdi_g711_round_trip,
@@ -778,5 +1366,6 @@ fn main() {
         a_read_refused_with_elast_is_repeated,
         pump_10_channels_2_seconds,
         pump_100_channels_10_seconds,
+        pump_live_join_and_leave,
     ]);
 }
