@@ -178,13 +178,7 @@ struct Phase {
 
 impl Phase {
     fn from(n: u32, report: &dahdi_tests::qemu::QemuRun) -> Phase {
-        let results = report
-            .results
-            .lines()
-            .filter_map(|l| l.strip_prefix("RESULT "))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-            .collect();
+        let results = report.result_values();
         let prefix = format!("JSON{n} ");
         let json_text: Vec<&str> = report
             .results

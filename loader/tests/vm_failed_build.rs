@@ -24,7 +24,6 @@
 
 mod debpkg;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -296,13 +295,7 @@ fn debian13_backports_kernel_dahdi_cannot_build_for() {
         .unwrap()
         .as_secs();
     let report = must(ws.boot(&good, accel, Duration::from_secs(300), &[]));
-    let results: BTreeMap<String, String> = report
-        .results
-        .lines()
-        .filter_map(|l| l.strip_prefix("RESULT "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect();
+    let results = report.result_values();
     let ctx = format!(
         "results port:\n{}\n---- console (tail) ----\n{}",
         report.results,

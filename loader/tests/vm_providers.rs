@@ -208,13 +208,7 @@ fn boot_and_check(ws: &Workspace, kernel: &str, scenario: &str) {
     let host = must(KernelUnderTest::discover());
     let accel = choose_accel(&host, Path::new(env!("CARGO_TARGET_TMPDIR")));
     let report = must(ws.boot(kernel, accel, Duration::from_secs(600), &[]));
-    let results: BTreeMap<String, String> = report
-        .results
-        .lines()
-        .filter_map(|l| l.strip_prefix("RESULT "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
-        .collect();
+    let results = report.result_values();
     let context = format!(
         "{scenario}: guest results:\n{}\nconsole tail:\n{}",
         report.results,

@@ -29,7 +29,6 @@
 //! kernel hooks do nothing, no unit, link or rule stays), purge (nothing stays).
 
 use dahdi_tests::output::{tail, text};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -496,13 +495,7 @@ fn kernel_upgrade(platform: Platform) {
         .unwrap_or_else(|e| panic!("{e}"));
     mark("pack image + boot B + checks", &mut times);
 
-    let results: BTreeMap<String, String> = report
-        .results
-        .lines()
-        .filter_map(|l| l.strip_prefix("RESULT "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect();
+    let results = report.result_values();
     let ctx = format!(
         "results port:\n{}\n---- console (tail) ----\n{}",
         report.results,

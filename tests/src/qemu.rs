@@ -48,6 +48,19 @@ pub struct QemuRun {
     pub exit: Option<std::process::ExitStatus>,
 }
 
+impl QemuRun {
+    /// The `RESULT key=value` lines the guest wrote on the results port, values trimmed
+    /// (a key written twice keeps its last value).
+    pub fn result_values(&self) -> std::collections::BTreeMap<String, String> {
+        self.results
+            .lines()
+            .filter_map(|l| l.strip_prefix("RESULT "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+            .collect()
+    }
+}
+
 /// Kills and reaps qemu however the caller leaves (panic included).
 struct Reaper(Child);
 
@@ -183,4 +196,27 @@ pub fn boot_disks(
     q.cpus = 2;
     q.drives = disks.to_vec();
     q.run(workdir, timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QemuRun;
+
+    #[test]
+    fn result_values_are_the_result_lines() {
+        let run = QemuRun {
+            console: String::new(),
+            results: "@@BOOTED\nRESULT kernel=6.1.0-57-amd64\nLOG x: RESULT no=1\n\
+                      RESULT units= \nRESULT a=b=c\nRESULT kernel=again\n"
+                .into(),
+            wall: std::time::Duration::ZERO,
+            timed_out: false,
+            exit: None,
+        };
+        let v = run.result_values();
+        assert_eq!(v.len(), 3, "{v:?}");
+        assert_eq!(v["kernel"], "again");
+        assert_eq!(v["units"], "");
+        assert_eq!(v["a"], "b=c");
+    }
 }
