@@ -5,8 +5,11 @@
 //! kernel metapackages are installed from there (`apt-get install -t trixie-backports
 //! linux-image-amd64 linux-headers-amd64`), bringing the newest kernel K the archive
 //! offers, with real apt, dpkg, DKMS and Debian's kernel hooks in a chroot. The kernel is chosen at run time, not
-//! written down: the test fails, saying so, if DAHDI builds for it (then this scenario
-//! needs another kernel or a source that fails).
+//! written down. If DAHDI's own source builds for it (some day every offered kernel may),
+//! the kernel is purged, DAHDI's DKMS source is patched to fail (an `#error` line at the top
+//! of dahdi-base.c) and the kernel installed again, so the same failure path runs; the test
+//! says which source it used. `DAHDI_FAILED_BUILD_PATCHED=1` uses the patched source from
+//! the start, to exercise that path on a day when the real source still fails.
 //!
 //! What the scenario shows, in order:
 //! 1. DKMS's build fails and Debian's hooks stop there (`run-parts --exit-on-error`): apt
@@ -40,6 +43,47 @@ use debpkg::{apt_install_local, stage_packages, FIRST};
 const BACKPORTS_SOURCES: &str = "/etc/apt/sources.list.d/trixie-backports.sources";
 /// A small package to ask apt for, to see whether apt works (downloaded with the stage).
 const PROBE_PACKAGE: &str = "less";
+/// What the patched source's build fails with: an `#error` line of the test's own.
+const PATCH_ERROR: &str = "dahdi-loader test: DAHDI source patched to fail";
+
+/// Which DAHDI source the failed build used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FailingSource {
+    /// DAHDI's own source, as Debian's dahdi-dkms ships it.
+    Debian,
+    /// That source with [`PATCH_ERROR`] at the top of dahdi-base.c.
+    Patched,
+}
+
+impl std::fmt::Display for FailingSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailingSource::Debian => "DAHDI's own source, as dahdi-dkms ships it",
+            FailingSource::Patched => "DAHDI's source patched to fail (#error in dahdi-base.c)",
+        })
+    }
+}
+
+/// Puts an `#error` line at the top of dahdi-base.c in every DAHDI source DKMS has under
+/// /usr/src, so that no build of it succeeds.
+fn patch_source_to_fail(ws: &Workspace) {
+    let mut patched = Vec::new();
+    for entry in std::fs::read_dir(ws.path("/usr/src")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let base = entry.path().join("drivers/dahdi/dahdi-base.c");
+        if name.starts_with("dahdi-") && entry.path().join("dkms.conf").is_file() && base.is_file()
+        {
+            let old = std::fs::read_to_string(&base).unwrap();
+            std::fs::write(&base, format!("#error \"{PATCH_ERROR}\"\n{old}")).unwrap();
+            patched.push(base);
+        }
+    }
+    assert!(
+        !patched.is_empty(),
+        "no /usr/src/dahdi-*/drivers/dahdi/dahdi-base.c with a dkms.conf to patch"
+    );
+    eprintln!("vm-failed-build: patched to fail: {patched:?}");
+}
 
 fn must<T>(r: Result<T, dahdi_tests::HarnessError>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
@@ -159,6 +203,7 @@ fn debian13_backports_kernel_dahdi_cannot_build_for() {
     let ws = must(Workspace::from_stage(&stage));
     stage_packages(&ws);
     let make_log;
+    let mut source = FailingSource::Debian;
     {
         let root = must(ws.chroot());
         let run = |args: &[&str]| must(root.run(args));
@@ -173,7 +218,39 @@ fn debian13_backports_kernel_dahdi_cannot_build_for() {
 
         // 1. DKMS fails, and Debian's hooks stop with it.
         let args: Vec<&str> = install_k.iter().map(String::as_str).collect();
-        let apt = run(&args);
+        if std::env::var_os("DAHDI_FAILED_BUILD_PATCHED").is_some() {
+            patch_source_to_fail(&ws);
+            source = FailingSource::Patched;
+        }
+        let mut apt = run(&args);
+        if apt.status.success() && source == FailingSource::Debian {
+            // DAHDI's own source builds for the newest kernel: take the kernel away again
+            // (its prerm hooks remove DKMS's build for it), patch the source, and install
+            // the kernel once more, so that the same hooks meet a failing build.
+            eprintln!(
+                "vm-failed-build: DAHDI's own source builds for {k}; using a source patched \
+                 to fail"
+            );
+            let purge = run(&[
+                "apt-get",
+                "purge",
+                "-y",
+                "-q",
+                "linux-image-amd64",
+                "linux-headers-amd64",
+                &image,
+                &headers,
+            ]);
+            assert!(
+                purge.status.success(),
+                "purging {image} {headers}:\n{}",
+                tail(&text(&purge), 40)
+            );
+            patch_source_to_fail(&ws);
+            source = FailingSource::Patched;
+            apt = run(&args);
+        }
+        eprintln!("vm-failed-build: the failing build uses {source}");
         let apt_text = text(&apt);
         let kernel_installed = text(&run(&["dpkg-query", "-W", "-f=${Status}", &image]));
         assert!(
@@ -184,8 +261,7 @@ fn debian13_backports_kernel_dahdi_cannot_build_for() {
         let dkms = text(&run(&["dkms", "status", "-m", "dahdi", "-k", &k]));
         assert!(
             !apt.status.success(),
-            "DAHDI built for {k} ({dkms}): every kernel the archive offers builds; this \
-             scenario needs a newer kernel or a DKMS source patched to fail\n{}",
+            "DAHDI built for {k} ({dkms}) from {source}\n{}",
             tail(&apt_text, 40)
         );
         assert!(!dkms.contains("installed"), "dkms status for {k}: {dkms}");
@@ -230,6 +306,13 @@ fn debian13_backports_kernel_dahdi_cannot_build_for() {
                 tail(&log_text, 40)
             )
         });
+        if source == FailingSource::Patched {
+            assert!(
+                log_text.contains(PATCH_ERROR),
+                "the make.log does not show the patched source's error:\n{}",
+                tail(&log_text, 40)
+            );
+        }
         let guest_log = format!("/{}", log.strip_prefix(&ws.rootfs).unwrap().display());
         let verify = run(&["/usr/sbin/dahdi-loader", "verify", &k]);
         let v = text(&verify);
@@ -347,7 +430,7 @@ fn debian13_backports_kernel_dahdi_cannot_build_for() {
         );
     }
     eprintln!(
-        "vm-failed-build: total {:.0} s ({accel:?})",
+        "vm-failed-build: total {:.0} s ({accel:?}); kernel {k}, {source}",
         started.elapsed().as_secs_f64()
     );
 }
