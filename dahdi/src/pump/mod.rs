@@ -91,6 +91,7 @@ mod answer;
 mod clock;
 mod control;
 mod dahdi_port;
+mod input_queue;
 mod memory;
 mod port;
 mod registry;
