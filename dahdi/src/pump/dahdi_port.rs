@@ -98,8 +98,11 @@ impl Device {
 /// last reset). Run the pump from a [`DahdiClock`](super::DahdiClock): then
 /// every channel delivers exactly one block per tick, the pump's priming step
 /// waits for the last channel's first block and one tick more, and no tick
-/// ever finds a channel empty. The latency a port adds is that tick (up to
-/// one block) on input, and the transmit prefill on output.
+/// ever finds a channel empty. The latency a port adds is one to two blocks
+/// on input (the block it holds in hand for that, and its phase against the
+/// clock) and the transmit prefill on output; the port measures both
+/// ([`PortStats`]'s `input_wait_*` and `tx_prefill`), and the [pump's
+/// docs](super#choosing-a-latency) say how to choose them.
 pub struct DahdiPort {
     dev: Device,
     name: String,

@@ -60,6 +60,93 @@
 //! silently: `ticks + skipped_ticks + priming_ticks` is every tick the clock
 //! produced while the pump ran.
 //!
+//! # Choosing a latency
+//!
+//! What the pump adds between a sample entering one DAHDI channel and the mix
+//! leaving on another is two waits, both measured by every [`DahdiPort`] in
+//! its [`PortStats`]:
+//!
+//! * **Input wait** (`input_wait_*`): from the read of a block (the port's
+//!   service, when epoll reported the channel readable) to the tick that
+//!   mixed it. The priming step (above) starts the ticks one clock tick after
+//!   every channel has a block, so each port holds one block in hand: that is
+//!   what keeps a tick from finding a channel empty when the clock's wake-up
+//!   overtakes a block of the same millisecond. On top of it comes the
+//!   channel's phase: its blocks end wherever its buffers were last reset,
+//!   anywhere within the clock's period. So a block waits one to two blocks
+//!   while nothing is lost; an underrun (a stall longer than the kernel's
+//!   buffers) uses the block in hand up and shortens the wait from then on,
+//!   and late ticks add their lateness. It is set by the block size alone.
+//! * **Transmit prefill** (`tx_prefill`): the blocks of silence written ahead
+//!   of the first output, so that every output block waits behind that many
+//!   in the kernel's transmit queue. That queue is what bridges the time
+//!   between the kernel taking a block and the pump writing the next one: a
+//!   tick may be late by up to the prefill, less the kernel's own
+//!   burstiness, before the channel transmits silence in the middle of the
+//!   mix (heard as a gap, and the output shifted by it; `drops` counts a
+//!   write the full queue refused, not this).
+//!
+//! The kernel's own buffering is not the pump's and is counted apart: a block
+//! is readable only when its last sample has arrived (its first sample has
+//! then waited one block in the kernel), and DAHDI moves audio in 1 ms chunks
+//! (`_process_masterspan`), one on each side of a kernel conference.
+//!
+//! What each knob costs ([`DahdiPortConfig`]):
+//!
+//! * `block` (and [`PumpConfig::block_size`], the same): latency on both
+//!   sides (the input wait and every block of prefill scale with it) against
+//!   work: two system calls per port and a tick per block, so halving it
+//!   doubles the pump's system calls per second.
+//! * `tx_prefill`: output latency, one block each, against tolerance of a late
+//!   tick. Zero leaves none: the next block must reach the kernel within the
+//!   millisecond in which it finished the last one.
+//! * `kernel_buffers`: no latency (the kernel hands a block over as soon as it
+//!   is full, and transmits only what was written); memory, and how long a
+//!   stall of the pump thread the kernel holds the input for. At least
+//!   `tx_prefill + 2`: the transmit queue holds the prefill, the block in
+//!   flight and the one just written.
+//! * `queue_frames`: no latency either ([`Port::align`] trims the input to the
+//!   newest block before the first tick); room to catch up after a stall.
+//!
+//! **The least latency that loses nothing with real timing: 80-sample (10
+//! ms) blocks and one block of transmit prefill** (`block: 80, tx_prefill: 1`,
+//! `kernel_buffers: 8`, `queue_frames: 16`; run the pump thread at real-time
+//! priority). The pump then adds one to two blocks on input and one on
+//! output: 20 to 30 ms, against 20 to 40 ms plus 40 ms of prefill with the
+//! 160-sample
+//! [default](DahdiPortConfig::default). The reasoning: the [`DahdiClock`] ticks from
+//! the same 1 ms processing that moves the channels, so with real timing the
+//! only variance between a tick and its channels is the pump thread's wake-up
+//! and work (well under a millisecond at real-time priority); but without a
+//! card, DAHDI's core timer runs that processing from a kernel timer every 4
+//! ms or so (a jiffy at `HZ=250`, as in Debian's kernels), several
+//! milliseconds at once. One block of prefill must cover that burst and the
+//! wake-up: 10 ms leaves 6 ms to spare, 5 ms (40-sample blocks) only one, so
+//! 40-sample blocks with one block of prefill are for systems timed by a card
+//! (1 ms interrupts). Fewer blocks than one of prefill leave no margin at all.
+//!
+//! Measured on the real driver by the guest test `pump_latency` (4 DAHDI
+//! channels with phones, 3 s per configuration; `cargo test --release -p
+//! dahdi-tests --test vm_pump -- pump_latency` with `DAHDI_VM_SHOW_OUTPUT=1`
+//! prints the table), in a VM emulated by qemu TCG on 2 vCPUs of an Intel Xeon
+//! (Sapphire Rapids class) shared with other work (load average about 7):
+//!
+//! | block | prefill | input wait mean / max | pump adds (mean) | lost under emulation |
+//! |---|---|---|---|---|
+//! | 40 (5 ms) | 1 | 5.3 to 11.0 ms / 24 to 273 ms | 10 to 16 ms | in 1 run of 2 |
+//! | 80 (10 ms) | 1 | 6.0 to 6.2 ms / 28 to 640 ms | 16 ms | in 2 of 2 |
+//! | 80 (10 ms) | 2 | 2.1 to 2.8 ms / 62 to 104 ms | 22 to 23 ms | in 2 of 2 |
+//! | 160 (20 ms) | 1 | 17.5 to 20.0 ms / 155 to 208 ms | 38 to 40 ms | in 2 of 2 |
+//! | 160 (20 ms) | 2 | 12.9 to 20.1 ms / 33 to 249 ms | 53 to 60 ms | in 1 of 2 |
+//! | 160 (20 ms), 32 kernel buffers | 28 | 20.1 to 27.0 ms / 71 to 203 ms | 580 to 587 ms | never |
+//!
+//! The maxima and the losses are the emulation's: the emulated guest stalls
+//! for tens to hundreds of milliseconds at a time when the host is busy (the
+//! runs that lost had up to 64 ticks due at once, 640 ms), which is why the
+//! conference tests run with 28 blocks of prefill and 32 kernel buffers, a
+//! configuration for emulators, not for real hardware. The means show the
+//! input wait staying within about a block whatever the prefill.
+//!
 //! # Example: an embedded conference
 //!
 //! ```
