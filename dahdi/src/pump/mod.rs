@@ -73,8 +73,8 @@
 //!   its tick; and the priming step (above) may leave each port a block in
 //!   hand, which keeps a tick from finding a channel empty when the clock's
 //!   wake-up overtakes a block of the same millisecond. So 0 to 2 blocks,
-//!   plus the lateness of late ticks (measured: means of 0.2 to 1.6 blocks in
-//!   runs that lost nothing). It is set by the block size alone.
+//!   plus the lateness of late ticks (measured, in runs that lost nothing:
+//!   means of 1.0 to 2.2 blocks). It is set by the block size alone.
 //! * **Transmit prefill** (`tx_prefill`): the blocks of silence written ahead
 //!   of the first output, so that every output block waits behind that many
 //!   in the kernel's transmit queue. That queue is what bridges the time
@@ -126,26 +126,31 @@
 //! (1 ms interrupts). Fewer blocks than one of prefill leave no margin at all.
 //!
 //! Measured on the real driver by the guest test `pump_latency` (4 DAHDI
-//! channels with phones, 3 s per configuration; `cargo test --release -p
-//! dahdi-tests --test vm_pump -- pump_latency` with `DAHDI_VM_SHOW_OUTPUT=1`
-//! prints the table), in a VM emulated by qemu TCG on 2 vCPUs of an Intel Xeon
-//! (Sapphire Rapids class) shared with other work (load average about 7):
+//! channels with phones, 3 s per configuration; `DAHDI_VM_SHOW_OUTPUT=1 cargo
+//! test --release -p dahdi-tests --test vm_pump -- pump_latency` prints its
+//! table), 8 runs (Debian 12 and 13), in a VM emulated by qemu TCG on 2
+//! vCPUs of an Intel Xeon (Sapphire Rapids class) shared with other work (load
+//! average 7 to 12 on its 2 cores). "Lost" is anything the exactness checks
+//! found (gaps heard, underruns, drops):
 //!
-//! | block | prefill | input wait mean / max | pump adds (mean) | lost under emulation |
-//! |---|---|---|---|---|
-//! | 40 (5 ms) | 1 | 5.3 to 11.0 ms / 24 to 273 ms | 10 to 16 ms | in 1 run of 2 |
-//! | 80 (10 ms) | 1 | 6.0 to 6.2 ms / 28 to 640 ms | 16 ms | in 2 of 2 |
-//! | 80 (10 ms) | 2 | 2.1 to 2.8 ms / 62 to 104 ms | 22 to 23 ms | in 2 of 2 |
-//! | 160 (20 ms) | 1 | 17.5 to 20.0 ms / 155 to 208 ms | 38 to 40 ms | in 2 of 2 |
-//! | 160 (20 ms) | 2 | 12.9 to 20.1 ms / 33 to 249 ms | 53 to 60 ms | in 1 of 2 |
-//! | 160 (20 ms), 32 kernel buffers | 28 | 20.1 to 27.0 ms / 71 to 203 ms | 580 to 587 ms | never |
+//! | block | kernel buffers | prefill | input wait, mean (runs that lost nothing) | input wait, mean (all runs) | pump adds, mean (lost nothing) | lost nothing in | most ticks due at once, runs that lost |
+//! |---|---|---|---|---|---|---|---|
+//! | 40 (5 ms) | 8 | 1 | 10.9 ms | 1.0 to 38.5 ms | 16 ms | 1 of 8 runs | 4, 6, 7, 7, 9, 44, 50 |
+//! | 80 (10 ms) | 8 | 1 | - | 3.7 to 10.1 ms | - | 0 of 8 runs | 2, 2, 3, 4, 7, 18, 23, 64 |
+//! | 80 (10 ms) | 8 | 2 | 10.1 ms | 2.1 to 17.6 ms | 30 ms | 1 of 8 runs | 3, 3, 5, 17, 22, 35, 38 |
+//! | 160 (20 ms) | 8 | 1 | 20.1 to 31.7 ms | 17.5 to 32.7 ms | 40 to 52 ms | 4 of 8 runs | 6, 7, 13, 39 |
+//! | 160 (20 ms) | 8 | 2 | 20.1 to 28.4 ms | 12.9 to 28.4 ms | 60 to 68 ms | 4 of 8 runs | 3, 9, 13, 16 |
+//! | 160 (20 ms) | 32 | 28 | 20.0 to 32.3 ms | 20.0 to 32.3 ms | 580 to 592 ms | 8 of 8 runs | - |
 //!
-//! The maxima and the losses are the emulation's: the emulated guest stalls
-//! for tens to hundreds of milliseconds at a time when the host is busy (the
-//! runs that lost had up to 64 ticks due at once, 640 ms), which is why the
+//! The losses are the emulation's: the emulated guest stalls for tens to
+//! hundreds of milliseconds at a time when the host is busy, which is why the
 //! conference tests run with 28 blocks of prefill and 32 kernel buffers, a
-//! configuration for emulators, not for real hardware. The means show the
-//! input wait staying within about a block whatever the prefill.
+//! configuration for emulators, not for real hardware. Every run that lost
+//! had a tick later than its prefill lasts (`max_due` above `tx_prefill`; in
+//! some, every counter was clean and only what the phones heard showed the
+//! gap): the loss the prefill exists to prevent, at stalls no real machine
+//! with a real-time pump thread has. The means show the input wait: about
+//! one block while nothing is lost (1.0 to 2.2 blocks), more after late ticks.
 //!
 //! # Example: an embedded conference
 //!
