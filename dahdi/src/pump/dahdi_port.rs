@@ -40,7 +40,9 @@ pub struct DahdiPortConfig {
     pub queue_frames: usize,
     /// Blocks of silence written ahead of the first output block, so the
     /// kernel's transmit queue does not run dry when a tick is a little late.
-    /// This is the output latency added, in blocks.
+    /// This is the output latency added, in blocks; at least one, or a tick
+    /// that is late at all leaves a gap in what the channel sends (see
+    /// [Choosing a latency](super#choosing-a-latency)).
     pub tx_prefill: usize,
 }
 

@@ -22,6 +22,10 @@
 //! and that no port ever underran, overran or dropped a frame.
 //! `pump_live_join_and_leave` does the same for a call whose members join and
 //! leave through the pump's handle while it runs.
+//! `pump_latency` runs small conferences with a few configurations, from the
+//! least latency upward, and reports what the pump added (each port's
+//! measured input wait and transmit prefill) beside the kernel's own
+//! buffering, and whether each configuration lost anything.
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -632,7 +636,7 @@ struct ConferenceRun {
 }
 
 /// `n` channels with their phones in one conference, pumped for `ticks`
-/// ticks of `port.block` samples by a pump configured as `pump`, on
+/// ticks of `port.block` samples by a pump configured as `pump_config`, on
 /// `/dev/dahdi/timer`; the phones listen on for `tail` after the last tick.
 /// Everything is closed again when it returns (the next run may need no other
 /// conference open: see [`dahdi_tests::slots::leave_stale_sums`]).
