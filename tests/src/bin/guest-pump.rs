@@ -990,7 +990,7 @@ fn latency_rows() -> Vec<LatencyRow> {
 
 /// Phones in each of [`pump_latency`]'s conferences, and how long each runs.
 const LATENCY_PHONES: usize = 4;
-const LATENCY_SECONDS: u64 = 3;
+const LATENCY_SECONDS: u64 = 2;
 
 fn ms_of(samples: usize) -> f64 {
     samples as f64 / 8.0
@@ -1032,8 +1032,9 @@ fn pump_latency() {
             }
         };
         // The phones listen on for the prefill and a far-end block after the
-        // last tick, with room for a stall.
-        let tail = Duration::from_millis(2000 + (cfg.tx_prefill * block) as u64 / 8);
+        // last tick, with room for a stall (more where it is asserted).
+        let margin = if row.asserted { 2000 } else { 1000 };
+        let tail = Duration::from_millis(margin + (cfg.tx_prefill * block) as u64 / 8);
         let run = run_conference(n, ticks, &cfg, pump_config, tail);
         let stats = &run.stats;
         println!("---- {cfg:?}\n{stats}");
