@@ -17,6 +17,11 @@ fn main() {
     // (about 74% busy, no late tick on a quiet host).
     suite.cpus = 2;
     suite.test_timeout = std::time::Duration::from_secs(300);
+    // The whole boot, every test in turn: about 90 s under TCG before
+    // pump_latency, which adds about 40 s (seven conferences), and on a loaded
+    // host all of it slows down; the default 120 s killed pump_latency
+    // mid-run there.
+    suite.boot_timeout = std::time::Duration::from_secs(600);
     dahdi_tests::runner::run_suites_on_platforms(
         vec![suite],
         &dahdi_tests::Platform::ALL,

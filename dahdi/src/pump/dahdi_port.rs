@@ -10,6 +10,7 @@
 //! (see [`crate::conference`]).
 
 use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -19,6 +20,7 @@ use crate::event::Event;
 use crate::fd::Readiness;
 use crate::params::{BufferInfo, BufferPolicy, Flush};
 
+use super::input_queue::InputQueue;
 use super::port::{Port, PortError};
 use super::stats::PortStats;
 
@@ -38,7 +40,9 @@ pub struct DahdiPortConfig {
     pub queue_frames: usize,
     /// Blocks of silence written ahead of the first output block, so the
     /// kernel's transmit queue does not run dry when a tick is a little late.
-    /// This is the output latency added, in blocks.
+    /// This is the output latency added, in blocks; at least one, or a tick
+    /// that is late at all leaves a gap in what the channel sends (see
+    /// [Choosing a latency](super#choosing-a-latency)).
     pub tx_prefill: usize,
 }
 
@@ -76,62 +80,6 @@ impl Device {
     }
 }
 
-/// A fixed-capacity FIFO of samples (the port's user-space input queue).
-struct SampleFifo {
-    buf: Vec<i16>,
-    head: usize,
-    len: usize,
-}
-
-impl SampleFifo {
-    fn new(capacity: usize) -> SampleFifo {
-        SampleFifo {
-            buf: vec![0; capacity],
-            head: 0,
-            len: 0,
-        }
-    }
-
-    fn cap(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Appends, discarding the oldest samples if needed; returns how many
-    /// were discarded.
-    fn push(&mut self, s: &[i16]) -> usize {
-        let cap = self.cap();
-        let skipped = s.len().saturating_sub(cap);
-        let s = &s[skipped..];
-        let over = (self.len + s.len()).saturating_sub(cap);
-        self.discard(over);
-        let tail = (self.head + self.len) % cap;
-        let first = s.len().min(cap - tail);
-        self.buf[tail..tail + first].copy_from_slice(&s[..first]);
-        self.buf[..s.len() - first].copy_from_slice(&s[first..]);
-        self.len += s.len();
-        skipped + over
-    }
-
-    fn pop(&mut self, out: &mut [i16]) -> bool {
-        if self.len < out.len() {
-            return false;
-        }
-        let cap = self.cap();
-        let first = out.len().min(cap - self.head);
-        out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
-        let rest = out.len() - first;
-        out[first..].copy_from_slice(&self.buf[..rest]);
-        self.discard(out.len());
-        true
-    }
-
-    fn discard(&mut self, n: usize) {
-        let n = n.min(self.len);
-        self.head = (self.head + n) % self.cap();
-        self.len -= n;
-    }
-}
-
 /// A DAHDI channel as a conference participant, in linear mode.
 ///
 /// The channel is non-blocking. The pump watches its fd with epoll
@@ -152,13 +100,16 @@ impl SampleFifo {
 /// last reset). Run the pump from a [`DahdiClock`](super::DahdiClock): then
 /// every channel delivers exactly one block per tick, the pump's priming step
 /// waits for the last channel's first block and one tick more, and no tick
-/// ever finds a channel empty. The latency a port adds is that tick (up to
-/// one block) on input, and the transmit prefill on output.
+/// ever finds a channel empty. The latency a port adds is one to two blocks
+/// on input (the block it holds in hand for that, and its phase against the
+/// clock) and the transmit prefill on output; the port measures both
+/// ([`PortStats`]'s `input_wait_*` and `tx_prefill`), and the [pump's
+/// docs](super#choosing-a-latency) say how to choose them.
 pub struct DahdiPort {
     dev: Device,
     name: String,
     block: usize,
-    fifo: SampleFifo,
+    input: InputQueue,
     scratch: Vec<i16>,
     tx_prefill: usize,
     tx_started: bool,
@@ -171,7 +122,7 @@ impl std::fmt::Debug for DahdiPort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DahdiPort")
             .field("name", &self.name)
-            .field("queued", &self.fifo.len)
+            .field("queued", &self.input.len())
             .field("stats", &self.stats)
             .finish()
     }
@@ -198,7 +149,7 @@ impl DahdiPort {
             dev,
             name,
             block: config.block,
-            fifo: SampleFifo::new(config.block * config.queue_frames.max(2)),
+            input: InputQueue::new(config.block, config.queue_frames.max(2)),
             scratch: vec![0; config.block],
             tx_prefill: config.tx_prefill,
             tx_started: false,
@@ -309,7 +260,9 @@ impl DahdiPort {
         loop {
             match self.dev.fd_mut().read_samples(&mut self.scratch) {
                 Ok(ReadOutcome::Audio(n)) => {
-                    let dropped = self.fifo.push(&self.scratch[..n]);
+                    // When the block became the pump's: what its wait in the
+                    // pump is counted from.
+                    let dropped = self.input.push(&self.scratch[..n], Instant::now());
                     self.stats.overruns += dropped.div_ceil(self.block) as u64;
                     return Ok(());
                 }
@@ -346,12 +299,13 @@ impl Port for DahdiPort {
     }
 
     fn read(&mut self, frame: &mut [i16]) -> Result<(), PortError> {
-        if self.fifo.len < frame.len() {
+        if self.input.len() < frame.len() {
             // The readiness may not have been serviced yet this round.
             self.read_one()?;
         }
-        if self.fifo.pop(frame) {
+        if let Some(wait) = self.input.pop(frame, Instant::now()) {
             self.stats.frames_in += 1;
+            self.stats.note_input_wait(wait);
         } else {
             frame.fill(0);
             self.stats.underruns += 1;
@@ -363,10 +317,12 @@ impl Port for DahdiPort {
         if !self.tx_started {
             self.tx_started = true;
             let silence = vec![0i16; frame.len()];
+            self.stats.tx_prefill = 0;
             for _ in 0..self.tx_prefill {
                 if !self.put(&silence)? {
                     break;
                 }
+                self.stats.tx_prefill += 1;
             }
         }
         if self.put(frame)? {
@@ -398,42 +354,19 @@ impl Port for DahdiPort {
     fn start(&mut self) -> Result<(), PortError> {
         // Audio queued before the pump ran is stale.
         self.dev.fd().flush(Flush::READ)?;
-        self.fifo.discard(usize::MAX);
+        self.input.discard(usize::MAX);
         self.tx_started = false;
         Ok(())
     }
 
     fn primed(&self) -> bool {
-        self.fifo.len >= self.block
+        self.input.len() >= self.block
     }
 
     fn align(&mut self) {
-        let whole = self.fifo.len / self.block;
+        let whole = self.input.len() / self.block;
         if whole > 1 {
-            self.fifo.discard((whole - 1) * self.block);
+            self.input.discard((whole - 1) * self.block);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fifo_wraps_and_drops_oldest() {
-        let mut f = SampleFifo::new(8);
-        assert_eq!(f.push(&[1, 2, 3, 4, 5]), 0);
-        let mut o = [0i16; 3];
-        assert!(f.pop(&mut o));
-        assert_eq!(o, [1, 2, 3]);
-        assert_eq!(f.push(&[6, 7, 8, 9, 10]), 0); // wraps: 4..=10
-        assert_eq!(f.push(&[11, 12, 13]), 2); // 4 and 5 go
-        let mut all = [0i16; 8];
-        assert!(f.pop(&mut all));
-        assert_eq!(all, [6, 7, 8, 9, 10, 11, 12, 13]);
-        assert!(!f.pop(&mut o));
-        assert_eq!(f.push(&(0..20).collect::<Vec<i16>>()), 12);
-        assert!(f.pop(&mut all));
-        assert_eq!(all, [12, 13, 14, 15, 16, 17, 18, 19]);
     }
 }

@@ -60,6 +60,102 @@
 //! silently: `ticks + skipped_ticks + priming_ticks` is every tick the clock
 //! produced while the pump ran.
 //!
+//! # Choosing a latency
+//!
+//! What the pump adds between a sample entering one DAHDI channel and the mix
+//! leaving on another is two waits, both measured by every [`DahdiPort`] in
+//! its [`PortStats`]:
+//!
+//! * **Input wait** (`input_wait_*`): from the read of a block (the port's
+//!   service, when epoll reported the channel readable) to the tick that
+//!   mixed it. A channel's blocks end wherever its buffers were last reset,
+//!   anywhere within the clock's period, so a block waits up to one block for
+//!   its tick; and the priming step (above) may leave each port a block in
+//!   hand, which keeps a tick from finding a channel empty when the clock's
+//!   wake-up overtakes a block of the same millisecond. So 0 to 2 blocks,
+//!   plus the lateness of late ticks (measured means: 1.0 to 1.4 blocks in
+//!   runs without a late tick). It is set by the block size alone.
+//! * **Transmit prefill** (`tx_prefill`): the blocks of silence written ahead
+//!   of the first output, so that every output block waits behind that many
+//!   in the kernel's transmit queue. That queue is what bridges the time
+//!   between the kernel taking a block and the pump writing the next one: a
+//!   tick may be late by up to the prefill, less the kernel's own
+//!   burstiness, before the channel runs dry and transmits silence in the
+//!   middle of the mix (heard as a gap, the rest of the output shifted by
+//!   it). The kernel reports no such gap, so no port counter sees it
+//!   (`drops` counts writes a full queue refused, the opposite); what warns
+//!   of it is a tick about as late as the prefill lasts, or later:
+//!   [`max_due`](PumpStats::max_due) above `tx_prefill`.
+//!
+//! The kernel's own buffering is not the pump's and is counted apart: a block
+//! is readable only when its last sample has arrived (its first sample has
+//! then waited one block in the kernel), and DAHDI moves audio in 1 ms chunks
+//! (`_process_masterspan`), one on each side of a kernel conference.
+//!
+//! What each knob costs ([`DahdiPortConfig`]):
+//!
+//! * `block` (and [`PumpConfig::block_size`], the same): latency on both
+//!   sides (the input wait and every block of prefill scale with it) against
+//!   work: two system calls per port and a tick per block, so halving it
+//!   doubles the pump's system calls per second.
+//! * `tx_prefill`: output latency, one block each, against tolerance of a late
+//!   tick. Zero leaves none: the next block must reach the kernel within the
+//!   millisecond in which it finished the last one.
+//! * `kernel_buffers`: no latency (the kernel hands a block over as soon as it
+//!   is full, and transmits only what was written); memory, and how long a
+//!   stall of the pump thread the kernel holds the input for. At least
+//!   `tx_prefill + 2`: the transmit queue holds the prefill, the block in
+//!   flight and the one just written.
+//! * `queue_frames`: no latency either ([`Port::align`] trims the input to the
+//!   newest block before the first tick); room to catch up after a stall.
+//!
+//! **The least latency that loses nothing with real timing: 80-sample (10
+//! ms) blocks and one block of transmit prefill** (`block: 80, tx_prefill: 1`,
+//! `kernel_buffers: 8`, `queue_frames: 16`; run the pump thread at real-time
+//! priority). The pump then adds up to two blocks on input and one on
+//! output: 10 to 30 ms, against 20 to 80 ms with the 160-sample
+//! [default](DahdiPortConfig::default). The reasoning: the [`DahdiClock`] ticks from
+//! the same 1 ms processing that moves the channels, so with real timing the
+//! only variance between a tick and its channels is the pump thread's wake-up
+//! and work (well under a millisecond at real-time priority); but without a
+//! card, DAHDI's core timer runs that processing from a kernel timer every 4
+//! ms or so (a jiffy at `HZ=250`, as in Debian's kernels), several
+//! milliseconds at once. One block of prefill must cover that burst and the
+//! wake-up: 10 ms leaves 6 ms to spare, 5 ms (40-sample blocks) only one, so
+//! 40-sample blocks with one block of prefill are for systems timed by a card
+//! (1 ms interrupts). Fewer blocks than one of prefill leave no margin at all.
+//!
+//! Measured on the real driver by the guest test `pump_latency` (4 DAHDI
+//! channels with phones, 2 or 3 s per configuration; `DAHDI_VM_SHOW_OUTPUT=1
+//! cargo test --release -p dahdi-tests --test vm_pump -- pump_latency` prints
+//! its table), 16 runs (Debian 12 and 13), in a VM emulated by qemu TCG on 2
+//! vCPUs of an Intel Xeon (Sapphire Rapids class) shared with other work (load
+//! average 7 to 13 on its 2 cores). "Lost" is anything the exactness checks
+//! found (gaps heard, underruns, drops):
+//!
+//! | block | kernel buffers | prefill | input wait, mean (runs that lost nothing) | input wait, mean (all runs) | pump adds, mean (lost nothing) | lost nothing in | most ticks due at once, runs that lost |
+//! |---|---|---|---|---|---|---|---|
+//! | 40 (5 ms) | 8 | 1 | 10.9 ms | 1.0 to 38.5 ms | 16 ms | 1 of 16 runs | 4, 5, 6, 7, 7, 9, 9, 9, 16, 44, 45, 46, 47, 50, 283 |
+//! | 80 (10 ms) | 8 | 1 | - | 3.4 to 10.1 ms | - | 0 of 16 runs | 2, 2, 3, 4, 6, 6, 7, 9, 9, 15, 18, 18, 23, 24, 41, 64 |
+//! | 80 (10 ms) | 8 | 2 | 10.1 ms | 2.1 to 26.3 ms | 30 ms | 1 of 16 runs | 3, 3, 4, 4, 5, 8, 17, 18, 21, 21, 22, 30, 35, 35, 38 |
+//! | 160 (20 ms) | 8 | 1 | 20.0 to 31.7 ms | 13.4 to 32.7 ms | 40 to 52 ms | 5 of 16 runs | 2, 2, 4, 4, 6, 6, 7, 7, 10, 13, 39 |
+//! | 160 (20 ms) | 8 | 2 | 20.1 to 28.4 ms | 10.1 to 42.4 ms | 60 to 68 ms | 5 of 16 runs | 3, 5, 9, 11, 12, 12, 13, 16, 26, 28, 41 |
+//! | 160 (20 ms) | 32 | 28 | 19.8 to 97.1 ms | 19.8 to 97.1 ms | 580 to 657 ms | 16 of 16 runs | - |
+//! | 640 (80 ms) | 32 | 28 | 80.4 to 117.2 ms | 80.4 to 117.2 ms | 2320 to 2357 ms | 4 of 4 runs | - |
+//!
+//! (The 20 ms stall-proof row lost once more, at a host load of 12, in a run
+//! whose table that loss cut short while the row was still asserted.)
+//!
+//! The losses are the emulation's: the emulated guest stalls for tens to
+//! hundreds of milliseconds at a time when the host is busy, which is why the
+//! conference tests run with 28 blocks of prefill and 32 kernel buffers, a
+//! configuration for emulators, not for real hardware. Every run that lost
+//! had a tick later than its prefill lasts (`max_due` above `tx_prefill`; in
+//! some, every counter was clean and only what the phones heard showed the
+//! gap): the loss the prefill exists to prevent, at stalls no real machine
+//! with a real-time pump thread has. The means show the input wait: about
+//! one block when no tick was late (1.0 to 1.4 blocks), more after late ticks.
+//!
 //! # Example: an embedded conference
 //!
 //! ```
@@ -91,6 +187,7 @@ mod answer;
 mod clock;
 mod control;
 mod dahdi_port;
+mod input_queue;
 mod memory;
 mod port;
 mod registry;

@@ -138,6 +138,28 @@ impl Histogram {
 ///   them).
 /// * `errors`: I/O errors, counted by the pump; the frame was treated as silence
 ///   or discarded, and the port stays in the conference.
+///
+/// And the latency a [`DahdiPort`](super::DahdiPort) adds (other ports leave
+/// these at 0), kept apart from the kernel's own buffering, which they do not
+/// include:
+///
+/// * `input_waits`, `input_wait_sum_ns`, `input_wait_max_ns`: on input, for
+///   every block a tick took, how long it waited in the pump: from the moment
+///   the port read it from the kernel (`CLOCK_MONOTONIC` when the read
+///   returned, in the port's service when epoll reported the channel readable,
+///   or in the tick itself if the block was not read yet) to the tick that
+///   took it. One count per input frame delivered (`input_waits ==
+///   frames_in`); the mean is [`input_wait_mean`](Self::input_wait_mean).
+///   Under a [`DahdiClock`](super::DahdiClock) it stays below one tick plus
+///   the scheduling delay (see the [module docs](super#choosing-a-latency)).
+/// * `tx_prefill`: on output, the blocks of silence the port wrote ahead of
+///   its first output block (those the kernel took; a full transmit queue
+///   stops the prefill early). The kernel transmits one block per block
+///   period and the pump writes one per tick of the same clock, so every
+///   block written waits behind this many: it is the output latency the pump
+///   adds, in blocks, for as long as no write is dropped (`drops == 0`, and
+///   `frames_out` is then every tick since the first write). Each drop takes
+///   one block off the queue ahead of the later writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortStats {
     /// Input frames delivered to the conference.
@@ -154,10 +176,19 @@ pub struct PortStats {
     pub events: u64,
     /// I/O errors (counted by the pump).
     pub errors: u64,
+    /// Input blocks whose wait in the pump was measured.
+    pub input_waits: u64,
+    /// Their waits, summed, in nanoseconds.
+    pub input_wait_sum_ns: u64,
+    /// The longest wait, in nanoseconds.
+    pub input_wait_max_ns: u64,
+    /// Transmit prefill written, in blocks: the output latency added.
+    pub tx_prefill: u64,
 }
 
 impl PortStats {
-    /// Field-wise sum.
+    /// Field-wise sum; the maxima (`input_wait_max_ns`, `tx_prefill`) are the
+    /// larger of the two.
     pub fn add(&mut self, o: &PortStats) {
         self.frames_in += o.frames_in;
         self.frames_out += o.frames_out;
@@ -166,6 +197,66 @@ impl PortStats {
         self.drops += o.drops;
         self.events += o.events;
         self.errors += o.errors;
+        self.input_waits += o.input_waits;
+        self.input_wait_sum_ns += o.input_wait_sum_ns;
+        self.input_wait_max_ns = self.input_wait_max_ns.max(o.input_wait_max_ns);
+        self.tx_prefill = self.tx_prefill.max(o.tx_prefill);
+    }
+
+    /// Counts one input block's wait in the pump (no allocation: three
+    /// integer updates).
+    #[inline]
+    pub(super) fn note_input_wait(&mut self, wait: Duration) {
+        let ns = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+        self.input_waits += 1;
+        self.input_wait_sum_ns = self.input_wait_sum_ns.saturating_add(ns);
+        self.input_wait_max_ns = self.input_wait_max_ns.max(ns);
+    }
+
+    /// The mean wait of an input block in the pump (zero if none measured).
+    pub fn input_wait_mean(&self) -> Duration {
+        Duration::from_nanos(
+            self.input_wait_sum_ns
+                .checked_div(self.input_waits)
+                .unwrap_or(0),
+        )
+    }
+
+    /// The longest wait of an input block in the pump.
+    pub fn input_wait_max(&self) -> Duration {
+        Duration::from_nanos(self.input_wait_max_ns)
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+impl fmt::Display for PortStats {
+    /// The counters on one line, then the latency added if measured.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "frames in {}, out {}; underruns {}, overruns {}, drops {}, events {}, errors {}",
+            self.frames_in,
+            self.frames_out,
+            self.underruns,
+            self.overruns,
+            self.drops,
+            self.events,
+            self.errors
+        )?;
+        if self.input_waits > 0 || self.tx_prefill > 0 {
+            write!(
+                f,
+                "; input wait mean {:.2} ms, max {:.2} ms ({} blocks); transmit prefill {} blocks",
+                ms(self.input_wait_mean()),
+                ms(self.input_wait_max()),
+                self.input_waits,
+                self.tx_prefill
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -283,6 +374,32 @@ impl fmt::Display for PumpStats {
             t.events,
             t.errors
         )?;
+        if t.input_waits > 0 || t.tx_prefill > 0 {
+            let block_ms = ms(self.period);
+            let blocks = |d: Duration| {
+                if block_ms > 0.0 {
+                    format!(" = {:.2} blocks", ms(d) / block_ms)
+                } else {
+                    String::new()
+                }
+            };
+            writeln!(
+                f,
+                "latency added by the pump: input wait mean {:.2} ms{}, max {:.2} ms{} \
+                 ({} blocks); transmit prefill up to {} blocks{}",
+                ms(t.input_wait_mean()),
+                blocks(t.input_wait_mean()),
+                ms(t.input_wait_max()),
+                blocks(t.input_wait_max()),
+                t.input_waits,
+                t.tx_prefill,
+                if block_ms > 0.0 {
+                    format!(" = {:.0} ms", t.tx_prefill as f64 * block_ms)
+                } else {
+                    String::new()
+                }
+            )?;
+        }
         let troubled: Vec<&PortReport> = self
             .ports
             .iter()
@@ -364,5 +481,38 @@ mod tests {
         assert_eq!(h.count(), 1000);
         h.clear();
         assert_eq!(h.quantile_ns(0.5), 0);
+    }
+
+    #[test]
+    fn input_waits_add_up_and_show() {
+        let mut a = PortStats::default();
+        assert_eq!(a.input_wait_mean(), Duration::ZERO, "none measured");
+        for ms in [2u64, 10, 6] {
+            a.note_input_wait(Duration::from_millis(ms));
+        }
+        assert_eq!(a.input_waits, 3);
+        assert_eq!(a.input_wait_mean(), Duration::from_millis(6));
+        assert_eq!(a.input_wait_max(), Duration::from_millis(10));
+        a.tx_prefill = 2;
+        let mut b = PortStats {
+            tx_prefill: 1,
+            ..PortStats::default()
+        };
+        b.note_input_wait(Duration::from_millis(14));
+        let mut t = a;
+        t.add(&b);
+        assert_eq!(t.input_waits, 4);
+        assert_eq!(t.input_wait_sum_ns, 32_000_000);
+        assert_eq!(t.input_wait_max(), Duration::from_millis(14));
+        assert_eq!(t.tx_prefill, 2, "the most any port keeps");
+        let shown = a.to_string();
+        assert!(
+            shown.ends_with(
+                "input wait mean 6.00 ms, max 10.00 ms (3 blocks); transmit prefill 2 blocks"
+            ),
+            "{shown}"
+        );
+        let quiet = PortStats::default().to_string();
+        assert!(!quiet.contains("input wait"), "{quiet}");
     }
 }
