@@ -141,12 +141,19 @@ impl RowLists {
 /// in registers). Returns whether any lane clipped (whether `carry` is non-zero
 /// anywhere).
 ///
+/// # Panics
+/// If a listed row has no entry in the row tables (`lists.end` past their
+/// length): the kernels index the tables without bounds checks, and this O(1)
+/// check, made before anything is read, is what keeps a slip in the lists'
+/// bookkeeping from becoming a read through a pointer that is not in the table.
+///
 /// # Safety
 /// For every row in `lists` (each of which is a talker), its
 /// `frames.input_rows` entry must be valid for reads of `stride` samples, and
 /// for every row in `lists.rows` without a codec its `frames.output_rows` entry
-/// valid for writes of `stride` samples, for the whole call; no output frame may overlap any input frame or another output
-/// frame. (Entries of other rows are not read.)
+/// valid for writes of `stride` samples, for the whole call; no output frame may
+/// overlap any input frame or another output frame. (Entries of other rows are
+/// not read.)
 pub(crate) unsafe fn mix(
     isa: Isa,
     frames: Frames<'_>,
@@ -491,6 +498,28 @@ mod x86 {
         /// within the 32 registers. Blocks up to 256 samples (32 ms) take one pass.
         const MAX_VECTORS: usize = 8;
 
+        /// Past this many bytes of mix-minus output in a tick, the outputs are
+        /// written with non-temporal stores (`vmovntdq`, where a row is 64-byte
+        /// aligned). Ordinary stores first read every output line in (the line is
+        /// owned before it is written) and then push the rows the sum has just
+        /// read out of L2, so the mix-minus, which reads them again backwards,
+        /// finds fewer of them there. Streaming saves both, but leaves the outputs
+        /// in memory rather than in the caches: worth it only where they would not
+        /// have stayed in L2 anyway (at N = 10,000 all talking, 3.2 MB of outputs
+        /// besides 3.2 MB of inputs), not for conferences that fit. 1 MiB is half
+        /// the L2 of the machines measured (benches/RESULTS.md).
+        const STREAM_ABOVE: usize = 1 << 20;
+
+        /// Where a column block lies and how its outputs are stored: from sample
+        /// `c`, the last vector cut to the lanes of `tail`, streamed or not (see
+        /// [`STREAM_ABOVE`]).
+        #[derive(Clone, Copy)]
+        struct Columns {
+            c: usize,
+            tail: __mmask32,
+            stream: bool,
+        }
+
         /// Vector `m` of the block at `p`: the last one (`m == M - 1`) loads only
         /// the lanes in `tail` (all 32, or 16 for a stride that ends half-way
         /// through a vector), the others load whole.
@@ -558,8 +587,7 @@ mod x86 {
             }
         }
 
-        /// One column block of `M` vectors from sample `c` (the last vector cut to
-        /// the lanes of `tail`): the sum over all talkers, two rows per shuffle
+        /// One column block of `M` vectors where `cols` says: the sum over all talkers, two rows per shuffle
         /// (see the AVX2 `add_pair`; the unpacks and `vpackssdw` work within
         /// 128-bit lanes here too, so the pack restores sample order), `hi`/`carry`
         /// stored, then the mix-minus of every row from registers, walking the rows
@@ -575,11 +603,11 @@ mod x86 {
             f: Flat,
             talkers: &[u32],
             rows: &[Row],
-            c: usize,
-            tail: __mmask32,
+            cols: Columns,
             hi: *mut i16,
             carry: *mut i16,
         ) -> bool {
+            let Columns { c, tail, stream } = cols;
             let zero = _mm512_setzero_si512();
             let mut acc = [[zero; 2]; M];
             let mut hv = [zero; M];
@@ -615,12 +643,17 @@ mod x86 {
                 let clipped = _mm512_test_epi16_mask(any, any) != 0;
                 for &(p, codec) in rows.iter().rev() {
                     let (own, out, law) = f.at(p, c);
+                    // Streaming stores need 64-byte alignment (a lent frame may lack it).
+                    let stream = stream && (out as usize).is_multiple_of(64);
                     for m in 0..M {
                         let mut d = _mm512_subs_epi16(hv[m], load::<M>(own, m, tail));
                         if clipped {
                             d = _mm512_adds_epi16(d, cv[m]);
                         }
                         match codec {
+                            None if stream && (m + 1 < M || tail == !0) => {
+                                _mm512_stream_si512(out.add(32 * m).cast(), d)
+                            }
                             None => store::<M>(out, m, tail, d),
                             // Encoded from registers, a vector at a time (16 codes
                             // only for a half vector).
@@ -652,6 +685,7 @@ mod x86 {
             let vectors = f.stride.div_ceil(32);
             let half_tail = !f.stride.is_multiple_of(32);
             let passes = vectors.div_ceil(MAX_VECTORS);
+            let stream = rows.len() * f.stride * size_of::<i16>() > STREAM_ABOVE;
             let mut clipped = false;
             let mut c = 0;
             // SAFETY: the blocks tile `0..stride` (only the last may end in a half
@@ -665,17 +699,24 @@ mod x86 {
                     } else {
                         !0
                     };
+                    let cols = Columns { c, tail, stream };
                     clipped |= match m {
-                        1 => block::<1>(f, talkers, rows, c, tail, h, k),
-                        2 => block::<2>(f, talkers, rows, c, tail, h, k),
-                        3 => block::<3>(f, talkers, rows, c, tail, h, k),
-                        4 => block::<4>(f, talkers, rows, c, tail, h, k),
-                        5 => block::<5>(f, talkers, rows, c, tail, h, k),
-                        6 => block::<6>(f, talkers, rows, c, tail, h, k),
-                        7 => block::<7>(f, talkers, rows, c, tail, h, k),
-                        _ => block::<8>(f, talkers, rows, c, tail, h, k),
+                        1 => block::<1>(f, talkers, rows, cols, h, k),
+                        2 => block::<2>(f, talkers, rows, cols, h, k),
+                        3 => block::<3>(f, talkers, rows, cols, h, k),
+                        4 => block::<4>(f, talkers, rows, cols, h, k),
+                        5 => block::<5>(f, talkers, rows, cols, h, k),
+                        6 => block::<6>(f, talkers, rows, cols, h, k),
+                        7 => block::<7>(f, talkers, rows, cols, h, k),
+                        _ => block::<8>(f, talkers, rows, cols, h, k),
                     };
                     c += 32 * m;
+                }
+                if stream {
+                    // Non-temporal stores are weakly ordered: make them visible
+                    // before whatever the caller does next (handing the frames to
+                    // another thread with a release store, say).
+                    _mm_sfence();
                 }
             }
             clipped
@@ -771,6 +812,45 @@ mod tests {
         }
     }
 
+    /// A listed row past the row tables, as a talker or as a mix-minus row, is
+    /// refused before anything is read.
+    #[test]
+    fn rows_past_the_tables_are_refused() {
+        let stride = 16;
+        let data = vec![1i16; 4 * stride];
+        let input_rows: Vec<*const i16> = data.chunks_exact(stride).map(|r| r.as_ptr()).collect();
+        let output_rows = vec![std::ptr::null_mut(); 4];
+        let mut law = vec![0u8; 4 * stride];
+        let mut past_as_talker = RowLists::default();
+        past_as_talker.push_talker(0);
+        past_as_talker.push_talker(7);
+        let mut past_as_row = RowLists::default();
+        past_as_row.push_talker(1);
+        past_as_row.push_row(4, Some(Codec::ULAW));
+        for lists in [&past_as_talker, &past_as_row] {
+            for isa in Isa::available() {
+                let frames = Frames {
+                    input_rows: &input_rows,
+                    output_rows: &output_rows,
+                    law: &mut law,
+                    stride,
+                };
+                let (mut hi, mut carry) = (vec![0; stride], vec![0; stride]);
+                // SAFETY: the rows within the tables point into `data`; the check
+                // refuses the call before any row is read.
+                let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+                    mix(isa, frames, lists, &mut hi, &mut carry)
+                }));
+                let message = refused.expect_err("a row past the tables was accepted");
+                assert_eq!(
+                    message.downcast_ref::<&str>(),
+                    Some(&"row out of range"),
+                    "{isa}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn kernels_agree_across_isas_on_extremes() {
         for stride in [16, 32, 48, 64, 80, 160, 176, 240, 256, 272, 1024] {
@@ -786,6 +866,28 @@ mod tests {
                 .collect();
             run_all_isas(stride, rows, &data, &[0, 2, 3, 5, 8]);
             run_all_isas(stride, rows, &data, &[]);
+        }
+    }
+
+    /// Enough rows that the AVX-512 kernel streams its outputs (more than
+    /// `STREAM_ABOVE`, 1 MiB, of them), on a stride where every row is 64-byte
+    /// aligned (160) and one where every other row is not (176), with loud inputs
+    /// that clip.
+    #[test]
+    fn kernels_agree_across_isas_with_streamed_outputs() {
+        let rows = 4_000;
+        for stride in [160, 176] {
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            let data: Vec<i16> = (0..rows * stride)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 48) as i16
+                })
+                .collect();
+            let talkers: Vec<u32> = (0..rows as u32).filter(|r| r % 5 != 1).collect();
+            run_all_isas(stride, rows, &data, &talkers);
         }
     }
 }
