@@ -587,6 +587,51 @@ mod x86 {
             }
         }
 
+        /// The mix-minus of one row for the block in `cols`, from `hi`/`carry` in
+        /// registers: stored (streamed if `cols.stream` and the row is 64-byte
+        /// aligned) or encoded.
+        ///
+        /// # Safety
+        /// As for `block`; the row exists.
+        #[target_feature(enable = "avx512f,avx512bw,avx2")]
+        #[inline]
+        unsafe fn minus_row<const M: usize>(
+            f: Flat,
+            (p, codec): Row,
+            cols: Columns,
+            clipped: bool,
+            hv: &[__m512i; M],
+            cv: &[__m512i; M],
+        ) {
+            let Columns { c, tail, stream } = cols;
+            // SAFETY: the caller's contract.
+            unsafe {
+                let (own, out, law) = f.at(p, c);
+                // Streaming stores need 64-byte alignment (a lent frame may lack it).
+                let stream = stream && (out as usize).is_multiple_of(64);
+                for m in 0..M {
+                    let mut d = _mm512_subs_epi16(hv[m], load::<M>(own, m, tail));
+                    if clipped {
+                        d = _mm512_adds_epi16(d, cv[m]);
+                    }
+                    match codec {
+                        None if stream && (m + 1 < M || tail == !0) => {
+                            _mm512_stream_si512(out.add(32 * m).cast(), d)
+                        }
+                        None => store::<M>(out, m, tail, d),
+                        // Encoded from registers, a vector at a time (16 codes
+                        // only for a half vector).
+                        Some(codec) => {
+                            let halves =
+                                [_mm512_castsi512_si256(d), _mm512_extracti64x4_epi64(d, 1)];
+                            let n = if m + 1 == M && tail != !0 { 1 } else { 2 };
+                            encode_store(codec, &halves[..n], law.add(32 * m));
+                        }
+                    }
+                }
+            }
+        }
+
         /// One column block of `M` vectors where `cols` says: the sum over all talkers, two rows per shuffle
         /// (see the AVX2 `add_pair`; the unpacks and `vpackssdw` work within
         /// 128-bit lanes here too, so the pack restores sample order), `hi`/`carry`
@@ -607,7 +652,7 @@ mod x86 {
             hi: *mut i16,
             carry: *mut i16,
         ) -> bool {
-            let Columns { c, tail, stream } = cols;
+            let Columns { c, tail, .. } = cols;
             let zero = _mm512_setzero_si512();
             let mut acc = [[zero; 2]; M];
             let mut hv = [zero; M];
@@ -615,13 +660,15 @@ mod x86 {
             let mut any = zero;
             // SAFETY: see the function's contract.
             unsafe {
-                let mut pairs = talkers.chunks_exact(2);
-                for pair in pairs.by_ref() {
-                    let (a, b) = (f.at(pair[0], c).0, f.at(pair[1], c).0);
-                    add_pair::<M>(&mut acc, a, Some(b), tail);
+                // Two streams through memory, the first and the second half of
+                // the talkers, each pair one row of each: twice the cache misses
+                // in flight of one stream, where thousands of rows come from L3.
+                let (front, back) = talkers.split_at(talkers.len() / 2);
+                for (&a, &b) in front.iter().zip(back) {
+                    add_pair::<M>(&mut acc, f.at(a, c).0, Some(f.at(b, c).0), tail);
                 }
-                if let [last] = pairs.remainder() {
-                    add_pair::<M>(&mut acc, f.at(*last, c).0, None, tail);
+                if back.len() > front.len() {
+                    add_pair::<M>(&mut acc, f.at(back[back.len() - 1], c).0, None, tail);
                 }
                 let lo_t = _mm512_set1_epi32(-65_536);
                 let hi_t = _mm512_set1_epi32(65_534);
@@ -641,30 +688,15 @@ mod x86 {
                     any = _mm512_or_si512(any, cv[m]);
                 }
                 let clipped = _mm512_test_epi16_mask(any, any) != 0;
-                for &(p, codec) in rows.iter().rev() {
-                    let (own, out, law) = f.at(p, c);
-                    // Streaming stores need 64-byte alignment (a lent frame may lack it).
-                    let stream = stream && (out as usize).is_multiple_of(64);
-                    for m in 0..M {
-                        let mut d = _mm512_subs_epi16(hv[m], load::<M>(own, m, tail));
-                        if clipped {
-                            d = _mm512_adds_epi16(d, cv[m]);
-                        }
-                        match codec {
-                            None if stream && (m + 1 < M || tail == !0) => {
-                                _mm512_stream_si512(out.add(32 * m).cast(), d)
-                            }
-                            None => store::<M>(out, m, tail, d),
-                            // Encoded from registers, a vector at a time (16 codes
-                            // only for a half vector).
-                            Some(codec) => {
-                                let halves =
-                                    [_mm512_castsi512_si256(d), _mm512_extracti64x4_epi64(d, 1)];
-                                let n = if m + 1 == M && tail != !0 { 1 } else { 2 };
-                                encode_store(codec, &halves[..n], law.add(32 * m));
-                            }
-                        }
-                    }
+                // Backwards through both halves at once (the rows each half of
+                // the sum read last first), so two streams here too.
+                let (front, back) = rows.split_at(rows.len() / 2);
+                if back.len() > front.len() {
+                    minus_row::<M>(f, back[back.len() - 1], cols, clipped, &hv, &cv);
+                }
+                for (&p, &q) in front.iter().zip(back).rev() {
+                    minus_row::<M>(f, q, cols, clipped, &hv, &cv);
+                    minus_row::<M>(f, p, cols, clipped, &hv, &cv);
                 }
                 clipped
             }
