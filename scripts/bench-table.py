@@ -89,6 +89,31 @@ def cpu_flags():
     return "unknown"
 
 
+def best_isa():
+    """The SIMD level the engine's runtime dispatch picks here (dahdi::audio::Isa)."""
+    flags = cpu_flags().split()
+    if "avx512f" in flags and "avx512bw" in flags:
+        return "AVX-512"
+    if "avx2" in flags:
+        return "AVX2"
+    return "portable"
+
+
+# Everything in RESULTS.md from this line on is written by hand (repeated runs,
+# notes) and carried over unchanged when the generated part is rewritten.
+KEPT = "<!-- not generated: scripts/bench-table.py keeps everything from here on -->"
+
+
+def kept_tail(path):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    at = text.find(KEPT)
+    return text[at:] if at >= 0 else None
+
+
 def rustc_version():
     try:
         return subprocess.run(
@@ -397,7 +422,7 @@ def main():
         "walking every participant's output slice (Mixer::outputs/outputs_law). The baselines are the hot loops as "
         "described in mixing-perf.md without locks, queues or syscalls, so they are if "
         "anything faster than the real systems. 'ours' is the best SIMD level detected "
-        "on this machine (AVX2 here); 'portable' is the plain-Rust path.\n"
+        f"on this machine ({best_isa()} here); 'portable' is the plain-Rust path.\n"
     )
     verdicts, g711_verdicts = [], []
     mix_sections(r, out, verdicts)
@@ -418,6 +443,9 @@ def main():
         "target is met.\n"
     )
     pump_section(r, out)
+    tail = kept_tail(args.out)
+    if tail is not None:
+        out.append(tail.rstrip("\n") + "\n")
     with open(args.out, "w") as f:
         f.write("\n".join(out))
     print(f"bench-table: wrote {args.out} ({len(r)} benchmarks)")

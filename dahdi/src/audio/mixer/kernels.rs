@@ -25,9 +25,12 @@
 //! block follows at once, while those pieces of the inputs are still in L1/L2. With
 //! AVX2 a block is at most 80 samples (ten 32-bit accumulators of 8 lanes, with room
 //! left for the operands), and the frame is cut into as few blocks of even width as
-//! that allows: a 160-sample frame is two passes over the rows. (AVX-512 uses blocks
-//! of 128, the portable path blocks of 32.) The mix-minus walks the rows backwards,
-//! so that it starts with the rows the sum read last, which are still in L1.
+//! that allows: a 160-sample frame is two passes over the rows. AVX-512, with twice the
+//! registers, takes blocks of up to 256 samples, so a 20 ms frame is one pass: each
+//! row's frame is read whole by the sum and once more by the mix-minus, which at
+//! thousands of rows (more than L2 holds) is what the tick's time is made of. The
+//! portable path uses blocks of 32. The mix-minus walks the rows backwards, so that
+//! it starts with the rows the sum read last, which are still in L1/L2.
 //!
 //! **Summing two rows at once.** Interleaving two rows' samples (`vpunpck{l,h}wd`)
 //! and multiplying by ones (`vpmaddwd`) adds each pair in 32 bits: one shuffle per
@@ -138,12 +141,19 @@ impl RowLists {
 /// in registers). Returns whether any lane clipped (whether `carry` is non-zero
 /// anywhere).
 ///
+/// # Panics
+/// If a listed row has no entry in the row tables (`lists.end` past their
+/// length): the kernels index the tables without bounds checks, and this O(1)
+/// check, made before anything is read, is what keeps a slip in the lists'
+/// bookkeeping from becoming a read through a pointer that is not in the table.
+///
 /// # Safety
 /// For every row in `lists` (each of which is a talker), its
 /// `frames.input_rows` entry must be valid for reads of `stride` samples, and
 /// for every row in `lists.rows` without a codec its `frames.output_rows` entry
-/// valid for writes of `stride` samples, for the whole call; no output frame may overlap any input frame or another output
-/// frame. (Entries of other rows are not read.)
+/// valid for writes of `stride` samples, for the whole call; no output frame may
+/// overlap any input frame or another output frame. (Entries of other rows are
+/// not read.)
 pub(crate) unsafe fn mix(
     isa: Isa,
     frames: Frames<'_>,
@@ -432,6 +442,10 @@ mod x86 {
         }
     }
 
+    /// The column blocks: as few passes over the rows as the 16 registers allow
+    /// (blocks of at most five vectors), of even widths (a 160-sample frame is two
+    /// blocks of 80).
+    ///
     /// # Safety
     /// AVX2 must be available; the layout must have been checked by `super::mix`.
     #[target_feature(enable = "avx2")]
@@ -442,31 +456,12 @@ mod x86 {
         hi: &mut [i16],
         carry: &mut [i16],
     ) -> bool {
-        // SAFETY: same contract.
-        unsafe { mix_avx2_from(0, f, talkers, rows, hi, carry) }
-    }
-
-    /// The column blocks from sample `start` (a multiple of 16) to the stride: as
-    /// few passes over the rows as the 16 registers allow (blocks of at most five
-    /// vectors), of even widths (a 160-sample frame is two blocks of 80).
-    ///
-    /// # Safety
-    /// As for [`mix_avx2`].
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn mix_avx2_from(
-        start: usize,
-        f: Flat,
-        talkers: &[u32],
-        rows: &[Row],
-        hi: &mut [i16],
-        carry: &mut [i16],
-    ) -> bool {
         let (h, k) = (hi.as_mut_ptr(), carry.as_mut_ptr());
-        let vectors = (f.stride - start) / 16;
+        let vectors = f.stride / 16;
         let passes = vectors.div_ceil(5);
         let mut clipped = false;
-        let mut c = start;
-        // SAFETY: the blocks tile `start..stride`; rows were checked by the caller.
+        let mut c = 0;
+        // SAFETY: the blocks tile `0..stride`; rows were checked by the caller.
         unsafe {
             for i in 0..passes {
                 let m = vectors * (i + 1) / passes - vectors * i / passes;
@@ -483,75 +478,225 @@ mod x86 {
         clipped
     }
 
-    /// AVX-512 versions: the same algorithm with 16 i32 / 32 i16 lanes per register.
-    /// The intrinsics are why the crate needs Rust 1.89.
+    /// AVX-512 versions: 32 i16 / 16 i32 lanes per register, and 32 registers.
+    ///
+    /// With 32 registers a whole 20 ms frame (160 samples, five vectors) is one
+    /// column block: ten 32-bit accumulators while summing, five `hi` and five
+    /// `carry` vectors during the mix-minus. So a tick is two sweeps over the rows,
+    /// the sum reading every talker's frame once, whole, in address order, and the
+    /// mix-minus reading it once more and writing the output. Narrower blocks would
+    /// cost two more sweeps per extra block, each over a few cache lines of every
+    /// row, which at thousands of rows come from beyond L2 every time.
     pub(super) mod avx512 {
         use std::arch::x86_64::*;
 
         use super::super::{Flat, Row};
         use crate::audio::g711::avx2::encode_store;
 
-        /// A block of 128 samples: 8 accumulators of 16 i32 lanes, 4 vectors of 32
-        /// i16 lanes for hi and carry. Safety as for the AVX2 `block`.
+        /// The most 32-sample vectors in one column block: 2 x 8 accumulators plus
+        /// the operands, or 8 `hi` and 8 `carry` vectors plus the operands, stay
+        /// within the 32 registers. Blocks up to 256 samples (32 ms) take one pass.
+        const MAX_VECTORS: usize = 8;
+
+        /// Past this many bytes of mix-minus output in a tick, the outputs are
+        /// written with non-temporal stores (`vmovntdq`, where a row is 64-byte
+        /// aligned). Ordinary stores first read every output line in (the line is
+        /// owned before it is written) and then push the rows the sum has just
+        /// read out of L2, so the mix-minus, which reads them again backwards,
+        /// finds fewer of them there. Streaming saves both, but leaves the outputs
+        /// in memory rather than in the caches: worth it only where they would not
+        /// have stayed in L2 anyway (at N = 10,000 all talking, 3.2 MB of outputs
+        /// besides 3.2 MB of inputs), not for conferences that fit. 1 MiB is half
+        /// the L2 of the machines measured (benches/RESULTS.md).
+        const STREAM_ABOVE: usize = 1 << 20;
+
+        /// Where a column block lies and how its outputs are stored: from sample
+        /// `c`, the last vector cut to the lanes of `tail`, streamed or not (see
+        /// [`STREAM_ABOVE`]).
+        #[derive(Clone, Copy)]
+        struct Columns {
+            c: usize,
+            tail: __mmask32,
+            stream: bool,
+        }
+
+        /// Vector `m` of the block at `p`: the last one (`m == M - 1`) loads only
+        /// the lanes in `tail` (all 32, or 16 for a stride that ends half-way
+        /// through a vector), the others load whole.
+        ///
+        /// # Safety
+        /// AVX-512F/BW; the loaded lanes are readable.
         #[target_feature(enable = "avx512f,avx512bw,avx2")]
         #[inline]
-        unsafe fn block128(
+        unsafe fn load<const M: usize>(p: *const i16, m: usize, tail: __mmask32) -> __m512i {
+            // SAFETY: the caller's contract.
+            unsafe {
+                if m + 1 == M {
+                    _mm512_maskz_loadu_epi16(tail, p.add(32 * m))
+                } else {
+                    _mm512_loadu_si512(p.add(32 * m).cast())
+                }
+            }
+        }
+
+        /// Stores vector `m` at `p`, the last one only in the lanes of `tail`.
+        ///
+        /// # Safety
+        /// AVX-512F/BW; the stored lanes are writable.
+        #[target_feature(enable = "avx512f,avx512bw,avx2")]
+        #[inline]
+        unsafe fn store<const M: usize>(p: *mut i16, m: usize, tail: __mmask32, v: __m512i) {
+            // SAFETY: the caller's contract.
+            unsafe {
+                if m + 1 == M {
+                    _mm512_mask_storeu_epi16(p.add(32 * m), tail, v)
+                } else {
+                    _mm512_storeu_si512(p.add(32 * m).cast(), v)
+                }
+            }
+        }
+
+        /// Adds the block of rows `a` and `b` (or zeros) into the accumulators, as
+        /// the AVX2 `add_pair` does: `acc[m][0]` gets samples 0-3 of each 128-bit
+        /// lane of vector `m`, `acc[m][1]` samples 4-7.
+        ///
+        /// # Safety
+        /// AVX-512F/BW; the block's lanes are readable at `a` and `b`.
+        #[target_feature(enable = "avx512f,avx512bw,avx2")]
+        #[inline]
+        unsafe fn add_pair<const M: usize>(
+            acc: &mut [[__m512i; 2]; M],
+            a: *const i16,
+            b: Option<*const i16>,
+            tail: __mmask32,
+        ) {
+            let ones = _mm512_set1_epi16(1);
+            for (m, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: the caller's contract.
+                let (x, y) = unsafe {
+                    let y = match b {
+                        Some(b) => load::<M>(b, m, tail),
+                        None => _mm512_setzero_si512(),
+                    };
+                    (load::<M>(a, m, tail), y)
+                };
+                let lo = _mm512_madd_epi16(_mm512_unpacklo_epi16(x, y), ones);
+                let hi = _mm512_madd_epi16(_mm512_unpackhi_epi16(x, y), ones);
+                acc[0] = _mm512_add_epi32(acc[0], lo);
+                acc[1] = _mm512_add_epi32(acc[1], hi);
+            }
+        }
+
+        /// The mix-minus of one row for the block in `cols`, from `hi`/`carry` in
+        /// registers: stored (streamed if `cols.stream` and the row is 64-byte
+        /// aligned) or encoded.
+        ///
+        /// # Safety
+        /// As for `block`; the row exists.
+        #[target_feature(enable = "avx512f,avx512bw,avx2")]
+        #[inline]
+        unsafe fn minus_row<const M: usize>(
+            f: Flat,
+            (p, codec): Row,
+            cols: Columns,
+            clipped: bool,
+            hv: &[__m512i; M],
+            cv: &[__m512i; M],
+        ) {
+            let Columns { c, tail, stream } = cols;
+            // SAFETY: the caller's contract.
+            unsafe {
+                let (own, out, law) = f.at(p, c);
+                // Streaming stores need 64-byte alignment (a lent frame may lack it).
+                let stream = stream && (out as usize).is_multiple_of(64);
+                for m in 0..M {
+                    let mut d = _mm512_subs_epi16(hv[m], load::<M>(own, m, tail));
+                    if clipped {
+                        d = _mm512_adds_epi16(d, cv[m]);
+                    }
+                    match codec {
+                        None if stream && (m + 1 < M || tail == !0) => {
+                            _mm512_stream_si512(out.add(32 * m).cast(), d)
+                        }
+                        None => store::<M>(out, m, tail, d),
+                        // Encoded from registers, a vector at a time (16 codes
+                        // only for a half vector).
+                        Some(codec) => {
+                            let halves =
+                                [_mm512_castsi512_si256(d), _mm512_extracti64x4_epi64(d, 1)];
+                            let n = if m + 1 == M && tail != !0 { 1 } else { 2 };
+                            encode_store(codec, &halves[..n], law.add(32 * m));
+                        }
+                    }
+                }
+            }
+        }
+
+        /// One column block of `M` vectors where `cols` says: the sum over all talkers, two rows per shuffle
+        /// (see the AVX2 `add_pair`; the unpacks and `vpackssdw` work within
+        /// 128-bit lanes here too, so the pack restores sample order), `hi`/`carry`
+        /// stored, then the mix-minus of every row from registers, walking the rows
+        /// backwards so that it starts with those the sum read last, which are
+        /// still in the caches.
+        ///
+        /// # Safety
+        /// AVX-512F/BW and AVX2; the block's lanes lie within `stride`; every row in
+        /// `talkers` and `rows` exists; `hi`/`carry` hold `stride` samples.
+        #[target_feature(enable = "avx512f,avx512bw,avx2")]
+        #[inline]
+        unsafe fn block<const M: usize>(
             f: Flat,
             talkers: &[u32],
             rows: &[Row],
-            c: usize,
+            cols: Columns,
             hi: *mut i16,
             carry: *mut i16,
         ) -> bool {
-            let mut acc = [_mm512_setzero_si512(); 8];
-            let mut any = _mm512_setzero_si512();
-            // SAFETY: see the AVX2 `block`.
+            let Columns { c, tail, .. } = cols;
+            let zero = _mm512_setzero_si512();
+            let mut acc = [[zero; 2]; M];
+            let mut hv = [zero; M];
+            let mut cv = [zero; M];
+            let mut any = zero;
+            // SAFETY: see the function's contract.
             unsafe {
-                for &t in talkers {
-                    let p = f.at(t, c).0;
-                    for (k, a) in acc.iter_mut().enumerate() {
-                        let x = _mm512_cvtepi16_epi32(_mm256_loadu_si256(p.add(16 * k).cast()));
-                        *a = _mm512_add_epi32(*a, x);
-                    }
+                // Two streams through memory, the first and the second half of
+                // the talkers, each pair one row of each: twice the cache misses
+                // in flight of one stream, where thousands of rows come from L3.
+                let (front, back) = talkers.split_at(talkers.len() / 2);
+                for (&a, &b) in front.iter().zip(back) {
+                    add_pair::<M>(&mut acc, f.at(a, c).0, Some(f.at(b, c).0), tail);
+                }
+                if back.len() > front.len() {
+                    add_pair::<M>(&mut acc, f.at(back[back.len() - 1], c).0, None, tail);
                 }
                 let lo_t = _mm512_set1_epi32(-65_536);
                 let hi_t = _mm512_set1_epi32(65_534);
                 let lo_h = _mm512_set1_epi32(-32_768);
                 let hi_h = _mm512_set1_epi32(32_767);
-                for (k, a) in acc.iter().enumerate() {
-                    let t = _mm512_min_epi32(_mm512_max_epi32(*a, lo_t), hi_t);
-                    let h = _mm512_min_epi32(_mm512_max_epi32(t, lo_h), hi_h);
-                    let cy = _mm512_sub_epi32(t, h);
-                    // vpmovdw truncates in order; both values are in 16-bit range.
-                    _mm256_storeu_si256(hi.add(c + 16 * k).cast(), _mm512_cvtepi32_epi16(h));
-                    _mm256_storeu_si256(carry.add(c + 16 * k).cast(), _mm512_cvtepi32_epi16(cy));
-                    any = _mm512_or_si512(any, cy);
+                for m in 0..M {
+                    let ta = _mm512_min_epi32(_mm512_max_epi32(acc[m][0], lo_t), hi_t);
+                    let tb = _mm512_min_epi32(_mm512_max_epi32(acc[m][1], lo_t), hi_t);
+                    let ha = _mm512_min_epi32(_mm512_max_epi32(ta, lo_h), hi_h);
+                    let hb = _mm512_min_epi32(_mm512_max_epi32(tb, lo_h), hi_h);
+                    // In 16-bit range: the saturating pack only narrows.
+                    hv[m] = _mm512_packs_epi32(ha, hb);
+                    cv[m] = _mm512_packs_epi32(_mm512_sub_epi32(ta, ha), _mm512_sub_epi32(tb, hb));
+                    store::<M>(hi.add(c), m, tail, hv[m]);
+                    store::<M>(carry.add(c), m, tail, cv[m]);
+                    // Lanes outside `tail` summed zeros: their carry is zero.
+                    any = _mm512_or_si512(any, cv[m]);
                 }
-                let clipped = _mm512_test_epi32_mask(any, any) != 0;
-                let mut hv = [_mm512_setzero_si512(); 4];
-                let mut cv = [_mm512_setzero_si512(); 4];
-                for m in 0..4 {
-                    hv[m] = _mm512_loadu_si512(hi.add(c + 32 * m).cast());
-                    cv[m] = _mm512_loadu_si512(carry.add(c + 32 * m).cast());
+                let clipped = _mm512_test_epi16_mask(any, any) != 0;
+                // Backwards through both halves at once (the rows each half of
+                // the sum read last first), so two streams here too.
+                let (front, back) = rows.split_at(rows.len() / 2);
+                if back.len() > front.len() {
+                    minus_row::<M>(f, back[back.len() - 1], cols, clipped, &hv, &cv);
                 }
-                let mut halves = [_mm256_setzero_si256(); 8];
-                for &(p, codec) in rows {
-                    let (own, out, law) = f.at(p, c);
-                    for m in 0..4 {
-                        let x = _mm512_loadu_si512(own.add(32 * m).cast());
-                        let mut d = _mm512_subs_epi16(hv[m], x);
-                        if clipped {
-                            d = _mm512_adds_epi16(d, cv[m]);
-                        }
-                        if codec.is_none() {
-                            _mm512_storeu_si512(out.add(32 * m).cast(), d);
-                        }
-                        halves[2 * m] = _mm512_castsi512_si256(d);
-                        halves[2 * m + 1] = _mm512_extracti64x4_epi64(d, 1);
-                    }
-                    if let Some(codec) = codec {
-                        encode_store(codec, &halves, law);
-                    }
+                for (&p, &q) in front.iter().zip(back).rev() {
+                    minus_row::<M>(f, q, cols, clipped, &hv, &cv);
+                    minus_row::<M>(f, p, cols, clipped, &hv, &cv);
                 }
                 clipped
             }
@@ -568,17 +713,45 @@ mod x86 {
             carry: &mut [i16],
         ) -> bool {
             let (h, k) = (hi.as_mut_ptr(), carry.as_mut_ptr());
+            // The stride is a multiple of 16: whole vectors, and perhaps a half one.
+            let vectors = f.stride.div_ceil(32);
+            let half_tail = !f.stride.is_multiple_of(32);
+            let passes = vectors.div_ceil(MAX_VECTORS);
+            let stream = rows.len() * f.stride * size_of::<i16>() > STREAM_ABOVE;
             let mut clipped = false;
             let mut c = 0;
-            // SAFETY: blocks stay within `stride`; rows were checked by the caller.
-            // What is left after the 128-sample blocks goes through the AVX2 code.
+            // SAFETY: the blocks tile `0..stride` (only the last may end in a half
+            // vector, loaded and stored under its mask); rows were checked by the
+            // caller.
             unsafe {
-                while c + 128 <= f.stride {
-                    clipped |= block128(f, talkers, rows, c, h, k);
-                    c += 128;
+                for i in 0..passes {
+                    let m = vectors * (i + 1) / passes - vectors * i / passes;
+                    let tail = if half_tail && i + 1 == passes {
+                        0xFFFF
+                    } else {
+                        !0
+                    };
+                    let cols = Columns { c, tail, stream };
+                    clipped |= match m {
+                        1 => block::<1>(f, talkers, rows, cols, h, k),
+                        2 => block::<2>(f, talkers, rows, cols, h, k),
+                        3 => block::<3>(f, talkers, rows, cols, h, k),
+                        4 => block::<4>(f, talkers, rows, cols, h, k),
+                        5 => block::<5>(f, talkers, rows, cols, h, k),
+                        6 => block::<6>(f, talkers, rows, cols, h, k),
+                        7 => block::<7>(f, talkers, rows, cols, h, k),
+                        _ => block::<8>(f, talkers, rows, cols, h, k),
+                    };
+                    c += 32 * m;
                 }
-                clipped | super::mix_avx2_from(c, f, talkers, rows, hi, carry)
+                if stream {
+                    // Non-temporal stores are weakly ordered: make them visible
+                    // before whatever the caller does next (handing the frames to
+                    // another thread with a release store, say).
+                    _mm_sfence();
+                }
             }
+            clipped
         }
     }
 }
@@ -671,9 +844,48 @@ mod tests {
         }
     }
 
+    /// A listed row past the row tables, as a talker or as a mix-minus row, is
+    /// refused before anything is read.
+    #[test]
+    fn rows_past_the_tables_are_refused() {
+        let stride = 16;
+        let data = vec![1i16; 4 * stride];
+        let input_rows: Vec<*const i16> = data.chunks_exact(stride).map(|r| r.as_ptr()).collect();
+        let output_rows = vec![std::ptr::null_mut(); 4];
+        let mut law = vec![0u8; 4 * stride];
+        let mut past_as_talker = RowLists::default();
+        past_as_talker.push_talker(0);
+        past_as_talker.push_talker(7);
+        let mut past_as_row = RowLists::default();
+        past_as_row.push_talker(1);
+        past_as_row.push_row(4, Some(Codec::ULAW));
+        for lists in [&past_as_talker, &past_as_row] {
+            for isa in Isa::available() {
+                let frames = Frames {
+                    input_rows: &input_rows,
+                    output_rows: &output_rows,
+                    law: &mut law,
+                    stride,
+                };
+                let (mut hi, mut carry) = (vec![0; stride], vec![0; stride]);
+                // SAFETY: the rows within the tables point into `data`; the check
+                // refuses the call before any row is read.
+                let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+                    mix(isa, frames, lists, &mut hi, &mut carry)
+                }));
+                let message = refused.expect_err("a row past the tables was accepted");
+                assert_eq!(
+                    message.downcast_ref::<&str>(),
+                    Some(&"row out of range"),
+                    "{isa}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn kernels_agree_across_isas_on_extremes() {
-        for stride in [16, 32, 48, 64, 80, 160, 176, 1024] {
+        for stride in [16, 32, 48, 64, 80, 160, 176, 240, 256, 272, 1024] {
             let rows = 9;
             let data: Vec<i16> = (0..rows * stride)
                 .map(|i| match i % 5 {
@@ -686,6 +898,28 @@ mod tests {
                 .collect();
             run_all_isas(stride, rows, &data, &[0, 2, 3, 5, 8]);
             run_all_isas(stride, rows, &data, &[]);
+        }
+    }
+
+    /// Enough rows that the AVX-512 kernel streams its outputs (more than
+    /// `STREAM_ABOVE`, 1 MiB, of them), on a stride where every row is 64-byte
+    /// aligned (160) and one where every other row is not (176), with loud inputs
+    /// that clip.
+    #[test]
+    fn kernels_agree_across_isas_with_streamed_outputs() {
+        let rows = 4_000;
+        for stride in [160, 176] {
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            let data: Vec<i16> = (0..rows * stride)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 48) as i16
+                })
+                .collect();
+            let talkers: Vec<u32> = (0..rows as u32).filter(|r| r % 5 != 1).collect();
+            run_all_isas(stride, rows, &data, &talkers);
         }
     }
 }
