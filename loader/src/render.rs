@@ -61,9 +61,14 @@ pub fn verify(r: &KernelReport, verbose: bool) -> Lines {
         }
         v => format!("DAHDI would NOT load ({})", v.as_str()),
     };
+    head.push_str(&format!("kernel {}: {verdict}; ", r.kernel.release));
+    // Which DAHDI, as dahdi.ko's own `version=` says: after a release upgrade DKMS has
+    // replaced the build, and "will load" alone does not say it is the new one.
+    if let Some(version) = r.module("dahdi").and_then(|m| m.version.as_deref()) {
+        head.push_str(&format!("DAHDI {version}, "));
+    }
     head.push_str(&format!(
-        "kernel {}: {verdict}; {present}/{} modules present, {crcs} symbol CRCs checked",
-        r.kernel.release,
+        "{present}/{} modules present, {crcs} symbol CRCs checked",
         r.modules.len()
     ));
     if let Some(a) = &r.abi {

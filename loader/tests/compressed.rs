@@ -103,6 +103,21 @@ fn compressed_modules_under_merged_usr_verify_like_the_plain_ones() {
             "{}",
             String::from_utf8_lossy(&out.stdout)
         );
+        // `verify` names the DAHDI it checked, as kmod's modinfo reads the compressed
+        // dahdi.ko's version (on a system upgraded from Debian 12 to 13, "will load" alone
+        // did not say whether DKMS's 3.1 replaced 2.11).
+        let dahdi = r.module_path("dahdi").expect("dahdi present");
+        let version = modinfo("version", dahdi);
+        let [version] = version.as_slice() else {
+            panic!("modinfo version of {}: {version:?}", dahdi.display())
+        };
+        let out = f.run(&["--running-kernel", &f.real.kernel, "verify", &f.real.kernel]);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{tool_name}: {said}");
+        assert!(
+            said.contains(&format!("DAHDI will load; DAHDI {version}, ")),
+            "{tool_name}: verify does not name dahdi.ko's version {version}:\n{said}"
+        );
     }
 }
 
