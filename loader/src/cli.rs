@@ -39,15 +39,16 @@ pub const MODULES_LOAD_CHECK_HELP: &str = "\
 Debian's dahdi-linux ships /etc/modules-load.d/dahdi-linux.conf, so systemd-modules-load
 loads dahdi and dahdi_transcode early at every boot, before dahdi-loader.service. When the
 running kernel's DAHDI is stale, the kernel refuses it and systemd-modules-load.service
-fails; when it is missing, systemd-modules-load logs an error and goes on. The package's
-drop-in /lib/systemd/system/systemd-modules-load.service.d/dahdi-loader.conf runs this
-command first (ExecStartPre=-, so it can never fail that unit). When DAHDI would not load,
-it writes /run/modprobe.d/dahdi-loader.conf, deny-listing the DAHDI names of
-modules-load.d (systemd-modules-load then logs \"deny-listed\" for those whose files
-exist and succeeds; modprobe NAME and the loader load by name and are not affected), and
-logs one warning: what is wrong, and that dahdi-loader.service will rebuild and load DAHDI (or the
-fix). dahdi-loader ensure loads those names and removes the file once DAHDI is loaded; it is on tmpfs, so it
-never outlives the boot.
+fails; when it is missing, systemd-modules-load logs an error (or nothing) and goes on.
+The package's drop-in
+/lib/systemd/system/systemd-modules-load.service.d/dahdi-loader.conf runs this command
+first (ExecStartPre=-, so it can never fail that unit). When DAHDI would not load, it
+writes /run/modprobe.d/dahdi-loader.conf, deny-listing the DAHDI names of modules-load.d
+(systemd-modules-load then logs \"deny-listed\" for those whose files exist, and
+succeeds; modprobe NAME and the loader load by name and are not affected), and logs one
+warning: what is wrong, and that dahdi-loader.service will rebuild and load DAHDI (or the
+fix). dahdi-loader ensure loads those names and removes the file once DAHDI is loaded; it
+is on tmpfs, so it never outlives the boot.
 
 DKMS takes no lock around its builds: before building, ensure waits for any dkms it did
 not start (a kernel hook in an apt run, an operator's dkms install), then judges what
