@@ -51,8 +51,9 @@ fix). dahdi-loader ensure loads those names and removes the file once DAHDI is l
 is on tmpfs, so it never outlives the boot.
 
 DKMS takes no lock around its builds: before building, ensure waits for any dkms it did
-not start (a kernel hook in an apt run, an operator's dkms install), then judges what
-that dkms left, so two builds never run at once.";
+not start that works on this system (a kernel hook in an apt run, an operator's dkms
+install; not one in a chroot), then judges what that dkms left, so two builds never run
+at once.";
 
 // The whole command line (a plain comment: clap would take a doc comment for help text).
 #[derive(Debug, Parser)]

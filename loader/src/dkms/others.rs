@@ -12,7 +12,10 @@
 //!
 //! A dkms is recognised by its command line: the `dkms` script run directly (argv[0]) or
 //! through a shell (argv[1]). Its children (make, gcc) need not be found: the dkms process
-//! lives until its build and install are over.
+//! lives until its build and install are over. Only a dkms working on this system counts:
+//! its root directory (/proc/PID/root) is the loader's root. A dkms in a chroot or
+//! container on the same machine (an image being built, say) works on another DKMS tree,
+//! and waiting for it would only delay the boot.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -56,6 +59,7 @@ pub fn is_dkms(cmdline: &[u8]) -> Option<String> {
 /// The dkms processes under `root`'s /proc, but this process.
 pub fn running(root: &Root) -> Vec<Running> {
     let me = std::process::id();
+    let ours = identity(&root.join("/"));
     let mut out: Vec<Running> = std::fs::read_dir(root.join("/proc"))
         .into_iter()
         .flatten()
@@ -67,11 +71,26 @@ pub fn running(root: &Root) -> Vec<Running> {
             }
             let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
             let command = is_dkms(&cmdline)?;
-            Some(Running { pid, command })
+            same_root(&e.path(), ours.as_ref()).then_some(Running { pid, command })
         })
         .collect();
     out.sort_by_key(|r| r.pid);
     out
+}
+
+/// A directory's identity: its device and inode.
+fn identity(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether the process whose /proc entry is `entry` has `ours` as its root directory. When
+/// either cannot be read, it counts: waiting needlessly is safer than building beside it.
+fn same_root(entry: &Path, ours: Option<&(u64, u64)>) -> bool {
+    match (identity(&entry.join("root")), ours) {
+        (Some(theirs), Some(ours)) => theirs == *ours,
+        _ => true,
+    }
 }
 
 /// Waits until no dkms runs under `root`, at most `timeout`. `on_wait` is called once, with
@@ -141,6 +160,26 @@ mod tests {
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].pid, 4242);
         assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    }
+
+    #[test]
+    fn a_dkms_under_another_root_is_not_waited_for() {
+        let t = tempfile::tempdir().unwrap();
+        let root = Root::new(t.path().join("system"));
+        std::fs::create_dir_all(t.path().join("system")).unwrap();
+        std::fs::create_dir_all(t.path().join("elsewhere")).unwrap();
+        for (pid, its_root) in [(10, "system"), (11, "elsewhere")] {
+            let entry = t.path().join(format!("system/proc/{pid}"));
+            std::fs::create_dir_all(&entry).unwrap();
+            std::fs::write(
+                entry.join("cmdline"),
+                b"/bin/bash\0/usr/sbin/dkms\0autoinstall\0",
+            )
+            .unwrap();
+            std::os::unix::fs::symlink(t.path().join(its_root), entry.join("root")).unwrap();
+        }
+        let found: Vec<u32> = running(&root).iter().map(|r| r.pid).collect();
+        assert_eq!(found, [10]);
     }
 
     #[test]
