@@ -502,9 +502,10 @@ fn ensure_waits_for_a_running_dkms(platform: Platform) {
         ),
     ]);
     assert_eq!(code, Some(0), "{text}");
-    // The operator's dkms is visible (in the host's /proc, which the chroot shares).
+    // The operator's dkms is visible, as the loader in the chroot will see it (its root
+    // is the workspace; /proc is the host's, mounted in the chroot).
     let seen = (0..200).any(|_| {
-        let found = dahdi_loader::dkms::others::running(&dahdi_loader::Root::new("/"))
+        let found = dahdi_loader::dkms::others::running(&dahdi_loader::Root::new(&ws.rootfs))
             .iter()
             .any(|r| {
                 r.command
