@@ -81,6 +81,14 @@ const FILES: &[(&str, &str)] = &[
         "runs metrics --output /var/lib/prometheus/node-exporter/dahdi-loader.prom",
     ),
     (
+        "/lib/systemd/system/systemd-modules-load.service.d/dahdi-loader.conf",
+        "a drop-in: runs modules-load-check just before systemd-modules-load loads Debian's DAHDI names",
+    ),
+    (
+        "/run/modprobe.d/dahdi-loader.conf",
+        "this boot's deny-list of DAHDI names that would not load, written by modules-load-check, removed by ensure",
+    ),
+    (
         "/var/lib/dahdi-loader/last-build.json",
         "the last DKMS build ensure ran: module, version, kernel, outcome and time (for metrics)",
     ),

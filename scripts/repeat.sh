@@ -3,7 +3,7 @@
 # (a loaded host stalls the emulated guests). Usage:
 #   bash scripts/repeat.sh N [SUITE...]     e.g. bash scripts/repeat.sh 10 vm_pump
 # SUITE is a test target (vm_driver, vm_dahdi, vm_pump, vm_boot, vm_loader, vm_loader_sig,
-# vm_signatures, vm_upgrade, vm_bootguard, vm_providers, vm_failed_build, vm_release_upgrade);
+# vm_signatures, vm_upgrade, vm_bootguard, vm_providers, vm_failed_build, vm_release_upgrade, vm_bootfiles);
 # all of them by default.
 # Logs go to target/repeat/SUITE-RUN.log; the summary is printed at the end.
 set -uo pipefail
@@ -13,7 +13,7 @@ shift
 suites=("$@")
 if [ "${#suites[@]}" -eq 0 ]; then
     suites=(vm_driver vm_dahdi vm_pump vm_boot vm_loader vm_loader_sig vm_signatures
-        vm_upgrade vm_bootguard vm_providers vm_failed_build vm_release_upgrade)
+        vm_upgrade vm_bootguard vm_providers vm_failed_build vm_release_upgrade vm_bootfiles)
 fi
 package_of() {
     case $1 in

@@ -33,6 +33,28 @@ Exit status of match-modalias:
   3   the module files or DKMS tree could not be read
   64  MODALIAS is malformed, or a configuration line is wrong";
 
+/// How the loader lives with Debian's boot files, as `modules-load-check --help` and the man
+/// page say it.
+pub const MODULES_LOAD_CHECK_HELP: &str = "\
+Debian's dahdi-linux ships /etc/modules-load.d/dahdi-linux.conf, so systemd-modules-load
+loads dahdi and dahdi_transcode early at every boot, before dahdi-loader.service. When the
+running kernel's DAHDI is stale, the kernel refuses it and systemd-modules-load.service
+fails; when it is missing, systemd-modules-load logs an error (or nothing) and goes on.
+The package's drop-in
+/lib/systemd/system/systemd-modules-load.service.d/dahdi-loader.conf runs this command
+first (ExecStartPre=-, so it can never fail that unit). When DAHDI would not load, it
+writes /run/modprobe.d/dahdi-loader.conf, deny-listing the DAHDI names of modules-load.d
+(systemd-modules-load then logs \"deny-listed\" for those whose files exist, and
+succeeds; modprobe NAME and the loader load by name and are not affected), and logs one
+warning: what is wrong, and that dahdi-loader.service will rebuild and load DAHDI (or the
+fix). dahdi-loader ensure loads those names and removes the file once DAHDI is loaded; it
+is on tmpfs, so it never outlives the boot.
+
+DKMS takes no lock around its builds: before building, ensure waits for any dkms it did
+not start that works on this system (a kernel hook in an apt run, an operator's dkms
+install; not one in a chroot), then judges what that dkms left, so two builds never run
+at once.";
+
 // The whole command line (a plain comment: clap would take a doc comment for help text).
 #[derive(Debug, Parser)]
 #[command(
@@ -80,6 +102,7 @@ impl Cli {
             Some(Command::Guard { .. }) => "guard",
             Some(Command::MatchModalias { .. }) => "match-modalias",
             Some(Command::Metrics { .. }) => "metrics",
+            Some(Command::ModulesLoadCheck) => "modules-load-check",
         }
     }
 }
@@ -152,6 +175,12 @@ pub enum Command {
         #[arg(long)]
         no_crcs: bool,
     },
+    /// Run just before systemd-modules-load (the package's drop-in for its unit): when DAHDI
+    /// is in modules-load.d but would not load on the running kernel, deny-list it for this
+    /// boot and say once what is wrong and what happens next. Fast and read-only otherwise;
+    /// silent when DAHDI would load.
+    #[command(after_help = MODULES_LOAD_CHECK_HELP)]
+    ModulesLoadCheck,
     /// Exit 0 if a DAHDI module (or a configured alias) claims MODALIAS, else 1.
     /// Used by the udev rule; fast and read-only.
     #[command(after_help = MATCH_MODALIAS_EXIT)]

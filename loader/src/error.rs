@@ -139,6 +139,15 @@ pub enum Error {
         kernel: String,
     },
 
+    /// A dkms the loader did not start ran for too long.
+    #[error("a dkms run by someone else ({running}) was still running after {secs} s")]
+    DkmsBusy {
+        /// What runs, by pid and command line.
+        running: String,
+        /// How long we waited.
+        secs: u64,
+    },
+
     /// Another loader held the lock for too long.
     #[error("another dahdi-loader held {} for more than {secs} s", path.display())]
     LockTimeout {
@@ -207,7 +216,7 @@ impl Error {
             Error::InvalidInput(_) | Error::Usage(_) | Error::Config { .. } => ExitCode::Usage,
             Error::NoHeaders { .. } => ExitCode::NeedsBuild,
             Error::VermagicRefused { .. } | Error::BuildDidNotHelp { .. } => ExitCode::Mismatch,
-            Error::LockTimeout { .. } => ExitCode::TempFail,
+            Error::LockTimeout { .. } | Error::DkmsBusy { .. } => ExitCode::TempFail,
             Error::NotReady { verdict, .. } => ExitCode::from(*verdict),
             // DKMS ran and the compile failed (its make.log is there): the kernel's
             // verdict is "build failed".
@@ -257,6 +266,9 @@ impl Error {
             Error::ModuleMissing { kernel, .. } => manual(format!("run dahdi-loader ensure -k {kernel}")),
             Error::LockTimeout { .. } => manual(
                 "wait for the other dahdi-loader (a DKMS build may be running) and try again".into(),
+            ),
+            Error::DkmsBusy { .. } => manual(
+                "wait for that dkms to finish (DKMS takes no lock of its own), then run dahdi-loader ensure".into(),
             ),
             Error::DeviceTimeout { .. } => manual(
                 "check dmesg for errors from dahdi, and that devtmpfs or udev is running".into(),

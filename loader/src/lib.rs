@@ -88,6 +88,7 @@ pub mod modalias;
 pub mod modindex;
 pub mod modprobe;
 pub mod module_file;
+pub mod modules_load;
 pub mod names;
 pub mod notify;
 pub mod providers;

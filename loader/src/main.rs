@@ -151,6 +151,16 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::Ok)
         }
+        Some(Command::ModulesLoadCheck) => {
+            let check = dahdi_loader::modules_load::check(&root, running)?;
+            dahdi_loader::modules_load::apply(&root, &check)?;
+            if cli.json {
+                print_json(cli, &check)?;
+            } else if let Some(m) = &check.message {
+                journal::print(&Lines::of(Priority::Warning, m));
+            }
+            Ok(ExitCode::Ok)
+        }
         Some(Command::MatchModalias { modalias: m }) => {
             let sys = System::load(root, running)?;
             let matches = modalias::match_modalias(&sys, m);

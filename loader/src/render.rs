@@ -113,6 +113,12 @@ pub fn ensure_summary(r: &ensure::Report) -> String {
     if r.built {
         s.push_str(" (built with DKMS)");
     }
+    if let Some(ms) = r.waited_for_dkms_ms {
+        s.push_str(&format!(
+            " after waiting {:.0} s for a dkms already running",
+            ms as f64 / 1000.0
+        ));
+    }
     if !r.loaded.is_empty() {
         let names: Vec<String> = r
             .loaded

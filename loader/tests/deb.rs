@@ -63,6 +63,10 @@ fn package_holds_the_files_conffiles_and_scripts_an_operator_needs() {
             "/lib/systemd/system/dahdi-loader-metrics.timer",
             "-rw-r--r--",
         ),
+        (
+            "/lib/systemd/system/systemd-modules-load.service.d/dahdi-loader.conf",
+            "-rw-r--r--",
+        ),
         ("/etc/kernel/postinst.d/zz-dahdi-loader", "-rwxr-xr-x"),
         (
             "/etc/kernel/header_postinst.d/zz-dahdi-loader",

@@ -134,3 +134,82 @@ fn udev_rule_hands_work_to_an_existing_unit() {
         }
     }
 }
+
+/// The drop-in for systemd-modules-load runs the check, which can never fail that unit.
+#[test]
+fn modules_load_drop_in_runs_the_check_and_cannot_fail_the_unit() {
+    let text = std::fs::read_to_string(dist(
+        "systemd/systemd-modules-load.service.d/dahdi-loader.conf",
+    ))
+    .unwrap();
+    let active: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(
+        active,
+        [
+            "[Service]",
+            "ExecStartPre=-/usr/sbin/dahdi-loader modules-load-check"
+        ]
+    );
+}
+
+fn modules_load_check(f: &Fixture) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dahdi-loader"))
+        .arg("modules-load-check")
+        .env("DAHDI_LOADER_ROOT", f.root())
+        .env("DAHDI_LOADER_RUNNING_KERNEL", &f.real.kernel)
+        .output()
+        .unwrap()
+}
+
+const DEBIANS_MODULES_LOAD: &str = "/etc/modules-load.d/dahdi-linux.conf";
+const DENY_LIST: &str = "/run/modprobe.d/dahdi-loader.conf";
+
+/// On the real DKMS-built modules: silent and read-only when DAHDI would load; when it
+/// would not, the names of Debian's modules-load.d file are deny-listed for this boot and
+/// one warning says what is wrong and what happens next; and nothing at all when DAHDI is
+/// not in modules-load.d.
+#[test]
+fn modules_load_check_denies_only_what_would_not_load() {
+    let f = Fixture::installed();
+    f.write(
+        DEBIANS_MODULES_LOAD,
+        "# as dahdi-linux ships it\ndahdi\ndahdi_transcode\n",
+    );
+    let out = modules_load_check(&f);
+    let (code, text) = code_and_text(&out);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text, "", "silent when DAHDI would load");
+    assert!(!f.path(DENY_LIST).exists());
+
+    let other = f.break_one_module("dahdi");
+    let out = modules_load_check(&f);
+    let (code, text) = code_and_text(&out);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text.lines().count(), 1, "one message:\n{text}");
+    for words in [
+        &format!(
+            "DAHDI will not load on the running kernel {}",
+            f.real.kernel
+        ),
+        &other,
+        "systemd-modules-load will skip dahdi, dahdi_transcode",
+        DENY_LIST,
+        "dahdi-loader.service will rebuild DAHDI",
+    ] {
+        assert!(text.contains(words), "{words:?} not in {text}");
+    }
+    let deny = std::fs::read_to_string(f.path(DENY_LIST)).unwrap();
+    let lines: Vec<&str> = deny.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(lines, ["blacklist dahdi", "blacklist dahdi_transcode"]);
+
+    // Not listed: not the check's business, even though DAHDI is broken.
+    std::fs::remove_file(f.path(DENY_LIST)).unwrap();
+    std::fs::remove_file(f.path(DEBIANS_MODULES_LOAD)).unwrap();
+    let out = modules_load_check(&f);
+    let (code, text) = code_and_text(&out);
+    assert_eq!((code, text.as_str()), (Some(0), ""));
+    assert!(!f.path(DENY_LIST).exists());
+}

@@ -106,6 +106,7 @@ fn page_documents_every_command_exit_code_and_file() {
         format!("{}/*.conf", dahdi_loader::config::CONFIG_DIR),
         format!("{}/", dahdi_loader::failed::FAILED_DIR),
         dahdi_loader::bootguard::STATE.to_string(),
+        dahdi_loader::modules_load::DENY_LIST.to_string(),
         "/lib/udev/rules.d/90-dahdi-loader.rules".into(),
         "/etc/kernel/postinst.d/zz-dahdi-loader".into(),
     ] {

@@ -58,6 +58,7 @@ const PACKAGED: &[&str] = &[
     "/lib/systemd/system/dahdi-loader-guard.service",
     "/lib/systemd/system/dahdi-loader-metrics.service",
     "/lib/systemd/system/dahdi-loader-metrics.timer",
+    "/lib/systemd/system/systemd-modules-load.service.d/dahdi-loader.conf",
     "/lib/udev/rules.d/90-dahdi-loader.rules",
     "/usr/share/man/man8/dahdi-loader.8.gz",
 ];

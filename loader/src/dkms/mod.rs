@@ -1,5 +1,6 @@
 //! DKMS: the tree it keeps (`/var/lib/dkms`), the text it prints, and running it.
 
+pub mod others;
 pub mod run;
 pub mod status_text;
 pub mod tree;

@@ -85,6 +85,9 @@ pub struct Report {
     pub built: bool,
     /// Time spent waiting for another loader, in milliseconds.
     pub waited_for_lock_ms: u128,
+    /// How long it waited for a dkms it did not start, when one was running as it was
+    /// about to build.
+    pub waited_for_dkms_ms: Option<u128>,
     /// Hardware that asked for modules.
     pub hardware: Vec<hw::Match>,
     /// Modules loaded or found loaded, in order (in JSON, objects: `module`, `outcome`).
@@ -115,6 +118,21 @@ pub fn ensure(root: &Root, opts: &Options, inserter: &mut dyn Inserter) -> Resul
     match result {
         Ok(mut r) => {
             r.boot_guard = guard;
+            // DAHDI is loaded: the deny-list the check before systemd-modules-load wrote
+            // for this boot has done its work (crate::modules_load).
+            if !r.loaded.is_empty() {
+                match crate::modules_load::lift(root) {
+                    Ok(true) if !opts.quiet => log(
+                        Priority::Info,
+                        &format!(
+                            "DAHDI is loaded; removed {}",
+                            crate::modules_load::DENY_LIST
+                        ),
+                    ),
+                    Ok(_) => {}
+                    Err(e) => log(Priority::Warning, &e.to_string()),
+                }
+            }
             // The boot's work is done: units ordered after the loader's may start.
             notify::ready(&crate::render::ensure_summary(&r));
             Ok(r)
@@ -172,60 +190,25 @@ fn ensure_locked(
     transaction::clean(&paths);
 
     // Read the system only once the lock is held: whoever held it may have just built.
-    let sys = System::load(root.clone(), opts.running.clone())?;
-    let release = match (&opts.kernel, &sys.running) {
-        (Some(k), _) => k.clone(),
-        (None, Some(r)) => r.clone(),
-        (None, None) => {
-            return Err(Error::Usage(
-                "cannot tell which kernel is running; name one with -k KVER".into(),
-            ))
+    let mut judged = judge(root, opts)?;
+    // DKMS takes no lock of its own: a dkms someone else started (a kernel hook in an apt
+    // run, an operator) may be building DAHDI right now. Wait for it before building, then
+    // judge what it left; a healthy system never waits here.
+    let mut waited_for_dkms = None;
+    if judged.wants_build && opts.build {
+        waited_for_dkms = wait_for_other_dkms(root, opts)?;
+        if waited_for_dkms.is_some() {
+            judged = judge(root, opts)?;
         }
-    };
-    let kernel = match sys.kernel(&release) {
-        Ok(k) => k,
-        Err(Error::NoSuchKernel { .. })
-            if sys.running.as_ref() == Some(&release)
-                && sys.loaded == crate::live::Loaded::Unknown =>
-        {
-            return Err(Error::ModulesUnsupported {
-                kernel: release.to_string(),
-            });
-        }
-        Err(e) => return Err(e),
-    };
-    if kernel.modules_dir.is_none() && kernel.running && sys.loaded == crate::live::Loaded::Unknown
-    {
-        return Err(Error::ModulesUnsupported {
-            kernel: release.to_string(),
-        });
     }
-
-    notify::status(&format!("checking DAHDI for kernel {release}"));
-    let mut report = verify::verify_kernel(&sys, &kernel, Checks::default());
+    let Judged {
+        sys,
+        release,
+        kernel,
+        mut report,
+        wants_build,
+    } = judged;
     let mut built = false;
-    let dkms_state = report.dkms.as_ref().map(|d| d.state);
-    // Build only for problems a build cures: a kernel that verifies is left alone even if
-    // its modules came from somewhere other than DKMS.
-    // A broken DKMS registration cannot build anything; its finding is reported below.
-    // Nor can a build settle two providers fighting over the files.
-    // A build that failed with the same inputs is not tried again unless asked (its
-    // findings then point at the failure instead of at a build).
-    let retry = opts.force
-        && report
-            .findings
-            .iter()
-            .any(|f| f.code == crate::report::Code::BuildFailed);
-    let wants_build = (retry || report.findings.iter().any(|f| f.fixed_by_build()))
-        && dkms_state != Some(State::Broken)
-        // And a module file someone else could have written needs a person, not a
-        // rebuild over it.
-        && !report.findings.iter().any(|f| {
-            matches!(
-                f.code,
-                crate::report::Code::ProvidersConflict | crate::report::Code::Untrusted
-            )
-        });
     if wants_build && opts.build {
         // When no build can happen, still say what is wrong: "install dahdi-dkms" alone
         // would hide that the module on disk was built for another kernel.
@@ -293,6 +276,7 @@ fn ensure_locked(
         kernel: release.clone(),
         built,
         waited_for_lock_ms: lock.waited.as_millis(),
+        waited_for_dkms_ms: waited_for_dkms.map(|d| d.as_millis()),
         hardware: Vec::new(),
         loaded: Vec::new(),
         dev_ready_ms: None,
@@ -303,7 +287,14 @@ fn ensure_locked(
         return Ok(out);
     }
 
-    let wanted = report.wanted.clone();
+    let mut wanted = report.wanted.clone();
+    // What the check before systemd-modules-load kept from it this boot (dahdi_transcode,
+    // say) is loaded here instead, as modules-load.d asked.
+    for name in crate::modules_load::denied_names(root) {
+        if !wanted.contains(&name) && report.modules.iter().any(|m| m.name == name) {
+            wanted.push(name);
+        }
+    }
     out.hardware = report.hardware.clone();
     let known: Vec<(ModuleName, PathBuf, Vec<ModuleName>)> = report
         .modules
@@ -336,6 +327,102 @@ fn ensure_locked(
         out.dev_ready_ms = Some(waited.as_millis());
     }
     Ok(out)
+}
+
+/// The system as read under the lock, the kernel `ensure` is about, its verification, and
+/// whether a build would cure what is wrong.
+struct Judged {
+    sys: System,
+    release: KernelRelease,
+    kernel: crate::kernel::Kernel,
+    report: KernelReport,
+    wants_build: bool,
+}
+
+fn judge(root: &Root, opts: &Options) -> Result<Judged, Error> {
+    let sys = System::load(root.clone(), opts.running.clone())?;
+    let release = match (&opts.kernel, &sys.running) {
+        (Some(k), _) => k.clone(),
+        (None, Some(r)) => r.clone(),
+        (None, None) => {
+            return Err(Error::Usage(
+                "cannot tell which kernel is running; name one with -k KVER".into(),
+            ))
+        }
+    };
+    let kernel = match sys.kernel(&release) {
+        Ok(k) => k,
+        Err(Error::NoSuchKernel { .. })
+            if sys.running.as_ref() == Some(&release)
+                && sys.loaded == crate::live::Loaded::Unknown =>
+        {
+            return Err(Error::ModulesUnsupported {
+                kernel: release.to_string(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    if kernel.modules_dir.is_none() && kernel.running && sys.loaded == crate::live::Loaded::Unknown
+    {
+        return Err(Error::ModulesUnsupported {
+            kernel: release.to_string(),
+        });
+    }
+
+    notify::status(&format!("checking DAHDI for kernel {release}"));
+    let report = verify::verify_kernel(&sys, &kernel, Checks::default());
+    let dkms_state = report.dkms.as_ref().map(|d| d.state);
+    // Build only for problems a build cures: a kernel that verifies is left alone even if
+    // its modules came from somewhere other than DKMS.
+    // A broken DKMS registration cannot build anything; its finding is reported below.
+    // Nor can a build settle two providers fighting over the files.
+    // A build that failed with the same inputs is not tried again unless asked (its
+    // findings then point at the failure instead of at a build).
+    let retry = opts.force
+        && report
+            .findings
+            .iter()
+            .any(|f| f.code == crate::report::Code::BuildFailed);
+    let wants_build = (retry || report.findings.iter().any(|f| f.fixed_by_build()))
+        && dkms_state != Some(State::Broken)
+        // And a module file someone else could have written needs a person, not a
+        // rebuild over it.
+        && !report.findings.iter().any(|f| {
+            matches!(
+                f.code,
+                crate::report::Code::ProvidersConflict | crate::report::Code::Untrusted
+            )
+        });
+    Ok(Judged {
+        sys,
+        release,
+        kernel,
+        report,
+        wants_build,
+    })
+}
+
+/// Waits for every dkms this loader did not start ([`crate::dkms::others`]); how long, if
+/// there was one. Says once what it waits for, in the journal and in the unit's status.
+fn wait_for_other_dkms(root: &Root, opts: &Options) -> Result<Option<Duration>, Error> {
+    let mut seen = false;
+    let waited = crate::dkms::others::wait_for_none(root, opts.lock_timeout, |running| {
+        seen = true;
+        let what = running
+            .iter()
+            .map(|r| format!("pid {}: {}", r.pid, r.command))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let waiting = format!(
+            "dkms is running ({what}); waiting for it to finish before building, so that \
+             two builds never run at once"
+        );
+        if !opts.quiet {
+            log(Priority::Notice, &waiting);
+        }
+        notify::status(&waiting);
+    })?;
+    Ok(seen.then_some(waited))
 }
 
 /// Rebuilds `t` for `kernel` through the [`transaction`]: staged, proven, swapped, checked;
