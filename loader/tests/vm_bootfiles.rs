@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use dahdi_tests::chroot::{Stage, StageCache, Workspace};
 use dahdi_tests::debian::TestUnit;
-use dahdi_tests::output::tail;
 use dahdi_tests::platform::trixie_stage;
 use dahdi_tests::qemu::QemuRun;
 use dahdi_tests::runner::choose_accel;
@@ -178,11 +177,7 @@ fn results(r: &QemuRun) -> (std::collections::HashMap<String, String>, String) {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.trim().to_string()))
         .collect();
-    let ctx = format!(
-        "results port:\n{}\n---- console (tail) ----\n{}",
-        r.results,
-        tail(&r.console, 60)
-    );
+    let ctx = r.context(60);
     (map, ctx)
 }
 

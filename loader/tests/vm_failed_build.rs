@@ -379,11 +379,7 @@ fn debian13_backports_kernel_dahdi_cannot_build_for() {
         .as_secs();
     let report = must(ws.boot(&good, accel, Duration::from_secs(300), &[]));
     let results = report.result_values();
-    let ctx = format!(
-        "results port:\n{}\n---- console (tail) ----\n{}",
-        report.results,
-        tail(&report.console, 60)
-    );
+    let ctx = report.context(60);
     let get = |k: &str| results.get(k).map(String::as_str).unwrap_or("<missing>");
     assert!(
         !report.timed_out,

@@ -338,11 +338,7 @@ fn debian12_to_debian13_upgrade_dahdi_verified_before_reboot_and_loaded_after() 
     let report = must(ws.boot(&new, accel, Duration::from_secs(480), &[]));
     mark("pack image + boot N + checks");
     let results = report.result_values();
-    let ctx = format!(
-        "results port:\n{}\n---- console (tail) ----\n{}",
-        report.results,
-        tail(&report.console, 80)
-    );
+    let ctx = report.context(80);
     let get = |k: &str| results.get(k).map(String::as_str).unwrap_or("<missing>");
     assert!(
         !report.timed_out,

@@ -497,11 +497,7 @@ fn kernel_upgrade(platform: Platform) {
     mark("pack image + boot B + checks", &mut times);
 
     let results = report.result_values();
-    let ctx = format!(
-        "results port:\n{}\n---- console (tail) ----\n{}",
-        report.results,
-        tail(&report.console, 80)
-    );
+    let ctx = report.context(80);
     let get = |k: &str| results.get(k).map(String::as_str).unwrap_or("<missing>");
     assert!(
         !report.timed_out,

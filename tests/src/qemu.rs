@@ -59,6 +59,16 @@ impl QemuRun {
             .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
             .collect()
     }
+
+    /// What a failed assertion about the boot prints: everything the guest wrote on the
+    /// results port, then the last `console_lines` lines of its console.
+    pub fn context(&self, console_lines: usize) -> String {
+        format!(
+            "results port:\n{}\n---- console (tail) ----\n{}",
+            self.results,
+            crate::output::tail(&self.console, console_lines)
+        )
+    }
 }
 
 /// Kills and reaps qemu however the caller leaves (panic included).
@@ -218,5 +228,20 @@ mod tests {
         assert_eq!(v["kernel"], "again");
         assert_eq!(v["units"], "");
         assert_eq!(v["a"], "b=c");
+    }
+
+    #[test]
+    fn context_is_the_results_and_the_console_tail() {
+        let run = QemuRun {
+            console: "one\ntwo\nthree\nfour\n".into(),
+            results: "RESULT kernel=k\n".into(),
+            wall: std::time::Duration::ZERO,
+            timed_out: false,
+            exit: None,
+        };
+        let c = run.context(2);
+        assert!(c.starts_with("results port:\nRESULT kernel=k\n"), "{c}");
+        assert!(c.contains("three") && c.contains("four"), "{c}");
+        assert!(!c.contains("two"), "{c}");
     }
 }

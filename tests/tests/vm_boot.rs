@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use dahdi_tests::chroot::Workspace;
 use dahdi_tests::debian::{DebianBoot, DebianImage, TestUnit};
-use dahdi_tests::output::tail;
 use dahdi_tests::platform::trixie_stage;
 use dahdi_tests::qemu::QemuRun;
 use dahdi_tests::runner::choose_accel;
@@ -39,11 +38,7 @@ journalctl -b --no-pager -o cat -u systemd-modules-load.service | sed 's/^/LOG m
 const AFTER: &str = "systemd-udevd.service systemd-modules-load.service";
 
 fn results(r: &QemuRun) -> (impl Fn(&str) -> bool + '_, String) {
-    let ctx = format!(
-        "results port:\n{}\n---- console (tail) ----\n{}",
-        r.results,
-        tail(&r.console, 60)
-    );
+    let ctx = r.context(60);
     (move |s: &str| r.results.lines().any(|l| l.trim() == s), ctx)
 }
 
