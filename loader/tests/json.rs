@@ -90,6 +90,7 @@ fn documents(f: &Fixture) -> Vec<(String, Value)> {
         ("guard", vec!["--json", "guard", "--dry-run"]),
         ("match-modalias", vec!["--json", "match-modalias", &alias]),
         ("metrics", vec!["--json", "metrics", "--no-crcs"]),
+        ("modules-load-check", vec!["--json", "modules-load-check"]),
         // An error: a kernel that is not installed.
         ("verify", vec!["--json", "verify", "9.9.9-missing"]),
     ];
