@@ -25,6 +25,7 @@
 //! | [`root`] | the system root every path is read under |
 //! | [`kernel`] | installed kernels, running kernel, headers, expected vermagic, config |
 //! | [`module_file`] | opening, judging, reading and decompressing a `.ko`; its ELF contents and signature |
+//! | [`conf_dirs`] | `*.conf` directories as kmod and systemd read them: precedence, masks, hidden files |
 //! | [`modprobe`] | modprobe.d and the kernel command line as kmod reads them; /etc/dahdi/modules |
 //! | [`modindex`] | modules.dep and depmod.d: which file modprobe picks, stale copies |
 //! | [`dpkg`] | the dpkg database: installed packages, who owns a path (merged /usr, diversions) |
@@ -64,6 +65,7 @@ pub mod ber;
 pub mod bootguard;
 pub mod certificate;
 pub mod cli;
+pub mod conf_dirs;
 pub mod config;
 pub mod debversion;
 pub mod defaults;

@@ -56,16 +56,16 @@
 //!   reports that one exists (with its file and line) so the operator knows modprobe
 //!   would have done something else.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::conf_dirs::{ConfFiles, Entry};
 use crate::error::Error;
 use crate::hw::glob_match;
 use crate::names::{InvalidName, KernelRelease, ModuleName};
-use crate::root::{is_absent, list_dir, read_optional, Root};
+use crate::root::{read_optional, Root};
 
 /// modprobe.d directories, highest precedence first.
 pub const MODPROBE_D: &[&str] = &[
@@ -285,24 +285,16 @@ pub struct ModprobeConfig {
     pub notes: Vec<ConfigNote>,
 }
 
-/// What a directory entry of modprobe.d turned out to be.
-enum Entry {
-    /// A file to read (under the root).
-    File(PathBuf),
-    /// A link to `/dev/null`: an empty file that hides later ones.
-    Masked,
-}
-
 impl ModprobeConfig {
     /// Reads modprobe.d, `kernel`'s modules.softdep and the kernel command line
     /// (`/proc/cmdline`, which is the running kernel's) under the root.
     pub fn load(root: &Root, kernel: &KernelRelease) -> Result<Self, Error> {
-        // Name -> (system path, entry): the first directory to have a name keeps it.
-        let mut files: BTreeMap<String, (PathBuf, Entry)> = BTreeMap::new();
+        let mut files = ConfFiles::new();
         let softdep = format!("/lib/modules/{kernel}/modules.softdep");
         files.insert(
             "modules.softdep".into(),
-            (PathBuf::from(&softdep), Entry::File(root.join(&softdep))),
+            PathBuf::from(&softdep),
+            Entry::File(root.join(&softdep)),
         );
         for dir in MODPROBE_D {
             let at = root.join(dir);
@@ -313,32 +305,13 @@ impl ModprobeConfig {
                     .unwrap()
                     .to_string_lossy()
                     .into_owned();
-                files
-                    .entry(name)
-                    .or_insert((PathBuf::from(dir), Entry::File(at)));
+                files.insert(name, PathBuf::from(dir), Entry::File(at));
                 continue;
             }
-            for name in list_dir(&at)? {
-                if name.starts_with('.') || name.len() < 6 || !name.ends_with(".conf") {
-                    continue;
-                }
-                if files.contains_key(&name) {
-                    continue;
-                }
-                if let Some(entry) = classify(root, &at.join(&name)) {
-                    files.insert(name.clone(), (Path::new(dir).join(&name), entry));
-                }
-            }
+            files.add_dir(root, dir)?;
         }
         let mut config = ModprobeConfig::default();
-        for (system, entry) in files.into_values() {
-            let text = match entry {
-                Entry::Masked => String::new(),
-                Entry::File(path) => match read_optional(&path)? {
-                    Some(t) => t,
-                    None => continue,
-                },
-            };
+        for (system, text) in files.read()? {
             config.parse_file(&system, &text);
             config.files.push(system);
         }
@@ -617,30 +590,6 @@ impl ModprobeConfig {
             .map(|a| &a.module)
             .collect()
     }
-}
-
-/// Decides what a modprobe.d entry is: a file (through links, resolved inside the root),
-/// a mask (a link to `/dev/null`), or nothing kmod would read (a directory, a dangling
-/// link).
-fn classify(root: &Root, path: &Path) -> Option<Entry> {
-    let mut at = path.to_path_buf();
-    for _ in 0..16 {
-        match root.read_link(&at) {
-            Ok(Some(target)) => {
-                if target == root.join("/dev/null") {
-                    return Some(Entry::Masked);
-                }
-                at = target;
-            }
-            Ok(None) => {
-                let meta = std::fs::metadata(&at).ok()?;
-                return (!meta.is_dir()).then_some(Entry::File(at));
-            }
-            Err(e) if is_absent(&e) => return None,
-            Err(_) => return None,
-        }
-    }
-    None
 }
 
 /// Logical lines with the number of their first physical line: a backslash before a

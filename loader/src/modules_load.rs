@@ -32,6 +32,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use crate::conf_dirs::ConfFiles;
 use crate::error::Error;
 use crate::names::{KernelRelease, ModuleName};
 use crate::report::Verdict;
@@ -69,26 +70,17 @@ pub struct Check {
     pub message: Option<String>,
 }
 
-/// The module names systemd-modules-load will load, from every `*.conf` it reads (`#` and
-/// `;` start comments), each once, in order.
-pub fn listed_names(root: &Root) -> Vec<ModuleName> {
-    let mut files: std::collections::BTreeMap<String, std::path::PathBuf> = Default::default();
+/// The module names systemd-modules-load will load, from every `*.conf` it reads (hidden
+/// files skipped, a link to `/dev/null` masking a name; `#` and `;` start comments), each
+/// once, in order.
+pub fn listed_names(root: &Root) -> Result<Vec<ModuleName>, Error> {
+    let mut files = ConfFiles::new();
     for dir in MODULES_LOAD_DIRS {
-        for e in std::fs::read_dir(root.join(dir))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".conf") {
-                files.entry(name).or_insert_with(|| e.path());
-            }
-        }
+        files.add_dir(root, dir)?;
     }
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for path in files.values() {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+    for (_, text) in files.read()? {
         for line in text.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
@@ -100,7 +92,7 @@ pub fn listed_names(root: &Root) -> Vec<ModuleName> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// DAHDI's own names: `dahdi` and `dahdi_*`, and every module the verification reports on.
@@ -124,7 +116,7 @@ pub fn check(root: &Root, running: Option<KernelRelease>) -> Result<Check, Error
     let Some(release) = sys.running.clone() else {
         return Ok(out);
     };
-    let all_listed = listed_names(root);
+    let all_listed = listed_names(root)?;
     // Cheap first: nothing of DAHDI's listed means nothing to do, not even a verification.
     if !all_listed.iter().any(|n| is_dahdi(n, &BTreeSet::new())) {
         return Ok(out);
@@ -287,8 +279,37 @@ mod tests {
             ),
             ("/etc/modules-load.d/notes.txt", "dahdi_echocan_mg2\n"),
         ]);
-        let names: Vec<String> = listed_names(&root).iter().map(|n| n.to_string()).collect();
+        let names: Vec<String> = listed_names(&root)
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         assert_eq!(names, ["dahdi", "loop", "dahdi_dummy"]);
+    }
+
+    #[test]
+    fn a_masked_boot_file_and_hidden_files_list_nothing() {
+        // The operator masks Debian's boot file (`ln -s /dev/null` in /etc, as
+        // modules-load.d(5) says) and keeps the old one as a hidden file beside it.
+        let (t, root) = root_with(&[
+            (
+                "/usr/lib/modules-load.d/dahdi-linux.conf",
+                "dahdi\ndahdi_transcode\n",
+            ),
+            ("/etc/modules-load.d/.dahdi-old.conf", "dahdi\n"),
+            ("/etc/modules-load.d/local.conf", "loop\n"),
+        ]);
+        std::os::unix::fs::symlink(
+            "/dev/null",
+            t.path().join("etc/modules-load.d/dahdi-linux.conf"),
+        )
+        .unwrap();
+        let names: Vec<String> = listed_names(&root)
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(names, ["loop"]);
     }
 
     #[test]
