@@ -36,28 +36,16 @@ fn cache() -> StageCache {
 
 /// The system as an operator installs it, and the kernel it boots.
 ///
-/// Debian 12: the upgrade scenario's system with kernel A, its headers and dahdi-dkms,
-/// plus `apt-get install dahdi` with Recommends (a stage of its own: the shared stages are
-/// not changed). Debian 13: the test bed's trixie system, which already installs `dahdi`.
+/// Debian 12: the upgrade scenario's system with kernel A, dahdi-dkms and dahdi, installed
+/// with Recommends (`dahdi_tests::upgrade::system_with_kernel_a`). Debian 13: the test
+/// bed's trixie system, which installs `dahdi` (and so dahdi-linux) too.
 fn operator_system(platform: Platform) -> (Stage, String) {
     let cache = cache();
     match platform {
         Platform::Debian12 => {
             let pair = kernel_pair(platform, &cache).unwrap_or_else(|e| panic!("{e}"));
-            let a = system_with_kernel_a(platform, &cache, &pair).unwrap_or_else(|e| panic!("{e}"));
-            let stage = cache
-                .derive(
-                    &a,
-                    "operator-dahdi",
-                    &[vec![
-                        "apt-get".into(),
-                        "install".into(),
-                        "-y".into(),
-                        "-q".into(),
-                        "dahdi".into(),
-                    ]],
-                )
-                .unwrap_or_else(|e| panic!("{e}"));
+            let stage =
+                system_with_kernel_a(platform, &cache, &pair).unwrap_or_else(|e| panic!("{e}"));
             (stage, pair.a)
         }
         Platform::Debian13 => {

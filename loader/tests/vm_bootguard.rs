@@ -1,8 +1,9 @@
 //! The boot guard through real GRUB: the guest boots from UEFI firmware (OVMF), GRUB
 //! reads its own menu and environment block, and the kernel it starts is the answer.
 //!
-//! A Debian system runs kernel A with dahdi-dkms (the cached stage of the upgrade
-//! scenario); kernel B, newer, is installed without its headers, so DKMS could not build
+//! A Debian system runs kernel A with dahdi-dkms and dahdi, installed as an operator does
+//! (the cached stage of the upgrade scenario, with Debian's boot files: systemd-modules-load
+//! loads `dahdi` at every boot); kernel B, newer, is installed without its headers, so DKMS could not build
 //! DAHDI for it and DAHDI would not load there. GRUB's packages are installed too. Then
 //! three boots of one disk pair (the root filesystem and an EFI system partition):
 //!
@@ -11,7 +12,9 @@
 //!    starts B by default. The guard is off: its path unit runs when the menu changes and
 //!    must leave grubenv alone; `guard --dry-run` says what it would do.
 //! 2. Through the firmware: GRUB's choice stands (B, where DAHDI is not loaded). The
-//!    operator turns the guard on and runs `dahdi-loader guard`: grubenv's next_entry
+//!    loader's check before systemd-modules-load warns once, naming B's headers, and
+//!    deny-lists DAHDI for the boot; systemd-modules-load succeeds; the loader's boot unit
+//!    fails (exit 1, needs build) with the same fix, the one failed unit. The operator turns the guard on and runs `dahdi-loader guard`: grubenv's next_entry
 //!    now names A's menu entry.
 //! 3. Through the firmware: GRUB starts A, DAHDI is loaded by the loader's unit, and the
 //!    loader has armed next_entry again (GRUB clears it when it uses it).
@@ -43,8 +46,8 @@ fn dist(rel: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// The loader, its boot unit and the guard's path and service units, enabled as the
-/// loader's README says.
+/// The loader, its boot unit, its check before systemd-modules-load (the drop-in) and the
+/// guard's path and service units, enabled as the loader's README says.
 fn install_loader(ws: &Workspace) {
     let must = |r: Result<(), dahdi_tests::HarnessError>| r.unwrap_or_else(|e| panic!("{e}"));
     let bin = std::fs::read(env!("CARGO_BIN_EXE_dahdi-loader")).expect("loader binary");
@@ -60,6 +63,12 @@ fn install_loader(ws: &Workspace) {
             &dist(&format!("systemd/{unit}")),
         ));
     }
+    let drop_in = "systemd-modules-load.service.d/dahdi-loader.conf";
+    must(ws.write(
+        &format!("/etc/systemd/system/{drop_in}"),
+        0o644,
+        &dist(&format!("systemd/{drop_in}")),
+    ));
     must(ws.symlink(
         "/etc/systemd/system/multi-user.target.wants/dahdi-loader.service",
         "/etc/systemd/system/dahdi-loader.service",
@@ -82,7 +91,19 @@ r "phase=$phase"
 r "kernel=$(uname -r)"
 r "efi=$([ -d /sys/firmware/efi ] && echo yes || echo no)"
 r "main_result=$(systemctl show -p Result --value dahdi-loader.service)"
+r "main_status=$(systemctl show -p ExecMainStatus --value dahdi-loader.service)"
 r "dahdi_loaded=$(grep -c '^dahdi ' /proc/modules)"
+# Debian's boot file and the loader's check before systemd-modules-load (its drop-in): the
+# check's warnings land in systemd-modules-load's journal.
+r "sml_result=$(systemctl show -p Result --value systemd-modules-load.service)"
+journalctl -b --no-pager -o cat -u systemd-modules-load.service > /tmp/sml
+r "check_warnings=$(grep -c 'DAHDI will not load on the running kernel' /tmp/sml)"
+r "check_names_headers=$(grep -c "linux-headers-$(uname -r)" /tmp/sml)"
+log sml < /tmp/sml
+[ -e /run/modprobe.d/dahdi-loader.conf ] && r "deny_list=present" || r "deny_list=absent"
+journalctl -b --no-pager -o cat -u dahdi-loader.service > /tmp/main
+r "main_names_headers=$(grep -c "linux-headers-$(uname -r)" /tmp/main)"
+r "failed_units=$(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')"
 # Waits until the guard's unit has run at least once after $1 (a monotonic timestamp).
 guard_ran_after() {
     for i in $(seq 1 240); do
@@ -215,6 +236,18 @@ impl Phase {
         assert_eq!(self.get(key), want, "{what} ({key})\n{}", self.ctx);
     }
 
+    /// A boot on a kernel where DAHDI loads, with Debian's boot file and the loader's check:
+    /// DAHDI loaded, systemd-modules-load and the loader's unit succeeded, the check said
+    /// nothing and deny-listed nothing, no unit failed.
+    fn healthy_boot(&self) {
+        self.expect("dahdi_loaded", "1", "DAHDI loaded");
+        self.expect("sml_result", "success", "systemd-modules-load");
+        self.expect("main_result", "success", "dahdi-loader.service");
+        self.expect("check_warnings", "0", "the check's warnings");
+        self.expect("deny_list", "absent", "the deny-list");
+        self.expect("failed_units", "", "the failed units");
+    }
+
     fn json(&self, pointer: &str) -> &serde_json::Value {
         let doc = self
             .json
@@ -288,6 +321,7 @@ fn boot_guard_keeps_grub_on_the_last_kernel_where_dahdi_loads() {
     eprintln!("vm-bootguard: boot 1 in {:.0} s", report.wall.as_secs_f64());
     let p1 = Phase::from(1, &report);
     p1.expect("kernel", &a, "the directly started kernel");
+    p1.healthy_boot();
     p1.expect("esp_mounted", "vfat", "the ESP");
     p1.expect("grub_install", "0", "grub-install's exit");
     p1.expect(
@@ -335,6 +369,33 @@ fn boot_guard_keeps_grub_on_the_last_kernel_where_dahdi_loads() {
     p2.expect("efi", "yes", "booted through the firmware");
     p2.expect("kernel", &b, "GRUB's own choice with the guard off");
     p2.expect("dahdi_loaded", "0", "DAHDI on the kernel without a build");
+    // DAHDI is missing on B and cannot be built there (no headers). Debian's boot file
+    // lists it; the loader's check warns once, with the fix, before systemd-modules-load
+    // (which then succeeds); the boot unit fails with the same fix and exit 1 (needs build):
+    // the one failed unit, and the operator's pointer to what is wrong.
+    p2.expect("sml_result", "success", "systemd-modules-load");
+    p2.expect("check_warnings", "1", "the check's warning");
+    p2.expect("deny_list", "present", "the deny-list for this boot");
+    p2.expect("main_result", "exit-code", "dahdi-loader.service");
+    p2.expect(
+        "main_status",
+        "1",
+        "dahdi-loader.service's exit (needs build)",
+    );
+    for key in ["check_names_headers", "main_names_headers"] {
+        assert_ne!(
+            p2.get(key),
+            "0",
+            "the loader does not name linux-headers-{b} ({key})\n{}",
+            p2.ctx
+        );
+    }
+    assert_eq!(
+        p2.get("failed_units").trim(),
+        "dahdi-loader.service",
+        "the failed units\n{}",
+        p2.ctx
+    );
     p2.expect(
         "guard_exit",
         "0",
@@ -363,7 +424,7 @@ fn boot_guard_keeps_grub_on_the_last_kernel_where_dahdi_loads() {
     p3.expect("efi", "yes", "booted through the firmware");
     p3.expect("kernel", &a, "the kernel the guard chose");
     p3.expect("dahdi_loaded", "1", "DAHDI loaded on the guarded kernel");
-    p3.expect("main_result", "success", "dahdi-loader.service");
+    p3.healthy_boot();
     assert_eq!(
         next_entry(p3.get("env")),
         Some(pinned),

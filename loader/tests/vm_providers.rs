@@ -1,7 +1,9 @@
 //! Providers of DAHDI other than Debian's, on the real DKMS and the real driver.
 //!
 //! The starting point is the cached Debian 12 system of the upgrade scenario: kernel A with
-//! Debian's `dahdi-dkms` (DKMS module `dahdi`, DAHDI 2.11) built by DKMS. An operator's
+//! Debian's `dahdi-dkms` (DKMS module `dahdi`, DAHDI 2.11) built by DKMS and `dahdi`,
+//! installed with Recommends as an operator does (so purging `dahdi-dkms` takes
+//! dahdi-linux and dahdi with it: apt's own answer to removing what they depend on). An operator's
 //! XiVO-style `dahdi-linux-dkms` package (DKMS module `dahdi-linux`, DAHDI 3.1 source, see
 //! `dahdi_tests::provider`) is installed with dpkg:
 //!

@@ -1,15 +1,17 @@
 //! The in-place upgrade from Debian 12 to Debian 13, as an operator does it, at the boot
 //! level on the real driver.
 //!
-//! The system before: Debian 12 with the kernel, its headers, `dahdi-dkms` and `dahdi`
-//! installed as an operator installs them (`apt-get install linux-image-amd64
-//! linux-headers-amd64 dahdi-dkms dahdi`, Recommends included, so dahdi-linux's
-//! modules-load.d file and udev rules are there), DKMS having built DAHDI 2.11 for the 6.1
-//! kernel O. The loader's package, built from this tree, is installed with apt. Its apt
-//! sources then read trixie instead of bookworm (as Debian 13's release notes have it).
-//! That system, the new apt lists and the downloaded packages are cached stages; the
-//! upgrade itself runs every time, with real apt, dpkg, DKMS and Debian's kernel hooks in a
-//! chroot (the loader's own hooks among them).
+//! The system before: Debian 12 with kernel O, its headers, `dahdi-dkms` and `dahdi`
+//! installed as an operator installs them, Recommends included, so dahdi-linux's
+//! modules-load.d file and udev rules are there (the shared stage of the kernel-upgrade
+//! scenario, `dahdi_tests::upgrade::system_with_kernel_a`, O being its kernel A), DKMS
+//! having built DAHDI 2.11 for O. The loader's package, built from this tree, is installed
+//! with apt. Its apt sources then read trixie instead of bookworm (as Debian 13's release
+//! notes have it). That system, the new apt lists and the downloaded packages are cached
+//! stages; the upgrade itself runs every time, with real apt, dpkg, DKMS and Debian's
+//! kernel hooks in a chroot (the loader's own hooks among them): `apt-get full-upgrade`,
+//! then the kernel metapackages (`linux-image-amd64 linux-headers-amd64`), which this
+//! operator had not installed, as the release notes advise for such a system.
 //!
 //! What the scenario shows, in order:
 //! 1. Before: `dahdi-loader verify O` says DAHDI loads (exit 0), and DKMS and modinfo show
@@ -35,17 +37,19 @@ use dahdi_tests::chroot::{Chroot, StageCache, Workspace};
 use dahdi_tests::debian::TestUnit;
 use dahdi_tests::output::{tail, text};
 use dahdi_tests::runner::choose_accel;
+use dahdi_tests::upgrade::{kernel_pair, system_with_kernel_a};
 use dahdi_tests::Platform;
 use debpkg::{apt_install_local, stage_packages, FIRST};
 
-/// What an operator installs for DAHDI on Debian 12 (initramfs-tools named, so apt does not
-/// choose another initramfs generator). Recommends are installed: that is apt's default.
-const OPERATOR_PACKAGES: &[&str] = &[
+/// The release notes' advice to a system without a kernel metapackage: install one, so
+/// that the new release's kernel comes (with its headers, so DKMS builds for it).
+const KERNEL_METAPACKAGES: &[&str] = &[
+    "apt-get",
+    "install",
+    "-y",
+    "-q",
     "linux-image-amd64",
     "linux-headers-amd64",
-    "initramfs-tools",
-    "dahdi-dkms",
-    "dahdi",
 ];
 /// The release notes' step: every `bookworm` in apt's sources becomes `trixie`
 /// (bookworm-updates and bookworm-security with it).
@@ -148,26 +152,12 @@ fn debian12_to_debian13_upgrade_dahdi_verified_before_reboot_and_loaded_after() 
     };
     let cache_root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-cache");
     let cache = StageCache::new(&cache_root);
-    let base = must(cache.base());
-    let mut install = strings(&["apt-get", "install", "-y", "-q"]);
-    install.extend(strings(OPERATOR_PACKAGES));
-    let bookworm = must(cache.derive(
-        &base,
-        "bookworm-dahdi-operator",
-        &[
-            strings(&["apt-get", "update", "-q"]),
-            install,
-            // The stage is complete only if DKMS really built dahdi.ko.
-            strings(&[
-                "sh",
-                "-c",
-                "ls /lib/modules/*/updates/dkms/dahdi.ko || { dkms status; \
-                 tail -n 40 /var/lib/dkms/dahdi/*/build/make.log; exit 1; }",
-            ]),
-        ],
-    ));
+    let pair = must(kernel_pair(Platform::Debian12, &cache));
+    let bookworm = must(system_with_kernel_a(Platform::Debian12, &cache, &pair));
     let mut download = strings(FULL_UPGRADE);
     download.insert(2, "--download-only".into());
+    let mut metapackages = strings(KERNEL_METAPACKAGES);
+    metapackages.insert(2, "--download-only".into());
     let stage = must(cache.derive(
         &bookworm,
         "trixie-upgrade-debs",
@@ -175,6 +165,7 @@ fn debian12_to_debian13_upgrade_dahdi_verified_before_reboot_and_loaded_after() 
             strings(&["sh", "-c", SOURCES_TO_TRIXIE]),
             strings(&["apt-get", "update", "-q"]),
             download,
+            metapackages,
         ],
     ));
     mark("stages (cached after the first run)");
@@ -228,11 +219,19 @@ fn debian12_to_debian13_upgrade_dahdi_verified_before_reboot_and_loaded_after() 
 
         // 2. The upgrade.
         let apt = run(FULL_UPGRADE);
-        let apt_text = text(&apt);
-        mark("apt-get full-upgrade (DKMS builds for both kernels)");
+        let mut apt_text = text(&apt);
+        mark("apt-get full-upgrade (DKMS builds 3.1 for O)");
         assert!(
             apt.status.success(),
             "apt-get full-upgrade failed:\n{}",
+            tail(&apt_text, 60)
+        );
+        let apt = run(KERNEL_METAPACKAGES);
+        apt_text.push_str(&text(&apt));
+        mark("apt-get install linux-image-amd64 linux-headers-amd64 (DKMS builds for N)");
+        assert!(
+            apt.status.success(),
+            "apt-get install of the kernel metapackages failed:\n{}",
             tail(&apt_text, 60)
         );
         let audit = text(&run(&["dpkg", "--audit"]));

@@ -2,10 +2,13 @@
 //! on Debian 13 (each release's own apt, dpkg, DKMS and kernel hooks; its two newest
 //! kernel ABIs as A and B).
 //!
-//! A Debian system runs kernel A with dahdi-dkms (a cached stage built with real apt in a
-//! chroot). The loader's Debian package, built from this tree (tests/debpkg), is installed
-//! as an operator installs it: `apt-get install ./dahdi-loader_VERSION_amd64.deb`, its
-//! maintainer scripts enabling the units. Then, in the chroot, with Debian's real
+//! A Debian system runs kernel A with dahdi-dkms and dahdi, installed as an operator
+//! installs them, Recommends included (a cached stage built with real apt in a chroot:
+//! `dahdi_tests::upgrade::system_with_kernel_a`), so Debian's own boot files are there:
+//! dahdi-linux's modules-load.d file, the udev rules, DKMS's kernel hooks. The loader's
+//! Debian package, built from this tree (tests/debpkg), is installed as an operator
+//! installs it: `apt-get install ./dahdi-loader_VERSION_amd64.deb`, its maintainer scripts
+//! enabling the units. Then, in the chroot, with Debian's real
 //! maintainer scripts and kernel hooks:
 //!
 //! 1. `apt-get install linux-image-B` without headers: DKMS skips B, the loader's kernel
@@ -15,8 +18,9 @@
 //!    `verify B` exits 0.
 //!
 //! Then kernel B boots (qemu, with a `pci-testdev` device), and a test unit ordered after
-//! dahdi-loader.service reports: the boot unit succeeded, dahdi is loaded, /dev/dahdi/pseudo
-//! reads, uname is B. The udev path is checked in the same boot: a test-only
+//! dahdi-loader.service reports: systemd-modules-load inserted dahdi (Debian's boot file)
+//! and succeeded, the boot unit succeeded, dahdi is loaded, /dev/dahdi/pseudo reads, uname
+//! is B, no unit failed. The udev path is checked in the same boot: a test-only
 //! `/etc/dahdi-loader/test.conf` aliases the pci-testdev to dahdi_dynamic_loc, so the real
 //! udev rule asks systemd for `dahdi-loader@DEV.service`. Because dahdi-loader.service also
 //! loads what the hardware needs, the boot alone cannot tell which of the two loaded
@@ -224,32 +228,18 @@ fn install_test_conf(ws: &Workspace) {
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// Nothing but the loader may load DAHDI at boot, or the boot would prove nothing.
-fn assert_nothing_else_loads_dahdi(ws: &Workspace) {
-    for dir in [
-        "/etc/modules-load.d",
-        "/usr/lib/modules-load.d",
-        "/lib/modules-load.d",
-        "/usr/local/lib/modules-load.d",
-    ] {
-        for e in std::fs::read_dir(ws.path(dir))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let t = std::fs::read_to_string(e.path()).unwrap_or_default();
-            assert!(
-                !t.lines().any(|l| l.trim_start().starts_with("dahdi")),
-                "{}/{:?} loads DAHDI at boot; the test could not tell who loaded it",
-                dir,
-                e.file_name()
-            );
-        }
-    }
-    let modules = std::fs::read_to_string(ws.path("/etc/modules")).unwrap_or_default();
+/// Debian's own boot file is there, as on an operator's system: systemd-modules-load loads
+/// `dahdi` early at every boot, before the loader's unit. The boot then shows the two
+/// together (systemd-modules-load inserts dahdi, the loader's unit finds it loaded and
+/// succeeds, no unit fails); the hardware module only the loader loads, which is what the
+/// udev path is checked with.
+fn assert_debians_boot_file(ws: &Workspace) {
+    let f = "/etc/modules-load.d/dahdi-linux.conf";
+    let t = std::fs::read_to_string(ws.path(f))
+        .unwrap_or_else(|e| panic!("{f}: {e}: the stage should hold dahdi-linux"));
     assert!(
-        !modules.lines().any(|l| l.trim_start().starts_with("dahdi")),
-        "/etc/modules loads DAHDI:\n{modules}"
+        t.lines().any(|l| l.trim() == "dahdi"),
+        "{f} does not load dahdi:\n{t}"
     );
 }
 
@@ -267,6 +257,9 @@ r "main_fragment=$(systemctl show -p FragmentPath --value dahdi-loader.service)"
 r "main_type=$(systemctl show -p Type --value dahdi-loader.service)"
 r "main_status_text=$(systemctl show -p StatusText --value dahdi-loader.service)"
 r "dahdi_loaded=$(grep -c '^dahdi ' /proc/modules)"
+r "sml_result=$(systemctl show -p Result --value systemd-modules-load.service)"
+r "sml_inserted_dahdi=$(journalctl -b --no-pager -o cat -u systemd-modules-load.service | grep -c "Inserted module 'dahdi'")"
+r "failed_units=$(systemctl list-units --failed --plain --no-legend | awk '{{print $1}}' | tr '\n' ' ')"
 if timeout 20 dd if=/dev/dahdi/pseudo of=/tmp/pseudo bs=1024 count=1 2>/tmp/dd.err; then
     r "pseudo_bytes=$(stat -c %s /tmp/pseudo)"
 else
@@ -398,7 +391,7 @@ fn kernel_upgrade(platform: Platform) {
 
     let ws = Workspace::from_stage(&stage).unwrap_or_else(|e| panic!("{e}"));
     stage_packages(&ws);
-    assert_nothing_else_loads_dahdi(&ws);
+    assert_debians_boot_file(&ws);
     mark("workspace copy + packages built", &mut times);
 
     {
@@ -528,6 +521,13 @@ fn kernel_upgrade(platform: Platform) {
         // Type=notify: systemd saw READY=1, or the unit would still be starting.
         ("main_type", "notify", "dahdi-loader.service type"),
         ("dahdi_loaded", "1", "dahdi in /proc/modules"),
+        ("sml_result", "success", "systemd-modules-load.service"),
+        (
+            "sml_inserted_dahdi",
+            "1",
+            "systemd-modules-load loading dahdi (dahdi-linux.conf)",
+        ),
+        ("failed_units", "", "failed units"),
         ("boot_instance_result", "success", "coldplug instance"),
         ("boot_instance_status", "0", "coldplug instance exit"),
         ("hw_loaded_at_boot", "1", "hardware module at boot"),

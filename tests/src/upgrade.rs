@@ -102,8 +102,30 @@ fn apt_install(pkgs: &[&str]) -> Vec<String> {
     v
 }
 
-/// The system before the upgrade: kernel A, its headers and dahdi-dkms,
-/// installed with apt in a chroot, so DKMS's real hooks built DAHDI for A.
+/// `apt-get install PKGS` as an operator runs it: apt's default, Recommends installed, with
+/// one exception: the headers metapackage dkms recommends (`linux-headers-amd64`) is kept
+/// out (`linux-headers-amd64-`). It would bring the newest headers, B's; the operator of
+/// the scenario installed the running kernel's headers by name (`linux-headers-$(uname
+/// -r)`, as DKMS's own message advises), which is how a later kernel arrives without its
+/// headers (the upgrade scenario's first step).
+fn operator_install(pkgs: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = ["apt-get", "install", "-y", "-q"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    v.extend(pkgs.iter().cloned());
+    v.push("linux-headers-amd64-".into());
+    v
+}
+
+/// The system before the upgrade, installed as an operator installs it (see
+/// [`operator_install`]): kernel A with its headers and initramfs-tools (named, so apt
+/// does not choose another initramfs generator), then `dahdi-dkms` and `dahdi`, with apt in
+/// a chroot. DKMS's real hooks built DAHDI for A, and Debian's DAHDI boot files are in
+/// place: dahdi-linux's /etc/modules-load.d/dahdi-linux.conf (systemd-modules-load loads
+/// `dahdi` and `dahdi_transcode` at every boot), the udev rules of dahdi-linux and
+/// dahdi-tools, DKMS's kernel hooks. The stage is complete only if DKMS really built
+/// dahdi.ko for A, the boot file is there and B's headers are not.
 pub fn system_with_kernel_a(
     platform: Platform,
     cache: &StageCache,
@@ -113,15 +135,26 @@ pub fn system_with_kernel_a(
         Platform::Debian12 => cache.base()?,
         Platform::Debian13 => cache.trixie_base()?,
     };
-    let a_image = format!("linux-image-{}", pair.a);
-    let a_headers = format!("linux-headers-{}", pair.a);
+    let check = format!(
+        "ls /lib/modules/{a}/updates/dkms/dahdi.ko* || {{ dkms status; \
+         tail -n 40 /var/lib/dkms/dahdi/*/build/make.log; exit 1; }}; \
+         test -f /etc/modules-load.d/dahdi-linux.conf || {{ echo no dahdi-linux.conf; exit 1; }}; \
+         ! ls -d /usr/src/linux-headers-{b}",
+        a = pair.a,
+        b = pair.b
+    );
     cache.derive(
         &base,
-        "kernel-a-dahdi-dkms",
+        "kernel-a-operator",
         &[
             vec!["apt-get".into(), "update".into(), "-q".into()],
-            apt_install(&[&a_image, &a_headers, "initramfs-tools"]),
-            apt_install(&["dahdi-dkms"]),
+            operator_install(&[
+                format!("linux-image-{}", pair.a),
+                format!("linux-headers-{}", pair.a),
+                "initramfs-tools".into(),
+            ]),
+            operator_install(&["dahdi-dkms".into(), "dahdi".into()]),
+            vec!["sh".into(), "-c".into(), check],
         ],
     )
 }
