@@ -46,8 +46,8 @@ first (ExecStartPre=-, so it can never fail that unit). When DAHDI would not loa
 writes /run/modprobe.d/dahdi-loader.conf, deny-listing the DAHDI names of modules-load.d
 (systemd-modules-load then logs \"deny-listed\" for those whose files exist, and
 succeeds; modprobe NAME and the loader load by name and are not affected), and logs one
-warning: what is wrong, and that dahdi-loader.service will rebuild and load DAHDI (or the
-fix). dahdi-loader ensure loads those names and removes the file once DAHDI is loaded; it
+warning: what is wrong, and that dahdi-loader.service will rebuild and load DAHDI, or,
+where it cannot (no headers for the running kernel, no DKMS module), why and the fix. dahdi-loader ensure loads those names and removes the file once DAHDI is loaded; it
 is on tmpfs, so it never outlives the boot.
 
 DKMS takes no lock around its builds: before building, ensure waits for any dkms it did

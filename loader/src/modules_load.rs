@@ -186,11 +186,15 @@ pub fn check(root: &Root, running: Option<KernelRelease>) -> Result<Check, Error
     }
     let skipped = parts.join("; ");
     let next = match worst.and_then(|f| f.fix.as_ref()) {
-        Some(fix) if fix.is_build() => {
-            "dahdi-loader.service will rebuild DAHDI with DKMS and load it later in this boot \
-             (journalctl -u dahdi-loader.service)"
-                .to_string()
-        }
+        // Promise a rebuild only where the boot unit can run one by itself.
+        Some(fix) if fix.is_build() => match verify::buildable(&sys, &kernel) {
+            Ok(_) => "dahdi-loader.service will rebuild DAHDI with DKMS and load it later in \
+                      this boot (journalctl -u dahdi-loader.service)"
+                .to_string(),
+            Err((why, fix)) => {
+                format!("dahdi-loader.service cannot rebuild DAHDI here ({why}); fix: {fix}")
+            }
+        },
         Some(fix) => format!("fix: {fix}"),
         None => format!("see dahdi-loader verify {release}"),
     };

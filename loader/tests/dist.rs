@@ -205,6 +205,26 @@ fn modules_load_check_denies_only_what_would_not_load() {
     let lines: Vec<&str> = deny.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(lines, ["blacklist dahdi", "blacklist dahdi_transcode"]);
 
+    // Without the running kernel's headers the boot unit cannot rebuild: the warning
+    // says so, and gives the fix instead of promising a build.
+    let k = f.real.kernel.clone();
+    std::fs::remove_file(f.kdir().join("build")).unwrap();
+    std::fs::remove_dir_all(f.path(&format!("/usr/src/linux-headers-{k}"))).ok();
+    let out = modules_load_check(&f);
+    let (code, text) = code_and_text(&out);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text.lines().count(), 1, "one message:\n{text}");
+    assert!(!text.contains("will rebuild"), "{text}");
+    for words in [
+        &format!(
+            "dahdi-loader.service cannot rebuild DAHDI here (the headers of kernel {k} are \
+             not installed)"
+        ),
+        &format!("fix: install linux-headers-{k}, then run dahdi-loader ensure -k {k}"),
+    ] {
+        assert!(text.contains(words), "{words:?} not in {text}");
+    }
+
     // Not listed: not the check's business, even though DAHDI is broken.
     std::fs::remove_file(f.path(DENY_LIST)).unwrap();
     std::fs::remove_file(f.path(DEBIANS_MODULES_LOAD)).unwrap();

@@ -228,18 +228,8 @@ fn ensure_locked(
                 fix: Some(Box::new(fix)),
             }
         };
-        let Some(module) = sys.dkms_for(&release) else {
-            return Err(cannot_build(
-                "no DKMS module provides DAHDI".into(),
-                Fix::manual(format!("install dahdi-dkms (apt-get install dahdi-dkms), then run dahdi-loader ensure -k {release}")),
-            ));
-        };
-        if kernel.headers.is_none() {
-            return Err(cannot_build(
-                format!("the headers of kernel {release} are not installed"),
-                verify::build_fix(&kernel),
-            ));
-        }
+        let module =
+            verify::buildable(&sys, &kernel).map_err(|(why, fix)| cannot_build(why, fix))?;
         let version = module
             .version_for(&release)
             .ok_or_else(|| Error::NoDkms {

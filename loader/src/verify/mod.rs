@@ -282,6 +282,33 @@ pub fn build_fix(kernel: &Kernel) -> Fix {
     }
 }
 
+/// The DKMS module `ensure` would build DAHDI from for `kernel` on this system, or why it
+/// cannot build here, with the fix: no DKMS module provides DAHDI, or the kernel's
+/// headers are not installed. What the boot unit can do by itself, and so what the
+/// check before systemd-modules-load may promise.
+pub fn buildable<'a>(
+    sys: &'a System,
+    kernel: &Kernel,
+) -> Result<&'a crate::dkms::Module, (String, Fix)> {
+    let release = &kernel.release;
+    let Some(module) = sys.dkms_for(release) else {
+        return Err((
+            "no DKMS module provides DAHDI".into(),
+            Fix::manual(format!(
+                "install dahdi-dkms (apt-get install dahdi-dkms), then run dahdi-loader \
+                 ensure -k {release}"
+            )),
+        ));
+    };
+    if kernel.headers.is_none() {
+        return Err((
+            format!("the headers of kernel {release} are not installed"),
+            build_fix(kernel),
+        ));
+    }
+    Ok(module)
+}
+
 /// A kernel without /lib/modules/RELEASE: what can and cannot be checked, and a fix that
 /// names a package only when dpkg says the kernel came from one.
 fn no_module_dir(sys: &System, kernel: &Kernel) -> Finding {
