@@ -156,19 +156,6 @@ fn boot(ws: &Workspace, release: &str, timeout: Duration) -> QemuRun {
 /// work), and one in which the loader's boot unit builds DAHDI with DKMS.
 const BOOT: Duration = Duration::from_secs(900);
 
-/// A report's `RESULT key=value` lines, and the context for a failing assertion.
-fn results(r: &QemuRun) -> (std::collections::HashMap<String, String>, String) {
-    let map = r
-        .results
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("RESULT "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect();
-    let ctx = r.context(60);
-    (map, ctx)
-}
-
 /// Journal lines of a unit, one `LOG <tag> p<PRIORITY>: message` line each.
 const JOURNAL_FN: &str = r#"
 r() { echo "RESULT $1"; }
@@ -241,14 +228,14 @@ journal systemd-modules-load.service missing "$c"
         .install(&ws)
         .unwrap_or_else(|e| panic!("{e}"));
     let r = boot(&ws, &release, BOOT);
-    let (res, ctx) = results(&r);
+    let fin = r.finished(60);
+    let ctx = &fin.ctx;
     eprintln!(
         "{} facts (stale symbol {symbol}):\n{}",
         platform.id(),
         r.results
     );
-    let get = |k: &str| res.get(k).map(String::as_str).unwrap_or("<missing>");
-    assert!(!r.timed_out, "the guest did not power off in time\n{ctx}");
+    let get = |k: &str| fin.get(k);
     assert_eq!(get("kernel"), release, "{ctx}");
     // What the loader's design rests on, as each release's systemd and kmod do it:
     // a module the kernel refuses fails the unit,
@@ -337,9 +324,9 @@ fn healthy(platform: Platform) {
         .install(&ws)
         .unwrap_or_else(|e| panic!("{e}"));
     let r = boot(&ws, &release, BOOT);
-    let (res, ctx) = results(&r);
-    let get = |k: &str| res.get(k).map(String::as_str).unwrap_or("<missing>");
-    assert!(!r.timed_out, "the guest did not power off in time\n{ctx}");
+    let fin = r.finished(60);
+    let ctx = &fin.ctx;
+    let get = |k: &str| fin.get(k);
     assert_eq!(get("kernel"), release, "{ctx}");
     assert_eq!(get("failed_units"), "", "a unit failed\n{ctx}");
     assert_eq!(get("sml_result"), "success", "{ctx}");

@@ -23,14 +23,12 @@
 //! (kernel_pair), which kernel GRUB starts from `uname -r` after the boot, the
 //! environment block from GRUB's own `grub-editenv list`.
 
-use dahdi_tests::output::tail;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dahdi_tests::chroot::{StageCache, Workspace};
 use dahdi_tests::firmware::Ovmf;
-use dahdi_tests::qemu::boot_disks;
+use dahdi_tests::qemu::{boot_disks, Finished};
 use dahdi_tests::runner::choose_accel;
 use dahdi_tests::upgrade::{apt_install_args, kernel_pair, system_with_kernel_a};
 use dahdi_tests::KernelUnderTest;
@@ -189,17 +187,17 @@ fn install_check_unit(ws: &Workspace) {
     ));
 }
 
-/// What one boot reported: `RESULT k=v` lines, the `JSONn` document, and context for
-/// failure messages.
+/// What one boot reported: its results (`RESULT k=v` lines, checked to have come from a
+/// boot that finished) and the `JSONn` document.
 struct Phase {
-    results: BTreeMap<String, String>,
+    fin: Finished,
     json: Option<serde_json::Value>,
-    ctx: String,
 }
 
 impl Phase {
     fn from(n: u32, report: &dahdi_tests::qemu::QemuRun) -> Phase {
-        let results = report.result_values();
+        let mut fin = report.finished(60);
+        fin.ctx = format!("boot {n}: {}", fin.ctx);
         let prefix = format!("JSON{n} ");
         let json_text: Vec<&str> = report
             .results
@@ -207,33 +205,17 @@ impl Phase {
             .filter_map(|l| l.strip_prefix(&prefix))
             .collect();
         let json = serde_json::from_str(&json_text.join("\n")).ok();
-        let ctx = format!(
-            "boot {n}: results port:\n{}\n---- console (tail) ----\n{}",
-            report.results,
-            tail(&report.console, 60)
-        );
-        assert!(
-            !report.timed_out,
-            "boot {n}: the guest did not power off in time\n{ctx}"
-        );
-        assert!(
-            report.results.contains("@@DONE"),
-            "boot {n}: the check unit did not finish\n{ctx}"
-        );
-        let p = Phase { results, json, ctx };
-        assert_eq!(p.get("phase"), n.to_string(), "{}", p.ctx);
+        let p = Phase { fin, json };
+        assert_eq!(p.get("phase"), n.to_string(), "{}", p.fin.ctx);
         p
     }
 
     fn get(&self, k: &str) -> &str {
-        self.results
-            .get(k)
-            .map(String::as_str)
-            .unwrap_or("<missing>")
+        self.fin.get(k)
     }
 
     fn expect(&self, key: &str, want: &str, what: &str) {
-        assert_eq!(self.get(key), want, "{what} ({key})\n{}", self.ctx);
+        self.fin.expect(key, want, what);
     }
 
     /// A boot on a kernel where DAHDI loads, with Debian's boot file and the loader's check:
@@ -252,9 +234,13 @@ impl Phase {
         let doc = self
             .json
             .as_ref()
-            .unwrap_or_else(|| panic!("no JSON from the guard\n{}", self.ctx));
-        doc.pointer(pointer)
-            .unwrap_or_else(|| panic!("the guard's JSON has no {pointer}: {doc:#}\n{}", self.ctx))
+            .unwrap_or_else(|| panic!("no JSON from the guard\n{}", self.fin.ctx));
+        doc.pointer(pointer).unwrap_or_else(|| {
+            panic!(
+                "the guard's JSON has no {pointer}: {doc:#}\n{}",
+                self.fin.ctx
+            )
+        })
     }
 }
 
@@ -336,27 +322,32 @@ fn boot_guard_keeps_grub_on_the_last_kernel_where_dahdi_loads() {
         next_entry(p1.get("env")),
         None,
         "with the guard off, grubenv must stay untouched\n{}",
-        p1.ctx
+        p1.fin.ctx
     );
     // The dry run names GRUB's choice (B, the newest) and the kernel it would pick (A).
     assert_eq!(
         p1.json("/grub_would_start/kernel"),
         &serde_json::json!(b),
         "{}",
-        p1.ctx
+        p1.fin.ctx
     );
-    assert_eq!(p1.json("/applied"), &serde_json::json!(false), "{}", p1.ctx);
+    assert_eq!(
+        p1.json("/applied"),
+        &serde_json::json!(false),
+        "{}",
+        p1.fin.ctx
+    );
     assert_eq!(
         p1.json("/action/kind"),
         &serde_json::json!("pin"),
         "{}",
-        p1.ctx
+        p1.fin.ctx
     );
     assert_eq!(
         p1.json("/action/pin/kernel"),
         &serde_json::json!(a),
         "{}",
-        p1.ctx
+        p1.fin.ctx
     );
 
     // 2. Through GRUB, guard off: GRUB's choice stands.
@@ -387,33 +378,38 @@ fn boot_guard_keeps_grub_on_the_last_kernel_where_dahdi_loads() {
             p2.get(key),
             "0",
             "the loader does not name linux-headers-{b} ({key})\n{}",
-            p2.ctx
+            p2.fin.ctx
         );
     }
     assert_eq!(
         p2.get("failed_units").trim(),
         "dahdi-loader.service",
         "the failed units\n{}",
-        p2.ctx
+        p2.fin.ctx
     );
     p2.expect(
         "guard_exit",
         "0",
         "the guard once it has steered the boot to A",
     );
-    assert_eq!(p2.json("/applied"), &serde_json::json!(true), "{}", p2.ctx);
+    assert_eq!(
+        p2.json("/applied"),
+        &serde_json::json!(true),
+        "{}",
+        p2.fin.ctx
+    );
     assert_eq!(
         p2.json("/next_boot/kernel"),
         &serde_json::json!(a),
         "{}",
-        p2.ctx
+        p2.fin.ctx
     );
     let pinned = next_entry(p2.get("env_after"))
-        .unwrap_or_else(|| panic!("the guard did not set next_entry\n{}", p2.ctx));
+        .unwrap_or_else(|| panic!("the guard did not set next_entry\n{}", p2.fin.ctx));
     assert!(
         pinned.contains(&a),
         "next_entry {pinned:?} does not name kernel {a}'s entry\n{}",
-        p2.ctx
+        p2.fin.ctx
     );
 
     // 3. Through GRUB, guard on: A starts, DAHDI loads, the pin is armed again.
@@ -429,7 +425,7 @@ fn boot_guard_keeps_grub_on_the_last_kernel_where_dahdi_loads() {
         next_entry(p3.get("env")),
         Some(pinned),
         "the loader did not arm next_entry again at boot (GRUB clears it)\n{}",
-        p3.ctx
+        p3.fin.ctx
     );
     eprintln!(
         "vm-bootguard: total {:.0} s ({accel:?})",

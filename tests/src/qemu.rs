@@ -71,6 +71,51 @@ impl QemuRun {
     }
 }
 
+/// A boot that powered off in time with its test unit done: the `RESULT key=value` values
+/// and the context a failed assertion about them prints.
+#[derive(Debug)]
+pub struct Finished {
+    values: std::collections::BTreeMap<String, String>,
+    /// What a failed assertion prints (see [`QemuRun::context`]).
+    pub ctx: String,
+}
+
+impl QemuRun {
+    /// The boot's results, after asserting (panicking with the context) that the guest
+    /// powered off in time and that the test unit reached its end (`@@DONE`, which
+    /// [`crate::debian::TestUnit`] writes as it stops).
+    pub fn finished(&self, console_lines: usize) -> Finished {
+        let ctx = self.context(console_lines);
+        assert!(
+            !self.timed_out,
+            "the guest did not power off in time\n{ctx}"
+        );
+        assert!(
+            self.results.contains("@@DONE"),
+            "the test unit did not finish\n{ctx}"
+        );
+        Finished {
+            values: self.result_values(),
+            ctx,
+        }
+    }
+}
+
+impl Finished {
+    /// The value of `key`, `<missing>` if the guest did not report it.
+    pub fn get(&self, key: &str) -> &str {
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or("<missing>")
+    }
+
+    /// Asserts that `key` is `want`; `what` says what the value is.
+    pub fn expect(&self, key: &str, want: &str, what: &str) {
+        assert_eq!(self.get(key), want, "{what} ({key})\n{}", self.ctx);
+    }
+}
+
 /// Kills and reaps qemu however the caller leaves (panic included).
 struct Reaper(Child);
 
@@ -243,5 +288,45 @@ mod tests {
         assert!(c.starts_with("results port:\nRESULT kernel=k\n"), "{c}");
         assert!(c.contains("three") && c.contains("four"), "{c}");
         assert!(!c.contains("two"), "{c}");
+    }
+
+    fn run(results: &str, timed_out: bool) -> QemuRun {
+        QemuRun {
+            console: "console line\n".into(),
+            results: results.into(),
+            wall: std::time::Duration::ZERO,
+            timed_out,
+            exit: None,
+        }
+    }
+
+    #[test]
+    fn finished_gives_the_values_of_a_boot_that_ended() {
+        let f = run("@@BOOTED\nRESULT kernel=k\nRESULT units=\n@@DONE\n", false).finished(5);
+        assert_eq!(f.get("kernel"), "k");
+        assert_eq!(f.get("units"), "");
+        assert_eq!(f.get("absent"), "<missing>");
+        f.expect("kernel", "k", "the kernel");
+        assert!(f.ctx.contains("console line"), "{}", f.ctx);
+    }
+
+    #[test]
+    #[should_panic(expected = "did not power off in time")]
+    fn finished_refuses_a_boot_that_timed_out() {
+        run("RESULT kernel=k\n@@DONE\n", true).finished(5);
+    }
+
+    #[test]
+    #[should_panic(expected = "the test unit did not finish")]
+    fn finished_refuses_a_boot_whose_unit_did_not_end() {
+        run("@@BOOTED\nRESULT kernel=k\n", false).finished(5);
+    }
+
+    #[test]
+    #[should_panic(expected = "the kernel (kernel)")]
+    fn expect_names_what_differs() {
+        run("RESULT kernel=k\n@@DONE\n", false)
+            .finished(5)
+            .expect("kernel", "other", "the kernel");
     }
 }
