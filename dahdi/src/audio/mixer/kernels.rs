@@ -25,7 +25,11 @@
 //! block follows at once, while those pieces of the inputs are still in L1/L2. With
 //! AVX2 a block is at most 80 samples (ten 32-bit accumulators of 8 lanes, with room
 //! left for the operands), and the frame is cut into as few blocks of even width as
-//! that allows: a 160-sample frame is two passes over the rows. AVX-512, with twice the
+//! that allows: a 160-sample frame is two passes over the rows. Past 1 MiB of outputs
+//! per tick (the conference no longer fits in L2), AVX2 takes the frame in one block of
+//! up to 160 samples instead, the accumulators that do not fit in registers kept in L1:
+//! there the tick's time is the bytes that come from beyond L2, and one pass reads each
+//! row twice where two passes read it four times. AVX-512, with twice the
 //! registers, takes blocks of up to 256 samples, so a 20 ms frame is one pass: each
 //! row's frame is read whole by the sum and once more by the mix-minus, which at
 //! thousands of rows (more than L2 holds) is what the tick's time is made of. The
