@@ -1,7 +1,8 @@
 //! Mixing: our engine against the C baselines, on the same conferences.
 //!
 //! Group names: `mix_{linear|ulaw}_{alltalk|talk3}`; functions: `ours` (best SIMD
-//! level of this machine), `ours_portable`, `asterisk`, `freeswitch`, `dahdi`, and
+//! level of this machine), `ours_avx2` (on a machine with AVX-512: the AVX2 kernels that
+//! machines without it run), `ours_portable`, `asterisk`, `freeswitch`, `dahdi`, and
 //! for linear `copy` (not a mixer: each input row memcpy'd to its output row, the
 //! memory floor of any mix-minus with an output buffer per participant);
 //! parameter: the number of participants N. One iteration is one 160-sample tick of
@@ -59,6 +60,9 @@ fn ours(isa: Isa, format: Format, talking: &[bool], input: &[i16]) -> Ours {
 
 fn isas() -> Vec<(&'static str, Isa)> {
     let mut v = vec![("ours", Isa::detect())];
+    if Isa::detect() == Isa::Avx512 && Isa::Avx2.is_available() {
+        v.push(("ours_avx2", Isa::Avx2));
+    }
     if Isa::detect() != Isa::Portable {
         v.push(("ours_portable", Isa::Portable));
     }

@@ -25,7 +25,11 @@
 //! block follows at once, while those pieces of the inputs are still in L1/L2. With
 //! AVX2 a block is at most 80 samples (ten 32-bit accumulators of 8 lanes, with room
 //! left for the operands), and the frame is cut into as few blocks of even width as
-//! that allows: a 160-sample frame is two passes over the rows. AVX-512, with twice the
+//! that allows: a 160-sample frame is two passes over the rows. Past 1 MiB of outputs
+//! per tick (the conference no longer fits in L2), AVX2 takes the frame in one block of
+//! up to 160 samples instead, the accumulators that do not fit in registers kept in L1:
+//! there the tick's time is the bytes that come from beyond L2, and one pass reads each
+//! row twice where two passes read it four times. AVX-512, with twice the
 //! registers, takes blocks of up to 256 samples, so a 20 ms frame is one pass: each
 //! row's frame is read whole by the sum and once more by the mix-minus, which at
 //! thousands of rows (more than L2 holds) is what the tick's time is made of. The
@@ -365,10 +369,19 @@ mod x86 {
         }
     }
 
-    /// One column block of `16 * M` samples (M <= 5, so that the 2M accumulators
-    /// stay in registers): sums over all talkers, stores hi/carry, then the
-    /// mix-minus (and encoding) of this block for every row with hi/carry still in
-    /// registers.
+    /// One column block of `16 * M` samples from sample `c`: sums over all talkers,
+    /// stores hi/carry, then the mix-minus (and encoding) of this block for every row.
+    /// With M <= 5 the 2M accumulators, and then the M `hi` and M `carry` vectors, stay
+    /// in the 16 registers; wider blocks (see `mix_avx2`) keep what does not fit in
+    /// L1, one sweep over the rows instead of two.
+    ///
+    /// The mix-minus walks the rows backwards, starting with those the sum read last,
+    /// still in the caches. Where `stream` says (a conference past L2, see
+    /// [`WIDE_ABOVE`]), the sum walks two streams through memory (the first and the
+    /// second half of the talkers, a row of each per step: twice the misses in
+    /// flight), the mix-minus both halves backwards, and outputs are streamed
+    /// (`vmovntdq`) where the row is 32-byte aligned; below, one stream each (two cost
+    /// 1-3% at N = 100 to 1,000, where the rows come from L1 and L2).
     ///
     /// # Safety
     /// AVX2; `c + 16 * M <= stride`; every row in `talkers` and `rows` exists;
@@ -379,7 +392,7 @@ mod x86 {
         f: Flat,
         talkers: &[u32],
         rows: &[Row],
-        c: usize,
+        (c, stream): (usize, bool),
         hi: *mut i16,
         carry: *mut i16,
     ) -> bool {
@@ -387,15 +400,25 @@ mod x86 {
         let mut hv = [_mm256_setzero_si256(); M];
         let mut cv = [_mm256_setzero_si256(); M];
         let mut any = _mm256_setzero_si256();
-        const ZEROS: [i16; 80] = [0; 80];
+        const ZEROS: [i16; 160] = [0; 160];
         // SAFETY: see the function's contract.
         unsafe {
-            let mut pairs = talkers.chunks_exact(2);
-            for pair in pairs.by_ref() {
-                add_pair(&mut acc, f.at(pair[0], c).0, f.at(pair[1], c).0);
-            }
-            if let [last] = pairs.remainder() {
-                add_pair(&mut acc, f.at(*last, c).0, ZEROS.as_ptr());
+            if stream {
+                let (front, back) = talkers.split_at(talkers.len() / 2);
+                for (&a, &b) in front.iter().zip(back) {
+                    add_pair(&mut acc, f.at(a, c).0, f.at(b, c).0);
+                }
+                if back.len() > front.len() {
+                    add_pair(&mut acc, f.at(back[back.len() - 1], c).0, ZEROS.as_ptr());
+                }
+            } else {
+                let mut pairs = talkers.chunks_exact(2);
+                for pair in pairs.by_ref() {
+                    add_pair(&mut acc, f.at(pair[0], c).0, f.at(pair[1], c).0);
+                }
+                if let [last] = pairs.remainder() {
+                    add_pair(&mut acc, f.at(*last, c).0, ZEROS.as_ptr());
+                }
             }
             let lo_t = _mm256_set1_epi32(-65_536);
             let hi_t = _mm256_set1_epi32(65_534);
@@ -415,36 +438,74 @@ mod x86 {
                 any = _mm256_or_si256(any, cv[m]);
             }
             let clipped = _mm256_testz_si256(any, any) == 0;
-            // Backwards: the rows summed last are the ones still in L1.
-            for &(p, codec) in rows.iter().rev() {
-                let (own, out, law) = f.at(p, c);
-                let minus = |m: usize| {
-                    let d = _mm256_subs_epi16(hv[m], _mm256_loadu_si256(own.add(16 * m).cast()));
-                    if clipped {
-                        _mm256_adds_epi16(d, cv[m])
-                    } else {
-                        d
-                    }
-                };
-                match codec {
-                    // Straight from registers to the output row.
-                    None => {
-                        for m in 0..M {
-                            _mm256_storeu_si256(out.add(16 * m).cast(), minus(m));
+            // A macro, not a closure: a closure's call is not always inlined, and then
+            // `hv` and `cv` are reloaded from memory for every row.
+            macro_rules! minus_row {
+                ($row:expr) => {{
+                    let (p, codec): Row = $row;
+                    let (own, out, law) = f.at(p, c);
+                    let minus = |m: usize| {
+                        let d =
+                            _mm256_subs_epi16(hv[m], _mm256_loadu_si256(own.add(16 * m).cast()));
+                        if clipped {
+                            _mm256_adds_epi16(d, cv[m])
+                        } else {
+                            d
+                        }
+                    };
+                    match codec {
+                        // Straight from registers to the output row (streaming stores
+                        // need 32-byte alignment, which a lent frame may lack).
+                        None if stream && (out as usize).is_multiple_of(32) => {
+                            for m in 0..M {
+                                _mm256_stream_si256(out.add(16 * m).cast(), minus(m));
+                            }
+                        }
+                        None => {
+                            for m in 0..M {
+                                _mm256_storeu_si256(out.add(16 * m).cast(), minus(m));
+                            }
+                        }
+                        // A participant gets its output in its own format only: encoding
+                        // from registers saves storing (and reloading) a linear copy.
+                        Some(codec) => {
+                            encode_store(codec, &std::array::from_fn::<_, M, _>(minus), law)
                         }
                     }
-                    // A participant gets its output in its own format only: encoding
-                    // from registers saves storing (and reloading) a linear copy.
-                    Some(codec) => encode_store(codec, &std::array::from_fn::<_, M, _>(minus), law),
+                }};
+            }
+            if stream {
+                let (front, back) = rows.split_at(rows.len() / 2);
+                if back.len() > front.len() {
+                    minus_row!(back[back.len() - 1]);
+                }
+                for (&p, &q) in front.iter().zip(back).rev() {
+                    minus_row!(q);
+                    minus_row!(p);
+                }
+            } else {
+                for &row in rows.iter().rev() {
+                    minus_row!(row);
                 }
             }
             clipped
         }
     }
 
+    /// Past this many bytes of mix-minus output in a tick the conference no longer fits
+    /// in L2 with its inputs, and what a tick costs is the bytes that come from beyond
+    /// it: the frame is then one column block (up to `WIDE` vectors, the accumulators
+    /// that do not fit in the 16 registers kept in L1), so the rows are swept twice, not
+    /// four times, and the outputs are streamed. Below, blocks of at most five vectors
+    /// keep everything in registers. 1 MiB, as for AVX-512 (benches/RESULTS.md).
+    const WIDE_ABOVE: usize = 1 << 20;
+    /// The widest block of the large case: a 20 ms frame (160 samples) whole.
+    const WIDE: usize = 10;
+
     /// The column blocks: as few passes over the rows as the 16 registers allow
     /// (blocks of at most five vectors), of even widths (a 160-sample frame is two
-    /// blocks of 80).
+    /// blocks of 80); for large conferences (see [`WIDE_ABOVE`]) blocks of up to
+    /// [`WIDE`] vectors, outputs streamed.
     ///
     /// # Safety
     /// AVX2 must be available; the layout must have been checked by `super::mix`.
@@ -458,21 +519,33 @@ mod x86 {
     ) -> bool {
         let (h, k) = (hi.as_mut_ptr(), carry.as_mut_ptr());
         let vectors = f.stride / 16;
-        let passes = vectors.div_ceil(5);
+        let wide = rows.len() * f.stride * size_of::<i16>() > WIDE_ABOVE;
+        let passes = vectors.div_ceil(if wide { WIDE } else { 5 });
         let mut clipped = false;
         let mut c = 0;
         // SAFETY: the blocks tile `0..stride`; rows were checked by the caller.
         unsafe {
             for i in 0..passes {
                 let m = vectors * (i + 1) / passes - vectors * i / passes;
+                let at = (c, wide);
                 clipped |= match m {
-                    1 => block::<1>(f, talkers, rows, c, h, k),
-                    2 => block::<2>(f, talkers, rows, c, h, k),
-                    3 => block::<3>(f, talkers, rows, c, h, k),
-                    4 => block::<4>(f, talkers, rows, c, h, k),
-                    _ => block::<5>(f, talkers, rows, c, h, k),
+                    1 => block::<1>(f, talkers, rows, at, h, k),
+                    2 => block::<2>(f, talkers, rows, at, h, k),
+                    3 => block::<3>(f, talkers, rows, at, h, k),
+                    4 => block::<4>(f, talkers, rows, at, h, k),
+                    5 => block::<5>(f, talkers, rows, at, h, k),
+                    6 => block::<6>(f, talkers, rows, at, h, k),
+                    7 => block::<7>(f, talkers, rows, at, h, k),
+                    8 => block::<8>(f, talkers, rows, at, h, k),
+                    9 => block::<9>(f, talkers, rows, at, h, k),
+                    _ => block::<10>(f, talkers, rows, at, h, k),
                 };
                 c += 16 * m;
+            }
+            if wide {
+                // Non-temporal stores are weakly ordered: make them visible before
+                // whatever the caller does next.
+                _mm_sfence();
             }
         }
         clipped
@@ -901,14 +974,16 @@ mod tests {
         }
     }
 
-    /// Enough rows that the AVX-512 kernel streams its outputs (more than
-    /// `STREAM_ABOVE`, 1 MiB, of them), on a stride where every row is 64-byte
-    /// aligned (160) and one where every other row is not (176), with loud inputs
-    /// that clip.
+    /// Enough rows that the SIMD kernels stream their outputs (more than 1 MiB of
+    /// them: AVX-512's `STREAM_ABOVE`, AVX2's `WIDE_ABOVE`, where AVX2 also takes the
+    /// frame in one block of up to ten vectors), with loud inputs that clip. Strides
+    /// where every row is 64-byte aligned (128, 160) and where rows are not (112, 144,
+    /// 176, 304); AVX2 blocks of 7, 8, 9 and 10 vectors, and two blocks (5 + 6,
+    /// 9 + 10).
     #[test]
     fn kernels_agree_across_isas_with_streamed_outputs() {
-        let rows = 4_000;
-        for stride in [160, 176] {
+        let rows = 6_000;
+        for stride in [112, 128, 144, 160, 176, 304] {
             let mut x = 0x2545_f491_4f6c_dd1du64;
             let data: Vec<i16> = (0..rows * stride)
                 .map(|_| {
