@@ -183,12 +183,28 @@ sml() { systemctl show -p "$1" --value systemd-modules-load.service; }
 /// Without the loader: what systemd-modules-load does with dahdi-linux.conf when dahdi is
 /// stale at boot; then, restarted in the same boot, with the names deny-listed in
 /// /run/modprobe.d, and with dahdi missing (with and without the deny-list). And what
-/// `modprobe NAME` does with a deny-listed module.
+/// `modprobe NAME` does with a deny-listed module. Between those, one restart with the
+/// loader's check (its drop-in added at run time) on the stale DAHDI: one warning, the
+/// deny-list, no failed unit.
 fn facts(platform: Platform) {
     let (stage, release) = operator_system(platform);
     let ws = Workspace::from_stage(&stage).unwrap_or_else(|e| panic!("{e}"));
     assert_debians_boot_files(&ws);
     let symbol = make_stale(&ws, &release);
+    // The loader's binary and its drop-in's text, for the one restart with the check; no
+    // unit of the loader's is installed, so the boot itself is without the loader.
+    let bin = std::fs::read(env!("CARGO_BIN_EXE_dahdi-loader")).expect("loader binary");
+    let drop_in = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("dist/systemd/systemd-modules-load.service.d/dahdi-loader.conf");
+    ws.write("/usr/sbin/dahdi-loader", 0o755, &bin)
+        .and_then(|()| {
+            ws.write(
+                "/root/check-drop-in.conf",
+                0o644,
+                &std::fs::read(drop_in).expect("drop-in"),
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
     let script = format!(
         r#"#!/bin/sh
 {JOURNAL_FN}
@@ -210,6 +226,21 @@ modprobe dahdi 2>/tmp/mp.err; r "modprobe_denied_stale=$?"
 sed 's/^/LOG modprobe: /' /tmp/mp.err
 printf 'blacklist dummy\n' >> /run/modprobe.d/facts.conf
 modprobe dummy; r "modprobe_denied_by_name=$? loaded=$(grep -c '^dummy ' /proc/modules)"
+
+# The loader's check before systemd-modules-load (its drop-in, added for this run only)
+# on the same stale DAHDI: one warning, the deny-list, the unit succeeds.
+rm /run/modprobe.d/facts.conf
+mkdir -p /run/systemd/system/systemd-modules-load.service.d
+cp /root/check-drop-in.conf /run/systemd/system/systemd-modules-load.service.d/dahdi-loader.conf
+systemctl daemon-reload
+c=$(cursor)
+systemctl restart systemd-modules-load.service
+r "checked_result=$(sml Result)"
+r "checked_warnings=$(journalctl -b --no-pager -o cat -u systemd-modules-load.service --after-cursor "$c" | grep -c 'DAHDI will not load on the running kernel')"
+[ -e /run/modprobe.d/dahdi-loader.conf ] && r "checked_deny=present" || r "checked_deny=absent"
+journal systemd-modules-load.service checked "$c"
+rm -f /run/modprobe.d/dahdi-loader.conf /run/systemd/system/systemd-modules-load.service.d/dahdi-loader.conf
+systemctl daemon-reload
 
 rm -f /lib/modules/$(uname -r)/updates/dkms/dahdi.ko*
 depmod
@@ -259,6 +290,11 @@ journal systemd-modules-load.service missing "$c"
     // `modprobe NAME` ignores the deny-list,
     assert_eq!(get("modprobe_denied_stale"), "1", "{ctx}");
     assert_eq!(get("modprobe_denied_by_name"), "0 loaded=1", "{ctx}");
+    // the loader's check turns the stale boot's failed unit into one warning and a
+    // deny-list, and the unit succeeds,
+    assert_eq!(get("checked_result"), "success", "{ctx}");
+    assert_eq!(get("checked_warnings"), "1", "{ctx}");
+    assert_eq!(get("checked_deny"), "present", "{ctx}");
     // a missing module never fails the unit, deny-listed or not,
     assert_eq!(get("missing_denied_result"), "success", "{ctx}");
     assert_eq!(get("missing_result"), "success", "{ctx}");
