@@ -104,12 +104,7 @@ fn classify(root: &Root, path: &Path) -> Option<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::test_files::write;
 
     fn gathered(root: &Root, dirs: &[&str]) -> Vec<(String, String)> {
         let mut files = ConfFiles::new();

@@ -858,14 +858,9 @@ fn system_path(root: &Root, path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_files::write;
     use std::collections::BTreeSet;
     use std::process::Command;
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
 
     /// A status record from "NAME ARCH MULTI-ARCH VERSION" (`-`: no Multi-Arch field).
     fn record(fields: &str, status: &str) -> String {

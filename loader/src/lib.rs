@@ -100,6 +100,8 @@ pub mod root;
 pub mod signing;
 pub mod status;
 pub mod system;
+#[cfg(test)]
+mod test_files;
 pub mod verify;
 
 pub use error::Error;

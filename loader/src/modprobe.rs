@@ -867,6 +867,7 @@ impl DahdiModules {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_files::write;
     use std::process::Command;
 
     fn m(name: &str) -> ModuleName {
@@ -881,12 +882,6 @@ mod tests {
 
     fn notes(c: &ModprobeConfig) -> Vec<String> {
         c.notes.iter().map(|n| n.to_string()).collect()
-    }
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
     }
 
     #[test]
