@@ -103,6 +103,16 @@ impl Platform {
     }
 }
 
+/// A shell check that DKMS really built dahdi.ko for the kernels `kernels` (a release or a
+/// glob) names, with DKMS's status and the end of its make.log when it did not: DKMS can
+/// leave a build "installed" that produced nothing.
+pub fn dahdi_built_check(kernels: &str) -> String {
+    format!(
+        "ls /lib/modules/{kernels}/updates/dkms/dahdi.ko* || {{ dkms status; \
+         tail -n 40 /var/lib/dkms/dahdi/*/build/make.log; exit 1; }}"
+    )
+}
+
 /// The cached Debian 13 system with DAHDI built by its own DKMS.
 pub fn trixie_stage(cache_root: &Path) -> Result<Stage, HarnessError> {
     let cache = StageCache::new(cache_root);
@@ -120,13 +130,7 @@ pub fn trixie_stage(cache_root: &Path) -> Result<Stage, HarnessError> {
             install,
             // DKMS can leave a build "installed" that produced nothing: the stage
             // is complete only if dahdi.ko is there for an installed kernel.
-            vec![
-                "sh".into(),
-                "-c".into(),
-                "ls /lib/modules/*/updates/dkms/dahdi.ko* || { dkms status; \
-                 tail -n 40 /var/lib/dkms/dahdi/*/build/make.log; exit 1; }"
-                    .into(),
-            ],
+            vec!["sh".into(), "-c".into(), dahdi_built_check("*")],
         ],
     )
 }

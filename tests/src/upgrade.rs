@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::chroot::{Stage, StageCache};
-use crate::platform::Platform;
+use crate::platform::{dahdi_built_check, Platform};
 use crate::HarnessError;
 
 /// Two kernel releases from the archive, A older than B.
@@ -94,11 +94,8 @@ fn release_key(r: &str) -> Vec<u64> {
 }
 
 fn apt_install(pkgs: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = ["apt-get", "install", "-y", "-q", "--no-install-recommends"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    v.extend(pkgs.iter().map(|s| (*s).to_owned()));
+    let mut v = strings(&["apt-get", "install", "-y", "-q", "--no-install-recommends"]);
+    v.extend(strings(pkgs));
     v
 }
 
@@ -109,13 +106,14 @@ fn apt_install(pkgs: &[&str]) -> Vec<String> {
 /// -r)`, as DKMS's own message advises), which is how a later kernel arrives without its
 /// headers (the upgrade scenario's first step).
 fn operator_install(pkgs: &[String]) -> Vec<String> {
-    let mut v: Vec<String> = ["apt-get", "install", "-y", "-q"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let mut v = strings(&["apt-get", "install", "-y", "-q"]);
     v.extend(pkgs.iter().cloned());
     v.push("linux-headers-amd64-".into());
     v
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// The system before the upgrade, installed as an operator installs it (see
@@ -136,12 +134,11 @@ pub fn system_with_kernel_a(
         Platform::Debian13 => cache.trixie_base()?,
     };
     let check = format!(
-        "ls /lib/modules/{a}/updates/dkms/dahdi.ko* || {{ dkms status; \
-         tail -n 40 /var/lib/dkms/dahdi/*/build/make.log; exit 1; }}; \
+        "{}; \
          test -f /etc/modules-load.d/dahdi-linux.conf || {{ echo no dahdi-linux.conf; exit 1; }}; \
-         ! ls -d /usr/src/linux-headers-{b}",
-        a = pair.a,
-        b = pair.b
+         ! ls -d /usr/src/linux-headers-{}",
+        dahdi_built_check(&pair.a),
+        pair.b
     );
     cache.derive(
         &base,
