@@ -94,6 +94,7 @@ r "dahdi_loaded=$(grep -c '^dahdi ' /proc/modules)"
 # Debian's boot file and the loader's check before systemd-modules-load (its drop-in): the
 # check's warnings land in systemd-modules-load's journal.
 r "sml_result=$(systemctl show -p Result --value systemd-modules-load.service)"
+journalctl --sync
 journalctl -b --no-pager -o cat -u systemd-modules-load.service > /tmp/sml
 r "check_warnings=$(grep -c 'DAHDI will not load on the running kernel' /tmp/sml)"
 r "check_names_headers=$(grep -c "linux-headers-$(uname -r)" /tmp/sml)"

@@ -352,6 +352,7 @@ fn debian13_backports_kernel_dahdi_cannot_build_for() {
          r \"failed_units=$(systemctl list-units --failed --plain --no-legend | awk '{{print $1}}' | tr '\\n' ' ')\"\n\
          r \"make_log_mtime=$(stat -c %Y {log})\"\n\
          systemctl start verify-k.service\n\
+         journalctl --sync\n\
          r \"journal_warnings=$(journalctl -b -u verify-k -p warning -o cat | grep -c 'will not load on kernel {k}')\"\n\
          r \"journal_raw_prefixes=$(journalctl -b -u verify-k -o cat | grep -c '^<[0-7]>')\"\n\
          journalctl -b --no-pager -o cat -u dahdi-loader.service | sed 's/^/LOG loader: /'\n",

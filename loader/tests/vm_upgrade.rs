@@ -258,7 +258,14 @@ r "main_type=$(systemctl show -p Type --value dahdi-loader.service)"
 r "main_status_text=$(systemctl show -p StatusText --value dahdi-loader.service)"
 r "dahdi_loaded=$(grep -c '^dahdi ' /proc/modules)"
 r "sml_result=$(systemctl show -p Result --value systemd-modules-load.service)"
-r "sml_inserted_dahdi=$(journalctl -b --no-pager -o cat -u systemd-modules-load.service | grep -c "Inserted module 'dahdi'")"
+# systemd-modules-load's own words, selected by its syslog identifier: journald gives a
+# message its unit from the sender's cgroup, and systemd-modules-load often exits before
+# an early-boot journald reads its messages, which then have no unit (`-u` misses them).
+# journalctl --sync: what journald has received is written before it is read.
+journalctl --sync
+journalctl -b --no-pager -o cat -t systemd-modules-load > /tmp/sml
+r "sml_inserted_dahdi=$(grep -c "Inserted module 'dahdi'" /tmp/sml)"
+sed 's/^/LOG sml: /' /tmp/sml
 r "failed_units=$(systemctl list-units --failed --plain --no-legend | awk '{{print $1}}' | tr '\n' ' ')"
 if timeout 20 dd if=/dev/dahdi/pseudo of=/tmp/pseudo bs=1024 count=1 2>/tmp/dd.err; then
     r "pseudo_bytes=$(stat -c %s /tmp/pseudo)"
