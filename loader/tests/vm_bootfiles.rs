@@ -158,8 +158,8 @@ const BOOT: Duration = Duration::from_secs(900);
 
 /// Shell functions that read this boot's journal.
 ///
-/// Every read first waits for journald to have written what it has received
-/// (`journalctl --sync`): it stores a message some time after the sender sent it.
+/// Every read (`boot_journal`) first waits for journald to have written what it has
+/// received (`journalctl --sync`): it stores a message some time after the sender sent it.
 ///
 /// systemd-modules-load's own words are selected by its syslog identifier (`-t`), not its
 /// unit: journald gives a message its unit from the sender's cgroup, and
@@ -172,33 +172,28 @@ const BOOT: Duration = Duration::from_secs(900);
 /// lines went missing).
 const JOURNAL_FN: &str = r#"
 r() { echo "RESULT $1"; }
+# boot_journal ARGS...: this boot's journal, after journald has written what it has
+# received. Every read below goes through it.
+boot_journal() { journalctl --sync; journalctl -b --no-pager "$@"; }
 # count SELECTOR NAME PRIORITIES PATTERN: how many of this boot's lines of a unit
 # (-u UNIT) or a program (-t NAME), at syslog priorities PRIORITIES (as -p takes them),
 # contain PATTERN.
-count() {
-    journalctl --sync
-    journalctl -b --no-pager -o cat "$1" "$2" -p "$3" | grep -c -F -- "$4"
-}
+count() { boot_journal -o cat "$1" "$2" -p "$3" | grep -c -F -- "$4"; }
 # journal SELECTOR NAME TAG: those lines, with their syslog priority, one
 # `LOG TAG pPRIORITY: message` line each.
 journal() {
-    journalctl --sync
     for p in 0 1 2 3 4 5 6 7; do
-        journalctl -b --no-pager -o cat "$1" "$2" -p "$p..$p" | sed "s/^/LOG $3 p$p: /"
+        boot_journal -o cat "$1" "$2" -p "$p..$p" | sed "s/^/LOG $3 p$p: /"
     done
 }
 # mark, then since MARK TAG: every journal line of this boot after the mark (for the log).
-mark() { journalctl --sync; journalctl -b --no-pager -o short-monotonic | wc -l; }
-since() {
-    journalctl --sync
-    journalctl -b --no-pager -o short-monotonic | tail -n +$(($1 + 1)) | sed "s/^/LOG $2: /"
-}
+mark() { boot_journal -o short-monotonic | wc -l; }
+since() { boot_journal -o short-monotonic | tail -n +$(($1 + 1)) | sed "s/^/LOG $2: /"; }
 # boot_modules TAG: every line of this boot that speaks of modules, unit or not (early
 # messages reach the journal from the kernel's log buffer, without a unit).
 boot_modules() {
-    journalctl --sync
     for p in 0 1 2 3 4 5 6 7; do
-        journalctl -b --no-pager -o cat -p "$p..$p" | grep -E "odule|Load Kernel Modules" | sed "s/^/LOG $1 p$p: /"
+        boot_journal -o cat -p "$p..$p" | grep -E "odule|Load Kernel Modules" | sed "s/^/LOG $1 p$p: /"
     done
 }
 sml() { systemctl show -p "$1" --value systemd-modules-load.service; }
@@ -367,8 +362,7 @@ r "registered=$(dmesg | grep -c 'Telephony Interface Registered')"
 [ -e /run/modprobe.d/dahdi-loader.conf ] && r "deny_list=present" || r "deny_list=absent"
 r "failed_units=$(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')"
 /usr/sbin/dahdi-loader verify >/dev/null 2>&1; r "verify=$?"
-journalctl --sync
-r "check_messages=$(journalctl -b --no-pager -o cat | grep -c 'DAHDI will not load on the running kernel')"
+r "check_messages=$(boot_journal -o cat | grep -c 'DAHDI will not load on the running kernel')"
 journal -t systemd-modules-load sml
 boot_modules bootmods
 journal -u dahdi-loader.service loader
